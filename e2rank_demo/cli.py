@@ -1,0 +1,189 @@
+"""Command line: ``python -m e2rank_demo {search,eval} ...``.
+
+Example:
+    $ python -m e2rank_demo eval --data ../shared/data/trec-dl-2019 --first-stage run
+    $ python -m e2rank_demo search --corpus assets/samples/general --query "why does bread rise"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from e2rank_demo.prompts import TASKS
+from e2rank_demo.records import Document
+
+
+def _progress_bar(desc: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit="", file=sys.stderr, leave=False)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close
+
+
+def _settings(args: argparse.Namespace, task: str):  # noqa: ANN202
+    from e2rank_demo.pipeline import SearchSettings
+
+    rerankers = tuple(r.strip() for r in args.rerankers.split(",") if r.strip())
+    return SearchSettings(
+        first_stage=args.first_stage if args.first_stage in ("dense", "bm25") else "dense",
+        candidates=args.candidates,
+        prompt_docs=args.prompt_docs,
+        task=task,
+        interpolation=args.interpolation,
+        prompt_order=args.prompt_order,
+        rerankers=rerankers,
+    )
+
+
+def _load_model(name: str | None):  # noqa: ANN202
+    from e2rank_demo.models import load_embedder
+
+    loaded = load_embedder(name)
+    if loaded.notice:
+        print(f"notice: {loaded.notice}", file=sys.stderr)
+    return loaded.embedder
+
+
+def _corpus_documents(path: Path) -> list[Document]:
+    from e2rank_demo.corpus import ingest_files, load_beir
+
+    if path.is_dir() and any((path / n).exists() for n in ("corpus.jsonl", "corpus.jsonl.gz")):
+        return load_beir(path).corpus
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    report = ingest_files(files)
+    for message in report.messages:
+        print(f"note: {message}", file=sys.stderr)
+    return report.documents
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Searches a folder or file and prints (or writes as JSON) both rankings."""
+    from e2rank_demo.cache import EmbeddingCache
+    from e2rank_demo.pipeline import SearchSession
+
+    documents = _corpus_documents(Path(args.corpus))
+    if not documents:
+        print("error: no readable documents in the corpus", file=sys.stderr)
+        return 2
+    embedder = _load_model(args.model)
+    update, close = _progress_bar("embedding documents")
+    session = SearchSession.from_documents(documents, embedder, EmbeddingCache(), split=args.split_passages,
+                                           progress=update)
+    close()
+    result = session.search(args.query, _settings(args, args.task))
+    systems = [result.first_stage, *result.reranked.values()]
+    if args.json:
+        payload = {
+            "query": result.query,
+            "model": embedder.name,
+            "settings": result.settings,
+            "timings_s": result.timings.stages,
+            "prompt_tokens": result.prompt.n_tokens if result.prompt else None,
+            **{r.system: [{"id": pid, "score": s, "title": session.passage(pid).title} for pid, s in r.top(args.top)]
+               for r in systems},
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return 0
+    for ranking in systems:
+        print(f"\n== {ranking.system}")
+        deltas = ranking.deltas_against(result.first_stage)
+        for rank, (pid, score) in enumerate(ranking.top(args.top), start=1):
+            move = deltas.get(pid, 0)
+            badge = f"{'+' if move > 0 else ''}{move}" if ranking.system != "first_stage" else ""
+            passage = session.passage(pid)
+            print(f"{rank:>3} {score:8.4f} {badge:>5} {pid}  {(passage.title or passage.text)[:70]}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluates a BEIR-layout folder and prints a metrics table (and JSON)."""
+    from e2rank_demo.cache import EmbeddingCache
+    from e2rank_demo.corpus import load_beir
+    from e2rank_demo.evaluation import evaluate
+
+    dataset = load_beir(args.data)
+    task = args.task if args.task != "auto" else ("scifact" if "scifact" in dataset.name.lower() else "web")
+    settings = _settings(args, task)
+    embedder = _load_model(args.model)
+    encode_update, encode_close = _progress_bar("embedding corpus")
+    query_update, query_close = _progress_bar("queries")
+    report = evaluate(
+        dataset, embedder, args.first_stage, settings, split=args.split, limit_queries=args.limit_queries,
+        cache=None if args.no_cache else EmbeddingCache(), encode_progress=encode_update,
+        query_progress=query_update,
+    )
+    encode_close()
+    query_close()
+    print(f"{dataset.name} ({args.split}, {report.n_queries} queries), model {embedder.name}, "
+          f"first stage {report.first_stage}")
+    print(f"{'system':<14}{'nDCG@10':>10}{'MRR@10':>10}{'R@100':>10}")
+    for system, values in report.metrics.items():
+        print(f"{system:<14}{values['ndcg@10']:>10.4f}{values['mrr@10']:>10.4f}{values['recall@100']:>10.4f}")
+    print("mean seconds per query: " + ", ".join(f"{k} {v:.4f}" for k, v in report.mean_timings.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+    if args.trec_dir:
+        out = Path(args.trec_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for system in report.runs:
+            report.write_trec(system, out / f"{system}.trec")
+    return 0
+
+
+def _add_search_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="preset (minilm, e2rank-0.6b, ...), folder or hub id")
+    p.add_argument("--rerankers", default="dense,e2rank,rocchio", help="comma-separated subset")
+    p.add_argument("--candidates", type=int, default=100, help="N, candidates to rerank")
+    p.add_argument("--prompt-docs", type=int, default=20, help="k, documents in the listwise prompt")
+    p.add_argument("--interpolation", type=float, default=0.0, help="lambda weight of cos(query, doc)")
+    p.add_argument("--prompt-order", choices=["official", "query_first"], default="official")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(prog="python -m e2rank_demo", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    search = sub.add_parser("search", help="search a folder or file of documents")
+    search.add_argument("--corpus", required=True, help="folder, file, or BEIR folder")
+    search.add_argument("--query", required=True)
+    search.add_argument("--first-stage", choices=["dense", "bm25"], default="dense")
+    search.add_argument("--task", choices=list(TASKS), default="web")
+    search.add_argument("--top", type=int, default=10, help="results to print per system")
+    search.add_argument("--split-passages", action="store_true", help="split long documents into passages")
+    search.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    _add_search_options(search)
+    search.set_defaults(func=cmd_search)
+
+    ev = sub.add_parser("eval", help="evaluate on a BEIR-layout folder")
+    ev.add_argument("--data", required=True, help="BEIR folder or zip (corpus, queries, qrels[, runs])")
+    ev.add_argument("--first-stage", choices=["dense", "bm25", "run"], default="dense")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--task", choices=["auto", *TASKS], default="auto")
+    ev.add_argument("--limit-queries", type=int, default=None, help="evaluate a seeded sample")
+    ev.add_argument("--json", default=None, help="write the summary JSON here")
+    ev.add_argument("--trec-dir", default=None, help="write one TREC run per system here")
+    ev.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    _add_search_options(ev)
+    ev.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (errors print a plain message, no traceback)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,102 @@
+"""Corpus embeddings (computed once, through the cache) and the FAISS index over them.
+
+Example:
+    >>> import numpy as np
+    >>> from e2rank_demo.index import VectorIndex
+    >>> index = VectorIndex(np.eye(3, dtype=np.float32))
+    >>> index.search(np.array([0, 1, 0], dtype=np.float32), 2)[1].tolist()
+    [1, 0]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from e2rank_demo.cache import EmbeddingCache, text_hash
+from e2rank_demo.models import Embedder, ProgressFn
+
+IndexKind = Literal["flat", "hnsw"]
+
+
+@dataclass
+class EncodeStats:
+    """How the corpus embeddings were obtained.
+
+    Attributes:
+        seconds: Wall-clock time spent (model plus cache).
+        n_cached: Texts found in the cache.
+        n_encoded: Texts the model had to encode.
+    """
+
+    seconds: float
+    n_cached: int
+    n_encoded: int
+
+    @property
+    def cache_hit(self) -> bool:
+        """True when no text needed the model."""
+        return self.n_encoded == 0
+
+
+def embed_corpus(
+    embedder: Embedder,
+    texts: Sequence[str],
+    cache: EmbeddingCache | None = None,
+    progress: ProgressFn | None = None,
+    batch_size: int = 32,
+) -> tuple[np.ndarray, EncodeStats]:
+    """Embeds corpus texts, reading and filling the cache keyed by the model identity."""
+    start = time.perf_counter()
+    hashes = [text_hash(t) for t in texts]
+    cached = cache.get_many(embedder.identity, hashes) if cache is not None else {}
+    missing = [i for i, h in enumerate(hashes) if h not in cached]
+    vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    if missing:
+        fresh = embedder.embed_documents([texts[i] for i in missing], batch_size=batch_size, progress=progress)
+        vectors[missing] = fresh
+        if cache is not None:
+            cache.put_many(embedder.identity, {hashes[i]: fresh[j] for j, i in enumerate(missing)})
+    for i, h in enumerate(hashes):
+        if h in cached:
+            vectors[i] = cached[h]
+    if progress is not None:
+        progress(len(texts), len(texts))
+    return vectors, EncodeStats(time.perf_counter() - start, len(texts) - len(missing), len(missing))
+
+
+class VectorIndex:
+    """Inner-product FAISS index over L2-normalised vectors (so scores are cosines).
+
+    Args:
+        vectors: ``(n, d)`` float32, L2-normalised.
+        kind: ``"flat"`` (exact, default) or ``"hnsw"`` (approximate, for large corpora).
+    """
+
+    def __init__(self, vectors: np.ndarray, kind: IndexKind = "flat") -> None:
+        import faiss
+
+        dim = vectors.shape[1]
+        if kind == "flat":
+            self._index = faiss.IndexFlatIP(dim)
+        elif kind == "hnsw":
+            self._index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            self._index.hnsw.efSearch = 128
+        else:
+            raise ValueError(f"unknown index kind {kind!r}; use 'flat' or 'hnsw'")
+        self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        self.kind = kind
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` ``(scores, rows)`` for one query vector."""
+        k = min(k, len(self))
+        scores, rows = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        keep = rows[0] >= 0
+        return scores[0][keep], rows[0][keep]

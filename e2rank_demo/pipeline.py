@@ -1,0 +1,277 @@
+"""The plain Python API the UI, the CLI, notebooks and tests share.
+
+A :class:`SearchSession` holds one corpus embedded by one model: passages, their
+embeddings (computed once, through the cache), the FAISS index and, lazily, a BM25
+index. :meth:`SearchSession.search` runs the first stage and every requested reranker
+and returns a :class:`~e2rank_demo.records.QueryResult`.
+
+Example:
+    >>> from e2rank_demo.models import load_embedder
+    >>> from e2rank_demo.records import Document
+    >>> from e2rank_demo.pipeline import SearchSession, SearchSettings
+    >>> docs = [Document("a", "", "Bread rises because yeast makes gas."),
+    ...         Document("b", "", "Tides come from the Moon's gravity.")]
+    >>> session = SearchSession.from_documents(docs, load_embedder("minilm").embedder, cache=None)
+    >>> result = session.search("why does bread rise", SearchSettings(candidates=2, prompt_docs=2))
+    >>> result.first_stage.ids[0]
+    'a'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from e2rank_demo.cache import EmbeddingCache
+from e2rank_demo.index import EncodeStats, IndexKind, VectorIndex, embed_corpus
+from e2rank_demo.models import Embedder, ProgressFn
+from e2rank_demo.prompts import DEFAULT_TASK, TASKS
+from e2rank_demo.records import Candidates, Document, Passage, PromptOrder, QueryResult, Ranking, Timings
+from e2rank_demo.rerank import DenseReranker, E2RankReranker, Reranker, RocchioReranker
+from e2rank_demo.retrieval import BM25Retriever, DenseRetriever
+from e2rank_demo.timing import StageTimer
+
+RERANKERS = ("e2rank", "rocchio", "dense")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Query-time settings (none of them needs re-indexing).
+
+    Attributes:
+        first_stage: ``"dense"`` or ``"bm25"``.
+        candidates: N, candidates reranked (the paper uses 100).
+        prompt_docs: k, documents in the listwise prompt (the paper uses 20).
+        task: Preset in :data:`~e2rank_demo.prompts.TASKS`.
+        query_instruction: Overrides the task's retrieval instruction.
+        rerank_instruction: Overrides the task's listwise-prompt header.
+        interpolation: lambda for ``lambda*cos(q,d) + (1-lambda)*cos(prompt,d)``.
+        prompt_order: ``"official"`` or ``"query_first"``.
+        rerankers: Which rerankers to run.
+        rocchio_alpha: Weight of the query in Rocchio.
+        rocchio_beta: Weight of the feedback centroid in Rocchio.
+        rocchio_k: Feedback documents in Rocchio.
+    """
+
+    first_stage: Literal["dense", "bm25"] = "dense"
+    candidates: int = 100
+    prompt_docs: int = 20
+    task: str = DEFAULT_TASK
+    query_instruction: str | None = None
+    rerank_instruction: str | None = None
+    interpolation: float = 0.0
+    prompt_order: PromptOrder = "official"
+    rerankers: tuple[str, ...] = RERANKERS
+    rocchio_alpha: float = 1.0
+    rocchio_beta: float = 0.5
+    rocchio_k: int = 5
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.first_stage not in ("dense", "bm25"):
+            problems.append(f"first stage must be 'dense' or 'bm25', not {self.first_stage!r}")
+        if not 1 <= self.candidates <= 1000:
+            problems.append(f"candidates N must be between 1 and 1000 (got {self.candidates})")
+        if not 1 <= self.prompt_docs <= 100:
+            problems.append(f"prompt documents k must be between 1 and 100 (got {self.prompt_docs})")
+        if not 0.0 <= self.interpolation <= 1.0:
+            problems.append(f"interpolation lambda must be between 0 and 1 (got {self.interpolation})")
+        if self.task not in TASKS:
+            problems.append(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        if self.prompt_order not in ("official", "query_first"):
+            problems.append(f"prompt order must be 'official' or 'query_first', not {self.prompt_order!r}")
+        unknown = [r for r in self.rerankers if r not in RERANKERS]
+        if unknown:
+            problems.append(f"unknown reranker(s) {', '.join(unknown)}; choose from {', '.join(RERANKERS)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def instruction(self) -> str:
+        """The retrieval instruction in force."""
+        return self.query_instruction or TASKS[self.task].query
+
+    @property
+    def header(self) -> str:
+        """The listwise-prompt header in force."""
+        return self.rerank_instruction or TASKS[self.task].rerank
+
+    def replace(self, **changes: object) -> SearchSettings:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def build_rerankers(self, embedder: Embedder) -> dict[str, Reranker]:
+        """The reranker objects these settings ask for, by name."""
+        made: dict[str, Reranker] = {
+            "e2rank": E2RankReranker(embedder, k=self.prompt_docs, header=self.header,
+                                     order=self.prompt_order, interpolation=self.interpolation),
+            "rocchio": RocchioReranker(self.rocchio_alpha, self.rocchio_beta, self.rocchio_k),
+            "dense": DenseReranker(),
+        }
+        return {name: made[name] for name in self.rerankers}
+
+
+@dataclass
+class CorpusStats:
+    """What the corpus panel shows after indexing."""
+
+    n_documents: int
+    n_passages: int
+    n_tokens: int
+    model: str
+    encode: EncodeStats
+
+
+class SearchSession:
+    """One corpus, embedded once by one model, ready to search.
+
+    Args:
+        embedder: The model (shared, read-only).
+        passages: The units to index.
+        cache: Embedding cache; ``None`` disables caching.
+        index_kind: ``"flat"`` (exact) or ``"hnsw"``.
+        progress: Called with ``(done, total)`` while documents are embedded.
+        vectors: Precomputed embeddings aligned with ``passages`` (skips the model).
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        passages: Sequence[Passage],
+        cache: EmbeddingCache | None = None,
+        index_kind: IndexKind = "flat",
+        progress: ProgressFn | None = None,
+        vectors: np.ndarray | None = None,
+    ) -> None:
+        if not passages:
+            raise ValueError("the corpus is empty: add at least one document")
+        ids = [p.id for p in passages]
+        if len(set(ids)) != len(ids):
+            raise ValueError("passage ids must be unique")
+        self.embedder = embedder
+        self.passages = list(passages)
+        self.ids = ids
+        self.row_of = {pid: i for i, pid in enumerate(ids)}
+        self.texts = [p.full_text for p in self.passages]
+        if vectors is not None:
+            if vectors.shape != (len(passages), embedder.dim):
+                raise ValueError(f"precomputed vectors have shape {vectors.shape}, expected "
+                                 f"{(len(passages), embedder.dim)}")
+            self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            self.encode_stats = EncodeStats(0.0, len(passages), 0)
+        else:
+            self.vectors, self.encode_stats = embed_corpus(embedder, self.texts, cache, progress)
+        self.index = VectorIndex(self.vectors, index_kind)
+        self.dense = DenseRetriever(self.index, ids)
+        self._bm25: BM25Retriever | None = None
+        self._bm25_lock = threading.Lock()
+
+    @classmethod
+    def from_documents(
+        cls,
+        documents: Sequence[Document],
+        embedder: Embedder,
+        cache: EmbeddingCache | None = None,
+        *,
+        split: bool = False,
+        max_words: int = 200,
+        overlap: int = 40,
+        **kwargs: object,
+    ) -> SearchSession:
+        """Builds a session from documents, optionally splitting long ones into passages."""
+        if split:
+            from e2rank_demo.corpus import split_passages
+
+            passages = split_passages(documents, max_words=max_words, overlap=overlap)
+        else:
+            passages = [Passage.from_document(d) for d in documents]
+        return cls(embedder, passages, cache, **kwargs)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ lookups
+    def passage(self, pid: str) -> Passage:
+        """The passage with id ``pid``."""
+        return self.passages[self.row_of[pid]]
+
+    @property
+    def bm25(self) -> BM25Retriever:
+        """BM25 index, built on first use (most users only need dense)."""
+        with self._bm25_lock:
+            if self._bm25 is None:
+                self._bm25 = BM25Retriever(self.texts, self.ids)
+            return self._bm25
+
+    def stats(self) -> CorpusStats:
+        """Counts for the corpus panel (token counts use the model's tokenizer)."""
+        return CorpusStats(
+            n_documents=len({p.doc_id for p in self.passages}),
+            n_passages=len(self.passages),
+            n_tokens=int(sum(self.embedder.count_tokens(self.texts))),
+            model=self.embedder.name,
+            encode=self.encode_stats,
+        )
+
+    # ------------------------------------------------------------------ search
+    def first_stage(self, query: str, query_vector: np.ndarray, settings: SearchSettings,
+                    timer: StageTimer) -> Candidates:
+        """Top-N candidates from the configured first stage."""
+        with timer.stage("first_stage"):
+            if settings.first_stage == "bm25":
+                return self.bm25.search(query, settings.candidates)
+            return self.dense.search(query_vector, settings.candidates)
+
+    def search(
+        self,
+        query: str,
+        settings: SearchSettings | None = None,
+        *,
+        candidates: Candidates | None = None,
+    ) -> QueryResult:
+        """Runs the first stage (or uses ``candidates``) and every requested reranker.
+
+        Args:
+            query: The query text.
+            settings: Query-time settings; defaults to :class:`SearchSettings`.
+            candidates: Precomputed candidates (e.g. from a TREC run) instead of the first stage.
+
+        Returns:
+            Both rankings, the vectors, the prompt and per-stage timings.
+        """
+        settings = settings or SearchSettings()
+        query = query.strip()
+        if not query:
+            raise ValueError("the query is empty")
+        timer = StageTimer()
+        with timer.stage("query_encoding"):
+            query_vector = self.embedder.embed_queries([query], settings.instruction)[0]
+        if candidates is None:
+            candidates = self.first_stage(query, query_vector, settings, timer)
+        first = Ranking("first_stage", list(candidates.ids), np.asarray(candidates.scores, dtype=np.float32),
+                        vectors={"query": query_vector})
+        doc_vectors = self.vectors[candidates.rows]
+        doc_texts = [self.texts[r] for r in candidates.rows]
+        reranked: dict[str, Ranking] = {}
+        system_stages: dict[str, dict[str, float]] = {}
+        if len(candidates):
+            for name, reranker in settings.build_rerankers(self.embedder).items():
+                sub = StageTimer()
+                reranked[name] = reranker.rerank(query, query_vector, candidates, doc_vectors, doc_texts, sub)
+                system_stages[name] = sub.stages
+        stages = dict(timer.stages)
+        for name, sub_stages in system_stages.items():
+            stages.update({f"{name}.{k}": v for k, v in sub_stages.items()})
+        e2rank = reranked.get("e2rank")
+        return QueryResult(
+            query=query,
+            first_stage=first,
+            reranked=reranked,
+            query_vector=query_vector,
+            prompt=e2rank.prompt if e2rank else None,
+            candidates=candidates,
+            timings=Timings(stages, self.encode_stats.seconds, self.encode_stats.cache_hit),
+            settings=dataclasses.asdict(settings),
+        )

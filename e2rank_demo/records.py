@@ -1,0 +1,194 @@
+"""Small typed records that flow between pipeline stages.
+
+Every stage of the pipeline (ingestion, first stage, reranking, evaluation) hands
+one of these to the next, so the UI, the CLI and the tests all see the same shapes.
+
+Example:
+    >>> from e2rank_demo.records import Document, Passage
+    >>> doc = Document(id="d1", title="Aspirin", text="Aspirin reduces fever.")
+    >>> Passage.from_document(doc).id
+    'd1'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+FirstStageName = Literal["dense", "bm25", "run"]
+PromptOrder = Literal["official", "query_first"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document as the user gave it (one file, one row, one BEIR record).
+
+    Attributes:
+        id: Stable identifier, unique within a corpus.
+        title: Optional title; may be empty.
+        text: The body text.
+        source: Where it came from (file name, ``"paste"``, ``"beir:scifact"``).
+    """
+
+    id: str
+    title: str
+    text: str
+    source: str = ""
+
+    @property
+    def full_text(self) -> str:
+        """Title and text joined the way BEIR/MTEB encode documents."""
+        return f"{self.title} {self.text}".strip() if self.title else self.text
+
+
+@dataclass(frozen=True)
+class Passage:
+    """The unit that is embedded, indexed and ranked.
+
+    Short documents are one passage whose ``id`` equals the document id; long ones are
+    split and each piece keeps its document id and position.
+
+    Attributes:
+        id: Unique passage id (``doc_id`` or ``doc_id#position``).
+        doc_id: Id of the document it came from.
+        title: Title of the parent document.
+        text: Passage body.
+        position: 0-based index of the passage within its document.
+        source: Source of the parent document.
+    """
+
+    id: str
+    doc_id: str
+    title: str
+    text: str
+    position: int = 0
+    source: str = ""
+
+    @property
+    def full_text(self) -> str:
+        """Title and text joined, as embedded."""
+        return f"{self.title} {self.text}".strip() if self.title else self.text
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Passage:
+        """Wraps an unsplit document as a single passage."""
+        return cls(id=doc.id, doc_id=doc.id, title=doc.title, text=doc.text, source=doc.source)
+
+
+@dataclass
+class Candidates:
+    """First-stage output: the top-N passages for one query.
+
+    Attributes:
+        ids: Passage ids, best first.
+        scores: First-stage scores aligned with ``ids``.
+        rows: Row of each passage in the corpus embedding matrix.
+        stage: Which first stage produced them.
+    """
+
+    ids: list[str]
+    scores: np.ndarray
+    rows: np.ndarray
+    stage: FirstStageName = "dense"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Ranking:
+    """A full ordering of the candidates produced by one system.
+
+    Attributes:
+        system: System name (``first_stage``, ``e2rank``, ``rocchio``, ``dense``).
+        ids: Passage ids, best first.
+        scores: Scores aligned with ``ids``.
+        vectors: The query-side vectors the system scored with (e.g. ``{"prompt": v}``).
+        prompt: The listwise prompt, for systems that built one.
+    """
+
+    system: str
+    ids: list[str]
+    scores: np.ndarray
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    prompt: ListwisePrompt | None = None
+
+    def rank_of(self) -> dict[str, int]:
+        """Maps passage id to its 1-based rank."""
+        return {pid: i + 1 for i, pid in enumerate(self.ids)}
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        """The first ``k`` (id, score) pairs."""
+        return [(pid, float(s)) for pid, s in zip(self.ids[:k], self.scores[:k])]
+
+    def deltas_against(self, base: Ranking) -> dict[str, int]:
+        """Rank change of each id vs ``base`` (positive = moved up)."""
+        base_rank = base.rank_of()
+        return {pid: base_rank[pid] - (i + 1) for i, pid in enumerate(self.ids) if pid in base_rank}
+
+
+@dataclass
+class ListwisePrompt:
+    """What was actually sent to the model for listwise reranking.
+
+    Attributes:
+        text: The prompt as the model saw it (after the chat template for decoders; for
+            encoders the truncated documents are shown as kept).
+        vector: The L2-normalised prompt embedding.
+        n_tokens: Number of tokens in the model input.
+        doc_tokens_kept: Tokens each prompt document kept (its own length when nothing was cut).
+        doc_tokens_full: Tokens each prompt document had before any cut.
+        max_tokens: Context limit the prompt had to fit.
+    """
+
+    text: str
+    vector: np.ndarray
+    n_tokens: int
+    doc_tokens_kept: list[int]
+    doc_tokens_full: list[int]
+    max_tokens: int
+
+
+@dataclass
+class Timings:
+    """Measured wall-clock seconds per pipeline stage for one query.
+
+    ``doc_encoding`` is the once-per-corpus cost, reported separately (amortised), as the
+    paper does; the others are paid per query.
+    """
+
+    stages: dict[str, float] = field(default_factory=dict)
+    doc_encoding: float = 0.0
+    doc_encoding_cached: bool = False
+
+    @property
+    def query_total(self) -> float:
+        """Seconds paid at query time (all stages)."""
+        return float(sum(self.stages.values()))
+
+
+@dataclass
+class QueryResult:
+    """Everything one search produced, for the UI, the CLI and the tests.
+
+    Attributes:
+        query: The query text.
+        first_stage: The first-stage ranking (``system == "first_stage"``).
+        reranked: Rankings by reranker name (``e2rank``, ``rocchio``, ``dense``).
+        query_vector: The embedded query (always computed, also for BM25 first stage).
+        prompt: The listwise prompt, when ``e2rank`` ran.
+        candidates: The first-stage candidates (with embedding rows).
+        timings: Per-stage timings.
+        settings: The settings used, as a plain dict.
+    """
+
+    query: str
+    first_stage: Ranking
+    reranked: dict[str, Ranking]
+    query_vector: np.ndarray
+    prompt: ListwisePrompt | None
+    candidates: Candidates
+    timings: Timings
+    settings: dict[str, object] = field(default_factory=dict)

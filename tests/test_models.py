@@ -1,0 +1,169 @@
+"""Backends: exact prompt formats, pooling, truncation budget, presets and safe loading."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from e2rank_demo import models
+from e2rank_demo.models import DecoderEmbedder, equal_budget, load_embedder
+from e2rank_demo.prompts import TASKS
+
+REFERENCE_PROMPT = (
+    "<|im_start|>user\n"
+    "Given a web search query and some relevant documents, rerank the documents that answer the query:\n"
+    "Documents:\n"
+    "[1] The Moon raises tides.\n"
+    "[2] Bread rises because yeast ferments sugar.\n"
+    "Search Query: how do tides work<|im_end|>\n"
+    "<|im_start|>assistant\n"
+    "<think>\n\n</think>\n\n"
+)
+
+
+def test_decoder_listwise_prompt_matches_reference(tiny_decoder: DecoderEmbedder) -> None:
+    """The decoder prompt through the real Qwen3 chat template equals the reference character for character."""
+    docs = ["The Moon raises tides.", "Bread rises because yeast ferments sugar."]
+    text, kept, full = tiny_decoder.build_listwise("how do tides work", docs, TASKS["web"].rerank)
+    assert text == REFERENCE_PROMPT
+    assert kept == full
+
+
+def test_decoder_query_and_document_end_with_eos(tiny_decoder: DecoderEmbedder) -> None:
+    """Queries use 'Instruct: ...\\nQuery:...' and both queries and documents end in <|endoftext|>."""
+    query = tiny_decoder.format_query("how do tides work", TASKS["web"].query)
+    assert query == ("Instruct: Given a web search query, retrieve relevant passages that answer the query\n"
+                     "Query:how do tides work")
+    batch = tiny_decoder._tokenize([query, "short doc"], tiny_decoder.doc_max_tokens)
+    assert (batch["input_ids"][:, -1] == tiny_decoder.eos_id).all()
+    long_doc = "word " * 5000
+    ids = tiny_decoder._tokenize([long_doc], 64)["input_ids"][0]
+    assert len(ids) == 64 and int(ids[-1]) == tiny_decoder.eos_id
+
+
+def test_decoder_prompt_has_no_eos_after_template(tiny_decoder: DecoderEmbedder) -> None:
+    """The prompt input ends with the template's own last token, no <|endoftext|> appended."""
+    batch = tiny_decoder._prompt_batch(REFERENCE_PROMPT)
+    assert int(batch["input_ids"][0, -1]) != tiny_decoder.eos_id
+    assert tiny_decoder.tokenizer.decode(batch["input_ids"][0]) == REFERENCE_PROMPT
+
+
+def test_last_token_pooling_is_correct_under_left_padding(tiny_decoder: DecoderEmbedder) -> None:
+    """A batch with left padding gives the same vectors as each text alone."""
+    texts = ["a short one", "a much longer document " * 12, "mid length text here"]
+    batch = tiny_decoder._tokenize(texts, 512)
+    assert batch["attention_mask"][0, 0] == 0, "the tokenizer must pad on the left"
+    together = tiny_decoder._forward(batch)
+    alone = np.stack([tiny_decoder._forward(tiny_decoder._tokenize([t], 512))[0] for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_last_token_pool_right_padding() -> None:
+    """Right-padded input pools the last real token, not a pad."""
+    import torch
+
+    hidden = torch.arange(12.0).reshape(2, 3, 2)
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1]])
+    assert models.last_token_pool(hidden, mask).tolist() == [[2.0, 3.0], [10.0, 11.0]]
+
+
+def test_equal_budget_water_fills() -> None:
+    """Short documents keep everything; the rest share the remainder equally."""
+    assert equal_budget([5, 100, 100], 65) == [5, 30, 30]
+    assert equal_budget([10, 10], 100) == [10, 10]
+    assert sum(equal_budget([50] * 20, 460)) <= 460
+
+
+def test_encoder_prompt_never_truncates_query(minilm) -> None:
+    """With 20 long documents the prompt fits 512 tokens and still ends with the whole query."""
+    query = "what makes sourdough bread rise without commercial yeast"
+    docs = [f"document {i} " + "lorem ipsum dolor sit amet " * 60 for i in range(20)]
+    prompt = minilm.embed_listwise(query, docs)
+    assert prompt.n_tokens <= minilm.max_tokens == 512
+    assert prompt.text.endswith(f"Search Query: {query}")
+    batch = minilm._prompt_batch(prompt.text)
+    decoded = minilm.tokenizer.decode(batch["input_ids"][0], skip_special_tokens=True)
+    assert decoded.endswith(f"search query : {query}")
+    assert all(k < f for k, f in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full))
+    assert max(prompt.doc_tokens_kept) - min(prompt.doc_tokens_kept) <= 1
+
+
+def test_encoder_prompt_query_first_order(minilm) -> None:
+    """The query-first order puts the query right after the header and still fits."""
+    prompt = minilm.embed_listwise("tides", ["moon " * 400] * 5, order="query_first")
+    assert prompt.text.splitlines()[1] == "Search Query: tides"
+    assert prompt.n_tokens <= 512
+
+
+def test_prompt_too_long_raises(minilm) -> None:
+    """A query that leaves no room for documents is refused with a plain error."""
+    with pytest.raises(models.PromptTooLongError, match="no room"):
+        minilm.build_listwise("word " * 600, ["doc"] * 20)
+
+
+def test_minilm_matches_sentence_transformers(minilm) -> None:
+    """Mean pooling and 256-token truncation reproduce sentence-transformers' own encode."""
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(minilm.model_dir, device="cpu")
+    texts = ["The Moon raises tides.", "long text " * 300]
+    ours = minilm.embed_documents(texts)
+    theirs = st.encode(texts, normalize_embeddings=True)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_default_model_name_rules() -> None:
+    """minilm locally, e2rank-0.6b on Spaces, E2RANK_MODEL over both."""
+    assert models.default_model_name({}) == "minilm"
+    assert models.default_model_name({"SPACE_ID": "user/space"}) == "e2rank-0.6b"
+    assert models.default_model_name({"SPACE_ID": "x", "E2RANK_MODEL": "e2rank-8b"}) == "e2rank-8b"
+
+
+def test_unloadable_model_falls_back_with_notice() -> None:
+    """A model that cannot be loaded falls back to minilm with a notice, within the timeout."""
+    start = time.perf_counter()
+    loaded = load_embedder("e2rank-0.6b", timeout=5)
+    assert time.perf_counter() - start < 6
+    assert loaded.fell_back and loaded.embedder.name == "minilm"
+    assert "e2rank-0.6b" in loaded.notice and "offline default" in loaded.notice
+
+
+def test_hanging_load_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load that hangs is abandoned after the timeout instead of blocking the caller."""
+    real = models.build_embedder
+
+    def slow(name: str):  # noqa: ANN202
+        if name == "slow-model":
+            time.sleep(3)
+        return real(name)
+
+    monkeypatch.setattr(models, "build_embedder", slow)
+    start = time.perf_counter()
+    loaded = load_embedder("slow-model", timeout=0.5)
+    assert time.perf_counter() - start < 2.5
+    assert "no answer within 0.5 s" in loaded.notice
+
+
+def test_broken_local_weights_fall_back(tmp_path) -> None:  # noqa: ANN001
+    """A local folder with broken weights falls back instead of crashing."""
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    (tmp_path / "model.safetensors").write_bytes(b"not really weights")
+    loaded = load_embedder(str(tmp_path), timeout=10)
+    assert loaded.fell_back and loaded.embedder.name == "minilm"
+
+
+def test_identity_changes_with_weights(tiny_qwen_dir, tmp_path) -> None:  # noqa: ANN001
+    """Two checkpoints with the same config but other weights get different cache identities."""
+    import shutil
+
+    from transformers import AutoModel
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_qwen_dir, other)
+    model = AutoModel.from_pretrained(other)
+    for p in model.parameters():
+        p.data.add_(0.01)
+    model.save_pretrained(other)
+    assert models.fingerprint_model_dir(tiny_qwen_dir) != models.fingerprint_model_dir(other)
