@@ -69,6 +69,7 @@ _SNIFF_BYTES = 8 * KIB
 # Share of C0 control bytes above which a file is treated as binary; real text has ~0.
 _BINARY_CONTROL_RATIO = 0.05
 _CONTROL_BYTES = frozenset(set(range(0x00, 0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B})
+# C0/C1 controls are never meaningful in text; lone surrogates would break UTF-8 output.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _CP1252_CHAOS_MARGIN = 0.1
 _NAME_MAX_CHARS = 120
@@ -102,8 +103,11 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> Limits:
-        """Defaults overridden by ``E2RANK_MAX_FILE_MB``, ``E2RANK_MAX_TOTAL_MB``,
-        ``E2RANK_MAX_DOCUMENTS`` and ``E2RANK_MAX_PASSAGES``; bad values are ignored.
+        """The defaults, overridden by environment variables where set.
+
+        Reads ``E2RANK_MAX_FILE_MB``, ``E2RANK_MAX_TOTAL_MB``, ``E2RANK_MAX_DOCUMENTS``
+        and ``E2RANK_MAX_PASSAGES``; values that are not positive numbers are ignored
+        (with a logged warning).
 
         Returns:
             The limits to use.
@@ -184,6 +188,7 @@ class _File:
         self.note(message)
 
     def clean(self, text: str) -> str:
+        """Normalises newlines and strips control characters, counting them."""
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         text, removed = _CONTROL_CHARS.subn("", text)
         self.removed_controls += removed
@@ -647,9 +652,12 @@ def _parse_any(data: bytes, f: _File, suffix: str) -> list[_Raw]:
     if parser is not None:
         return parser(data, f)
     if _looks_binary(data):
-        f.fail(f"unsupported file type {suffix}" if suffix else "unsupported file type (no extension)")
+        f.fail(f"unsupported file type {suffix or '(no extension)'}")
         return []
-    f.note(f"unknown file type {suffix}, read as plain text" if suffix else "no file extension, read as plain text")
+    if suffix:
+        f.note(f"unknown file type {suffix}, read as plain text")
+    else:
+        f.note("no file extension, read as plain text")
     return _parse_text(data, f)
 
 
@@ -673,7 +681,10 @@ class _Collector:
         kept = records[:room]
         if len(records) > room:
             dropped = len(records) - room
-            f.note(f"reached the limit of {self.limits.max_documents:,} documents; {dropped:,} more not added")
+            f.note(
+                f"reached the limit of {self.limits.max_documents:,} documents; "
+                f"{dropped:,} more not added"
+            )
             f.skipped_records += dropped
         truncated = 0
         renamed: list[tuple[str, str]] = []
@@ -717,8 +728,11 @@ def _read_file(path: str, f: _File, total_so_far: int) -> bytes | None:
     except FileNotFoundError:
         f.fail("file not found")
         return None
-    except (OSError, ValueError) as exc:
-        f.fail(f"cannot open ({getattr(exc, 'strerror', None) or type(exc).__name__})")
+    except ValueError:
+        f.fail("cannot open (invalid path)")
+        return None
+    except OSError as exc:
+        f.fail(f"cannot open ({exc.strerror or type(exc).__name__})")
         return None
     if not stat.S_ISREG(info.st_mode):
         f.fail("not a regular file")
@@ -785,14 +799,14 @@ def ingest_files(
         added = 0
         try:
             if collector.full:
-                f.note(f"not read, the limit of {limits.max_documents:,} documents was already reached")
+                f.fail(f"not read, the limit of {limits.max_documents:,} documents was already reached")
             else:
                 records, size = _load(path_str, f, suffix, total)
                 total += size
                 added = collector.add(f, records, source=name)
         except Exception as exc:  # last-resort guard: one file must never sink the upload
             logger.exception("ingesting %s failed", name)
-            f.note(f"could not be read ({type(exc).__name__})")
+            f.fail(f"could not be read ({type(exc).__name__})")
         collector.finish_file(f, added)
     return collector.report
 
@@ -842,12 +856,12 @@ def ingest_text(text: str, limits: Limits | None = None, *, name: str = "pasted 
             text = ""
         size = len(text.encode("utf-8", errors="surrogatepass"))
         if size > limits.max_file_bytes:
-            f.note(f"{_human_size(size)} exceeds the per-file limit of {_limit(limits.max_file_bytes)}")
+            f.fail(f"{_human_size(size)} exceeds the per-file limit of {_limit(limits.max_file_bytes)}")
         else:
             cleaned = f.clean(text)
             paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", cleaned) if p.strip()]
             if not paragraphs:
-                f.note("empty text")
+                f.fail("empty text")
             else:
                 if len(paragraphs) > 1:
                     f.note(f"split into {len(paragraphs):,} documents at blank lines")
@@ -855,7 +869,7 @@ def ingest_text(text: str, limits: Limits | None = None, *, name: str = "pasted 
                 added = collector.add(f, records, source=label)
     except Exception as exc:  # last-resort guard: pasting must never crash the UI
         logger.exception("ingesting pasted text failed")
-        f.note(f"could not be read ({type(exc).__name__})")
+        f.fail(f"could not be read ({type(exc).__name__})")
     collector.finish_file(f, added)
     return collector.report
 
@@ -890,7 +904,9 @@ def split_passages(documents: Sequence[Document], max_words: int = 200, overlap:
     if isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 10:
         raise ValueError(f"max_words must be a whole number of at least 10, got {max_words!r}")
     if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < max_words:
-        raise ValueError(f"overlap must be a whole number from 0 to max_words - 1 ({max_words - 1}), got {overlap!r}")
+        raise ValueError(
+            f"overlap must be a whole number from 0 to max_words - 1 ({max_words - 1}), got {overlap!r}"
+        )
     step = max_words - overlap
     passages: list[Passage] = []
     for doc in documents:
@@ -948,9 +964,16 @@ class BeirDataset:
             ValueError: If the split does not exist.
         """
         if split not in self.qrels:
-            raise ValueError(f"no qrels split '{split}' in {self.name}; available: {', '.join(sorted(self.qrels))}")
+            available = ", ".join(sorted(self.qrels))
+            raise ValueError(f"no qrels split '{split}' in {self.name}; available: {available}")
         judged = self.qrels[split]
         return {qid: text for qid, text in self.queries.items() if judged.get(qid)}
+
+
+# What reading a member can raise: bad encoding, bad gzip, bad or encrypted zip member.
+_BEIR_READ_ERRORS = (
+    UnicodeDecodeError, OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError
+)
 
 
 class _Members:
@@ -965,7 +988,9 @@ class _Members:
         return rel in self._files
 
     def under(self, folder: str, suffix: str) -> list[str]:
-        return sorted(r for r in self._files if r.startswith(folder + "/") and r.count("/") == 1 and r.endswith(suffix))
+        return sorted(
+            r for r in self._files if r.startswith(folder + "/") and r.count("/") == 1 and r.endswith(suffix)
+        )
 
     def read(self, rel: str) -> bytes:
         data = self._files[rel]()
@@ -979,7 +1004,7 @@ class _Members:
     def lines(self, rel: str) -> Iterator[tuple[int, str]]:
         try:
             text = self.read(rel).decode("utf-8-sig")
-        except (UnicodeDecodeError, OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError) as exc:
+        except _BEIR_READ_ERRORS as exc:
             raise ValueError(f"{self.name}/{rel} could not be read ({type(exc).__name__})") from None
         for n, line in enumerate(text.split("\n"), start=1):
             if line.strip():
@@ -991,18 +1016,23 @@ def _open_beir(path: Path) -> _Members:
         files = {p.name: p.read_bytes for p in path.iterdir() if p.is_file()}
         for sub in ("qrels", "runs"):
             if (path / sub).is_dir():
-                files.update({f"{sub}/{p.name}": p.read_bytes for p in (path / sub).iterdir() if p.is_file()})
+                files.update({f"{sub}/{q.name}": q.read_bytes for q in (path / sub).iterdir() if q.is_file()})
         return _Members(path.resolve().name, files, close=lambda: None)
     if not path.is_file():
         raise ValueError(f"BEIR dataset not found: {path}")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path.name} is neither a folder nor a .zip file")
-    zf = zipfile.ZipFile(path)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"{path.name} is not a readable zip file ({type(exc).__name__})") from None
     infos = [i for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
     unpacked = sum(i.file_size for i in infos)
     if unpacked > _BEIR_MAX_BYTES:
         zf.close()
-        raise ValueError(f"{path.name} unpacks to {_human_size(unpacked)}, over the limit of {_limit(_BEIR_MAX_BYTES)}")
+        raise ValueError(
+            f"{path.name} unpacks to {_human_size(unpacked)}, over the limit of {_limit(_BEIR_MAX_BYTES)}"
+        )
     # Member names are only dictionary keys here; nothing is ever extracted to disk.
     names = {i.filename.replace("\\", "/").lstrip("/"): i for i in infos}
     roots = {
@@ -1014,7 +1044,8 @@ def _open_beir(path: Path) -> _Members:
     prefix = ""
     if len(roots) > 1 and "" not in roots:
         zf.close()
-        raise ValueError(f"{path.name} holds several datasets ({', '.join(sorted(roots))}); zip one at a time")
+        listed = ", ".join(sorted(roots))
+        raise ValueError(f"{path.name} holds several datasets ({listed}); zip one at a time")
     if len(roots) == 1 and "" not in roots:
         name = roots.pop()
         prefix = name + "/"
@@ -1043,11 +1074,33 @@ def _first(members: _Members, *candidates: str) -> str:
     return found
 
 
+def _qrels_row(cols: list[str]) -> tuple[str, str, int] | None:
+    """``(qid, doc_id, grade)`` from a BEIR (3-column) or TREC (4-column) qrels row."""
+    if len(cols) == 4:
+        cols = [cols[0], cols[2], cols[3]]
+    if len(cols) != 3:
+        return None
+    try:
+        return cols[0], cols[1], int(float(cols[2]))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _run_row(cols: list[str]) -> tuple[str, str, int, float] | None:
+    """``(qid, doc_id, rank, score)`` from a ``qid Q0 docid rank score tag`` line."""
+    if len(cols) != 6:
+        return None
+    try:
+        return cols[0], cols[2], int(cols[3]), float(cols[4])
+    except ValueError:
+        return None
+
+
 def load_beir(path: str | os.PathLike[str]) -> BeirDataset:
     """Loads a BEIR folder (or a .zip of one) for evaluation.
 
     Expects ``corpus.jsonl[.gz]``, ``queries.jsonl[.gz]``, ``qrels/<split>.tsv``
-    (``query-id corpus-id score``) and optionally ``runs/<name>.trec`` (TREC run
+    (``query-id corpus-id score``; a flat ``qrels.tsv`` is read as the test split) and optionally ``runs/<name>.trec`` (TREC run
     format). A zip is read in memory and may hold the files at its top level or inside
     one folder.
 
@@ -1071,6 +1124,11 @@ def _read_beir(members: _Members) -> BeirDataset:
     corpus_rel = _first(members, "corpus.jsonl", "corpus.jsonl.gz")
     queries_rel = _first(members, "queries.jsonl", "queries.jsonl.gz")
     qrels_rels = members.under("qrels", ".tsv")
+    # The bundled samples keep a single flat qrels.tsv: their test split.
+    split_of = {rel: PurePath(rel).stem for rel in qrels_rels}
+    if "qrels.tsv" in members._files:
+        split_of["qrels.tsv"] = "test"
+    qrels_rels = list(split_of)
     if not qrels_rels:
         raise ValueError(f"{members.name} is not a BEIR dataset: missing qrels/<split>.tsv")
     source = f"beir:{members.name}"
@@ -1083,10 +1141,8 @@ def _read_beir(members: _Members) -> BeirDataset:
         if doc_id in seen:
             raise ValueError(f"{members.name}/{corpus_rel} line {n}: duplicate document id '{doc_id}'")
         seen.add(doc_id)
-        title = obj.get("title")
-        corpus.append(
-            Document(id=doc_id, title=title if isinstance(title, str) else "", text=str(obj.get("text") or ""), source=source)
-        )
+        title = obj.get("title") if isinstance(obj.get("title"), str) else ""
+        corpus.append(Document(id=doc_id, title=title, text=str(obj.get("text") or ""), source=source))
 
     queries: dict[str, str] = {}
     for n, line in members.lines(queries_rel):
@@ -1096,35 +1152,27 @@ def _read_beir(members: _Members) -> BeirDataset:
     qrels: dict[str, dict[str, dict[str, int]]] = {}
     for rel in qrels_rels:
         split: dict[str, dict[str, int]] = {}
-        for n, line in members.lines(rel):
-            cols = line.split()
-            # Three columns in BEIR; four (qid iter docid grade) in TREC qrels.
-            if len(cols) == 4:
-                cols = [cols[0], cols[2], cols[3]]
-            try:
-                if len(cols) != 3:
-                    raise ValueError
-                grade = int(float(cols[2]))
-            except ValueError:
-                if n == 1:
+        for i, (n, line) in enumerate(members.lines(rel)):
+            judgement = _qrels_row(line.split())
+            if judgement is None:
+                if i == 0:  # the 'query-id corpus-id score' header
                     continue
-                raise ValueError(f"{members.name}/{rel} line {n}: expected 'query-id corpus-id score'") from None
-            split.setdefault(cols[0], {})[cols[1]] = grade
-        qrels[PurePath(rel).stem] = split
+                raise ValueError(f"{members.name}/{rel} line {n}: expected 'query-id corpus-id score'")
+            qid, doc_id, grade = judgement
+            split.setdefault(qid, {})[doc_id] = grade
+        qrels[split_of[rel]] = split
 
     runs: dict[str, dict[str, list[tuple[str, float]]]] = {}
     for rel in members.under("runs", ".trec"):
         scored: dict[str, list[tuple[float, int, str]]] = {}
         for n, line in members.lines(rel):
-            cols = line.split()
-            try:
-                if len(cols) != 6:
-                    raise ValueError
-                scored.setdefault(cols[0], []).append((float(cols[4]), int(cols[3]), cols[2]))
-            except ValueError:
-                raise ValueError(f"{members.name}/{rel} line {n}: expected 'qid Q0 docid rank score tag'") from None
+            entry = _run_row(line.split())
+            if entry is None:
+                raise ValueError(f"{members.name}/{rel} line {n}: expected 'qid Q0 docid rank score tag'")
+            qid, doc_id, rank, score = entry
+            scored.setdefault(qid, []).append((score, rank, doc_id))
         runs[PurePath(rel).stem] = {
-            qid: [(doc, score) for score, _, doc in sorted(rows, key=lambda r: (-r[0], r[1]))]
+            qid: [(doc_id, score) for score, _, doc_id in sorted(rows, key=lambda r: (-r[0], r[1]))]
             for qid, rows in scored.items()
         }
     return BeirDataset(name=members.name, corpus=corpus, queries=queries, qrels=qrels, runs=runs)

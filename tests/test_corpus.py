@@ -1,0 +1,765 @@
+"""Tests for corpus ingestion, passage splitting and BEIR loading."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from e2rank_demo.corpus import (
+    BeirDataset,
+    IngestReport,
+    Limits,
+    ingest_files,
+    ingest_text,
+    load_beir,
+    split_passages,
+)
+from e2rank_demo.records import Document
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    """Writes a test file and returns its path."""
+    path = folder / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def pdf_with_text(text: str) -> bytes:
+    """A minimal hand-written one-page PDF showing ``text`` in Helvetica."""
+    stream = f"BT /F1 24 Tf 72 700 Td ({text}) Tj ET".encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.writelines(b"%010d 00000 n \n" % offset for offset in offsets)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+def encrypted(pdf: bytes, user_password: str) -> bytes:
+    """``pdf`` encrypted with pypdf's writer."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.encrypt(user_password, owner_password="owner", algorithm="AES-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def messages_about(report: IngestReport, name: str) -> list[str]:
+    """The report's messages for one display name."""
+    return [m for m in report.messages if m.startswith(f"{name}: ")]
+
+
+# ------------------------------------------------------------------- text files
+
+
+def test_txt_file_becomes_one_document(tmp_path: Path) -> None:
+    """A .txt file becomes one document titled and identified by its stem."""
+    report = ingest_files([write(tmp_path, "notes.txt", "Aspirin reduces fever.\nSecond line.")])
+    assert report.ok and report.messages == []
+    (doc,) = report.documents
+    assert (doc.id, doc.title, doc.source) == ("notes", "notes", "notes.txt")
+    assert doc.text == "Aspirin reduces fever.\nSecond line."
+
+
+def test_markdown_and_rst_are_text(tmp_path: Path) -> None:
+    """Markdown and reStructuredText files are read as plain text."""
+    paths = [write(tmp_path, n, f"# {n}\nbody") for n in ("a.md", "b.markdown", "c.rst")]
+    report = ingest_files(paths)
+    assert [d.id for d in report.documents] == ["a", "b", "c"]
+
+
+def test_unknown_text_extension_is_read_as_text(tmp_path: Path) -> None:
+    """A text file with an unknown extension is read, and the message says so."""
+    report = ingest_files([write(tmp_path, "server.log", "started\nstopped")])
+    assert report.documents[0].text == "started\nstopped"
+    assert report.messages == ["server.log: unknown file type .log, read as plain text"]
+
+
+def test_cp1252_file_is_decoded_with_message(tmp_path: Path) -> None:
+    """A cp1252 file is decoded correctly and the message names the encoding."""
+    text = "Le café coûte 3 €. Déjà vu, naïve façade, “quoted” — très élégant. " * 5
+    report = ingest_files([write(tmp_path, "notes.txt", text.encode("cp1252"))])
+    assert report.documents[0].text == text
+    (message,) = messages_about(report, "notes.txt")
+    assert message.startswith("notes.txt: decoded as ") and message.endswith("(not UTF-8)")
+
+
+def test_latin1_file_is_decoded(tmp_path: Path) -> None:
+    """A latin-1 file without cp1252-only characters decodes to the same text."""
+    text = "Äpfel und Birnen für Müller, Größe über alles. " * 5
+    report = ingest_files([write(tmp_path, "de.txt", text.encode("latin-1"))])
+    assert report.documents[0].text == text
+    assert "(not UTF-8)" in report.messages[0]
+
+
+def test_utf8_bom_is_removed(tmp_path: Path) -> None:
+    """A UTF-8 byte-order mark does not end up in the text and is not worth a message."""
+    report = ingest_files([write(tmp_path, "bom.txt", b"\xef\xbb\xbfhello")])
+    assert report.documents[0].text == "hello" and report.messages == []
+
+
+def test_utf16_with_bom_is_decoded(tmp_path: Path) -> None:
+    """A UTF-16 file with a byte-order mark is decoded instead of rejected as binary."""
+    report = ingest_files([write(tmp_path, "wide.txt", "héllo wörld".encode("utf-16"))])
+    assert report.documents[0].text == "héllo wörld"
+    assert report.messages == ["wide.txt: decoded as UTF-16 (not UTF-8)"]
+
+
+def test_nul_and_control_characters_are_stripped(tmp_path: Path) -> None:
+    """NUL and other C0 control characters are removed; newlines and tabs are kept."""
+    content = b"first\x00 line\tcol\r\nsecond\x07 line with enough ordinary text to stay text"
+    report = ingest_files([write(tmp_path, "nul.txt", content)])
+    assert report.documents[0].text == "first line\tcol\nsecond line with enough ordinary text to stay text"
+    assert report.messages == ["nul.txt: removed 2 NUL/control characters"]
+
+
+def test_rtl_and_emoji_text_is_preserved(tmp_path: Path) -> None:
+    """Right-to-left scripts and emoji survive ingestion unchanged."""
+    text = "שלום עולם — مرحبا بالعالم 👋🏽 👨‍👩‍👧 café"
+    report = ingest_files([write(tmp_path, "intl.txt", text)])
+    assert report.documents[0].text == text and report.messages == []
+
+
+def test_binary_content_is_rejected(tmp_path: Path) -> None:
+    """A .txt holding binary bytes is refused with a plain message."""
+    report = ingest_files([write(tmp_path, "blob.txt", bytes(range(256)) * 8)])
+    assert not report.ok and report.skipped_files == 1
+    assert report.messages == ["blob.txt: looks like a binary file"]
+
+
+def test_empty_file_is_skipped(tmp_path: Path) -> None:
+    """An empty or whitespace-only file is skipped with "empty file"."""
+    report = ingest_files([write(tmp_path, "a.txt", ""), write(tmp_path, "b.txt", " \n\t\n")])
+    assert report.messages == ["a.txt: empty file", "b.txt: empty file"]
+    assert report.skipped_files == 2
+
+
+def test_huge_single_line_is_read_and_truncated(tmp_path: Path) -> None:
+    """A multi-megabyte single line is read and cut at the per-document limit."""
+    report = ingest_files([write(tmp_path, "line.txt", "word " * 600_000)], Limits(max_doc_chars=1_000_000))
+    assert len(report.documents[0].text) == 1_000_000
+    assert report.messages == [
+        "line.txt: truncated 1 document to the per-document limit of 1,000,000 characters"
+    ]
+
+
+def test_unsupported_extensions_are_refused(tmp_path: Path) -> None:
+    """Binary formats such as .exe and .png are refused by type."""
+    paths = [write(tmp_path, "tool.exe", b"MZ\x90\x00" * 10), write(tmp_path, "pic.png", b"not really a png")]
+    report = ingest_files(paths)
+    assert report.messages == ["tool.exe: unsupported file type .exe", "pic.png: unsupported file type .png"]
+    assert report.skipped_files == 2
+
+
+def test_unknown_binary_extension_is_unsupported(tmp_path: Path) -> None:
+    """An unknown extension with binary content is reported as an unsupported type."""
+    report = ingest_files([write(tmp_path, "data.xyz", b"\x00\x01\x02\x03" * 100)])
+    assert report.messages == ["data.xyz: unsupported file type .xyz"]
+
+
+# ------------------------------------------------------------------- pdf / docx
+
+
+def test_pdf_text_is_extracted(tmp_path: Path) -> None:
+    """Text of a real PDF page is extracted with pypdf."""
+    report = ingest_files([write(tmp_path, "paper.pdf", pdf_with_text("Hello PDF world"))])
+    (doc,) = report.documents
+    assert (doc.id, doc.title) == ("paper", "paper")
+    assert "Hello PDF world" in doc.text
+
+
+def test_blank_pdf_has_no_extractable_text(tmp_path: Path) -> None:
+    """A PDF with only a blank page is skipped with the no-text message."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    out = io.BytesIO()
+    writer.write(out)
+    report = ingest_files([write(tmp_path, "scan.pdf", out.getvalue())])
+    assert report.messages == ["scan.pdf: no extractable text (image-only or empty PDF)"]
+
+
+def test_encrypted_pdf_is_refused(tmp_path: Path) -> None:
+    """A password-protected PDF is refused with a plain message."""
+    report = ingest_files([write(tmp_path, "secret.pdf", encrypted(pdf_with_text("Top secret"), "pw"))])
+    assert report.messages == ["secret.pdf: encrypted PDF, cannot read"]
+
+
+def test_encrypted_pdf_with_empty_password_is_read(tmp_path: Path) -> None:
+    """A PDF encrypted with an empty user password opens without asking."""
+    report = ingest_files([write(tmp_path, "open.pdf", encrypted(pdf_with_text("Readable anyway"), ""))])
+    assert "Readable anyway" in report.documents[0].text
+
+
+def test_malformed_pdf_is_refused(tmp_path: Path) -> None:
+    """A file with a PDF header and garbage body is refused as malformed."""
+    report = ingest_files([write(tmp_path, "bad.pdf", b"%PDF-1.7\n" + b"garbage " * 50)])
+    assert not report.ok
+    assert report.messages[0].startswith("bad.pdf: malformed PDF, cannot read")
+
+
+def test_docx_paragraphs_and_tables_are_read(tmp_path: Path) -> None:
+    """A real .docx yields its paragraphs, then table rows, joined by newlines."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("First paragraph.")
+    document.add_paragraph("Second paragraph.")
+    table = document.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "cell a", "cell b"
+    document.save(str(tmp_path / "memo.docx"))
+    (doc,) = ingest_files([tmp_path / "memo.docx"]).documents
+    assert (doc.id, doc.text) == ("memo", "First paragraph.\nSecond paragraph.\ncell a\tcell b")
+
+
+def test_malformed_docx_is_refused(tmp_path: Path) -> None:
+    """A .docx that is not a valid package is refused as malformed."""
+    report = ingest_files([write(tmp_path, "memo.docx", b"PK\x03\x04 this is not a zip")])
+    assert report.messages == ["memo.docx: malformed .docx, cannot read"]
+
+
+def test_docx_zip_bomb_is_refused(tmp_path: Path) -> None:
+    """A .docx whose parts unpack far past the upload limits is refused before parsing."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("word/document.xml", b"\0" * (2 * 1024 * 1024))
+    report = ingest_files([write(tmp_path, "bomb.docx", buffer.getvalue())], Limits(max_file_bytes=100 * 1024))
+    assert report.messages == [
+        "bomb.docx: unpacks to 2.0 MB, over the limit of 500 KB (5 × the per-file limit of 100 KB)"
+    ]
+
+
+# ------------------------------------------------------------------------- csv
+
+
+def test_csv_uses_common_text_title_and_id_columns(tmp_path: Path) -> None:
+    """A CSV's text, title and id columns are found by their usual names."""
+    content = "id,title,abstract,year\nd1,Aspirin,Reduces fever.,2001\nd2,Ibuprofen,Eases pain.,2003\n"
+    report = ingest_files([write(tmp_path, "papers.csv", content)])
+    assert [(d.id, d.title, d.text) for d in report.documents] == [
+        ("d1", "Aspirin", "Reduces fever."),
+        ("d2", "Ibuprofen", "Eases pain."),
+    ]
+    assert report.messages == ["papers.csv: text from column 'abstract', titles from 'title', ids from 'id'"]
+
+
+def test_csv_text_column_argument_wins(tmp_path: Path) -> None:
+    """An explicit ``text_column`` overrides the usual names; ids fall back to stem-row."""
+    content = "text,summary\nlong original,short one\nanother,second\n"
+    report = ingest_files([write(tmp_path, "s.csv", content)], text_column="summary")
+    assert [(d.id, d.text) for d in report.documents] == [("s-1", "short one"), ("s-2", "second")]
+    assert report.messages == ["s.csv: text from column 'summary'"]
+
+
+def test_csv_missing_text_column_argument_falls_back(tmp_path: Path) -> None:
+    """A ``text_column`` that does not exist is reported and the usual choice is used."""
+    report = ingest_files([write(tmp_path, "s.csv", "body\nhello\n")], text_column="nope")
+    assert report.documents[0].text == "hello"
+    assert report.messages == ["s.csv: column 'nope' not found", "s.csv: text from column 'body'"]
+
+
+def test_csv_falls_back_to_longest_column(tmp_path: Path) -> None:
+    """Without a known text column, the column with the longest values is used."""
+    content = "code,remark\nA1,a much longer remark about the thing\nB2,another fairly long remark\n"
+    report = ingest_files([write(tmp_path, "x.csv", content)])
+    assert [d.text for d in report.documents] == [
+        "a much longer remark about the thing",
+        "another fairly long remark",
+    ]
+    assert report.messages == ["x.csv: text from column 'remark' (the column with the longest values)"]
+
+
+def test_csv_delimiter_is_sniffed(tmp_path: Path) -> None:
+    """A semicolon-separated .csv is recognised."""
+    content = "title;text\nOne;first body, with a comma\nTwo;second body\n"
+    report = ingest_files([write(tmp_path, "semi.csv", content)])
+    assert [(d.title, d.text) for d in report.documents] == [
+        ("One", "first body, with a comma"),
+        ("Two", "second body"),
+    ]
+
+
+def test_tsv_uses_tabs(tmp_path: Path) -> None:
+    """A .tsv is split on tabs even when values contain commas."""
+    report = ingest_files([write(tmp_path, "t.tsv", "docid\ttext\na\tx, y, z\nb\tw\n")])
+    assert [(d.id, d.text) for d in report.documents] == [("a", "x, y, z"), ("b", "w")]
+
+
+def test_csv_ragged_and_empty_rows_are_counted(tmp_path: Path) -> None:
+    """Rows with the wrong field count or empty text are skipped and counted."""
+    content = "id,text\n1,good one\n2,too,many\n3\n4,\n5,good two\n"
+    report = ingest_files([write(tmp_path, "r.csv", content)])
+    assert [d.id for d in report.documents] == ["1", "5"]
+    assert report.skipped_records == 3
+    assert report.messages[-1] == (
+        "r.csv: skipped 3 rows of 5: 2 with the wrong number of fields (expected 2), 1 with empty text"
+    )
+
+
+def test_csv_huge_field_is_read(tmp_path: Path) -> None:
+    """A field larger than the csv module's default limit (128 KB) is read."""
+    big = "lorem " * 50_000
+    report = ingest_files([write(tmp_path, "big.csv", f'text\n"{big}"\n')])
+    assert report.documents[0].text == big
+
+
+# ------------------------------------------------------------------------ json
+
+
+def test_json_list_of_strings(tmp_path: Path) -> None:
+    """A JSON list of strings gives one document each, ids stem-n."""
+    report = ingest_files([write(tmp_path, "l.json", json.dumps(["alpha", "beta"]))])
+    assert [(d.id, d.text) for d in report.documents] == [("l-1", "alpha"), ("l-2", "beta")]
+
+
+def test_json_list_of_objects(tmp_path: Path) -> None:
+    """A JSON list of objects uses their text, title and id fields."""
+    records = [{"_id": "a", "title": "T", "text": "x"}, {"id": 7, "content": "y"}, {"other": 1}]
+    report = ingest_files([write(tmp_path, "o.json", json.dumps(records))])
+    assert [(d.id, d.title, d.text) for d in report.documents] == [("a", "T", "x"), ("7", "", "y")]
+    assert report.skipped_records == 1
+    assert report.messages[0].startswith("o.json: skipped 1 record of 3 without text")
+
+
+def test_json_object_mapping_ids_to_text(tmp_path: Path) -> None:
+    """A JSON object of id -> text gives one document per key."""
+    report = ingest_files([write(tmp_path, "m.json", json.dumps({"q1": "first", "q2": "second"}))])
+    assert [(d.id, d.text) for d in report.documents] == [("q1", "first"), ("q2", "second")]
+
+
+def test_json_documents_key(tmp_path: Path) -> None:
+    """A JSON object with a ``documents`` list reads that list."""
+    content = json.dumps({"name": "set", "documents": [{"text": "inside"}]})
+    assert [d.text for d in ingest_files([write(tmp_path, "d.json", content)]).documents] == ["inside"]
+
+
+def test_json_single_record_object(tmp_path: Path) -> None:
+    """A JSON object that is itself a record gives one document, not one per key."""
+    content = json.dumps({"title": "Only", "text": "one record"})
+    report = ingest_files([write(tmp_path, "r.json", content)])
+    assert [(d.id, d.title, d.text) for d in report.documents] == [("r-1", "Only", "one record")]
+
+
+def test_invalid_json_is_reported(tmp_path: Path) -> None:
+    """Truncated JSON is refused with the parser's position."""
+    report = ingest_files([write(tmp_path, "t.json", '[{"text": "unfinished')])
+    (message,) = report.messages
+    assert message.startswith("t.json: not valid JSON (") and "line 1" in message
+
+
+def test_jsonl_beir_records(tmp_path: Path) -> None:
+    """BEIR-style JSONL records keep their ids and titles."""
+    lines = [{"_id": "d1", "title": "A", "text": "alpha"}, {"_id": "d2", "title": "", "text": "beta"}]
+    content = "\n".join(json.dumps(r) for r in lines)
+    report = ingest_files([write(tmp_path, "corpus.jsonl", content)])
+    assert [(d.id, d.title, d.text) for d in report.documents] == [("d1", "A", "alpha"), ("d2", "", "beta")]
+
+
+def test_jsonl_malformed_lines_are_skipped_with_count(tmp_path: Path) -> None:
+    """Malformed JSONL lines are skipped and counted; good lines are kept."""
+    good = [json.dumps({"_id": str(i), "text": f"doc {i}"}) for i in range(7)]
+    content = "\n".join(good[:3] + ['{"_id": "x", "text": ', "not json", "[1, 2]"] + good[3:]) + "\n"
+    report = ingest_files([write(tmp_path, "data.jsonl", content)])
+    assert [d.id for d in report.documents] == [str(i) for i in range(7)]
+    assert report.messages == ["data.jsonl: skipped 3 malformed lines of 10"]
+    assert report.skipped_records == 3
+
+
+def test_ndjson_strings(tmp_path: Path) -> None:
+    """An .ndjson file of strings gives one document per line."""
+    report = ingest_files([write(tmp_path, "s.ndjson", '"one"\n"two"\n')])
+    assert [(d.id, d.text) for d in report.documents] == [("s-1", "one"), ("s-2", "two")]
+
+
+# ------------------------------------------------------------------------ gzip
+
+
+def test_gzipped_jsonl_is_decompressed(tmp_path: Path) -> None:
+    """A .jsonl.gz is decompressed and parsed as JSONL."""
+    content = gzip.compress(b'{"_id": "z1", "text": "zipped"}\n')
+    report = ingest_files([write(tmp_path, "corpus.jsonl.gz", content)])
+    assert [(d.id, d.text, d.source) for d in report.documents] == [("z1", "zipped", "corpus.jsonl.gz")]
+
+
+def test_gzipped_text_uses_inner_stem(tmp_path: Path) -> None:
+    """A .txt.gz becomes one document named after the inner file."""
+    report = ingest_files([write(tmp_path, "notes.txt.gz", gzip.compress(b"hello"))])
+    assert [(d.id, d.title, d.text) for d in report.documents] == [("notes", "notes", "hello")]
+
+
+def test_gzip_bomb_is_refused(tmp_path: Path) -> None:
+    """A gzip that inflates past the per-file limit is refused without inflating it all."""
+    bomb = gzip.compress(b"\0" * (8 * 1024 * 1024), compresslevel=9)
+    report = ingest_files([write(tmp_path, "bomb.txt.gz", bomb)], Limits(max_file_bytes=1024 * 1024))
+    assert report.messages == ["bomb.txt.gz: decompresses to more than the per-file limit of 1 MB"]
+
+
+def test_corrupt_gzip_is_reported(tmp_path: Path) -> None:
+    """A .gz that is not gzip data is reported."""
+    report = ingest_files([write(tmp_path, "x.csv.gz", b"plain text")])
+    assert report.messages == ["x.csv.gz: not a valid gzip file"]
+
+
+# ------------------------------------------------------------ mixed / security
+
+
+def test_bad_file_among_good_files_keeps_the_good_ones(tmp_path: Path) -> None:
+    """One broken file costs only itself; the others are kept."""
+    paths = [
+        write(tmp_path, "a.txt", "first"),
+        write(tmp_path, "b.pdf", b"%PDF-1.4 broken"),
+        tmp_path / "missing.txt",
+        write(tmp_path, "c.jsonl", '{"_id": "c1", "text": "third"}'),
+    ]
+    report = ingest_files(paths)
+    assert [d.id for d in report.documents] == ["a", "c1"]
+    assert report.skipped_files == 2
+    assert "missing.txt: file not found" in report.messages
+
+
+def test_duplicate_ids_across_files_get_suffixes(tmp_path: Path) -> None:
+    """Repeated ids are renamed -2, -3 instead of dropped."""
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    paths = [
+        write(tmp_path, "notes.txt", "one"),
+        write(tmp_path / "x", "notes.md", "two"),
+        write(tmp_path / "y", "notes.txt", "three"),
+    ]
+    report = ingest_files(paths)
+    assert [(d.id, d.text) for d in report.documents] == [
+        ("notes", "one"),
+        ("notes-2", "two"),
+        ("notes-3", "three"),
+    ]
+    assert "notes.md: id 'notes' was already used, renamed to 'notes-2'" in report.messages
+
+
+def test_path_traversal_names_are_only_labels(tmp_path: Path) -> None:
+    """Hostile display names are sanitised to basenames and never opened or written."""
+    upload = write(tmp_path, "upload", "safe content")
+    decoy = write(tmp_path, "decoy.txt", "must not be read")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    cwd_before = sorted(os.listdir())
+    report = ingest_files([upload, upload, upload], names=["../../etc/passwd", "/abs/x.txt", str(decoy)])
+    assert [(d.source, d.text) for d in report.documents] == [
+        ("passwd", "safe content"),
+        ("x.txt", "safe content"),
+        ("decoy.txt", "safe content"),
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert sorted(os.listdir()) == cwd_before
+
+
+def test_display_names_drop_control_characters_and_are_capped(tmp_path: Path) -> None:
+    """Control and bidi characters are removed from names and long names are capped at 120."""
+    upload = write(tmp_path, "u.txt", "text")
+    long_name = "a" * 300 + ".txt"
+    hostile = ["evil\n\x00name\u202egnp.txt", long_name, "..\\..\\win.txt"]
+    report = ingest_files([upload, upload, upload], names=hostile)
+    sources = [d.source for d in report.documents]
+    assert sources[0] == "evilnamegnp.txt"
+    assert len(sources[1]) == 120 and sources[1].endswith("….txt")
+    assert sources[2] == "win.txt"
+
+
+# ---------------------------------------------------------------------- limits
+
+
+def test_per_file_limit_names_the_limit(tmp_path: Path) -> None:
+    """A file over the per-file limit is refused before reading, naming the limit."""
+    path = write(tmp_path, "big.txt", b"x" * (3 * 1024 * 1024))
+    report = ingest_files([path], Limits(max_file_bytes=2 * 1024 * 1024))
+    assert report.messages == ["big.txt: 3.0 MB exceeds the per-file limit of 2 MB"]
+
+
+def test_total_limit_names_the_limit(tmp_path: Path) -> None:
+    """Files past the total size limit are skipped, naming the limit."""
+    paths = [write(tmp_path, f"{n}.txt", b"y" * 600) for n in "abc"]
+    report = ingest_files(paths, Limits(max_total_bytes=1024))
+    assert [d.id for d in report.documents] == ["a"]
+    assert report.messages == [
+        "b.txt: skipped, the files together exceed the total limit of 1 KB",
+        "c.txt: skipped, the files together exceed the total limit of 1 KB",
+    ]
+
+
+def test_document_limit_stops_adding(tmp_path: Path) -> None:
+    """Documents past the limit are dropped with a message naming the limit."""
+    rows = "\n".join(json.dumps({"_id": str(i), "text": "t"}) for i in range(5))
+    paths = [write(tmp_path, "d.jsonl", rows), write(tmp_path, "later.txt", "more")]
+    report = ingest_files(paths, Limits(max_documents=3))
+    assert [d.id for d in report.documents] == ["0", "1", "2"]
+    assert report.messages == [
+        "d.jsonl: reached the limit of 3 documents; 2 more not added",
+        "later.txt: not read, the limit of 3 documents was already reached",
+    ]
+    assert (report.skipped_records, report.skipped_files) == (2, 1)
+
+
+def test_document_chars_limit_truncates(tmp_path: Path) -> None:
+    """Over-long documents are truncated with a message naming the limit."""
+    rows = "\n".join(json.dumps({"text": "z" * n}) for n in (50, 150, 200))
+    report = ingest_files([write(tmp_path, "d.jsonl", rows)], Limits(max_doc_chars=100))
+    assert [len(d.text) for d in report.documents] == [50, 100, 100]
+    assert report.messages == ["d.jsonl: truncated 2 documents to the per-document limit of 100 characters"]
+
+
+def test_limits_from_env_reads_overrides_and_ignores_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Environment overrides apply; unparsable or non-positive values are ignored."""
+    monkeypatch.setenv("E2RANK_MAX_FILE_MB", "5")
+    monkeypatch.setenv("E2RANK_MAX_TOTAL_MB", "lots")
+    monkeypatch.setenv("E2RANK_MAX_DOCUMENTS", "-3")
+    monkeypatch.setenv("E2RANK_MAX_PASSAGES", "1234")
+    limits = Limits.from_env()
+    assert limits == Limits(max_file_bytes=5 * 1024 * 1024, max_passages=1234)
+
+
+def test_paths_that_are_not_files_are_reported(tmp_path: Path) -> None:
+    """A folder passed as a path is reported instead of read."""
+    (tmp_path / "folder.txt").mkdir()
+    report = ingest_files([tmp_path / "folder.txt"])
+    assert report.messages == ["folder.txt: not a regular file"] and report.skipped_files == 1
+
+
+# ------------------------------------------------------------------ pasted text
+
+
+def test_ingest_text_splits_paragraphs() -> None:
+    """Pasted paragraphs separated by blank lines become paste-1..n with short titles."""
+    text = "One two three four five six seven eight nine ten.\n\n  \n\nSecond doc\nstill second."
+    report = ingest_text(text)
+    assert [(d.id, d.title, d.text, d.source) for d in report.documents] == [
+        ("paste-1", "One two three four five six seven eight …", text.split("\n")[0], "pasted text"),
+        ("paste-2", "Second doc still second.", "Second doc\nstill second.", "pasted text"),
+    ]
+    assert report.messages == ["pasted text: split into 2 documents at blank lines"]
+
+
+def test_ingest_text_single_paragraph() -> None:
+    """Text without blank lines is one document and no message."""
+    report = ingest_text("just one\nparagraph")
+    assert [d.id for d in report.documents] == ["paste-1"] and report.messages == []
+
+
+def test_ingest_text_empty_is_reported() -> None:
+    """Empty or whitespace-only pastes give a message, not an error."""
+    report = ingest_text(" \n\n\t ")
+    assert not report.ok and report.messages == ["pasted text: empty text"]
+
+
+def test_ingest_text_applies_limits() -> None:
+    """Pasted text obeys the document-count and size limits."""
+    report = ingest_text("a\n\nb\n\nc", Limits(max_documents=2))
+    assert [d.id for d in report.documents] == ["paste-1", "paste-2"]
+    assert "pasted text: reached the limit of 2 documents; 1 more not added" in report.messages
+    big = ingest_text("x" * 2048, Limits(max_file_bytes=1024))
+    assert big.messages == ["pasted text: 2.0 KB exceeds the per-file limit of 1 KB"]
+
+
+# -------------------------------------------------------------------- passages
+
+
+def test_short_document_stays_one_passage() -> None:
+    """A document within max_words is one passage with the document's id."""
+    doc = Document(id="d1", title="T", text="a few words here", source="s")
+    (passage,) = split_passages([doc], max_words=10, overlap=2)
+    assert (passage.id, passage.doc_id, passage.position, passage.text) == ("d1", "d1", 0, "a few words here")
+
+
+def test_long_document_becomes_overlapping_windows() -> None:
+    """A long document becomes max_words windows sharing overlap words, ids doc#pos."""
+    words = [f"w{i}" for i in range(24)]
+    doc = Document(id="d", title="T", text=" ".join(words), source="src")
+    passages = split_passages([doc], max_words=10, overlap=3)
+    assert [p.id for p in passages] == ["d#0", "d#1", "d#2"]
+    assert [p.text.split() for p in passages] == [words[0:10], words[7:17], words[14:24]]
+    assert {(p.doc_id, p.title, p.source) for p in passages} == {("d", "T", "src")}
+    assert [p.position for p in passages] == [0, 1, 2]
+
+
+def test_windows_cover_the_whole_document() -> None:
+    """Every word of a long document appears in some window and none is lost at the end."""
+    words = [f"w{i}" for i in range(101)]
+    passages = split_passages([Document(id="d", title="", text=" ".join(words))], max_words=20, overlap=5)
+    covered = {w for p in passages for w in p.text.split()}
+    assert covered == set(words)
+    assert passages[-1].text.split()[-1] == "w100"
+
+
+def test_split_passages_validates_arguments() -> None:
+    """Invalid window settings raise ValueError with a plain message."""
+    docs = [Document(id="d", title="", text="x")]
+    with pytest.raises(ValueError, match="max_words"):
+        split_passages(docs, max_words=5, overlap=0)
+    with pytest.raises(ValueError, match="overlap"):
+        split_passages(docs, max_words=20, overlap=20)
+    with pytest.raises(ValueError, match="overlap"):
+        split_passages(docs, max_words=20, overlap=-1)
+
+
+# ------------------------------------------------------------------------ BEIR
+
+
+def make_beir(folder: Path) -> Path:
+    """Writes a tiny BEIR dataset into ``folder``."""
+    folder.mkdir(parents=True)
+    corpus = [{"_id": "d1", "title": "Aspirin", "text": "reduces fever"}, {"_id": "d2", "text": "eases pain"}]
+    write(folder, "corpus.jsonl", "\n".join(json.dumps(r) for r in corpus) + "\n")
+    queries = [{"_id": "q1", "text": "fever"}, {"_id": "q2", "text": "pain"}, {"_id": "q3", "text": "none"}]
+    write(folder, "queries.jsonl", "\n".join(json.dumps(q) for q in queries) + "\n")
+    (folder / "qrels").mkdir()
+    write(folder / "qrels", "test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\td2\t0\n")
+    write(folder / "qrels", "train.tsv", "query-id\tcorpus-id\tscore\nq2\td2\t1\n")
+    (folder / "runs").mkdir()
+    write(folder / "runs", "bm25.trec", "q1 Q0 d2 2 1.5 bm25\nq1 Q0 d1 1 3.0 bm25\n")
+    return folder
+
+
+def check_tiny_beir(dataset: BeirDataset, name: str) -> None:
+    """Asserts the contents written by ``make_beir``."""
+    assert dataset.name == name
+    assert [(d.id, d.title, d.text, d.source) for d in dataset.corpus] == [
+        ("d1", "Aspirin", "reduces fever", f"beir:{name}"),
+        ("d2", "", "eases pain", f"beir:{name}"),
+    ]
+    assert dataset.queries == {"q1": "fever", "q2": "pain", "q3": "none"}
+    assert dataset.qrels == {"test": {"q1": {"d1": 2, "d2": 0}}, "train": {"q2": {"d2": 1}}}
+    assert dataset.runs == {"bm25": {"q1": [("d1", 3.0), ("d2", 1.5)]}}
+    assert dataset.split_queries("test") == {"q1": "fever"}
+
+
+def test_load_beir_folder(tmp_path: Path) -> None:
+    """A BEIR folder loads corpus, queries, qrels per split and runs sorted best first."""
+    check_tiny_beir(load_beir(make_beir(tmp_path / "tiny")), "tiny")
+
+
+def test_load_beir_gzipped_corpus(tmp_path: Path) -> None:
+    """corpus.jsonl.gz is read like corpus.jsonl."""
+    folder = make_beir(tmp_path / "tiny")
+    corpus = folder / "corpus.jsonl"
+    write(folder, "corpus.jsonl.gz", gzip.compress(corpus.read_bytes()))
+    corpus.unlink()
+    check_tiny_beir(load_beir(folder), "tiny")
+
+
+def test_load_beir_zip_with_top_folder(tmp_path: Path) -> None:
+    """A zip holding one dataset folder is read in memory without extracting."""
+    folder = make_beir(tmp_path / "src" / "tiny")
+    archive = tmp_path / "upload.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"tiny/{path.relative_to(folder).as_posix()}")
+        zf.writestr("../evil.txt", "never extracted")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    check_tiny_beir(load_beir(archive), "tiny")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_load_beir_flat_zip(tmp_path: Path) -> None:
+    """A zip with the files at its top level is named after the zip."""
+    folder = make_beir(tmp_path / "src")
+    archive = tmp_path / "flat.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    check_tiny_beir(load_beir(archive), "flat")
+
+
+def test_load_beir_zip_with_two_datasets_raises(tmp_path: Path) -> None:
+    """A zip holding two dataset folders is refused rather than guessed."""
+    archive = tmp_path / "two.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a/corpus.jsonl", "")
+        zf.writestr("b/corpus.jsonl", "")
+    with pytest.raises(ValueError, match="holds several datasets"):
+        load_beir(archive)
+
+
+def test_load_beir_missing_files_raise(tmp_path: Path) -> None:
+    """Missing corpus, queries or qrels raise a plain ValueError."""
+    folder = make_beir(tmp_path / "tiny")
+    (folder / "queries.jsonl").unlink()
+    with pytest.raises(ValueError, match="missing queries.jsonl"):
+        load_beir(folder)
+    with pytest.raises(ValueError, match="not found"):
+        load_beir(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="neither a folder nor a .zip"):
+        load_beir(write(tmp_path, "x.txt", "hi"))
+
+
+def test_load_beir_malformed_line_raises(tmp_path: Path) -> None:
+    """A malformed corpus line raises ValueError naming the file and line."""
+    folder = make_beir(tmp_path / "tiny")
+    write(folder, "corpus.jsonl", '{"_id": "d1", "text": "ok"}\n{broken\n')
+    with pytest.raises(ValueError, match=r"tiny/corpus.jsonl line 2"):
+        load_beir(folder)
+
+
+def test_split_queries_unknown_split_raises(tmp_path: Path) -> None:
+    """Asking for a split without qrels raises ValueError listing the available ones."""
+    dataset = load_beir(make_beir(tmp_path / "tiny"))
+    with pytest.raises(ValueError, match="available: test, train"):
+        dataset.split_queries("dev")
+
+
+@pytest.mark.data
+def test_real_scifact_counts() -> None:
+    """The shared SciFact copy has 5,183 docs, 300 test queries (339 qrels) and 809 train queries."""
+    if not (SHARED_DATA / "scifact").is_dir():
+        pytest.skip("shared/data/scifact not present")
+    dataset = load_beir(SHARED_DATA / "scifact")
+    assert dataset.name == "scifact" and len(dataset.corpus) == 5183
+    assert len(dataset.split_queries("test")) == 300
+    assert sum(len(j) for j in dataset.qrels["test"].values()) == 339
+    assert len(dataset.split_queries("train")) == 809
+    assert dataset.corpus[0].source == "beir:scifact"
+
+
+@pytest.mark.data
+def test_real_trec_dl_2019_counts() -> None:
+    """The shared TREC DL 2019 copy has 4,297 passages, 43 queries, 9,260 qrels and a 4,300-line BM25 run."""
+    if not (SHARED_DATA / "trec-dl-2019").is_dir():
+        pytest.skip("shared/data/trec-dl-2019 not present")
+    dataset = load_beir(SHARED_DATA / "trec-dl-2019")
+    assert len(dataset.corpus) == 4297 and len(dataset.queries) == 43
+    assert sum(len(j) for j in dataset.qrels["test"].values()) == 9260
+    (run,) = dataset.runs.values()
+    assert sum(len(r) for r in run.values()) == 4300
+    assert all([s for _, s in r] == sorted((s for _, s in r), reverse=True) for r in run.values())
+
+
+@pytest.mark.parametrize("name", ["general", "scifact"])
+def test_bundled_samples_load_with_flat_qrels(name: str) -> None:
+    """The bundled samples' flat qrels.tsv is read as the test split, and every judged id exists."""
+    dataset = load_beir(Path(__file__).resolve().parents[1] / "assets" / "samples" / name)
+    ids = {d.id for d in dataset.corpus}
+    assert set(dataset.qrels) == {"test"}
+    assert all(doc in ids for judged in dataset.qrels["test"].values() for doc in judged)
+    assert dataset.split_queries("test")
