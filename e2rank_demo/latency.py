@@ -1,0 +1,389 @@
+"""Measured latency of E2Rank against the alternatives, for the current query and corpus.
+
+:func:`measure_latency` times, stage by stage, what each system pays at query time:
+
+* **First stage only**: query encoding and the search.
+* **E2Rank**: plus the listwise prompt (build, one forward pass) and scoring the cached
+  document embeddings.
+* **Rocchio**: plus a feedback centroid and scoring (no model call).
+* **E2Rank without cached embeddings**: E2Rank that re-encodes the N candidates, what a
+  system without embedding reuse pays.
+* **Pointwise**: N joint query-document passes through the same backbone, the cost
+  structure of a cross-encoder of that size. Timing only: no trained pointwise model
+  ships offline, so it produces no ranking.
+
+Document encoding is paid once per corpus and is reported separately (amortised), as
+the paper does. :func:`scaling_run` measures rerank latency against N. Every number is
+measured here and now; the paper's A100 figures live in :data:`REPORTED_LATENCY` and are
+never mixed in.
+
+Example:
+    >>> SYSTEM_LABELS["pointwise"]
+    'Pointwise (N joint query-document passes; timing only, no ranking)'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from e2rank_demo.records import Candidates
+from e2rank_demo.rerank import E2RankReranker, RocchioReranker
+from e2rank_demo.timing import StageTimer
+
+if TYPE_CHECKING:
+    from e2rank_demo.pipeline import SearchSession, SearchSettings
+
+STAGES: tuple[str, ...] = ("query_encoding", "first_stage", "prompt_build", "prompt_encoding",
+                           "candidate_encoding", "pair_encoding", "scoring")
+"""Stage names in stacking order."""
+
+STAGE_LABELS: dict[str, str] = {
+    "query_encoding": "query encoding",
+    "first_stage": "first-stage search",
+    "prompt_build": "prompt build (Rocchio: feedback centroid)",
+    "prompt_encoding": "prompt encoding",
+    "candidate_encoding": "candidate encoding",
+    "pair_encoding": "joint query-document passes",
+    "scoring": "scoring",
+}
+
+SYSTEMS: tuple[str, ...] = ("first_stage", "e2rank", "rocchio", "e2rank_nocache", "pointwise")
+SYSTEM_LABELS: dict[str, str] = {
+    "first_stage": "First stage only",
+    "e2rank": "E2Rank",
+    "rocchio": "Rocchio",
+    "e2rank_nocache": "E2Rank without cached embeddings",
+    "pointwise": "Pointwise (N joint query-document passes; timing only, no ranking)",
+}
+SCALING_SYSTEMS: tuple[str, ...] = ("e2rank", "e2rank_nocache", "pointwise")
+DEFAULT_NS: tuple[int, ...] = (10, 20, 50, 100, 200)
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SystemLatency:
+    """Measured seconds per stage for one system (median over repeats).
+
+    Attributes:
+        system: Key in :data:`SYSTEMS`.
+        label: Display name.
+        stages: Seconds by stage name (only the stages the system runs).
+        ranks: False for the timing-only pointwise row.
+    """
+
+    system: str
+    label: str
+    stages: dict[str, float]
+    ranks: bool = True
+
+    @property
+    def total(self) -> float:
+        """Seconds paid per query."""
+        return float(sum(self.stages.values()))
+
+    @property
+    def rerank(self) -> float:
+        """Seconds after the first stage (what reranking adds)."""
+        return float(sum(v for k, v in self.stages.items() if k not in ("query_encoding", "first_stage")))
+
+
+@dataclass
+class LatencyReport:
+    """Per-system stage times for one query, plus the amortised document encoding.
+
+    Attributes:
+        query: The query measured.
+        model: Model label.
+        device: ``"cpu"`` or ``"cuda"``.
+        n_candidates: N candidates reranked.
+        prompt_docs: k documents in the listwise prompt.
+        repeats: Timed runs per stage (the median is kept).
+        systems: One entry per key of :data:`SYSTEMS`, in that order.
+        doc_encoding_s: Seconds the corpus took to embed (once per corpus).
+        n_documents: Passages in the corpus.
+        doc_encoding_cached: True when the corpus embeddings came from the cache, so
+            ``doc_encoding_s`` is the cache read, not model time.
+    """
+
+    query: str
+    model: str
+    device: str
+    n_candidates: int
+    prompt_docs: int
+    repeats: int
+    systems: list[SystemLatency]
+    doc_encoding_s: float
+    n_documents: int
+    doc_encoding_cached: bool
+
+    def system(self, name: str) -> SystemLatency:
+        """The entry for ``name`` (a key of :data:`SYSTEMS`)."""
+        return next(s for s in self.systems if s.system == name)
+
+    def as_rows(self, digits: int = 4) -> list[list[str | float]]:
+        """``[system, stage seconds..., total]`` rows aligned with ``["system", *STAGES, "total"]``."""
+        return [[s.label, *(round(s.stages.get(k, 0.0), digits) for k in STAGES), round(s.total, digits)]
+                for s in self.systems]
+
+
+def _median_stages(runs: Sequence[dict[str, float]]) -> dict[str, float]:
+    names = [k for k in STAGES if any(k in r for r in runs)]
+    return {k: float(np.median([r.get(k, 0.0) for r in runs])) for k in names}
+
+
+def _rerankers(session: SearchSession, settings: SearchSettings) -> tuple[E2RankReranker, RocchioReranker]:
+    made = settings.replace(rerankers=("e2rank", "rocchio")).build_rerankers(session.embedder)
+    e2rank, rocchio = made["e2rank"], made["rocchio"]
+    assert isinstance(e2rank, E2RankReranker) and isinstance(rocchio, RocchioReranker)
+    return e2rank, rocchio
+
+
+def _time_system(system: str, session: SearchSession, query: str, query_vector: np.ndarray,
+                 candidates: Candidates, e2rank: E2RankReranker, rocchio: RocchioReranker) -> dict[str, float]:
+    """Seconds per stage of one system's work after the first stage."""
+    timer = StageTimer()
+    doc_vectors = session.vectors[candidates.rows]
+    doc_texts = [session.texts[r] for r in candidates.rows]
+    if system == "e2rank":
+        e2rank.rerank(query, query_vector, candidates, doc_vectors, doc_texts, timer)
+    elif system == "rocchio":
+        rocchio.rerank(query, query_vector, candidates, doc_vectors, doc_texts, timer)
+    elif system == "e2rank_nocache":
+        dataclasses.replace(e2rank, reencode=True).rerank(query, query_vector, candidates, doc_vectors,
+                                                          doc_texts, timer)
+    elif system == "pointwise":
+        with timer.stage("pair_encoding"):
+            session.embedder.embed_pairs(query, doc_texts)
+    else:
+        raise ValueError(f"unknown system {system!r}")
+    return timer.stages
+
+
+def _first_stage(session: SearchSession, query: str, settings: SearchSettings) -> tuple[
+        np.ndarray, Candidates, dict[str, float]]:
+    timer = StageTimer()
+    with timer.stage("query_encoding"):
+        query_vector = session.embedder.embed_queries([query], settings.instruction)[0]
+    candidates = session.first_stage(query, query_vector, settings, timer)
+    return query_vector, candidates, timer.stages
+
+
+def _check_query(query: str) -> str:
+    query = query.strip()
+    if not query:
+        raise ValueError("the query is empty")
+    return query
+
+
+def measure_latency(
+    session: SearchSession,
+    query: str,
+    settings: SearchSettings | None = None,
+    *,
+    repeats: int = 1,
+    warmup: bool = True,
+) -> LatencyReport:
+    """Times every system in :data:`SYSTEMS` on one query, stage by stage.
+
+    All systems share one measured first stage per repeat (they run the same one), so
+    their bars differ only by what each adds.
+
+    Args:
+        session: The indexed corpus.
+        query: The query.
+        settings: N, k, instructions and Rocchio parameters (defaults as in a search).
+        repeats: Timed runs; the median per stage is reported.
+        warmup: Run E2Rank once untimed first, so one-off lazy initialisation is not
+            counted against the first system.
+
+    Returns:
+        Measured seconds per system and stage, and the corpus encoding time.
+
+    Raises:
+        ValueError: On an empty query or when the first stage finds no candidates.
+    """
+    from e2rank_demo.pipeline import SearchSettings
+
+    settings = settings or SearchSettings()
+    query = _check_query(query)
+    e2rank, rocchio = _rerankers(session, settings)
+    if warmup:
+        qv, cands, _ = _first_stage(session, query, settings)
+        _time_system("e2rank", session, query, qv, cands, e2rank, rocchio)
+    runs: dict[str, list[dict[str, float]]] = {s: [] for s in SYSTEMS}
+    cands = None
+    for _ in range(max(1, repeats)):
+        query_vector, cands, first = _first_stage(session, query, settings)
+        if not len(cands):
+            raise ValueError("the first stage found no candidates to rerank")
+        runs["first_stage"].append(first)
+        for system in SYSTEMS[1:]:
+            runs[system].append(first | _time_system(system, session, query, query_vector, cands, e2rank, rocchio))
+    assert cands is not None
+    return LatencyReport(
+        query=query,
+        model=session.embedder.label,
+        device=str(session.embedder.device),
+        n_candidates=len(cands),
+        prompt_docs=min(e2rank.k, len(cands)),
+        repeats=max(1, repeats),
+        systems=[SystemLatency(s, SYSTEM_LABELS[s], _median_stages(runs[s]), ranks=s != "pointwise")
+                 for s in SYSTEMS],
+        doc_encoding_s=float(session.encode_stats.seconds),
+        n_documents=len(session.ids),
+        doc_encoding_cached=bool(session.encode_stats.cache_hit),
+    )
+
+
+@dataclass(frozen=True)
+class ScalingPoint:
+    """Rerank seconds of one system at one N (first stage excluded: all share it).
+
+    Attributes:
+        system: Key in :data:`SCALING_SYSTEMS`.
+        n_requested: The N asked for.
+        n_used: The N measured (capped at the corpus size and the first stage's output).
+        seconds: Median rerank seconds.
+        stages: Median seconds by stage.
+    """
+
+    system: str
+    n_requested: int
+    n_used: int
+    seconds: float
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ScalingResult:
+    """Rerank latency against N for E2Rank, E2Rank without cache and pointwise.
+
+    Attributes:
+        query: The query measured.
+        model: Model label.
+        n_corpus: Passages in the corpus (the cap on N).
+        repeats: Timed runs per point.
+        points: One per (requested N, system); requested Ns that cap to the same N share
+            one measurement.
+    """
+
+    query: str
+    model: str
+    n_corpus: int
+    repeats: int
+    points: list[ScalingPoint]
+
+    @property
+    def capped_note(self) -> str | None:
+        """Set when some requested N exceeded what could be measured."""
+        capped = sorted({p.n_requested for p in self.points if p.n_used < p.n_requested})
+        if not capped:
+            return None
+        return (f"N = {', '.join(map(str, capped))} capped at {max(p.n_used for p in self.points)} "
+                f"(the corpus has {self.n_corpus:,} passages).")
+
+    def series(self, system: str) -> list[tuple[int, float]]:
+        """``(n_used, seconds)`` for one system, one point per distinct N, ascending."""
+        seen: dict[int, float] = {}
+        for p in self.points:
+            if p.system == system:
+                seen.setdefault(p.n_used, p.seconds)
+        return sorted(seen.items())
+
+
+def scaling_run(
+    session: SearchSession,
+    query: str,
+    ns: Sequence[int] = DEFAULT_NS,
+    *,
+    settings: SearchSettings | None = None,
+    repeats: int = 1,
+    progress: ProgressFn | None = None,
+    warmup: bool = True,
+) -> ScalingResult:
+    """Measures rerank latency against N for the systems in :data:`SCALING_SYSTEMS`.
+
+    The first stage runs once with the largest N; each smaller N reranks its top-N. E2Rank
+    stays nearly flat (one prompt pass, N dot products); the other two grow with N.
+
+    Args:
+        session: The indexed corpus.
+        query: The query.
+        ns: Candidate counts to measure; each is capped at the corpus size.
+        settings: k, instructions, first stage (its ``candidates`` is ignored).
+        repeats: Timed runs per point; the median is kept.
+        progress: Called as ``progress(done, total)`` after each timed run.
+        warmup: Run the smallest point once untimed first.
+
+    Returns:
+        One point per requested N and system, with the N actually used.
+    """
+    from e2rank_demo.pipeline import SearchSettings
+
+    if not ns or min(ns) < 1:
+        raise ValueError("ns must be one or more positive candidate counts")
+    query = _check_query(query)
+    settings = settings or SearchSettings()
+    n_max = min(max(ns), len(session.ids), 1000)
+    settings = settings.replace(candidates=n_max)
+    e2rank, rocchio = _rerankers(session, settings)
+    query_vector, cands, _ = _first_stage(session, query, settings)
+    if not len(cands):
+        raise ValueError("the first stage found no candidates to rerank")
+    used = {n: min(n, len(cands)) for n in ns}
+    distinct = sorted(set(used.values()))
+
+    def top(n: int) -> Candidates:
+        return Candidates(cands.ids[:n], cands.scores[:n], cands.rows[:n], cands.stage)
+
+    if warmup:
+        for system in SCALING_SYSTEMS:
+            _time_system(system, session, query, query_vector, top(distinct[0]), e2rank, rocchio)
+    total = len(distinct) * len(SCALING_SYSTEMS) * max(1, repeats)
+    done = 0
+    measured: dict[tuple[str, int], dict[str, float]] = {}
+    for n in distinct:
+        for system in SCALING_SYSTEMS:
+            runs = []
+            for _ in range(max(1, repeats)):
+                runs.append(_time_system(system, session, query, query_vector, top(n), e2rank, rocchio))
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            measured[system, n] = _median_stages(runs)
+    points = [ScalingPoint(system, n, used[n], float(sum(measured[system, used[n]].values())),
+                           measured[system, used[n]])
+              for n in ns for system in SCALING_SYSTEMS]
+    return ScalingResult(query, session.embedder.label, len(session.ids), max(1, repeats), points)
+
+
+# --------------------------------------------------------------------------- reported, not measured
+@dataclass(frozen=True)
+class ReportedLatency:
+    """One row of the paper's latency table (seconds; ``None`` where the paper gives none)."""
+
+    model: str
+    doc_encoding_s: float | None
+    other_s: float | None
+    total_s: float
+
+
+REPORTED_SOURCE = ("Reported in the paper (A100): E2Rank, Liu et al. 2025, reranking BM25 top-100 on "
+                   "TREC-COVID, one A100 80G, vLLM, ~350-token documents. Not measured here.")
+REPORTED_HEADERS = ("model", "encoding documents (s)", "other: prompt encoding + scoring (s)", "total per query (s)")
+REPORTED_LATENCY: tuple[ReportedLatency, ...] = (
+    ReportedLatency("E2Rank-0.6B", 0.50, 0.13, 0.63),
+    ReportedLatency("E2Rank-4B", 1.74, 0.43, 2.17),
+    ReportedLatency("E2Rank-8B", 2.76, 0.64, 3.40),
+    ReportedLatency("RankQwen3-0.6B (generative listwise, sliding window 20/10)", None, None, 4.58),
+    ReportedLatency("RankQwen3-4B", None, None, 11.25),
+    ReportedLatency("RankQwen3-8B", None, None, 16.93),
+)
+"""The paper's section-5 latency table. When E2Rank is also the retriever, only the
+"other" column is paid per query (document embeddings already exist)."""
