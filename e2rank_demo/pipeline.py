@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from e2rank_demo.retrieval import BM25Retriever, DenseRetriever
 from e2rank_demo.timing import StageTimer
 
 RERANKERS = ("e2rank", "rocchio", "dense")
+MAX_QUERY_CHARS = int(os.environ.get("E2RANK_MAX_QUERY_CHARS", "2000"))
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,9 @@ class SearchSession:
         query = query.strip()
         if not query:
             raise ValueError("the query is empty")
+        if len(query) > MAX_QUERY_CHARS:
+            raise ValueError(f"the query has {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,} "
+                             "(E2RANK_MAX_QUERY_CHARS)")
         timer = StageTimer()
         with timer.stage("query_encoding"):
             query_vector = self.embedder.embed_queries([query], settings.instruction)[0]

@@ -68,6 +68,20 @@ def minilm():
 
 
 @pytest.fixture(scope="session")
+def small_docs():
+    """Five short documents with one obvious answer per topic."""
+    from e2rank_demo.records import Document
+
+    return [
+        Document("bread", "Bread", "Yeast ferments sugar and carbon dioxide makes bread dough rise in the oven."),
+        Document("tides", "Tides", "The gravity of the Moon pulls on the oceans and causes high and low tides."),
+        Document("phone", "Telephone", "Alexander Graham Bell patented the telephone in 1876."),
+        Document("sourdough", "Sourdough", "Sourdough bread uses wild yeast and lactic acid bacteria."),
+        Document("mars", "Mars", "Mars is the fourth planet from the Sun and has two small moons."),
+    ]
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` beside the repository; tests using it skip when it is absent."""
     if not SHARED_DATA.is_dir():

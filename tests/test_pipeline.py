@@ -7,18 +7,11 @@ import pytest
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.records import Document
 
-DOCS = [
-    Document("bread", "Bread", "Yeast ferments sugar and carbon dioxide makes bread dough rise in the oven."),
-    Document("tides", "Tides", "The gravity of the Moon pulls on the oceans and causes high and low tides."),
-    Document("phone", "Telephone", "Alexander Graham Bell patented the telephone in 1876."),
-    Document("sourdough", "Sourdough", "Sourdough bread uses wild yeast and lactic acid bacteria."),
-    Document("mars", "Mars", "Mars is the fourth planet from the Sun and has two small moons."),
-]
 
 
 @pytest.fixture(scope="module")
-def session(minilm) -> SearchSession:  # noqa: ANN001
-    return SearchSession.from_documents(DOCS, minilm)
+def session(minilm, small_docs) -> SearchSession:  # noqa: ANN001
+    return SearchSession.from_documents(small_docs, minilm)
 
 
 def test_dense_search_finds_the_answer(session: SearchSession) -> None:
@@ -70,19 +63,27 @@ def test_empty_query_and_empty_corpus_are_refused(session: SearchSession, minilm
         SearchSession.from_documents([], minilm)
 
 
-def test_split_passages_keep_document(minilm) -> None:  # noqa: ANN001
+def test_split_passages_keep_document(minilm, small_docs) -> None:  # noqa: ANN001
     """Long documents become passages that keep their document id."""
     long_doc = Document("long", "Long", " ".join(f"word{i}" for i in range(450)))
-    session = SearchSession.from_documents([long_doc, *DOCS], minilm, split=True, max_words=200, overlap=40)
+    session = SearchSession.from_documents([long_doc, *small_docs], minilm, split=True, max_words=200, overlap=40)
     parts = [p for p in session.passages if p.doc_id == "long"]
     assert len(parts) >= 3 and parts[1].id == "long#1"
     stats = session.stats()
     assert stats.n_documents == 6 and stats.n_passages == len(session.passages) and stats.n_tokens > 450
 
 
-def test_hnsw_index_agrees_on_small_corpus(minilm) -> None:  # noqa: ANN001
+def test_hnsw_index_agrees_on_small_corpus(minilm, small_docs) -> None:  # noqa: ANN001
     """The HNSW option returns the same top result as the exact index on a small corpus."""
-    exact = SearchSession.from_documents(DOCS, minilm)
-    approx = SearchSession.from_documents(DOCS, minilm, index_kind="hnsw")
+    exact = SearchSession.from_documents(small_docs, minilm)
+    approx = SearchSession.from_documents(small_docs, minilm, index_kind="hnsw")
     q = "yeast and bread"
     assert exact.search(q).first_stage.ids[:2] == approx.search(q).first_stage.ids[:2]
+
+
+def test_query_length_limit(session: SearchSession) -> None:
+    """An over-long query is refused with a message naming the limit and its value."""
+    from e2rank_demo.pipeline import MAX_QUERY_CHARS
+
+    with pytest.raises(ValueError, match=f"limit is {MAX_QUERY_CHARS:,}"):
+        session.search("x" * (MAX_QUERY_CHARS + 1))

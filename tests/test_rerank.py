@@ -8,21 +8,14 @@ import numpy as np
 import pytest
 
 from e2rank_demo.pipeline import SearchSession, SearchSettings
-from e2rank_demo.records import Candidates, Document
+from e2rank_demo.records import Candidates
 from e2rank_demo.rerank import DenseReranker, E2RankReranker, RocchioReranker, rank_by
 
-DOCS = [
-    Document("bread", "Bread", "Yeast ferments sugar and the carbon dioxide makes bread dough rise."),
-    Document("tides", "Tides", "The gravity of the Moon pulls the oceans and causes the tides."),
-    Document("phone", "Telephone", "Alexander Graham Bell was granted a patent for the telephone in 1876."),
-    Document("sourdough", "Sourdough", "Sourdough uses wild yeast and lactic acid bacteria to leaven bread."),
-    Document("mars", "Mars", "Mars is the fourth planet from the Sun and has two small moons."),
-]
 
 
 @pytest.fixture(scope="module")
-def decoder_session(tiny_decoder) -> SearchSession:  # noqa: ANN001
-    return SearchSession.from_documents(DOCS, tiny_decoder)
+def decoder_session(tiny_decoder, small_docs) -> SearchSession:  # noqa: ANN001
+    return SearchSession.from_documents(small_docs, tiny_decoder)
 
 
 def test_e2rank_makes_exactly_one_model_call(decoder_session: SearchSession) -> None:
