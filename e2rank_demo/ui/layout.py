@@ -1,0 +1,201 @@
+"""The page: components, their arrangement and the events that connect them.
+
+Output groups shared by several events (callbacks return tuples in this order):
+
+* ``result_outputs``: first-stage column, E2Rank column, Rocchio column, relevance
+  picker, prompt view (``search`` adds the search line after them).
+* ``index_outputs``: corpus stats, status line, example queries, task preset, re-index
+  note, then ``result_outputs`` (cleared, since a new index invalidates old results).
+
+Public API endpoints (``gradio_client``): ``load_sample``, ``upload``, ``paste``,
+``reindex``, ``search``, ``set_relevant`` and ``export``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from e2rank_demo.corpus import Limits
+from e2rank_demo.pipeline import MAX_QUERY_CHARS
+from e2rank_demo.prompts import DEFAULT_TASK, TASKS
+from e2rank_demo.samples import available_samples
+from e2rank_demo.ui import callbacks, content, render
+from e2rank_demo.ui.state import UISession
+
+STATIC = Path(__file__).parent / "static"
+# After a search the results, not the controls, should fill the screen (a projector shows ~720 px).
+SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
+FOLD_SIDEBAR_ON_PHONE = "() => window.e2rankFoldSidebarOnPhone?.()"
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".rst", ".pdf", ".docx", ".csv", ".tsv", ".json", ".jsonl", ".ndjson",
+                ".gz"]
+
+
+def theme() -> gr.themes.Base:
+    """A calm, high-contrast theme with large type (readable on a projector)."""
+    return gr.themes.Soft(
+        primary_hue="indigo",
+        secondary_hue="emerald",
+        neutral_hue="slate",
+        text_size="lg",
+        font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif"],
+    )
+
+
+def launch_options() -> dict[str, Any]:
+    """Upload limit, theme, CSS and page script, which Gradio 6 takes in ``launch()``."""
+    return {
+        # Gradio refuses bigger uploads before they reach the disk; ingestion re-checks every limit.
+        "max_file_size": Limits.from_env().max_file_bytes,
+        "theme": theme(),
+        "css": (STATIC / "app.css").read_text(encoding="utf-8"),
+        "js": (STATIC / "app.js").read_text(encoding="utf-8"),
+    }
+
+
+def sample_card(name: str | None) -> str:
+    """The description and licence of the chosen sample."""
+    return render.sample_card(next((i for i in available_samples() if i.name == name), None))
+
+
+def sample_picker(value: str | None = None) -> gr.Radio:
+    """The sample picker with the samples present now (a sample still being written appears later)."""
+    infos = available_samples()
+    names = [i.name for i in infos]
+    chosen = value if value in names else (names[0] if names else None)
+    return gr.Radio(choices=[(i.title, i.name) for i in infos], value=chosen)
+
+
+def pick_example(sample: list[str]) -> str:
+    """The query text of a clicked example."""
+    return sample[0]
+
+
+def build_demo() -> gr.Blocks:
+    """Builds the whole app (nothing heavy is loaded here)."""
+    model_list, default_model = callbacks.model_choices()
+    initial = sample_picker()
+    empty_first, empty_e2rank, empty_rocchio, _, _ = callbacks.cleared_results()
+    # delete_cache: uploads and exports older than an hour are removed (checked hourly).
+    with gr.Blocks(title="E2Rank demo", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        state = gr.State(UISession(), delete_callback=UISession.close)
+        with gr.Sidebar(width=360, elem_id="sidebar"):
+            gr.Markdown("### Corpus")
+            with gr.Tabs():
+                with gr.Tab("Sample"):
+                    sample_name = gr.Radio(choices=initial.choices, value=initial.value, label="Bundled corpus",
+                                           elem_id="sample-name")
+                    sample_info = gr.HTML(sample_card(initial.value))
+                    load_btn = gr.Button("Load sample", variant="primary", elem_id="load-sample")
+                with gr.Tab("Upload"):
+                    files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, elem_id="upload-files",
+                                    label="Files to index")
+                    gr.Markdown("Accepted: .txt, .md, .pdf, .docx, .csv/.tsv, .json/.jsonl (also a BEIR "
+                                "corpus.jsonl or a list of strings), optionally gzipped.", elem_classes="e2r-hint")
+                    text_column = gr.Dropdown([callbacks.AUTO_COLUMN], value=callbacks.AUTO_COLUMN,
+                                              label="Text column (CSV/TSV) or JSON key", allow_custom_value=True,
+                                              elem_id="text-column")
+                    upload_btn = gr.Button("Index files", variant="primary", elem_id="index-files")
+                with gr.Tab("Paste"):
+                    pasted = gr.Textbox(lines=8, label="Text (a blank line starts a new document)",
+                                        elem_id="paste-text")
+                    paste_btn = gr.Button("Index text", variant="primary", elem_id="index-text")
+            status = gr.HTML(elem_id="status")
+            stats = gr.HTML(render.notice("No corpus loaded yet: load a sample, upload files or paste text."),
+                            elem_id="corpus-stats")
+            with gr.Accordion("Model and passages", open=False, elem_id="index-settings"):
+                model = gr.Dropdown(model_list, value=default_model, label="Model", elem_id="model",
+                                    info="Changing the model or the passages needs a re-index.")
+                max_words = gr.Slider(50, 500, value=200, step=10, label="Passage size (words)",
+                                      info="Long uploaded or pasted documents are split; samples are not.")
+                overlap = gr.Slider(0, 100, value=40, step=5, label="Passage overlap (words)")
+                reindex_msg = gr.HTML()
+                reindex_btn = gr.Button("Re-index", elem_id="reindex")
+            with gr.Accordion("Search settings", open=False, elem_id="settings"):
+                first_stage = gr.Radio([("Dense (cosine)", "dense"), ("BM25", "bm25")], value="dense",
+                                       label="First stage", info="These settings apply to the next search.")
+                candidates = gr.Slider(10, 200, value=100, step=1, label="Candidates N")
+                prompt_docs = gr.Slider(1, 50, value=20, step=1, label="Prompt documents k")
+                task = gr.Dropdown([(t.label, name) for name, t in TASKS.items()], value=DEFAULT_TASK,
+                                   label="Task preset")
+                query_instruction = gr.Textbox(TASKS[DEFAULT_TASK].query, lines=2,
+                                               label="Retrieval instruction (used by E2Rank models)")
+                rerank_instruction = gr.Textbox(TASKS[DEFAULT_TASK].rerank, lines=2,
+                                                label="Listwise prompt instruction")
+                interpolation = gr.Slider(0, 1, value=0, step=0.05, label="λ: share of cos(query, doc) in the "
+                                          "E2Rank score")
+                prompt_order = gr.Radio([("Official: query last", "official"), ("Query first", "query_first")],
+                                        value="official", label="Prompt order")
+                rocchio = gr.Checkbox(False, label="Also run Rocchio PRF (baseline)")
+        gr.HTML(content.HEADER)
+        with gr.Tabs():
+            with gr.Tab("Search", id="search"):
+                with gr.Row(equal_height=True):
+                    query = gr.Textbox(label="Query", show_label=False, scale=5, elem_id="query",
+                                       placeholder="Type a query and press Enter", max_length=MAX_QUERY_CHARS)
+                    search_btn = gr.Button("Search", variant="primary", scale=1, min_width=110, elem_id="search-btn")
+                examples = gr.Dataset(components=[query], samples=[], visible=False, samples_per_page=6,
+                                      label="Example queries (click to search)", elem_id="examples")
+                with gr.Row(equal_height=True, elem_id="search-line"):
+                    search_info = gr.HTML(elem_id="search-info")
+                    show_all = gr.Checkbox(False, label="Show all candidates", elem_id="show-all", scale=0,
+                                           min_width=220)
+                with gr.Row(equal_height=False, elem_id="results"):
+                    with gr.Column(min_width=320):
+                        first_html = gr.HTML(empty_first, elem_id="col-first", js_on_load=None)
+                    with gr.Column(min_width=320):
+                        e2rank_html = gr.HTML(empty_e2rank, elem_id="col-e2rank", js_on_load=None)
+                with gr.Accordion("Mark relevant documents (updates nDCG@10, MRR@10 and Recall@N live)", open=True):
+                    relevance = gr.CheckboxGroup(choices=[], label="Relevant to this query", elem_id="relevance",
+                                                 info="Judgments stay with this query for the session. Bundled "
+                                                      "samples start with their known judgments.")
+                with gr.Accordion("Rocchio PRF baseline", open=False):
+                    rocchio_html = gr.HTML(empty_rocchio, js_on_load=None)
+                with gr.Accordion("Listwise prompt sent to the model", open=False, elem_id="prompt-acc"):
+                    prompt_html = gr.HTML(js_on_load=None, elem_id="prompt")
+                with gr.Accordion("Export", open=False):
+                    export_btn = gr.Button("Create export files", elem_id="export-btn")
+                    export_out = gr.File(file_count="multiple", interactive=False, elem_id="export-files",
+                                         label="Rankings (CSV, JSON, TREC runs), judgments (qrels), queries")
+            with gr.Tab("Embedding map", id="map"):
+                gr.Markdown(content.COMING_NEXT_MAP, elem_classes="e2r-coming")
+            with gr.Tab("Latency", id="latency"):
+                gr.Markdown(content.COMING_NEXT_LATENCY, elem_classes="e2r-coming")
+            with gr.Tab("About", id="about"):
+                gr.Markdown(content.ABOUT)
+
+        result_outputs = [first_html, e2rank_html, rocchio_html, relevance, prompt_html]
+        index_outputs = [stats, status, examples, task, reindex_msg, *result_outputs]
+        search_inputs = [query, first_stage, candidates, prompt_docs, task, query_instruction, rerank_instruction,
+                         interpolation, prompt_order, rocchio, show_all, state]
+
+        demo.load(sample_picker, sample_name, sample_name, api_visibility="private", show_progress="hidden")
+        sample_name.change(sample_card, sample_name, sample_info, api_visibility="private")
+        # Indexing shows its progress bar (passages embedded / total, ETA) on the corpus panel only,
+        # then folds the sidebar away on a phone.
+        for button, fn, inputs, api_name in (
+            (load_btn, callbacks.load_sample_corpus, [sample_name, model, state], "load_sample"),
+            (upload_btn, callbacks.upload_files, [files, text_column, max_words, overlap, model, state], "upload"),
+            (paste_btn, callbacks.paste_text, [pasted, max_words, overlap, model, state], "paste"),
+            (reindex_btn, callbacks.reindex, [model, max_words, overlap, state], "reindex"),
+        ):
+            button.click(fn, inputs, index_outputs, api_name=api_name, show_progress_on=stats).success(
+                None, js=FOLD_SIDEBAR_ON_PHONE)
+        files.change(callbacks.csv_columns, files, text_column, api_visibility="private")
+        gr.on([model.change, max_words.change, overlap.change], callbacks.reindex_note,
+              [model, max_words, overlap, state], reindex_msg, api_visibility="private")
+        task.change(callbacks.task_instructions, task, [query_instruction, rerank_instruction],
+                    api_visibility="private")
+        gr.on([search_btn.click, query.submit], callbacks.search, search_inputs, [*result_outputs, search_info],
+              api_name="search").then(None, js=SCROLL_TO_RESULTS)
+        examples.click(pick_example, examples, query, api_visibility="private").then(
+            callbacks.search, search_inputs, [*result_outputs, search_info], api_visibility="private",
+        ).then(None, js=SCROLL_TO_RESULTS)
+        show_all.change(callbacks.rerender, [show_all, state], result_outputs, api_visibility="private")
+        # The picker is not an output here, so quick successive ticks are never overwritten.
+        relevance.input(callbacks.mark_relevant, [relevance, show_all, state], [first_html, e2rank_html, rocchio_html],
+                        api_name="set_relevant")
+        export_btn.click(callbacks.export_files, state, export_out, api_name="export")
+    return demo

@@ -1,0 +1,155 @@
+"""Per-browser-session state: the corpus, its index, the last result and the judgments.
+
+One :class:`UISession` lives in a ``gr.State`` per browser tab, so sessions never share
+documents or judgments. Gradio hands callbacks the stored object itself (not a copy),
+which is what lets a search see that an indexing run of the same tab is still going.
+Only plain fields live here so that ``gr.State`` can deep-copy the initial value.
+
+Example:
+    >>> state = UISession()
+    >>> state.set_relevant("why does bread rise", shown=["a", "b"], ticked=["b"])
+    >>> state.judgments_for("why does bread rise")
+    {'b': 1}
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from e2rank_demo.pipeline import SearchSession
+from e2rank_demo.records import Document, QueryResult
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What an index was built with; changing any of it means re-embedding.
+
+    Attributes:
+        model: Model preset (or path) that was requested.
+        split: Whether long documents were split into passages.
+        max_words: Passage length in words (when split).
+        overlap: Words shared by consecutive passages (when split).
+    """
+
+    model: str
+    split: bool
+    max_words: int
+    overlap: int
+
+
+@dataclass
+class Corpus:
+    """The documents the user loaded, kept so that they can be re-indexed.
+
+    Attributes:
+        label: What to call the corpus in the UI ("3 uploaded files", a sample title).
+        documents: The documents as loaded.
+        sample: Name of the bundled sample, if it is one.
+    """
+
+    label: str
+    documents: list[Document]
+    sample: str | None = None
+
+
+@dataclass
+class UISession:
+    """Everything one browser session owns.
+
+    Attributes:
+        corpus: The loaded documents, or ``None`` before the first load.
+        index: The searchable index over ``corpus``.
+        config: How ``index`` was built.
+        parts: Passages per document id in ``index`` (for "passage 2 of 5").
+        indexing: True while an indexing run of this session is in progress.
+        result: The last search result.
+        judgments: Query text -> passage id -> relevance grade.
+        query_ids: Query text -> query id (sample ids, else ``u1``, ``u2`` ...).
+        export_dir: This session's private folder for export files (created lazily).
+    """
+
+    corpus: Corpus | None = None
+    index: SearchSession | None = None
+    config: IndexConfig | None = None
+    parts: dict[str, int] = field(default_factory=dict)
+    indexing: bool = False
+    result: QueryResult | None = None
+    judgments: dict[str, dict[str, int]] = field(default_factory=dict)
+    query_ids: dict[str, str] = field(default_factory=dict)
+    export_dir: str | None = None
+
+    def begin_indexing(self) -> bool:
+        """Marks an indexing run as started; ``False`` if one is already running."""
+        if self.indexing:
+            return False
+        self.indexing = True
+        return True
+
+    def install(
+        self,
+        corpus: Corpus,
+        index: SearchSession,
+        config: IndexConfig,
+        *,
+        known_judgments: Mapping[str, Mapping[str, int]] | None = None,
+        known_query_ids: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replaces the corpus and index in one step (only after indexing succeeded).
+
+        A new corpus starts with fresh judgments (seeded from the sample's qrels, if
+        any); re-indexing the same corpus keeps the user's judgments.
+        """
+        if corpus is not self.corpus:
+            self.judgments = {q: dict(j) for q, j in (known_judgments or {}).items()}
+            self.query_ids = dict(known_query_ids or {})
+        self.corpus = corpus
+        self.index = index
+        self.config = config
+        self.parts = dict(Counter(p.doc_id for p in index.passages))
+        self.result = None
+
+    def judgments_for(self, query: str) -> dict[str, int]:
+        """The judgments of one query (empty when none)."""
+        return dict(self.judgments.get(query.strip(), {}))
+
+    def set_relevant(self, query: str, shown: Iterable[str], ticked: Iterable[str]) -> None:
+        """Updates judgments for the documents the user could see and tick.
+
+        Ticked documents keep an existing grade (qrels may hold grade 2) or get 1;
+        shown but unticked ones lose their judgment; documents not shown are untouched.
+        """
+        current = self.judgments.setdefault(query.strip(), {})
+        ticked = set(ticked)
+        for pid in shown:
+            if pid in ticked:
+                current[pid] = current.get(pid) or 1
+            else:
+                current.pop(pid, None)
+
+    def query_id(self, query: str) -> str:
+        """A stable id for a query text within this session."""
+        query = query.strip()
+        if query not in self.query_ids:
+            taken = set(self.query_ids.values())
+            n = len(self.query_ids) + 1
+            while f"u{n}" in taken:
+                n += 1
+            self.query_ids[query] = f"u{n}"
+        return self.query_ids[query]
+
+    def private_dir(self) -> Path:
+        """This session's temp folder (the only place exports are written)."""
+        if self.export_dir is None or not Path(self.export_dir).is_dir():
+            self.export_dir = tempfile.mkdtemp(prefix="e2rank-session-")
+        return Path(self.export_dir)
+
+    def close(self) -> None:
+        """Deletes the session's temp folder (called when Gradio drops the session)."""
+        if self.export_dir is not None:
+            shutil.rmtree(self.export_dir, ignore_errors=True)
+            self.export_dir = None

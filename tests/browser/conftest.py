@@ -1,0 +1,151 @@
+"""Browser-test fixtures: the real app in a subprocess and headless system Chromium.
+
+Playwright's own browser download cannot work here, so the system Chromium is used.
+Without it the browser tests skip, unless ``E2RANK_REQUIRE_BROWSER=1`` (set in CI) makes
+them fail instead. Screenshots land in ``artifacts/screenshots/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+CHROMIUM = Path(os.environ.get("E2RANK_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic"]
+DESKTOP = {"width": 1280, "height": 720}
+PHONE = {"width": 390, "height": 844}
+APP_START_TIMEOUT_S = 120
+
+
+def _unavailable(reason: str) -> None:
+    """Fails in CI (``E2RANK_REQUIRE_BROWSER=1``), skips elsewhere."""
+    if os.environ.get("E2RANK_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser tests required but {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless system Chromium driven by Playwright."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
+    if not CHROMIUM.exists():
+        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python app.py --port <free port>`` in a subprocess, once HTTP 200 comes back."""
+    tmp = tmp_path_factory.mktemp("app")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "GRADIO_TEMP_DIR": str(tmp / "gradio"), "E2RANK_MODEL": "minilm"}
+    env.pop("SPACE_ID", None)
+    log_path = tmp / "app.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + APP_START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py gave no HTTP 200 within {APP_START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class AppPage:
+    """A fresh browser context on the app that records every JavaScript dialog."""
+
+    def __init__(self, browser: Any, url: str, viewport: dict[str, int] = DESKTOP) -> None:
+        self.context = browser.new_context(viewport=viewport)
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.page.on("dialog", self._on_dialog)
+        self.page.goto(url)
+        self.page.wait_for_selector("#load-sample")
+
+    def _on_dialog(self, dialog: Any) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def screenshot(self, name: str, *, full_page: bool = False) -> Path:
+        """Saves a PNG under ``artifacts/screenshots/``."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.wait_for_timeout(400)  # let Gradio's fade-in of updated outputs finish
+        self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    def wait_for_corpus(self, label: str) -> None:
+        """Waits until the corpus panel shows ``label`` as the indexed corpus."""
+        self.page.wait_for_function(
+            "label => document.querySelector('#corpus-stats dl')?.textContent.includes(label)", arg=label,
+            timeout=120_000)
+
+    def search(self, query: str) -> None:
+        """Types a query, presses Enter and waits for both columns to fill."""
+        box = self.page.locator("#query textarea")
+        box.fill(query)
+        box.press("Enter")
+        self.page.wait_for_function(
+            "q => document.querySelector('#col-e2rank .e2r-hit') && "
+            "document.querySelector('#search-info')?.textContent.includes('candidates')",
+            arg=query, timeout=60_000)
+
+
+@pytest.fixture
+def open_app(browser: Any, app_url: str) -> Iterator[Callable[..., AppPage]]:
+    """Opens the app in new, isolated browser contexts (closed after the test)."""
+    opened: list[AppPage] = []
+
+    def factory(viewport: dict[str, int] = DESKTOP) -> AppPage:
+        app = AppPage(browser, app_url, viewport)
+        opened.append(app)
+        return app
+
+    yield factory
+    for app in opened:
+        app.context.close()
+
