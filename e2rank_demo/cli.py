@@ -1,4 +1,4 @@
-"""Command line: ``python -m e2rank_demo {search,eval} ...``.
+"""Command line: ``python -m e2rank_demo {search,eval,train} ...``.
 
 Example:
     $ python -m e2rank_demo eval --data ../shared/data/trec-dl-2019 --first-stage run
@@ -140,6 +140,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Runs the benchmark suite (ratios, min/median/max) and writes JSON."""
+    from e2rank_demo.bench import main as bench_main
+
+    return bench_main(args.quick, args.json)
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    """Regenerates docs/RESULTS.md from measured evaluations and a bench JSON."""
+    from e2rank_demo.results import main as results_main
+
+    return results_main(args.bench_json, args.out, [m.strip() for m in args.models.split(",") if m.strip()])
+
+
 def _add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="preset (minilm, e2rank-0.6b, ...), folder or hub id")
     p.add_argument("--rerankers", default="dense,e2rank,rocchio", help="comma-separated subset")
@@ -176,6 +190,23 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     _add_search_options(ev)
     ev.set_defaults(func=cmd_eval)
+
+    bench = sub.add_parser("bench", help="benchmark suite (ratios with min/median/max)")
+    bench.add_argument("--quick", action="store_true", help="bundled sample, fewer repeats (< 3 min)")
+    bench.add_argument("--json", default=None, help="write the results JSON here")
+    bench.set_defaults(func=cmd_bench)
+
+    results = sub.add_parser("results", help="regenerate docs/RESULTS.md from measured runs")
+    results.add_argument("--bench-json", default=None, help="a JSON written by `bench`")
+    results.add_argument("--out", default="docs/RESULTS.md")
+    results.add_argument("--models", default="minilm,minilm-e2rank", help="models to evaluate (skipped if absent)")
+    results.set_defaults(func=cmd_results)
+
+    from e2rank_demo.train import add_arguments, cmd_train
+
+    tr = sub.add_parser("train", help="train a listwise-prompt adapter (E2Rank Stage II) on train qrels")
+    add_arguments(tr)
+    tr.set_defaults(func=cmd_train)
     return parser
 
 

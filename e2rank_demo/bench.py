@@ -1,0 +1,297 @@
+"""Benchmark suite: ratios measured in one run, each as min / median / max over repeats.
+
+``python -m e2rank_demo bench [--quick] [--json FILE]`` prints a table and writes JSON.
+Targets are reported next to each value; nothing here asserts a time (tests check
+behaviour only). ``--quick`` uses the bundled SciFact sample and fewer repeats.
+
+Example:
+    >>> from e2rank_demo.bench import Measurement
+    >>> Measurement("x", [1.0, 3.0, 2.0], "s", "<= 5").summary()["median"]
+    2.0
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_SCIFACT = REPO.parent / "shared" / "data" / "scifact"
+
+
+@dataclass
+class Measurement:
+    """One benchmark key: raw repeat values, unit and target."""
+
+    key: str
+    values: list[float]
+    unit: str
+    target: str = ""
+    note: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, object]:
+        """min / median / max and the metadata, JSON-ready."""
+        return {
+            "min": min(self.values),
+            "median": statistics.median(self.values),
+            "max": max(self.values),
+            "repeats": len(self.values),
+            "unit": self.unit,
+            "target": self.target,
+            "note": self.note,
+            **self.extra,
+        }
+
+
+def repeat(fn: Callable[[], float], repeats: int, warmup: int = 1) -> list[float]:
+    """Runs ``fn`` ``warmup`` times unmeasured, then ``repeats`` times; ``fn`` returns its value."""
+    for _ in range(warmup):
+        fn()
+    return [fn() for _ in range(repeats)]
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _sample_session(quick: bool):  # noqa: ANN202
+    """A SearchSession on the bundled SciFact sample (quick) or the full SciFact corpus."""
+    from e2rank_demo.cache import EmbeddingCache
+    from e2rank_demo.corpus import load_beir
+    from e2rank_demo.models import load_embedder
+    from e2rank_demo.pipeline import SearchSession
+    from e2rank_demo.records import Passage
+    from e2rank_demo.samples import load_sample, open_session
+
+    embedder = load_embedder("minilm").embedder
+    if quick or not SHARED_SCIFACT.is_dir():
+        session, _ = open_session(load_sample("scifact"), embedder, EmbeddingCache())
+        source = "scifact sample"
+    else:
+        documents = load_beir(SHARED_SCIFACT).corpus
+        session = SearchSession(embedder, [Passage.from_document(d) for d in documents], EmbeddingCache())
+        source = "scifact"
+    query = "Antibiotic induced alterations in the gut microbiome reduce resistance against Clostridium difficile"
+    return session, query, source
+
+
+def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement]:
+    """rerank_overhead, pointwise_vs_e2rank@N and nocache_vs_cache@N (N = ``n`` candidates)."""
+    import torch
+
+    from e2rank_demo.rerank import E2RankReranker
+
+    session, query, source = _sample_session(quick)
+    embedder = session.embedder
+    qv = embedder.embed_queries([query])[0]
+    cands = session.dense.search(qv, n)
+    vectors = session.vectors[cands.rows]
+    texts = [session.texts[r] for r in cands.rows]
+    e2rank = E2RankReranker(embedder, k=20)
+    nocache = E2RankReranker(embedder, k=20, reencode=True)
+    text, _, _ = embedder.build_listwise(query, texts[:20])
+    batch = embedder._prompt_batch(text)
+
+    def bare_forward() -> None:
+        with torch.inference_mode():
+            embedder.model(**batch)
+
+    def rerank() -> None:
+        e2rank.rerank(query, qv, cands, vectors, texts)
+
+    def ratio(num: Callable[[], None], den: Callable[[], None]) -> float:
+        return _timed(num) / _timed(den)
+
+    out = [
+        Measurement("rerank_overhead", repeat(lambda: ratio(rerank, bare_forward), repeats * 3), "ratio",
+                    "<= 1.15", f"E2Rank rerank (k=20, N={n}, {source}) / bare forward of the same "
+                    f"{batch['input_ids'].shape[1]} prompt tokens"),
+        Measurement(f"pointwise_vs_e2rank@{n}",
+                    repeat(lambda: ratio(lambda: embedder.embed_pairs(query, texts), rerank), repeats), "ratio",
+                    ">= 10", f"{n} joint (query, document) passes / E2Rank rerank"),
+        Measurement(f"nocache_vs_cache@{n}",
+                    repeat(lambda: ratio(lambda: nocache.rerank(query, qv, cands, None, texts), rerank), repeats),
+                    "ratio", "", f"E2Rank re-encoding the {n} candidates / E2Rank with cached embeddings"),
+    ]
+    return out
+
+
+def bench_index_throughput(quick: bool, repeats: int) -> Measurement:
+    """Documents per second of the project's indexing vs sentence-transformers ``encode``."""
+    from sentence_transformers import SentenceTransformer
+
+    from e2rank_demo.models import load_embedder
+
+    embedder = load_embedder("minilm").embedder
+    from e2rank_demo.samples import load_sample
+
+    docs = [p.full_text for p in load_sample("scifact").passages][: 128 if quick else 512]
+    st = SentenceTransformer(embedder.model_dir, device="cpu")
+    threads = __import__("torch").get_num_threads()
+
+    def ratio() -> float:
+        ours = _timed(lambda: embedder.embed_documents(docs, batch_size=32))
+        theirs = _timed(lambda: st.encode(docs, batch_size=32, normalize_embeddings=True))
+        return theirs / ours  # docs/s ours / docs/s theirs
+
+    return Measurement("index_throughput_vs_st", repeat(ratio, repeats), "ratio", ">= 1.0 (stretch 1.5)",
+                       f"{len(docs)} SciFact abstracts, batch 32, {threads} threads, fp32")
+
+
+def bench_umap(repeats: int) -> list[Measurement]:
+    """umap_place_warm: seconds to place one query's three vectors on a fitted map."""
+    from e2rank_demo.projection import time_placement
+
+    session, query, source = _sample_session(True)
+    timing = time_placement(session, query, repeats * 3)
+    return [Measurement("umap_place_warm", timing.seconds, "s", "<= 0.3",
+                        f"one transform of query, pseudo-query and Rocchio vectors ({source} map)")]
+
+
+_UMAP_COLD_SCRIPT = """
+import time
+start = time.perf_counter()
+from e2rank_demo.bench import _sample_session
+from e2rank_demo.projection import MapProjector
+session, query, _ = _sample_session(True)
+result = session.search(query)
+projection = MapProjector().project_result(session, result, wait=None)
+assert projection.method == "umap", projection.method
+print(time.perf_counter() - start)
+"""
+
+
+def bench_umap_cold(repeats: int) -> list[Measurement]:
+    """umap_cold: fresh process to first UMAP map, with an empty and with a warm disk cache."""
+    import tempfile
+
+    def once(cache_dir: str) -> float:
+        env = {**os.environ, "E2RANK_CACHE_DIR": cache_dir, "NUMBA_CACHE_DIR": f"{cache_dir}/numba",
+               "TQDM_DISABLE": "1"}
+        proc = subprocess.run([sys.executable, "-c", _UMAP_COLD_SCRIPT], cwd=REPO, env=env,
+                              capture_output=True, text=True, check=True)
+        return float(proc.stdout.strip().splitlines()[-1])
+
+    cold, warm = [], []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            # The embedding cache is seeded by the sample's precomputed vectors either way.
+            cold.append(once(tmp))
+            warm.append(once(tmp))
+    note = "process start to first UMAP map of the SciFact sample (imports, search, fit or load)"
+    return [Measurement("umap_cold", cold, "s", "", note + "; empty disk cache"),
+            Measurement("umap_cold_cache_warm", warm, "s", "", note + "; numba and map cached on disk")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_app_ready(repeats: int, timeout: float = 120.0) -> Measurement:
+    """Seconds from ``python app.py`` to the first HTTP 200."""
+
+    def once() -> float:
+        port = _free_port()
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port)], cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while time.perf_counter() - start < timeout:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                        if r.status == 200:
+                            return time.perf_counter() - start
+                except OSError:
+                    time.sleep(0.1)
+            return float("inf")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+    return Measurement("app_ready", repeat(once, repeats, warmup=0), "s", "<= 15")
+
+
+_E2E_SCRIPT = """
+import json, resource, sys, time
+from e2rank_demo.bench import _sample_session
+from e2rank_demo.pipeline import SearchSettings
+session, query, source = _sample_session(sys.argv[1] == "quick")
+settings = SearchSettings(task="scifact", rerankers=("e2rank",))
+session.search(query, settings)
+times = []
+for q in [query, "Vitamin D deficiency is linked to depression.", "Smoking increases the risk of lung cancer."]:
+    t = time.perf_counter(); session.search(q, settings); times.append(time.perf_counter() - t)
+print(json.dumps({"times": times, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "n": len(session.passages), "source": source}))
+"""
+
+
+def bench_scifact_e2e(quick: bool) -> list[Measurement]:
+    """search_e2e_scifact (warm query -> both lists) and peak_rss_scifact, in a fresh process."""
+    proc = subprocess.run([sys.executable, "-c", _E2E_SCRIPT, "quick" if quick else "full"], cwd=REPO,
+                          capture_output=True, text=True, check=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    note = f"{data['n']} documents ({data['source']}), offline model"
+    return [
+        Measurement("search_e2e_scifact", data["times"], "s", "<= 1", note),
+        Measurement("peak_rss_scifact", [data["rss_mib"] / 1024], "GiB", "<= 1.5",
+                    note + "; includes embedding the corpus unless cached"),
+    ]
+
+
+def run(quick: bool = False) -> dict[str, dict[str, object]]:
+    """Runs every benchmark and returns ``{key: summary}``."""
+    repeats = 3 if quick else 7
+    results: list[Measurement] = []
+    for step in (
+        lambda: bench_reranking(quick, repeats),
+        lambda: [bench_index_throughput(quick, 2 if quick else 3)],
+        lambda: bench_umap(repeats),
+        lambda: bench_umap_cold(1),
+        lambda: [bench_app_ready(1 if quick else 3)],
+        lambda: bench_scifact_e2e(quick),
+    ):
+        results.extend(step())
+    meta = {"quick": quick, "cpus": os.cpu_count(), "python": sys.version.split()[0],
+            "max_rss_gib_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024}
+    return {"_meta": meta, **{m.key: m.summary() for m in results}}
+
+
+def format_table(results: dict[str, dict[str, object]]) -> str:
+    """A plain-text table of the medians with targets."""
+    lines = [f"{'key':<26}{'median':>10}{'min':>10}{'max':>10}  {'unit':<6}{'target':<22}note"]
+    for key, r in results.items():
+        if key.startswith("_"):
+            continue
+        lines.append(f"{key:<26}{r['median']:>10.3f}{r['min']:>10.3f}{r['max']:>10.3f}  {r['unit']:<6}"
+                     f"{r['target']:<22}{r['note']}")
+    return "\n".join(lines)
+
+
+def main(quick: bool, json_path: str | None) -> int:
+    """CLI body: run, print, write JSON."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    results = run(quick)
+    print(format_table(results))
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2, default=float), encoding="utf-8")
+    return 0
+
+
+__all__ = ["Measurement", "format_table", "main", "run"]
