@@ -189,3 +189,126 @@ def evaluate(
         query_texts=dict(queries),
     )
 
+
+
+# ---------------------------------------------------------------- per-query comparison (UI, reports)
+
+TIE_EPSILON = 1e-9
+"""Two per-query values closer than this count as a tie."""
+
+REPORTED_LABEL = "reported (E2Rank-0.6B/8B, BM25 top-100)"
+"""How the paper's figures are labelled wherever they are shown beside measured ones."""
+
+# nDCG@10 x 100, reranking the BM25 top-100 (shared/docs/e2rank-reference.md, section 4).
+REPORTED_NDCG10: dict[str, dict[str, float]] = {
+    "trec-dl-2019": {"BM25": 50.58, "E2Rank-0.6B": 70.84, "E2Rank-8B": 72.95},
+    "scifact": {"BM25": 67.89, "E2Rank-0.6B": 73.43, "E2Rank-8B": 77.49},
+}
+_REPORTED_ALIASES = {"dl19": "trec-dl-2019", "trec-dl-19": "trec-dl-2019", "trec dl 2019": "trec-dl-2019",
+                     "beir-scifact": "scifact"}
+
+
+def reported_ndcg10(collection: str) -> dict[str, float] | None:
+    """The paper's nDCG@10 (x100, BM25 top-100 reranked) for a full collection, or ``None``.
+
+    Only the complete collections have a reported figure; subsets (such as the bundled
+    SciFact sample) are not comparable and must not be looked up here.
+
+    Example:
+        >>> reported_ndcg10("DL19")["E2Rank-8B"]
+        72.95
+        >>> reported_ndcg10("general") is None
+        True
+    """
+    key = collection.strip().lower()
+    key = _REPORTED_ALIASES.get(key, key)
+    figures = REPORTED_NDCG10.get(key)
+    return dict(figures) if figures is not None else None
+
+
+@dataclass(frozen=True)
+class QueryDelta:
+    """One query's metric for a system and its baseline.
+
+    Attributes:
+        qid: Query id.
+        text: Query text (may be empty when unknown).
+        baseline: The baseline's value (the first stage).
+        system: The system's value (a reranker).
+    """
+
+    qid: str
+    text: str
+    baseline: float
+    system: float
+
+    @property
+    def delta(self) -> float:
+        """``system - baseline``."""
+        return self.system - self.baseline
+
+    def outcome(self, eps: float = TIE_EPSILON) -> Literal["win", "tie", "loss"]:
+        """``win`` when the system is better by at least ``eps``, ``loss`` when worse, else ``tie``."""
+        if abs(self.delta) < eps:
+            return "tie"
+        return "win" if self.delta > 0 else "loss"
+
+
+def query_deltas(
+    per_query: dict[str, dict[str, dict[str, float]]],
+    system: str = "e2rank",
+    baseline: str = "first_stage",
+    metric: str = "ndcg@10",
+    texts: dict[str, str] | None = None,
+) -> list[QueryDelta]:
+    """Per-query values of ``system`` against ``baseline``, for queries both were scored on (id order).
+
+    Args:
+        per_query: ``{system: {qid: {metric: value}}}``, as in :attr:`EvalReport.per_query`.
+        system: The system compared.
+        baseline: What it is compared with.
+        metric: Which measure.
+        texts: Query texts by id.
+
+    Returns:
+        One :class:`QueryDelta` per query; empty when either system is missing.
+    """
+    ours, base = per_query.get(system, {}), per_query.get(baseline, {})
+    texts = texts or {}
+    return [QueryDelta(qid, texts.get(qid, ""), float(base[qid][metric]), float(ours[qid][metric]))
+            for qid in sorted(set(ours) & set(base)) if metric in ours[qid] and metric in base[qid]]
+
+
+def win_tie_loss(deltas: list[QueryDelta], eps: float = TIE_EPSILON) -> dict[str, int]:
+    """Counts of queries where the system wins, ties (``|delta| < eps``) or loses.
+
+    Example:
+        >>> win_tie_loss([QueryDelta("a", "", 0.5, 0.7), QueryDelta("b", "", 0.5, 0.5)])
+        {'win': 1, 'tie': 1, 'loss': 0}
+    """
+    counts = {"win": 0, "tie": 0, "loss": 0}
+    for d in deltas:
+        counts[d.outcome(eps)] += 1
+    return counts
+
+
+def helped_hurt(deltas: list[QueryDelta], n: int = 5,
+                eps: float = TIE_EPSILON) -> tuple[list[QueryDelta], list[QueryDelta]]:
+    """The ``n`` queries the system helped most (largest gain first) and hurt most (largest loss first).
+
+    Ties never appear; equal deltas are ordered by query id.
+    """
+    helped = sorted((d for d in deltas if d.outcome(eps) == "win"), key=lambda d: (-d.delta, d.qid))
+    hurt = sorted((d for d in deltas if d.outcome(eps) == "loss"), key=lambda d: (d.delta, d.qid))
+    return helped[:n], hurt[:n]
+
+
+def report_json(report: EvalReport, system: str = "e2rank", baseline: str = "first_stage") -> dict[str, object]:
+    """:meth:`EvalReport.to_json` plus per-query values, query texts and the win/tie/loss counts."""
+    out = dict(report.to_json())
+    out["per_query"] = report.per_query
+    out["query_texts"] = report.query_texts
+    deltas = query_deltas(report.per_query, system, baseline, texts=report.query_texts)
+    if deltas:
+        out[f"{system}_vs_{baseline}_ndcg@10"] = {**win_tie_loss(deltas), "tie_epsilon": TIE_EPSILON}
+    return out

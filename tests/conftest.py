@@ -27,6 +27,16 @@ def qwen_tokenizer_dir() -> Path:
     return Path(spec.submodule_search_locations[0]) / "tokenizer_files"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Runs the ``browser`` tests last (stable order otherwise).
+
+    They share the session's embedding cache (``E2RANK_CACHE_DIR``) with the app
+    subprocess, so in a full run the data tests have filled it first and the browser
+    evaluation of the full SciFact corpus takes seconds instead of minutes.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keeps the app's default cache out of the user's home during tests."""

@@ -15,8 +15,9 @@ pytestmark = [pytest.mark.data, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> EmbeddingCache:
-    return EmbeddingCache(tmp_path_factory.mktemp("data-cache") / "c.sqlite")
+def cache() -> EmbeddingCache:
+    """The test session's cache (``E2RANK_CACHE_DIR``, see conftest): the browser tests' app reads it too."""
+    return EmbeddingCache()
 
 
 def test_trec_dl19_bm25_run_reproduces_published_figure(shared_data: Path, minilm, cache) -> None:  # noqa: ANN001

@@ -1,0 +1,741 @@
+"""The Evaluate tab: the first stage and the rerankers scored over a whole collection.
+
+The user picks a collection (a bundled sample, the full SciFact test set or TREC DL 2019
+from ``../shared/data`` beside the repository, or an uploaded BEIR zip), a first stage,
+the rerankers and how many queries; the tab shows nDCG@10 / MRR@10 / Recall@100 per
+system beside the paper's reported figures, a per-query win/tie/loss chart of E2Rank vs
+the first stage, the queries E2Rank helped and hurt most (a click opens one in the
+Search tab) and JSON / TREC-run downloads written to the session's private folder.
+
+The work happens in :func:`~e2rank_demo.evaluation.evaluate`; this module only resolves
+the inputs, keeps the embedded collection in memory for the next run (the corpus
+embeddings themselves go through the shared :class:`~e2rank_demo.cache.EmbeddingCache`)
+and renders the results. :func:`build_tab` lays out the components inside the app's
+``gr.Tabs``; :func:`wire` connects them once the rest of the page exists.
+
+Example:
+    >>> [c.label for c in collections(shared=Path("/nonexistent"))[0]][-1]
+    'Upload a BEIR zip'
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import threading
+import time
+import zipfile
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from gradio.components.plot import PlotData
+
+from e2rank_demo.corpus import BeirDataset, Limits, load_beir
+from e2rank_demo.eval_plots import win_tie_loss_chart
+from e2rank_demo.evaluation import (
+    REPORTED_LABEL,
+    EvalReport,
+    QueryDelta,
+    evaluate,
+    helped_hurt,
+    query_deltas,
+    report_json,
+    reported_ndcg10,
+    win_tie_loss,
+)
+from e2rank_demo.models import OFFLINE_DEFAULT, load_embedder
+from e2rank_demo.plots import Figure
+from e2rank_demo.pipeline import RERANKERS, SearchSession, SearchSettings
+from e2rank_demo.prompts import DEFAULT_TASK
+from e2rank_demo.records import Passage
+from e2rank_demo.samples import available_samples, load_sample, open_session
+from e2rank_demo.ui import callbacks
+from e2rank_demo.ui.render import esc, notice
+from e2rank_demo.ui.state import UISession
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_DATA = REPO.parent / "shared" / "data"
+UPLOAD = "upload"
+DEFAULT_SAMPLE_SIZE = 50
+TOP_QUERIES = 5
+SYSTEM_LABELS = {"e2rank": "E2Rank", "rocchio": "Rocchio PRF", "dense": "Dense rerank"}
+RERANKER_CHOICES = [("E2Rank (listwise prompt)", "e2rank"), ("Rocchio PRF", "rocchio"),
+                    ("Dense rerank cos(q, d)", "dense")]
+SAMPLE_LABELS = {"scifact": "SciFact sample", "general": "General"}
+# Embedded collections kept in memory between runs (process-wide, shared by sessions, never uploads).
+SESSION_CACHE_SIZE = 2
+SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
+
+
+# --------------------------------------------------------------------- collections
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One collection the tab offers.
+
+    Attributes:
+        key: Choice value (``sample:<name>``, ``shared:<folder>`` or ``upload``).
+        label: Choice label.
+        path: Folder to read (``None`` for uploads).
+        sample: Bundled sample name, when it is one (the Search tab can load it).
+        reported: Key of the paper's figures (full collections only).
+        task: Instruction preset.
+        has_run: Whether it ships a TREC run (``runs/*.trec``).
+        note: One sentence shown when it is chosen.
+    """
+
+    key: str
+    label: str
+    path: Path | None
+    sample: str | None = None
+    reported: str | None = None
+    task: str = DEFAULT_TASK
+    has_run: bool = False
+    note: str = ""
+
+    @property
+    def default_first_stage(self) -> str:
+        """``run`` where a run ships (the paper's setup), else ``dense``."""
+        return "run" if self.has_run else "dense"
+
+
+def collections(shared: Path = SHARED_DATA) -> tuple[list[Collection], str | None]:
+    """The collections on offer and, when ``shared`` is absent, a plain note saying so.
+
+    Args:
+        shared: The ``shared/data`` folder (beside the repository by default).
+
+    Returns:
+        ``(collections, note)``; the upload choice is always last.
+    """
+    found: list[Collection] = []
+    for info in sorted(available_samples(), key=lambda i: (i.name != "scifact", i.name)):
+        found.append(Collection(
+            f"sample:{info.name}", SAMPLE_LABELS.get(info.name, info.title), info.path, sample=info.name,
+            task=info.task, note=f"Bundled sample: {info.description} Its queries can be opened in the Search tab."))
+    missing = []
+    scifact, dl19 = shared / "scifact", shared / "trec-dl-2019"
+    if (scifact / "queries.jsonl").is_file():
+        found.append(Collection(
+            "shared:scifact", "SciFact test (full, ../shared/data)", scifact, reported="scifact", task="scifact",
+            note="BEIR SciFact: 5,183 abstracts, 300 test claims. The first run embeds the corpus (a few minutes "
+                 "on a CPU); later runs read the embedding cache."))
+    else:
+        missing.append("SciFact test (full)")
+    if (dl19 / "queries.jsonl").is_file():
+        found.append(Collection(
+            "shared:trec-dl-2019", "TREC DL 2019 (../shared/data, BM25 top-100 run)", dl19, reported="trec-dl-2019",
+            task="web", has_run=True,
+            note="43 judged queries; the corpus holds only the 4,297 passages of the official BM25 top-100, so "
+                 "rerank the run (a dense or BM25 first stage over this subset is not comparable to published "
+                 "figures)."))
+    else:
+        missing.append("TREC DL 2019")
+    found.append(Collection(UPLOAD, "Upload a BEIR zip", None, has_run=True,
+                            note="A .zip holding corpus.jsonl[.gz], queries.jsonl, qrels/test.tsv and optionally "
+                                 "runs/*.trec (at the top level or inside one folder)."))
+    note = None
+    if not shared.is_dir():
+        note = (f"../shared/data is not beside the repository (looked for {shared}), so the full SciFact and "
+                "TREC DL 2019 collections are not offered; the bundled samples and uploads work.")
+    elif missing:
+        note = f"{' and '.join(missing)} not offered: not found in {shared}."
+    return found, note
+
+
+def _collection(key: str) -> Collection:
+    found = next((c for c in collections()[0] if c.key == key), None)
+    if found is None:
+        raise ValueError("Choose a collection first.")
+    return found
+
+
+# --------------------------------------------------------------------- per-session view state
+
+
+@dataclass
+class EvalHit:
+    """A helped or hurt query, as the lists under the chart show it."""
+
+    qid: str
+    text: str
+    delta: float
+    first_stage: float
+    e2rank: float
+
+
+@dataclass
+class EvalView:
+    """What the Evaluate tab of one browser session remembers (lives in a ``gr.State``).
+
+    Attributes:
+        running: True while an evaluation of this session runs.
+        collection: Key of the collection last evaluated.
+        label: Its label.
+        sample: Its bundled sample name, if any.
+        first_stage: The first stage of that run (``dense``, ``bm25`` or ``run:<name>``).
+        helped: The queries E2Rank helped most.
+        hurt: The queries E2Rank hurt most.
+    """
+
+    running: bool = False
+    collection: str | None = None
+    label: str = ""
+    sample: str | None = None
+    first_stage: str = ""
+    helped: list[EvalHit] = field(default_factory=list)
+    hurt: list[EvalHit] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------- loading and embedding
+
+
+@dataclass
+class Prepared:
+    """A collection read and embedded by one model."""
+
+    dataset: BeirDataset
+    session: SearchSession
+    embeddings: str
+
+
+_prepared: OrderedDict[tuple[str, str], Prepared] = OrderedDict()
+_prepared_lock = threading.Lock()
+_build_locks: dict[tuple[str, str], threading.Lock] = {}
+
+
+def _embeddings_note(session: SearchSession, stored: bool) -> str:
+    enc = session.encode_stats
+    if stored:
+        return "precomputed (shipped with the sample)"
+    if enc.cache_hit:
+        return f"all {enc.n_cached:,} from the embedding cache ({enc.seconds:.1f} s)"
+    if enc.n_cached:
+        return f"{enc.n_encoded:,} embedded in {enc.seconds:.1f} s, {enc.n_cached:,} from the embedding cache"
+    return f"{enc.n_encoded:,} embedded in {enc.seconds:.1f} s (now in the embedding cache)"
+
+
+def check_upload_zip(path: Path, limit_bytes: int) -> None:
+    """Refuses a zip whose members (gzipped ones decompressed) add up to more than ``limit_bytes``.
+
+    Raises:
+        ValueError: With a plain message.
+    """
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path.name} is not a zip file; upload a .zip of a BEIR folder.")
+    total = 0
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            if not info.filename.endswith(".gz"):
+                total += info.file_size
+            else:
+                with zf.open(info) as raw, gzip.GzipFile(fileobj=raw) as gz:
+                    while chunk := gz.read(1 << 20):
+                        total += len(chunk)
+                        if total > limit_bytes:
+                            break
+            if total > limit_bytes:
+                raise ValueError(f"the zip unpacks to more than {limit_bytes / (1 << 20):.0f} MB, the upload "
+                                 "limit (E2RANK_MAX_TOTAL_MB); evaluate a smaller collection.")
+
+
+def _read(collection: Collection, upload: str | None) -> BeirDataset:
+    if collection.key != UPLOAD:
+        assert collection.path is not None
+        return load_beir(collection.path)
+    if not upload:
+        raise ValueError("Choose a BEIR .zip to upload first.")
+    limits = Limits.from_env()
+    path = Path(upload)
+    try:
+        check_upload_zip(path, limits.max_total_bytes)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"the zip could not be read ({type(exc).__name__})") from None
+    dataset = load_beir(path)
+    if len(dataset.corpus) > limits.max_passages:
+        raise ValueError(f"the uploaded corpus has {len(dataset.corpus):,} documents, over the limit of "
+                         f"{limits.max_passages:,} (E2RANK_MAX_PASSAGES).")
+    return dataset
+
+
+def _embed(collection: Collection, dataset: BeirDataset, embedder: Any,
+           progress: Callable[[int, int], None]) -> Prepared:
+    if collection.sample is not None:
+        session, stored = open_session(load_sample(collection.sample), embedder, callbacks._cache(), progress)
+    else:
+        session = SearchSession(embedder, [Passage.from_document(d) for d in dataset.corpus], callbacks._cache(),
+                                progress=progress)
+        stored = False
+    if collection.key == UPLOAD:
+        # Never say whether an upload's vectors were already cached: that would tell this user that someone
+        # else embedded the same texts.
+        enc = session.encode_stats
+        return Prepared(dataset, session, f"{len(session.passages):,} documents ready in {enc.seconds:.1f} s")
+    return Prepared(dataset, session, _embeddings_note(session, stored))
+
+
+def prepare(collection: Collection, embedder: Any, upload: str | None,
+            progress: Callable[[int, int], None]) -> tuple[Prepared, bool]:
+    """The collection read and embedded, from memory when an earlier run already did it.
+
+    Uploads are never kept in memory (their embeddings still go through the cache).
+
+    Returns:
+        ``(prepared, reused)``.
+    """
+    if collection.key == UPLOAD:
+        return _embed(collection, _read(collection, upload), embedder, progress), False
+    key = (collection.key, embedder.identity)
+    with _prepared_lock:
+        lock = _build_locks.setdefault(key, threading.Lock())
+    with lock:  # two sessions evaluating the same collection embed it once
+        with _prepared_lock:
+            if key in _prepared:
+                _prepared.move_to_end(key)
+                return _prepared[key], True
+        prepared = _embed(collection, _read(collection, None), embedder, progress)
+        with _prepared_lock:
+            _prepared[key] = prepared
+            while len(_prepared) > SESSION_CACHE_SIZE:
+                _prepared.popitem(last=False)
+    return prepared, False
+
+
+# --------------------------------------------------------------------- rendering
+
+
+BEST = ' class="best" title="best of the systems measured"'
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def first_stage_label(mode: str) -> str:
+    """What the first stage was, in words."""
+    if mode.startswith("run"):
+        name = mode.partition(":")[2]
+        return f"TREC run {name}" if name else "TREC run"
+    return {"dense": "dense cosine", "bm25": "BM25"}.get(mode, mode)
+
+
+def metrics_view(report: EvalReport, collection_label: str, reported: dict[str, float] | None,
+                 model_label: str | None = None) -> str:
+    """The measured table (nDCG@10 / MRR@10 / Recall@100 per system) beside the paper's figures."""
+    systems = ["first_stage", *(s for s in RERANKERS if s in report.metrics)]
+    names = ("ndcg@10", "mrr@10", "recall@100")
+    best = {m: max(report.metrics[s][m] for s in systems) for m in names}
+    base = report.metrics["first_stage"]["ndcg@10"]
+    rows = []
+    for system in systems:
+        values = report.metrics[system]
+        label = (f"First stage: {first_stage_label(report.first_stage)}" if system == "first_stage"
+                 else SYSTEM_LABELS.get(system, system))
+        if system == "e2rank":
+            label += f" (k = {report.settings.get('prompt_docs')})"
+        cells = "".join(
+            f'<td data-system="{esc(system)}" data-metric="{m}"{BEST if abs(values[m] - best[m]) < 1e-12 else ""}>'
+            f"{_fmt(values[m])}</td>"
+            for m in names)
+        delta = values["ndcg@10"] - base
+        diff = "" if system == "first_stage" else (
+            f'<span class="e2r-diff {"up" if delta > 1e-9 else "down" if delta < -1e-9 else "same"}">'
+            f"{delta:+.4f}</span>")
+        rows.append(f'<tr data-system="{esc(system)}"><th scope="row">{esc(label)}</th>{cells}<td>{diff}</td></tr>')
+    measured = (
+        f'<div class="e2r-eval-measured"><h4>Measured here: {esc(collection_label)}</h4>'
+        f'<p class="e2r-hint">{report.n_queries:,} queries · {esc(model_label or report.model)} · N = '
+        f'{esc(report.settings.get("candidates"))} candidates</p>'
+        '<table class="e2r-table e2r-eval-table" id="eval-measured"><thead><tr><th>system</th><th>nDCG@10</th>'
+        "<th>MRR@10</th><th>Recall@100</th><th>Δ nDCG@10</th></tr></thead>"
+        f'<tbody>{"".join(rows)}</tbody></table></div>')
+    return f'<div class="e2r-eval-tables">{measured}{reported_view(reported)}</div>'
+
+
+def reported_view(reported: dict[str, float] | None) -> str:
+    """The paper's nDCG@10 for this collection, or "no reported figure"."""
+    head = f'<div class="e2r-eval-reported" id="eval-reported"><h4>{esc(REPORTED_LABEL)}</h4>'
+    if not reported:
+        return (f'{head}<p class="e2r-eval-none">no reported figure for this collection</p>'
+                '<p class="e2r-hint">The paper reports DL19 and the full BEIR collections (here: the full SciFact '
+                "test set); samples and uploads are not comparable.</p></div>")
+    rows = "".join(f'<tr><th scope="row">{esc(model)}</th><td data-reported="{esc(model)}">{value:.2f}</td></tr>'
+                   for model, value in reported.items())
+    return (f'{head}<table class="e2r-table e2r-eval-table"><thead><tr><th>model</th><th>nDCG@10 ×100</th></tr>'
+            f'</thead><tbody>{rows}</tbody></table><p class="e2r-hint">From the paper, not measured here: '
+            "reranking the BM25 top-100 with the trained E2Rank models.</p></div>")
+
+
+def placeholder() -> str:
+    """The metrics area before the first run."""
+    return ('<div class="e2r-eval-empty">Choose a collection and press <b>Run evaluation</b>: the metrics per '
+            "system appear here, beside the paper's figures.</div>")
+
+
+def summary_view(report: EvalReport, collection: Collection, total_queries: int, seconds: float,
+                 embeddings: str, reused: bool, model_notice: str | None, limit: int | None, seed: int,
+                 model_label: str | None = None) -> str:
+    """The line above the tables: what was evaluated, how, and the caveats."""
+    if limit is None or limit >= total_queries:
+        scope = f"all {report.n_queries:,} judged test queries"
+        if limit is not None:
+            scope += f" (the sample size {limit:,} covers them all)"
+    else:
+        scope = f"{report.n_queries:,} of {total_queries:,} judged test queries (seeded sample, seed {seed})"
+    per_query = sum(report.mean_timings.values())
+    lines = [
+        f"Evaluated {scope} of {collection.label if collection.key != UPLOAD else report.dataset} with "
+        f"{model_label or report.model} in {seconds:.1f} s ({per_query * 1000:.0f} ms of model and search time "
+        "per query).",
+        f"Corpus embeddings: {'kept in memory from an earlier run' if reused else embeddings}. First stage: "
+        f"{first_stage_label(report.first_stage)}, top {report.settings.get('candidates')} reranked.",
+    ]
+    parts = [notice("\n".join(lines))]
+    if model_notice:
+        parts.append(notice(model_notice, "warn"))
+    if report.model == OFFLINE_DEFAULT and "e2rank" in report.metrics:
+        parts.append(notice("all-MiniLM-L6-v2 was never trained on listwise prompts, so its E2Rank scores are "
+                            "usually below the first stage (as the paper's ablation predicts); the reported figures "
+                            "are for the trained E2Rank models.", "warn"))
+    if collection.key == "shared:trec-dl-2019" and not report.first_stage.startswith("run"):
+        parts.append(notice("This first stage searched only the 4,297 passages of the BM25 top-100, not MS MARCO: "
+                            "not comparable to published figures. Choose the TREC run.", "warn"))
+    return "".join(parts)
+
+
+def plot_value(figure: Figure) -> PlotData:
+    """A ``gr.Plot`` value that keeps the figure's plotly config (PNG name and scale of the camera button)."""
+    spec = json.loads(figure.fig.to_json())
+    spec["config"] = figure.config
+    return PlotData(type="plotly", plot=json.dumps(spec))
+
+
+def _hits(items: Sequence[QueryDelta]) -> list[EvalHit]:
+    return [EvalHit(d.qid, d.text, d.delta, d.baseline, d.system) for d in items]
+
+
+def hit_choices(hits: Sequence[EvalHit]) -> list[tuple[str, str]]:
+    """Radio choices ``(label, index)``: change, full query text, both values. Gradio renders labels as text."""
+    return [(f"{h.delta:+.3f} · {' '.join(h.text.split()) or h.qid} ({h.first_stage:.3f} → {h.e2rank:.3f})", str(i))
+            for i, h in enumerate(hits)]
+
+
+def write_downloads(report: EvalReport, folder: Path) -> list[str]:
+    """``evaluation.json`` and ``trec-runs.zip`` (one run per system) in ``folder``, replaced each time."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    data = report_json(report)
+    json_path = folder / "evaluation.json"
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    zip_path = folder / "trec-runs.zip"
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for system in report.runs:
+            zf.writestr(f"{system}.trec", report.trec_run(system))
+    return [str(json_path), str(zip_path)]
+
+
+# --------------------------------------------------------------------- callbacks
+
+
+N_RUN_OUTPUTS = 8
+
+
+def _skip(n: int) -> tuple[Any, ...]:
+    return tuple(gr.skip() for _ in range(n))
+
+
+def stage_choices(collection: Collection) -> list[tuple[str, str]]:
+    """The first stages a collection allows (a run only where one ships)."""
+    stages = [("Dense (cosine)", "dense"), ("BM25", "bm25")]
+    if collection.has_run:
+        stages.append(("TREC run in the zip (runs/*.trec)" if collection.key == UPLOAD
+                       else "Official BM25 top-100 run", "run"))
+    return stages
+
+
+def choose_collection(key: str) -> tuple[Any, ...]:
+    """Shows the upload box only for uploads, the collection's note and the first stages it allows."""
+    collection = _collection(key)
+    return (gr.File(visible=collection.key == UPLOAD), notice(collection.note),
+            gr.Radio(choices=stage_choices(collection), value=collection.default_first_stage))
+
+
+def _progress_fns(progress: gr.Progress) -> tuple[Callable[[int, int], None], Callable[[int, int], None]]:
+    start = time.monotonic()
+
+    def encode(done: int, total: int) -> None:
+        elapsed = time.monotonic() - start
+        eta = f", about {elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
+        progress((done, total), desc=f"Embedding corpus{eta}", unit="documents")
+
+    def queries(done: int, total: int) -> None:
+        progress((done, total), desc="Queries", unit="queries")
+
+    return encode, queries
+
+
+@callbacks.user_errors
+def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, rerankers: Sequence[str] | None,
+                   scope: str, size: float | None, seed: float | None, state: UISession, view: EvalView,
+                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+    """Evaluates the chosen collection; returns summary, metrics, chart, caption, helped, hurt, files, message."""
+    if view.running:
+        gr.Warning("An evaluation is already running in this session; wait for it to finish (the other tabs "
+                   "keep working meanwhile).")
+        return _skip(N_RUN_OUTPUTS)
+    collection = _collection(key)
+    if collection.key == UPLOAD and not upload:
+        gr.Warning("Choose a BEIR .zip to upload first.")
+        return _skip(N_RUN_OUTPUTS)
+    if first_stage not in ("dense", "bm25", "run"):
+        raise ValueError(f"Unknown first stage {first_stage!r}; choose dense, bm25 or run.")
+    limit = None if scope == "all" else int(size or 0)
+    if limit is not None and limit < 1:
+        raise ValueError("The sample size must be at least 1 query.")
+    seed_value = int(seed or 0)
+    chosen = tuple(r for r in RERANKERS if r in (rerankers or []))
+    view.running = True
+    try:
+        start = time.monotonic()
+        progress(0.0, desc=f"Loading model {model}…")
+        loaded = load_embedder(model or None)
+        if loaded.notice:
+            gr.Warning(loaded.notice)
+        progress(0.0, desc="Reading the collection…")
+        encode_progress, query_progress = _progress_fns(progress)
+        prepared, reused = prepare(collection, loaded.embedder, upload, encode_progress)
+        dataset = prepared.dataset
+        n_docs = len(prepared.session.passages)
+        encode_progress(n_docs, n_docs)  # stored, cached or kept in memory: the bar still says the corpus is done
+        if first_stage == "run" and not dataset.runs:
+            raise ValueError(f"{dataset.name} ships no TREC run (runs/*.trec); choose dense or BM25.")
+        settings = SearchSettings(task=collection.task, rerankers=chosen)
+        total = len(dataset.split_queries("test")) if "test" in dataset.qrels else 0
+        report = evaluate(dataset, loaded.embedder, first_stage, settings,  # type: ignore[arg-type]
+                          limit_queries=limit, seed=seed_value, session=prepared.session,
+                          query_progress=query_progress)
+        seconds = time.monotonic() - start
+    finally:
+        view.running = False
+    reported = reported_ndcg10(collection.reported) if collection.reported else None
+    label = collection.label if collection.key != UPLOAD else f"{report.dataset} (uploaded)"
+    summary = summary_view(report, collection, total, seconds, prepared.embeddings, reused, loaded.notice, limit,
+                           seed_value, loaded.embedder.label)
+    deltas = query_deltas(report.per_query, texts=report.query_texts) if "e2rank" in report.metrics else []
+    if deltas:
+        chart = win_tie_loss_chart(deltas, baseline_label=f"first stage ({first_stage_label(report.first_stage)})")
+        counts = win_tie_loss(deltas)
+        caption = (f'<p class="e2r-caption">{chart.caption} E2Rank is better on {counts["win"]}, tied on '
+                   f'{counts["tie"]} and worse on {counts["loss"]} of {len(deltas)} queries.</p>')
+        plot = gr.Plot(plot_value(chart), visible=True)
+    else:
+        caption = notice("Tick E2Rank under Rerankers to compare it with the first stage query by query.")
+        plot = gr.Plot(None, visible=False)
+    helped, hurt = helped_hurt(deltas, TOP_QUERIES)
+    view.collection, view.label, view.sample = collection.key, label, collection.sample
+    view.first_stage, view.helped, view.hurt = report.first_stage, _hits(helped), _hits(hurt)
+    files = write_downloads(report, state.private_dir() / "evaluation")
+    return (
+        summary,
+        metrics_view(report, label, reported, loaded.embedder.label.split(" (")[0]),
+        plot,
+        caption,
+        gr.Radio(choices=hit_choices(view.helped), value=None, visible=bool(view.helped)),
+        gr.Radio(choices=hit_choices(view.hurt), value=None, visible=bool(view.hurt)),
+        files,
+        notice(hits_note(deltas, helped, hurt)),
+    )
+
+
+def hits_note(deltas: Sequence[QueryDelta], helped: Sequence[QueryDelta], hurt: Sequence[QueryDelta]) -> str:
+    """Says when a list under the chart is empty (and why), else nothing."""
+    if not deltas:
+        return ""
+    if not helped and not hurt:
+        return "E2Rank tied with the first stage on every query."
+    if not helped:
+        return "E2Rank improved no query of this run, so only the queries it hurt are listed."
+    if not hurt:
+        return "E2Rank made no query worse in this run, so only the queries it helped are listed."
+    return ""
+
+
+N_OPEN_OUTPUTS = 5  # tabs, query, message, go flag, first stage (then index_outputs)
+
+
+@callbacks.user_errors
+def open_query(which: str, index: int | str | None, model: str, state: UISession, view: EvalView,
+               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    """Opens a helped/hurt query in the Search tab (loading its bundled sample first if needed).
+
+    Returns:
+        Tabs, query box, message, "go" flag for the search that follows, the sidebar's first stage,
+        then the app's ``index_outputs`` (filled only when a sample was loaded).
+    """
+    hits = view.helped if which == "helped" else view.hurt
+    if index is None or not str(index).isdigit() or not 0 <= int(index) < len(hits):
+        return _skip(N_OPEN_OUTPUTS + callbacks.N_INDEX_OUTPUTS)
+    hit = hits[int(index)]
+    keep = _skip(callbacks.N_INDEX_OUTPUTS)
+    if view.sample is None:
+        message = (f"“{hit.text}” is from {view.label}, which the Search tab cannot load (it searches the bundled "
+                   "samples, uploads and pasted text): its candidates cannot be shown there. Copy the query to "
+                   "search another corpus.")
+        return gr.skip(), gr.skip(), notice(message, "warn"), False, gr.skip(), *keep
+    loaded = state.corpus is not None and state.corpus.sample == view.sample and state.index is not None
+    if not loaded:
+        if state.indexing:
+            return (gr.skip(), gr.skip(), notice("This session is indexing a corpus; open the query again when "
+                                                 "it has finished.", "warn"), False, gr.skip(), *keep)
+        keep = callbacks.load_sample_corpus(view.sample, model, state, progress)
+        if state.corpus is None or state.corpus.sample != view.sample:
+            return gr.skip(), gr.skip(), notice("The sample could not be loaded.", "warn"), False, gr.skip(), *keep
+    stage = view.first_stage if view.first_stage in ("dense", "bm25") else gr.skip()
+    message = f"Opened “{hit.text}” in the Search tab" + ("" if loaded else f" (loaded {view.label} first)") + "."
+    return gr.Tabs(selected="search"), hit.text, notice(message), True, stage, *keep
+
+
+def open_helped(index: int | str | None, model: str, state: UISession, view: EvalView,
+                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    """:func:`open_query` on the "helped most" list."""
+    return open_query("helped", index, model, state, view, progress)
+
+
+def open_hurt(index: int | str | None, model: str, state: UISession, view: EvalView,
+              progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    """:func:`open_query` on the "hurt most" list."""
+    return open_query("hurt", index, model, state, view, progress)
+
+
+def unselect() -> gr.Radio:
+    """Clears a helped/hurt list's selection."""
+    return gr.Radio(value=None)
+
+
+def search_if(go: bool, *args: Any) -> tuple[Any, ...]:
+    """Runs the app's search only when :func:`open_query` said so."""
+    if not go:
+        return _skip(callbacks.N_RESULT_OUTPUTS + 1)
+    return callbacks.search(*args)
+
+
+# --------------------------------------------------------------------- layout
+
+
+@dataclass
+class EvalTab:
+    """The tab's components (what :func:`wire` connects)."""
+
+    collection: gr.Radio
+    upload: gr.File
+    collection_note: gr.HTML
+    first_stage: gr.Radio
+    rerankers: gr.CheckboxGroup
+    scope: gr.Radio
+    size: gr.Number
+    seed: gr.Number
+    run: gr.Button
+    summary: gr.HTML
+    metrics: gr.HTML
+    chart: gr.Plot
+    caption: gr.HTML
+    helped: gr.Radio
+    hurt: gr.Radio
+    open_message: gr.HTML
+    downloads: gr.File
+    view: gr.State
+    go: gr.State
+
+
+def build_tab() -> EvalTab:
+    """Lays out the Evaluate tab (call inside the app's ``gr.Tabs``)."""
+    offered, missing_note = collections()
+    first = offered[0]
+    with gr.Tab("Evaluate", id="evaluate", elem_id="evaluate-tab"):
+        gr.Markdown("Score the first stage and the rerankers over every judged query of a collection "
+                    "(nDCG@10, MRR@10, Recall@100). The model is the one chosen under *Model and passages* in the "
+                    "sidebar; N = 100 candidates, k = 20 prompt documents, the collection's task instruction.",
+                    elem_classes="e2r-hint")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=300):
+                collection = gr.Radio([(c.label, c.key) for c in offered], value=first.key, label="Collection",
+                                      elem_id="eval-collection")
+                upload = gr.File(file_types=[".zip"], file_count="single", visible=False, elem_id="eval-upload",
+                                 label="BEIR zip (corpus.jsonl[.gz], queries.jsonl, qrels/test.tsv, runs/*.trec)")
+                note_html = notice(first.note) + (notice(missing_note, "warn") if missing_note else "")
+                collection_note = gr.HTML(note_html, elem_id="eval-collection-note")
+            with gr.Column(scale=2, min_width=280):
+                first_stage = gr.Radio(stage_choices(first), value=first.default_first_stage,
+                                       label="First stage", elem_id="eval-first-stage")
+                rerankers = gr.CheckboxGroup(RERANKER_CHOICES, value=list(RERANKERS), label="Rerankers",
+                                             elem_id="eval-rerankers")
+                scope = gr.Radio([("A seeded sample of queries", "sample"), ("All judged queries", "all")],
+                                 value="sample", label="Queries", elem_id="eval-scope")
+                with gr.Row():
+                    size = gr.Number(DEFAULT_SAMPLE_SIZE, label="Sample size", minimum=1, precision=0,
+                                     elem_id="eval-size", min_width=120)
+                    seed = gr.Number(0, label="Seed", precision=0, elem_id="eval-seed", min_width=100)
+                run = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
+        summary = gr.HTML(elem_id="eval-summary")
+        metrics = gr.HTML(placeholder(), elem_id="eval-metrics")
+        chart = gr.Plot(visible=False, elem_id="eval-chart", show_label=False)
+        caption = gr.HTML(elem_id="eval-caption")
+        with gr.Row(equal_height=False, elem_id="eval-queries"):
+            info = "Δ nDCG@10 · query (first stage → E2Rank). Click one to open it in the Search tab."
+            helped = gr.Radio([], value=None, visible=False, label="E2Rank helped most", info=info,
+                              elem_id="eval-helped", elem_classes="e2r-eval-hits")
+            hurt = gr.Radio([], value=None, visible=False, label="E2Rank hurt most", info=info,
+                            elem_id="eval-hurt", elem_classes="e2r-eval-hits")
+        open_message = gr.HTML(elem_id="eval-open-message")
+        downloads = gr.File(file_count="multiple", interactive=False, label="Downloads: evaluation.json (metrics, "
+                            "per-query values) and trec-runs.zip (one TREC run per system)", elem_id="eval-files")
+        view = gr.State(EvalView())
+        go = gr.State(False)
+    return EvalTab(collection, upload, collection_note, first_stage, rerankers, scope, size, seed, run, summary,
+                   metrics, chart, caption, helped, hurt, open_message, downloads, view, go)
+
+
+def wire(tab: EvalTab, *, model: gr.Dropdown, state: gr.State, tabs: gr.Tabs, query: gr.Textbox,
+         sidebar_first_stage: gr.Radio, index_outputs: Sequence[Any], search_inputs: Sequence[Any],
+         search_outputs: Sequence[Any]) -> None:
+    """Connects the tab's events (call after the rest of the page is built).
+
+    Args:
+        tab: What :func:`build_tab` returned.
+        model: The sidebar's model dropdown.
+        state: The session's ``UISession`` state.
+        tabs: The main ``gr.Tabs`` (its Search tab has id ``search``).
+        query: The Search tab's query box.
+        sidebar_first_stage: The sidebar's first-stage radio.
+        index_outputs: The app's ``index_outputs`` (filled when a sample is loaded for a query).
+        search_inputs: The app's search inputs.
+        search_outputs: The app's search outputs.
+    """
+    tab.collection.change(choose_collection, tab.collection, [tab.upload, tab.collection_note, tab.first_stage],
+                          api_visibility="private")
+    tab.run.click(
+        run_evaluation,
+        [tab.collection, tab.upload, model, tab.first_stage, tab.rerankers, tab.scope, tab.size, tab.seed, state,
+         tab.view],
+        [tab.summary, tab.metrics, tab.chart, tab.caption, tab.helped, tab.hurt, tab.downloads, tab.open_message],
+        api_name="evaluate", show_progress_on=tab.metrics, concurrency_limit=2, concurrency_id="evaluate",
+    )
+    for picker, fn in ((tab.helped, open_helped), (tab.hurt, open_hurt)):
+        opened = picker.input(
+            fn, [picker, model, state, tab.view],
+            [tabs, query, tab.open_message, tab.go, sidebar_first_stage, *index_outputs],
+            api_visibility="private", show_progress_on=tab.open_message,
+        )
+        opened.then(search_if, [tab.go, *search_inputs], list(search_outputs), api_visibility="private").then(
+            None, js=SCROLL_TO_RESULTS)
+        # Unselect, so that the same query can be opened again later.
+        opened.then(unselect, None, picker, api_visibility="private", show_progress="hidden")
