@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sys
+from typing import Any
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,7 +27,34 @@ def main(argv: list[str] | None = None) -> None:
     warm_up_in_background()
     # Four events at a time: one session's long indexing run never blocks another's search.
     demo.queue(default_concurrency_limit=4, max_size=64)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
+    # SIGTERM (docker stop, a Space restart) stops the server like Ctrl+C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
+    finally:
+        clean_up(demo)
+    # Background work (a hub download, the UMAP warm-up) must not hold up the exit; the caches
+    # are written atomically (SQLite transactions, write-then-rename), so stopping loses nothing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def clean_up(demo: Any) -> None:
+    """Deletes this run's uploads and exports (Gradio's temp dir) and the session export folders.
+
+    Runs as soon as the server stops, not at interpreter exit, which can wait for
+    background work (SECURITY.md lists what is stored where).
+    """
+    from e2rank_demo.ui.state import remove_export_dirs
+
+    remove_export_dirs()
+    try:
+        from gradio.route_utils import delete_files_created_by_app
+
+        delete_files_created_by_app(demo, age=None)
+    except Exception as exc:  # noqa: BLE001 - Gradio internals; the hourly delete_cache still applies
+        print(f"could not delete Gradio's temp files: {exc}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from e2rank_demo.timing import StageTimer
 
 RERANKERS = ("e2rank", "rocchio", "dense")
 MAX_QUERY_CHARS = int(os.environ.get("E2RANK_MAX_QUERY_CHARS", "2000"))
+MAX_INSTRUCTION_CHARS = int(os.environ.get("E2RANK_MAX_INSTRUCTION_CHARS", "2000"))
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,10 @@ class SearchSettings:
         unknown = [r for r in self.rerankers if r not in RERANKERS]
         if unknown:
             problems.append(f"unknown reranker(s) {', '.join(unknown)}; choose from {', '.join(RERANKERS)}")
+        for label, text in (("retrieval", self.query_instruction), ("listwise prompt", self.rerank_instruction)):
+            if text is not None and len(text) > MAX_INSTRUCTION_CHARS:
+                problems.append(f"the {label} instruction has {len(text):,} characters; the limit is "
+                                f"{MAX_INSTRUCTION_CHARS:,} (E2RANK_MAX_INSTRUCTION_CHARS)")
         if problems:
             raise ValueError("; ".join(problems))
 

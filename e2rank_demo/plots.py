@@ -263,12 +263,16 @@ def _add_query_animation(fig: go.Figure, start: np.ndarray, end: np.ndarray, ste
                   for name, t in zip(names, fractions)]
     still = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}
     fig.update_layout(
-        updatemenus=[{"type": "buttons", "showactive": False, "x": 0.0, "y": -0.12, "xanchor": "left",
+        # Under the x-axis title: the buttons side by side, then the slider on its own line (nothing overlaps).
+        margin={"b": 200},
+        updatemenus=[{"type": "buttons", "showactive": False, "direction": "left", "x": 0.0, "y": 0.0,
+                      "xanchor": "left", "yanchor": "top", "pad": {"t": 55, "r": 10},
                       "buttons": [{"label": "▶ Play", "method": "animate",
                                    "args": [None, {"frame": {"duration": 120, "redraw": False},
                                                    "transition": {"duration": 60}, "fromcurrent": True}]},
                                   {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]}]}],
-        sliders=[{"active": 0, "x": 0.15, "y": -0.12, "len": 0.85,
+        sliders=[{"active": 0, "x": 0.0, "y": 0.0, "len": 1.0, "xanchor": "left", "yanchor": "top",
+                  "pad": {"t": 95},
                   "currentvalue": {"prefix": "query → pseudo-query: "},
                   "steps": [{"label": name, "method": "animate", "args": [[name], still]} for name in names]}],
     )
@@ -389,13 +393,19 @@ def latency_bars(report: LatencyReport) -> Figure:
             y=labels, x=values, orientation="h", name=STAGE_LABELS[stage], marker_color=STAGE_COLORS[stage],
             hovertemplate=f"%{{y}}<br>{STAGE_LABELS[stage]}: %{{x:.4f}} s<extra></extra>",
         ), row=1, col=1)
+    # Totals at the bar ends: the cheap systems' bars are too short to read otherwise.
+    longest = max((s.total for s in systems), default=0.0) or 1.0
+    for label, system in zip(labels, systems):
+        fig.add_annotation(x=system.total, y=label, xref="x", yref="y", text=f"{system.total:.3f} s",
+                           showarrow=False, xanchor="left", xshift=4, font={"size": 11})
+    fig.update_xaxes(range=[0, longest * 1.18], row=1, col=1)
     if report.doc_encoding_cached:
         doc_label = f"Document embeddings ({report.n_documents:,} passages, read from the cache)"
     else:
         doc_label = f"Document encoding ({report.n_documents:,} passages)"
     fig.add_trace(go.Bar(
         y=[doc_label], x=[report.doc_encoding_s], orientation="h", name="document encoding (once per corpus)",
-        marker_color="#8c564b",
+        marker_color="#8c564b", text=[f"{report.doc_encoding_s:.3f} s"], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}<br>%{x:.3f} s once per corpus<extra></extra>",
     ), row=2, col=1)
     fig.update_layout(
@@ -407,7 +417,7 @@ def latency_bars(report: LatencyReport) -> Figure:
         height=600, margin={"t": 110, "l": 20},
     )
     fig.update_xaxes(title_text="Seconds per query (measured on this machine)", row=1, col=1)
-    fig.update_xaxes(title_text="Seconds, once per corpus", row=2, col=1)
+    fig.update_xaxes(title_text="Seconds, once per corpus", rangemode="tozero", row=2, col=1)
     fig.update_yaxes(title_text="System", row=1, col=1)
     caption = (f"Each bar stacks the seconds one system spent per stage on this query, measured just now on this "
                f"machine (median of {report.repeats} run(s)); document encoding, paid once per corpus, sits in the "
@@ -435,7 +445,9 @@ def scaling_chart(result: ScalingResult) -> Figure:
                      f"first stage excluded; median of {result.repeats} run(s)", escape(result.capped_note or "")),
         # Ns are roughly log-spaced (10 ... 200); a linear axis would squash the small ones together.
         xaxis={"title": {"text": "Candidates reranked (N, log scale)"}, "type": "log", "tickvals": used},
-        yaxis={"title": {"text": "Rerank seconds (log scale)"}, "type": "log"},
+        # Plain numbers at 1, 2 and 5 per decade (plotly otherwise labels sub-decade ticks "2 3 … 9").
+        yaxis={"title": {"text": "Rerank seconds (log scale)"}, "type": "log", "tickformat": ".2~g",
+               "dtick": "D2"},
         legend_title_text="System", showlegend=True, template="plotly_white", height=460,
     )
     caption = ("Each line is one system's measured time to rerank the top-N candidates (first stage excluded, "

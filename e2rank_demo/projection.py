@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -77,6 +78,8 @@ _MAX_EXACT_POINTS = 4000
 # Bump when the pickled FittedMap layout changes, so old files are refit, not misread.
 _FORMAT_VERSION = 1
 _MEMORY_MAPS = 4
+# Map files on disk beyond this many bytes are deleted, least recently used first.
+DEFAULT_DISK_BYTES = int(float(os.environ.get("E2RANK_UMAP_CACHE_MB", "256")) * (1 << 20))
 
 Method = Literal["umap", "pca"]
 
@@ -158,7 +161,7 @@ def corpus_key(model_identity: str, ids: Sequence[str], texts: Sequence[str]) ->
 
 def session_key(session: SearchSession) -> str:
     """:func:`corpus_key` of a session's model and passages."""
-    return corpus_key(session.embedder.identity, session.ids, session.texts)
+    return corpus_key(session.embedder.document_identity, session.ids, session.texts)
 
 
 def _unit(x: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
@@ -318,6 +321,8 @@ class MapProjector:
         n_neighbors: UMAP neighbourhood size.
         seed: UMAP ``random_state`` and subsample seed.
         max_fit_points: Corpora larger than this are subsampled for the fit.
+        max_disk_bytes: Cap on the map files in ``cache_dir/umap/`` (``E2RANK_UMAP_CACHE_MB``,
+            256 MB); past it the least recently used files are deleted.
     """
 
     def __init__(
@@ -327,6 +332,7 @@ class MapProjector:
         n_neighbors: int = DEFAULT_NEIGHBORS,
         seed: int = DEFAULT_SEED,
         max_fit_points: int = DEFAULT_MAX_FIT_POINTS,
+        max_disk_bytes: int = DEFAULT_DISK_BYTES,
     ) -> None:
         if not MIN_UMAP_POINTS <= max_fit_points <= _MAX_EXACT_POINTS:
             raise ValueError(f"max_fit_points must be between {MIN_UMAP_POINTS} and {_MAX_EXACT_POINTS}")
@@ -335,6 +341,7 @@ class MapProjector:
         self.n_neighbors = n_neighbors
         self.seed = seed
         self.max_fit_points = max_fit_points
+        self.max_disk_bytes = max_disk_bytes
         # A map fitted with other parameters or another umap-learn must not be reused.
         params = f"{_FORMAT_VERSION}:{importlib.metadata.version('umap-learn')}:{n_neighbors}:{seed}:{max_fit_points}"
         self._params_tag = hashlib.sha256(params.encode()).hexdigest()[:8]
@@ -394,6 +401,8 @@ class MapProjector:
             logger.warning("UMAP map %s is unusable (%s: %s); refitting", path, type(exc).__name__, exc)
             path.unlink(missing_ok=True)
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used: evicted last
         return fitted
 
     def _save(self, key: str, fitted: FittedMap) -> None:
@@ -406,6 +415,21 @@ class MapProjector:
             os.replace(fh.name, path)
         except OSError as exc:
             logger.warning("could not save UMAP map %s (%s); it stays in memory only", path, exc)
+        self._prune(keep=path)
+
+    def _prune(self, keep: Path) -> None:
+        """Deletes the least recently used map files while they exceed ``max_disk_bytes``."""
+        try:
+            files = sorted((f.stat().st_mtime, f.stat().st_size, f) for f in self.map_dir.glob("*.pkl"))
+        except OSError:
+            return
+        total = sum(size for _, size, _ in files)
+        for _, size, f in files:
+            if total <= self.max_disk_bytes:
+                break
+            if f != keep:
+                f.unlink(missing_ok=True)
+                total -= size
 
     # ------------------------------------------------------------------ fitting
     def _fit_job(self, key: str, points: np.ndarray, rows: np.ndarray, n_corpus: int) -> FittedMap:

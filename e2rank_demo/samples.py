@@ -26,6 +26,7 @@ import functools
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,9 +140,11 @@ def _read_info(folder: Path) -> SampleInfo:
     )
 
 
-@functools.lru_cache(maxsize=8)
+_sample_lock = threading.Lock()
+
+
 def load_sample(name: str, root: Path = SAMPLES_DIR) -> Sample:
-    """Reads one sample (cached per process).
+    """Reads one sample (cached per process, read once even when many sessions ask at once).
 
     Args:
         name: A name from :func:`available_samples`; anything else is refused, so a
@@ -154,12 +157,21 @@ def load_sample(name: str, root: Path = SAMPLES_DIR) -> Sample:
     Raises:
         ValueError: If there is no such (complete) sample.
     """
+    with _sample_lock:  # lru_cache alone lets simultaneous first calls all read the files
+        return _load_sample(name, root)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_sample(name: str, root: Path) -> Sample:
     info = next((i for i in available_samples(root) if i.name == name), None)
     if info is None:
         known = ", ".join(i.name for i in available_samples(root)) or "none"
         raise ValueError(f"no bundled sample named {name!r} (available: {known})")
     dataset = load_beir(info.path)  # a flat qrels.tsv is read as the "test" split
     return Sample(info, tuple(dataset.corpus), dataset.queries, dataset.qrels.get("test", {}))
+
+
+load_sample.cache_clear = _load_sample.cache_clear  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- embeddings
@@ -198,7 +210,7 @@ def precomputed_vectors(sample: Sample, embedder: Embedder) -> np.ndarray | None
     texts = [p.full_text for p in sample.passages]
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        if meta.get("model_identity") != embedder.identity or meta.get("corpus_sha256") != corpus_sha256(texts):
+        if meta.get("model_identity") != embedder.document_identity or meta.get("corpus_sha256") != corpus_sha256(texts):
             logger.info("stored embeddings for %s do not match %s; embedding instead", sample.info.name, embedder.name)
             return None
         vectors = np.load(npy, allow_pickle=False)
@@ -223,7 +235,7 @@ def save_embeddings(sample: Sample, embedder: Embedder, progress: ProgressFn | N
     npy, sidecar = embeddings_paths(sample.info, embedder.name)
     np.save(npy, vectors.astype(np.float32), allow_pickle=False)
     sidecar.write_text(
-        json.dumps({"model_identity": embedder.identity, "n": len(texts), "corpus_sha256": corpus_sha256(texts)},
+        json.dumps({"model_identity": embedder.document_identity, "n": len(texts), "corpus_sha256": corpus_sha256(texts)},
                    indent=2) + "\n",
         encoding="utf-8",
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import html
 import logging
 import threading
 import time
@@ -20,7 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import gradio as gr
 
-from e2rank_demo.cache import EmbeddingCache
+from e2rank_demo.cache import EmbeddingCache, text_hash
 from e2rank_demo.corpus import IngestReport, Limits, ingest_files, ingest_text, split_passages
 from e2rank_demo.metrics import evaluate_run
 from e2rank_demo.models import (
@@ -64,7 +65,8 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except gr.Error:
             raise
         except (ValueError, PromptTooLongError) as exc:  # the API's messages are written for users
-            raise gr.Error(str(exc), print_exception=False) from None
+            # Gradio renders error messages as HTML; they may quote user input.
+            raise gr.Error(html.escape(str(exc), quote=False), print_exception=False) from None
         except Exception as exc:  # noqa: BLE001 - the page must get a message, never a crash
             logger.exception("callback %s failed", fn.__name__)
             raise gr.Error(f"Something went wrong ({type(exc).__name__}). Your corpus and judgments are unchanged.",
@@ -80,10 +82,18 @@ def _skip(n: int) -> tuple[Any, ...]:
 # --------------------------------------------------------------------- models
 
 
+_cache_lock = threading.Lock()
+
+
 @functools.cache
-def _cache() -> EmbeddingCache:
-    """The process-wide embedding cache (thread-safe, shared by all sessions)."""
+def _open_cache() -> EmbeddingCache:
     return EmbeddingCache()
+
+
+def _cache() -> EmbeddingCache:
+    """The process-wide embedding cache (thread-safe, shared by all sessions), opened once."""
+    with _cache_lock:
+        return _open_cache()
 
 
 def model_choices() -> tuple[list[tuple[str, str]], str]:
@@ -104,6 +114,12 @@ def warm_up_in_background() -> threading.Thread:
             import faiss  # noqa: F401 - imported for its load time only
         except Exception:  # noqa: BLE001 - a failed warm-up is retried by the first real load
             logger.exception("background warm-up failed")
+        try:  # compiles UMAP's numba code on the map's own worker thread (returns at once)
+            from e2rank_demo import projection
+
+            projection.warm_up()
+        except Exception:  # noqa: BLE001 - the map shows PCA until UMAP works
+            logger.exception("UMAP warm-up failed")
 
     thread = threading.Thread(target=work, name="e2rank-warm-up", daemon=True)
     thread.start()
@@ -125,10 +141,20 @@ def _reporter(progress: gr.Progress) -> ProgressFn:
 # --------------------------------------------------------------------- indexing
 
 
-def _embeddings_note(index: SearchSession, stored: bool) -> str:
+def _embeddings_note(index: SearchSession, stored: bool, seen: set[str] | None = None) -> str:
+    """Where the vectors came from.
+
+    With ``seen`` (the text hashes this session indexed before), vectors another session
+    put in the shared cache are not called cache hits: that would tell this user that
+    someone else embedded the same text (SECURITY.md).
+    """
     enc = index.encode_stats
     if stored:
         return "precomputed (shipped with the sample)"
+    if seen is not None and enc.n_cached:
+        unseen = sum(1 for t in index.texts if text_hash(t) not in seen)
+        if unseen > enc.n_encoded:  # some cached vectors were not this session's own
+            return f"embedded: {len(index.texts):,} passages in {enc.seconds:.1f} s"
     if enc.cache_hit:
         return f"cache hit: all {enc.n_cached:,} from the embedding cache ({enc.seconds:.1f} s)"
     if enc.n_cached:
@@ -164,10 +190,12 @@ def _index(
             known_judgments=_sample_judgments(sample) if sample else None,
             known_query_ids={q: qid for qid, q in sample.queries.items()} if sample else None,
         )
+        note = _embeddings_note(index, stored, None if sample else state.embedded_hashes)
+        if not sample:
+            state.embedded_hashes.update(text_hash(t) for t in index.texts)
     finally:
         state.indexing = False
-    stats_html = render.stats_view(corpus.label, stats, loaded.embedder.label, _embeddings_note(index, stored),
-                                   loaded.notice)
+    stats_html = render.stats_view(corpus.label, stats, loaded.embedder.label, note, loaded.notice)
     status = render.notice("\n".join([f"Indexed {corpus.label}. Ready to search.", *messages]))
     examples = gr.Dataset(samples=[[q] for q in sample.queries.values()], visible=True) if sample else gr.Dataset(
         samples=[], visible=False)
@@ -182,8 +210,8 @@ def _session_for(corpus: Corpus, config: IndexConfig, embedder: Any, progress: g
         passages = [Passage.from_document(d) for d in corpus.documents]
     limit = Limits.from_env().max_passages
     if len(passages) > limit:
-        raise ValueError(f"{len(passages):,} passages exceed the limit of {limit:,}; use fewer or shorter "
-                         "documents, or longer passages. The current corpus is unchanged.")
+        raise ValueError(f"{len(passages):,} passages exceed the limit of {limit:,} (E2RANK_MAX_PASSAGES); use "
+                         "fewer or shorter documents, or longer passages. The current corpus is unchanged.")
     return SearchSession(embedder, passages, _cache(), progress=_reporter(progress))
 
 

@@ -24,18 +24,6 @@ MINILM_NOTE = (
     "first stage, as the paper's ablation predicts. An E2Rank model (Model and passages) shows the real effect."
 )
 
-COMING_NEXT_MAP = (
-    "### Embedding map\n"
-    "Coming next: a 2-D map (UMAP) of the corpus embeddings with the query, the listwise prompt "
-    "and the top candidates marked, plus a rank-shift chart between the two columns."
-)
-
-COMING_NEXT_LATENCY = (
-    "### Latency\n"
-    "Coming next: measured per-stage timings of the last searches (query encoding, first stage, "
-    "prompt encoding, scoring) beside the latency the paper reports."
-)
-
 ABOUT = f"""
 ## How E2Rank works
 

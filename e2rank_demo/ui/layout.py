@@ -8,7 +8,7 @@ Output groups shared by several events (callbacks return tuples in this order):
   note, then ``result_outputs`` (cleared, since a new index invalidates old results).
 
 Public API endpoints (``gradio_client``): ``load_sample``, ``upload``, ``paste``,
-``reindex``, ``search``, ``set_relevant`` and ``export``.
+``reindex``, ``search``, ``set_relevant``, ``export`` and ``report`` (``ui/share.py``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from typing import Any
 import gradio as gr
 
 from e2rank_demo.corpus import Limits
-from e2rank_demo.pipeline import MAX_QUERY_CHARS
+from e2rank_demo.pipeline import MAX_INSTRUCTION_CHARS, MAX_QUERY_CHARS
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.samples import available_samples
-from e2rank_demo.ui import callbacks, content, render
+from e2rank_demo.ui import callbacks, content, render, visuals
+from e2rank_demo.ui import evaluate as evaluate_tab
+from e2rank_demo.ui import present, share
 from e2rank_demo.ui.state import UISession
 
 STATIC = Path(__file__).parent / "static"
@@ -50,7 +52,7 @@ def launch_options() -> dict[str, Any]:
         # Gradio refuses bigger uploads before they reach the disk; ingestion re-checks every limit.
         "max_file_size": Limits.from_env().max_file_bytes,
         "theme": theme(),
-        "css": (STATIC / "app.css").read_text(encoding="utf-8"),
+        "css": (STATIC / "app.css").read_text(encoding="utf-8") + present.CSS,
         "js": (STATIC / "app.js").read_text(encoding="utf-8"),
     }
 
@@ -120,9 +122,9 @@ def build_demo() -> gr.Blocks:
                 prompt_docs = gr.Slider(1, 50, value=20, step=1, label="Prompt documents k")
                 task = gr.Dropdown([(t.label, name) for name, t in TASKS.items()], value=DEFAULT_TASK,
                                    label="Task preset")
-                query_instruction = gr.Textbox(TASKS[DEFAULT_TASK].query, lines=2,
+                query_instruction = gr.Textbox(TASKS[DEFAULT_TASK].query, lines=2, max_length=MAX_INSTRUCTION_CHARS,
                                                label="Retrieval instruction (used by E2Rank models)")
-                rerank_instruction = gr.Textbox(TASKS[DEFAULT_TASK].rerank, lines=2,
+                rerank_instruction = gr.Textbox(TASKS[DEFAULT_TASK].rerank, lines=2, max_length=MAX_INSTRUCTION_CHARS,
                                                 label="Listwise prompt instruction")
                 interpolation = gr.Slider(0, 1, value=0, step=0.05, label="λ: share of cos(query, doc) in the "
                                           "E2Rank score")
@@ -130,7 +132,7 @@ def build_demo() -> gr.Blocks:
                                         value="official", label="Prompt order")
                 rocchio = gr.Checkbox(False, label="Also run Rocchio PRF (baseline)")
         gr.HTML(content.HEADER)
-        with gr.Tabs():
+        with gr.Tabs() as main_tabs:
             with gr.Tab("Search", id="search"):
                 with gr.Row(equal_height=True):
                     query = gr.Textbox(label="Query", show_label=False, scale=5, elem_id="query",
@@ -159,10 +161,13 @@ def build_demo() -> gr.Blocks:
                     export_btn = gr.Button("Create export files", elem_id="export-btn")
                     export_out = gr.File(file_count="multiple", interactive=False, elem_id="export-files",
                                          label="Rankings (CSV, JSON, TREC runs), judgments (qrels), queries")
-            with gr.Tab("Embedding map", id="map"):
-                gr.Markdown(content.COMING_NEXT_MAP, elem_classes="e2r-coming")
+                share_ui = share.build_panel()
+            with gr.Tab("Embedding map", id="map") as map_tab:
+                map_ui = visuals.build_map_tab()
             with gr.Tab("Latency", id="latency"):
-                gr.Markdown(content.COMING_NEXT_LATENCY, elem_classes="e2r-coming")
+                latency_ui = visuals.build_latency_tab()
+            eval_ui = evaluate_tab.build_tab()
+            present_ui = present.build_tab()
             with gr.Tab("About", id="about"):
                 gr.Markdown(content.ABOUT)
 
@@ -171,7 +176,8 @@ def build_demo() -> gr.Blocks:
         search_inputs = [query, first_stage, candidates, prompt_docs, task, query_instruction, rerank_instruction,
                          interpolation, prompt_order, rocchio, show_all, state]
 
-        demo.load(sample_picker, sample_name, sample_name, api_visibility="private", show_progress="hidden")
+        page_loaded = demo.load(sample_picker, sample_name, sample_name, api_visibility="private",
+                                show_progress="hidden")
         sample_name.change(sample_card, sample_name, sample_info, api_visibility="private")
         # Indexing shows its progress bar (passages embedded / total, ETA) on the corpus panel only,
         # then folds the sidebar away on a phone.
@@ -181,8 +187,9 @@ def build_demo() -> gr.Blocks:
             (paste_btn, callbacks.paste_text, [pasted, max_words, overlap, model, state], "paste"),
             (reindex_btn, callbacks.reindex, [model, max_words, overlap, state], "reindex"),
         ):
-            button.click(fn, inputs, index_outputs, api_name=api_name, show_progress_on=stats).success(
-                None, js=FOLD_SIDEBAR_ON_PHONE)
+            indexed = button.click(fn, inputs, index_outputs, api_name=api_name, show_progress_on=stats)
+            indexed.success(None, js=FOLD_SIDEBAR_ON_PHONE)
+            visuals.wire_indexed(indexed, state, map_ui, latency_ui)
         files.change(callbacks.csv_columns, files, text_column, api_visibility="private")
         gr.on([model.change, max_words.change, overlap.change], callbacks.reindex_note,
               [model, max_words, overlap, state], reindex_msg, api_visibility="private")
@@ -198,4 +205,17 @@ def build_demo() -> gr.Blocks:
         relevance.input(callbacks.mark_relevant, [relevance, show_all, state], [first_html, e2rank_html, rocchio_html],
                         api_name="set_relevant")
         export_btn.click(callbacks.export_files, state, export_out, api_name="export")
+        visuals.wire(state, map_tab, map_ui, latency_ui)
+        evaluate_tab.wire(eval_ui, model=model, state=state, tabs=main_tabs, query=query,
+                          sidebar_first_stage=first_stage, index_outputs=index_outputs, search_inputs=search_inputs,
+                          search_outputs=[*result_outputs, search_info])
+        # Links (?corpus=...&q=...) are applied after the first load; ?present=1 continues in the Present tab.
+        shared = share.wire(share_ui, page_loaded=page_loaded, state=state, tabs=main_tabs, sample_name=sample_name,
+                            model=model, query=query, show_all=show_all, stats=stats, index_outputs=index_outputs,
+                            settings=[first_stage, candidates, prompt_docs, task, query_instruction,
+                                      rerank_instruction, interpolation, prompt_order, rocchio],
+                            search_outputs=[*result_outputs, search_info],
+                            present_targets=[present_ui.corpus, present_ui.query])
+        present.wire(present_ui, state=state, model=model, url=shared,
+                     settings=[first_stage, candidates, prompt_docs, interpolation, prompt_order])
     return demo

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from collections import Counter
@@ -58,6 +59,25 @@ class Corpus:
 
 
 @dataclass
+class MapView:
+    """What the Embedding map tab last showed (``ui/visuals.py`` reads and writes it).
+
+    Attributes:
+        result: The search the map was drawn for (compared by identity).
+        options: The view options it was drawn with (scope, colour, animation, judgments).
+        waiting: True while a PCA stand-in is shown until the corpus's UMAP map is ready.
+        since: ``time.monotonic()`` when the waiting began (polling gives up eventually).
+        placed: The UMAP placement of ``result`` (reused when only view options change).
+    """
+
+    result: QueryResult | None = None
+    options: tuple[object, ...] = ()
+    waiting: bool = False
+    since: float = 0.0
+    placed: object | None = None
+
+
+@dataclass
 class UISession:
     """Everything one browser session owns.
 
@@ -71,6 +91,9 @@ class UISession:
         judgments: Query text -> passage id -> relevance grade.
         query_ids: Query text -> query id (sample ids, else ``u1``, ``u2`` ...).
         export_dir: This session's private folder for export files (created lazily).
+        map_view: What the Embedding map tab shows (see :class:`MapView`).
+        embedded_hashes: Hashes of the texts this session indexed (uploads, pastes), so
+            the corpus panel reports cache hits on the session's own texts only.
     """
 
     corpus: Corpus | None = None
@@ -82,6 +105,8 @@ class UISession:
     judgments: dict[str, dict[str, int]] = field(default_factory=dict)
     query_ids: dict[str, str] = field(default_factory=dict)
     export_dir: str | None = None
+    map_view: MapView = field(default_factory=MapView)
+    embedded_hashes: set[str] = field(default_factory=set)
 
     def begin_indexing(self) -> bool:
         """Marks an indexing run as started; ``False`` if one is already running."""
@@ -112,6 +137,7 @@ class UISession:
         self.config = config
         self.parts = dict(Counter(p.doc_id for p in index.passages))
         self.result = None
+        self.map_view = MapView()
 
     def judgments_for(self, query: str) -> dict[str, int]:
         """The judgments of one query (empty when none)."""
@@ -146,10 +172,24 @@ class UISession:
         """This session's temp folder (the only place exports are written)."""
         if self.export_dir is None or not Path(self.export_dir).is_dir():
             self.export_dir = tempfile.mkdtemp(prefix="e2rank-session-")
+            _EXPORT_DIRS.add(self.export_dir)
         return Path(self.export_dir)
 
     def close(self) -> None:
         """Deletes the session's temp folder (called when Gradio drops the session)."""
         if self.export_dir is not None:
             shutil.rmtree(self.export_dir, ignore_errors=True)
+            _EXPORT_DIRS.discard(self.export_dir)
             self.export_dir = None
+
+
+# Export folders of sessions still open when the server stops are deleted at exit too.
+_EXPORT_DIRS: set[str] = set()
+
+
+@atexit.register
+def remove_export_dirs() -> None:
+    """Deletes the export folders of all sessions of this process (at shutdown)."""
+    for folder in list(_EXPORT_DIRS):
+        shutil.rmtree(folder, ignore_errors=True)
+    _EXPORT_DIRS.clear()

@@ -1,0 +1,657 @@
+"""The Present tab: a guided, five-step walkthrough of one query for lectures and talks.
+
+Pick a bundled corpus and one of its example queries (no typing needed), press Start,
+then Next / Back (or the arrow and Page keys of a presenter's clicker):
+
+1. the query and the first-stage list;
+2. the listwise prompt built from the top-k, documents numbered, with its token count;
+3. the pseudo-query moving on the embedding map (animated, ``plots.embedding_map(animate=True)``);
+4. the reranked list with rank-change badges (``ui/render.py`` rendering);
+5. latency measured now (``latency.measure_latency``) beside the paper's reported A100 table.
+
+The walkthrough has its own state (:class:`PresentState`), so it never replaces the
+corpus, results or judgments of the Search tab; it reuses the Search tab's index when
+that holds the same sample and model, and otherwise keeps a few sample sessions per
+process. Step 3 and step 5 are computed when first shown (the map waits briefly for the
+corpus's UMAP fit, which Start begins in the background; latency takes a few seconds).
+Fonts are large and scoped to the tab (:data:`CSS`).
+
+Hooks elsewhere: ``layout.build_demo`` calls :func:`build_tab` inside the main tabs and
+:func:`wire` at the end; ``layout.launch_options`` appends :data:`CSS`; ``?present=1``
+links are applied by :mod:`e2rank_demo.ui.share`, whose page-open chain :func:`wire`
+continues.
+
+Example:
+    >>> "present-step" in steps_html(2)
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import html
+import logging
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from e2rank_demo import latency, plots, projection
+from e2rank_demo.models import OFFLINE_DEFAULT, load_embedder
+from e2rank_demo.pipeline import SearchSession, SearchSettings
+from e2rank_demo.records import ListwisePrompt, QueryResult
+from e2rank_demo.samples import available_samples, load_sample, open_session
+from e2rank_demo.ui import callbacks, render, share, visuals
+from e2rank_demo.ui.content import MINILM_NOTE
+from e2rank_demo.ui.state import UISession
+
+logger = logging.getLogger(__name__)
+
+CSS = (Path(__file__).parent / "static" / "present.css").read_text(encoding="utf-8")
+"""Large type for the Present tab, every rule scoped to ``#present-tab``."""
+
+STEPS: tuple[tuple[str, str, str], ...] = (
+    ("Query and first stage", "Query",
+     "The query is embedded once and compared by cosine similarity with every document embedding, computed ahead "
+     "of time. The N best documents become the candidates; here are the top 10."),
+    ("The listwise prompt", "Prompt",
+     "E2Rank writes the top-k candidates, numbered, and the query into one prompt. Embedding this prompt is the "
+     "only extra model call reranking needs."),
+    ("The pseudo-query on the map", "Map",
+     "Your query (star) moves to the embedding of the listwise prompt, the pseudo-query (diamond; ▶ Play runs it "
+     "again). It leans towards what the top documents share, like pseudo-relevance feedback."),
+    ("The reranked list", "Rerank",
+     "Every candidate is re-scored by cosine with the pseudo-query, reusing the document embeddings already "
+     "computed. Badges show each document's move against the first stage; ✓ marks known relevant documents."),
+    ("Latency", "Latency",
+     "Measured now on this machine, stage by stage: E2Rank adds one prompt pass to the first stage, while "
+     "re-encoding the candidates or a pointwise pass per document costs far more. Below: the paper's A100 numbers."),
+)
+N_STEPS = len(STEPS)
+PCA_NOTICE = ("UMAP is still being prepared in the background, so this is PCA for now: go Back and Next again in a "
+              "few seconds for the UMAP map.")
+MAP_CAPTION = ("Each dot is a document (hover for its title and ranks); ringed dots went into the listwise prompt. "
+               "The star is the query, the diamond the E2Rank pseudo-query, and ▶ Play moves one to the other. "
+               "Distances in 2-D are approximate.")
+N_OUTPUTS = 7
+MAP_WAIT_S = 4.0
+"""Seconds step 3 waits for the corpus's UMAP fit before showing PCA."""
+SESSIONS_KEPT = 3
+
+# Presenter clickers send PageDown / PageUp; arrow keys work too (never while typing in a field).
+KEYS_JS = """
+if (!window.e2rPresentKeys) {
+  window.e2rPresentKeys = true;
+  document.addEventListener("keydown", (event) => {
+    const tab = document.getElementById("present-tab");
+    if (!tab || tab.offsetParent === null || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.target instanceof Element && event.target.closest("input, textarea, select, [contenteditable]")) return;
+    const id = { ArrowRight: "present-next", PageDown: "present-next", ArrowLeft: "present-back",
+                 PageUp: "present-back" }[event.key];
+    const button = id && document.getElementById(id);
+    if (button && !button.disabled) { event.preventDefault(); button.click(); }
+  });
+}
+"""
+# After each step: bring the step bar to the top of the window (the page header scrolls away), and
+# on step 3 press the map's Play button once, so the pseudo-query moves by itself.
+AFTER_STEP_JS = """() => {
+  if (document.getElementById("present-tab")?.offsetParent == null) return;
+  const top = () => {
+    const nav = document.getElementById("present-nav");
+    if (nav) window.scrollTo({top: Math.max(0, nav.getBoundingClientRect().top + window.scrollY - 6)});
+  };
+  top();
+  setTimeout(top, 450);  // again once a folding sidebar or new content has settled
+  const step = document.querySelector("#present-steps [data-step]")?.dataset.step;
+  if (step !== "3") return;
+  const play = () => {
+    const button = document.querySelector("#present-plot .updatemenu-button");
+    if (button) button.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+    return Boolean(button);
+  };
+  let tries = 0;
+  const timer = setInterval(() => { if (play() || ++tries > 20) clearInterval(timer); }, 250);
+}"""
+# Start hides the sidebar, so the slides get the whole width (only while the Present tab shows:
+# the page-open chain runs this after every load).
+FOLD_SIDEBAR_JS = """() => {
+  if (document.getElementById("present-tab")?.offsetParent == null) return;
+  const sidebar = document.getElementById("sidebar");
+  if (sidebar?.classList.contains("open")) sidebar.querySelector("button")?.click();
+}"""
+
+
+@dataclass
+class PresentState:
+    """One browser session's walkthrough.
+
+    Attributes:
+        sample: Bundled sample name.
+        model: Model preset asked for.
+        session: The sample's index.
+        result: The walkthrough's search.
+        relevance: The sample's judgments for the query (passage id -> grade).
+        step: Current step, 1 to :data:`N_STEPS` (0 before Start).
+        map_value: The drawn map of step 3 (reused on Back / Next).
+        map_method: ``umap`` or ``pca`` (a PCA map is redrawn once UMAP is ready).
+        map_note: The map's caption and projection note.
+        latency: The measurement of step 5, once taken.
+        notice: A model fallback notice, if any.
+    """
+
+    sample: str | None = None
+    model: str | None = None
+    session: SearchSession | None = None
+    result: QueryResult | None = None
+    relevance: dict[str, int] = field(default_factory=dict)
+    step: int = 0
+    map_value: Any = None
+    map_method: str | None = None
+    map_note: str = ""
+    latency: latency.LatencyReport | None = None
+    notice: str | None = None
+
+
+@dataclass
+class PresentTab:
+    """Components of the Present tab."""
+
+    corpus: gr.Dropdown
+    query: gr.Dropdown
+    start: gr.Button
+    back: gr.Button
+    steps: gr.HTML
+    next: gr.Button
+    heading: gr.HTML
+    body: gr.HTML
+    plot: gr.Plot
+    extra: gr.HTML
+    link_btn: gr.Button
+    link: gr.Textbox
+    link_message: gr.HTML
+    report_btn: gr.Button
+    report_file: gr.File
+    state: gr.State
+
+    @property
+    def outputs(self) -> list[Any]:
+        """What Start, Next and Back return (``N_OUTPUTS``)."""
+        return [self.steps, self.heading, self.body, self.plot, self.extra, self.back, self.next]
+
+
+# --------------------------------------------------------------------- HTML pieces
+
+
+def steps_html(step: int) -> str:
+    """The step indicator: five numbered steps, the current one highlighted."""
+    items = []
+    for i, (title, short, _) in enumerate(STEPS, start=1):
+        cls = "current" if i == step else "done" if i < step else ""
+        current = ' aria-current="step"' if i == step else ""
+        items.append(f'<li class="{cls}" title="{render.esc(title)}"{current}><span class="num">{i}</span> '
+                     f"{render.esc(short)}</li>")
+    return (f'<nav class="present-step" data-step="{step}" aria-label="Walkthrough steps">'
+            f'<ol>{"".join(items)}</ol></nav>')
+
+
+def heading_html(step: int, notice: str | None = None) -> str:
+    """The step's title and caption."""
+    warn = f'<p class="e2r-warn" role="alert">{render.esc(notice)}</p>' if notice else ""
+    if step == 0:
+        return ('<div class="present-head"><h2>Present E2Rank in five steps</h2><p class="present-caption">Choose a '
+                "bundled corpus and one of its example queries, then press Start. Next and Back (or the arrow "
+                "keys, or a presenter's clicker) walk through one query: the first stage, the listwise prompt, the "
+                "pseudo-query on the map, the reranked list and the latency.</p></div>")
+    title, _, caption = STEPS[step - 1]
+    return (f'<div class="present-head" data-step="{step}"><h2>Step {step} of {N_STEPS}: {render.esc(title)}</h2>'
+            f'<p class="present-caption">{render.esc(caption)}</p>{warn}</div>')
+
+
+def _context(ps: PresentState) -> render.RowContext:
+    assert ps.session is not None and ps.result is not None
+    return render.RowContext(
+        session=ps.session, parts=dict(Counter(p.doc_id for p in ps.session.passages)),
+        terms=render.query_terms(ps.result.query), relevant=ps.relevance, first_stage=ps.result.first_stage,
+        reranked=ps.result.reranked.get("e2rank"), recall_at=len(ps.result.first_stage.ids), limit=render.TOP)
+
+
+def _metrics(relevant: dict[str, int], ranking: Any, recall_at: int) -> dict[str, float] | None:
+    if ranking is None or not any(g > 0 for g in relevant.values()):
+        return None
+    from e2rank_demo.metrics import evaluate_run
+
+    run = {pid: float(len(ranking.ids) - i) for i, pid in enumerate(ranking.ids)}
+    return evaluate_run({"q": relevant}, {"q": run}, recall_at=recall_at)
+
+
+def _first_column(ps: PresentState) -> str:
+    assert ps.result is not None
+    ctx = _context(ps)
+    stage = "BM25" if ps.result.candidates.stage == "bm25" else "dense cosine similarity"
+    column = render.Column("first_stage", "First stage", f"Top {len(ps.result.first_stage.ids)} by {stage}",
+                           ps.result.first_stage, _metrics(ps.relevance, ps.result.first_stage, ctx.recall_at))
+    return render.results_column(column, ctx)
+
+
+def _e2rank_column(ps: PresentState) -> str:
+    assert ps.result is not None and ps.session is not None
+    e2rank = ps.result.reranked.get("e2rank")
+    if e2rank is None:
+        return render.placeholder_column("e2rank", "E2Rank (listwise reranked)", "No candidates to rerank.")
+    ctx = _context(ps)
+    k = len(ps.result.prompt.doc_tokens_kept) if ps.result.prompt else 0
+    note = MINILM_NOTE if ps.session.embedder.name == OFFLINE_DEFAULT else ""
+    column = render.Column("e2rank", "E2Rank (listwise reranked)", f"cos(prompt, doc); top {k} in the prompt", e2rank,
+                           _metrics(ps.relevance, e2rank, ctx.recall_at),
+                           _metrics(ps.relevance, ps.result.first_stage, ctx.recall_at), note)
+    return render.results_column(column, ctx)
+
+
+def query_html(ps: PresentState) -> str:
+    """The query in large type, with what searched it."""
+    assert ps.result is not None and ps.session is not None
+    r = ps.result
+    stage = "BM25" if r.candidates.stage == "bm25" else "dense cosine"
+    line = (f"{len(r.first_stage.ids)} candidates from {len(ps.session.passages):,} documents · first stage: {stage} · "
+            f"model: {ps.session.embedder.label}")
+    return (f'<div class="present-query"><span class="label">Query</span><q>{render.esc(r.query)}</q></div>'
+            f'<p class="present-line">{render.esc(line)}</p>')
+
+
+def split_prompt(text: str, k: int) -> tuple[str, list[str], str] | None:
+    """``(head, documents, tail)`` of a listwise prompt whose documents start lines ``[1] ``..``[k] ``.
+
+    Example:
+        >>> split_prompt("Rerank:\\nDocuments:\\n[1] a\\n[2] b\\nSearch Query: q", 2)
+        ('Rerank:\\nDocuments:\\n', ['[1] a', '[2] b'], '\\nSearch Query: q')
+    """
+    starts, pos = [], 0
+    for i in range(1, k + 1):
+        found = text.find(f"\n[{i}] ", pos)
+        if found < 0:
+            return None
+        starts.append(found + 1)
+        pos = found + 1
+    if not starts:
+        return None
+    end = text.find("\n", starts[-1])
+    end = len(text) if end < 0 else end
+    docs = [text[a: b - 1] for a, b in zip(starts, starts[1:])] + [text[starts[-1]: end]]
+    return text[: starts[0]], docs, text[end:]
+
+
+def prompt_html(prompt: ListwisePrompt, ids: Sequence[str], session: SearchSession, query: str) -> str:
+    """Step 2: the prompt text with its numbered documents appearing one by one, and the token count."""
+    k = len(prompt.doc_tokens_kept)
+    cut = sum(1 for kept, full in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full) if kept < full)
+    summary = (f'<p class="present-big" data-tokens="{prompt.n_tokens}"><b>{prompt.n_tokens}</b> tokens '
+               f"<span>in one prompt · {k} documents · {prompt.max_tokens}-token window"
+               f"{f' · {cut} cut to fit' if cut else ''}</span></p>")
+    items = "".join(
+        f'<li style="--i:{i}"><span class="num">[{i}]</span> {render.esc(session.passage(pid).title or pid)} '
+        f'<span class="tok">{kept}{"/" + str(full) if kept < full else ""} tokens</span></li>'
+        for i, (pid, kept, full) in enumerate(zip(ids, prompt.doc_tokens_kept, prompt.doc_tokens_full), start=1))
+    parts = split_prompt(prompt.text, k)
+    if parts is None:
+        text = render.esc(prompt.text)
+    else:
+        head, docs, tail = parts
+        spans = []
+        for i, doc in enumerate(docs, start=1):
+            marker = f"[{i}]"
+            spans.append(f'<span class="pp-doc" style="--i:{i}"><b class="pp-num">{marker}</b>'
+                         f"{render.esc(doc[len(marker):])}</span>")
+        tail_html = render.esc(tail)
+        needle = render.esc(query)
+        if needle and needle in tail_html:
+            tail_html = tail_html.replace(needle, f'<mark class="pp-query">{needle}</mark>', 1)
+        text = render.esc(head) + "\n".join(spans) + f'<span class="pp-tail" style="--i:{k + 1}">{tail_html}</span>'
+    return (f"{summary}<div class=\"present-prompt\"><ol class=\"present-docs\">{items}</ol>"
+            f'<pre class="present-prompt-text">{text}</pre></div>')
+
+
+def reported_html() -> str:
+    """The paper's A100 latency table, labelled as reported, not measured here."""
+    head = "".join(f"<th>{render.esc(h)}</th>" for h in latency.REPORTED_HEADERS)
+    body = "".join("<tr>" + "".join(f"<td>{render.esc(c)}</td>" for c in row) + "</tr>"
+                   for row in plots.reported_latency_rows())
+    return ('<div class="present-reported"><h3>Reported in the paper (A100) — not measured here</h3>'
+            f'<table class="e2r-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+            f'<p class="e2r-hint">{render.esc(latency.REPORTED_SOURCE)}</p></div>')
+
+
+def figure_note(figure: plots.Figure) -> str:
+    """A figure's caption with how to save it."""
+    return (f'<p class="present-figcap">{render.esc(figure.caption)}</p><p class="e2r-hint">Save the chart: camera '
+            "icon in its toolbar (PNG); the exported report's charts also save SVG.</p>")
+
+
+# --------------------------------------------------------------------- sessions
+
+_sessions: OrderedDict[tuple[str, str], tuple[SearchSession, str | None]] = OrderedDict()
+_sessions_lock = threading.Lock()
+
+
+def sample_session(name: str, model: str, state: UISession | None = None) -> tuple[SearchSession, str | None]:
+    """The index of a bundled sample for ``model`` and a model fallback notice (if any).
+
+    Reuses the Search tab's index when it holds the same sample and model; otherwise
+    keeps the last few per process (bundled samples are read-only).
+    """
+    if (state is not None and state.index is not None and not state.indexing and state.corpus is not None
+            and state.corpus.sample == name and state.config is not None and state.config.model == model):
+        return state.index, None
+    key = (name, model)
+    with _sessions_lock:
+        if key in _sessions:
+            _sessions.move_to_end(key)
+            return _sessions[key]
+    sample = load_sample(name)
+    loaded = load_embedder(model)
+    index, _ = open_session(sample, loaded.embedder, _embedding_cache())
+    with _sessions_lock:
+        _sessions[key] = (index, loaded.notice)
+        while len(_sessions) > SESSIONS_KEPT:
+            _sessions.popitem(last=False)
+    return index, loaded.notice
+
+
+def _embedding_cache() -> Any:
+    """The app's shared embedding cache (``None`` if it cannot be opened)."""
+    try:
+        return callbacks._cache()  # noqa: SLF001 - the one process-wide cache the Search tab uses
+    except Exception:  # noqa: BLE001 - shipped embeddings still work without it
+        logger.exception("embedding cache unavailable")
+        return None
+
+
+def _search(index: SearchSession, query: str, settings: SearchSettings) -> QueryResult:
+    return index.search(query, settings)
+
+
+def _measure(index: SearchSession, query: str, settings: SearchSettings) -> latency.LatencyReport:
+    return latency.measure_latency(index, query, settings)
+
+
+if callbacks.spaces is not None:  # Hugging Face ZeroGPU: model calls run inside spaces.GPU
+    _search = callbacks.spaces.GPU(_search)
+    _measure = callbacks.spaces.GPU(_measure)
+
+
+def settings_for(result: QueryResult) -> SearchSettings:
+    """The settings a walkthrough's search ran with."""
+    try:
+        return SearchSettings(**result.settings)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return SearchSettings()
+
+
+# --------------------------------------------------------------------- steps
+
+
+def _map_value(ps: PresentState) -> tuple[Any, str]:
+    """Step 3's figure (UMAP when ready within :data:`MAP_WAIT_S`, else PCA) and its caption."""
+    assert ps.session is not None and ps.result is not None
+    if ps.map_value is None or ps.map_method != "umap":
+        proj = projection.default_projector().project_result(ps.session, ps.result, wait=MAP_WAIT_S)
+        if proj.notice and proj.method == "pca" and visuals.umap_status(ps.session) == "fitting":
+            proj = dataclasses.replace(proj, notice=PCA_NOTICE)
+        figure = plots.embedding_map(proj, ps.session, ps.result, relevance=ps.relevance or None, animate=True)
+        figure.caption = MAP_CAPTION
+        ps.map_value, ps.map_method = visuals.plot_value(figure), proj.method
+        ps.map_note = figure_note(figure) + (render.notice(proj.notice, "warn") if proj.notice else "")
+    return ps.map_value, ps.map_note
+
+
+def render_step(ps: PresentState, progress: Any = None) -> tuple[Any, ...]:
+    """The ``N_OUTPUTS`` values showing ``ps.step`` (computing the map or latency on first view)."""
+    step = ps.step
+    hidden_plot = gr.Plot(value=None, visible=False)
+    back = gr.Button(interactive=step > 1)
+    nxt = gr.Button(interactive=1 <= step < N_STEPS, value="Next ▶" if step < N_STEPS else "End")
+    if step == 0 or ps.result is None or ps.session is None:
+        return steps_html(0), heading_html(0), "", hidden_plot, "", gr.Button(interactive=False), \
+            gr.Button(interactive=False, value="Next ▶")
+    head = heading_html(step, ps.notice)
+    result = ps.result
+    body, plot, extra = "", hidden_plot, ""
+    if step == 1:
+        body = query_html(ps) + f'<div class="present-cols one">{_first_column(ps)}</div>'
+    elif step == 2:
+        if result.prompt is None:
+            body = render.notice("E2Rank did not run (no candidates), so there is no prompt.", "warn")
+        else:
+            k = len(result.prompt.doc_tokens_kept)
+            body = prompt_html(result.prompt, result.first_stage.ids[:k], ps.session, result.query)
+    elif step == 3:
+        if not len(result.candidates):
+            body = render.notice("The first stage found no candidates, so there is no map to show.", "warn")
+        else:
+            value, extra = _map_value(ps)
+            plot = gr.Plot(value=value, visible=True)
+    elif step == 4:
+        body = (query_html(ps) + f'<div class="present-cols">{_first_column(ps)}{_e2rank_column(ps)}</div>')
+    elif step == 5:
+        if ps.latency is None and len(result.candidates):
+            if progress is not None:
+                progress(0.1, desc="Timing every system on this query (a few seconds)…")
+            ps.latency = _measure(ps.session, result.query, settings_for(result))
+        if ps.latency is not None:
+            figure = plots.latency_bars(ps.latency)
+            plot = gr.Plot(value=visuals.plot_value(figure), visible=True)
+            extra = figure_note(figure) + reported_html()
+        else:
+            body = render.notice("No candidates, so nothing to time.", "warn") + reported_html()
+    return steps_html(step), head, body, plot, extra, back, nxt
+
+
+def _failed() -> tuple[Any, ...]:
+    return tuple(gr.skip() for _ in range(N_OUTPUTS))
+
+
+def guarded(fn: Any) -> Any:
+    """Any failure becomes a plain warning; the walkthrough stays where it was."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as exc:
+            gr.Warning(html.escape(str(exc), quote=False))
+        except Exception as exc:  # noqa: BLE001 - the page gets a message, never a crash
+            logger.exception("present callback %s failed", fn.__name__)
+            gr.Warning(f"Something went wrong ({type(exc).__name__}); the walkthrough is unchanged.")
+        return _failed()
+
+    return wrapper
+
+
+def begin(ps: PresentState, corpus: str | None, query: str | None, model: str, first_stage: str, candidates: float,
+          prompt_docs: float, interpolation: float, prompt_order: str, state: UISession | None,
+          progress: Any = None) -> tuple[Any, ...]:
+    """Loads the sample (or reuses it), searches and shows step 1."""
+    names = share.sample_names()
+    if corpus not in names:
+        raise ValueError("Choose a bundled corpus first.")
+    text = (query or "").strip()
+    if not text:
+        raise ValueError("Choose an example query first.")
+    if progress is not None:
+        progress(0.1, desc=f"Loading {corpus} with {model}…")
+    index, notice = sample_session(corpus, model, state)
+    task = load_sample(corpus).info.task
+    settings = SearchSettings(first_stage=first_stage if first_stage in share.STAGES else "dense",  # type: ignore[arg-type]
+                              candidates=int(candidates), prompt_docs=int(prompt_docs), task=task,
+                              interpolation=float(interpolation),
+                              prompt_order=prompt_order if prompt_order in share.ORDERS else "official",  # type: ignore[arg-type]
+                              rerankers=("e2rank",))
+    if progress is not None:
+        progress(0.6, desc="Searching and reranking…")
+    result = _search(index, text, settings)
+    sample = load_sample(corpus)
+    qid = sample.query_id(result.query)
+    relevance = {pid: grade for pid, grade in sample.qrels.get(qid, {}).items()} if qid else {}
+    ps.sample, ps.model, ps.session, ps.result, ps.relevance = corpus, model, index, result, relevance
+    ps.step, ps.map_value, ps.map_method, ps.latency, ps.notice = 1, None, None, None, notice
+    _prefetch_map(index)
+    return render_step(ps)
+
+
+def _prefetch_map(index: SearchSession) -> None:
+    """Starts the corpus's UMAP fit in the background, so step 3 can show it."""
+    try:
+        visuals.umap_status(index)
+    except Exception:  # noqa: BLE001 - step 3 falls back to PCA
+        logger.exception("could not start the UMAP fit")
+
+
+@guarded
+def start(corpus: str | None, query: str | None, model: str, first_stage: str, candidates: float, prompt_docs: float,
+          interpolation: float, prompt_order: str, ps: PresentState, state: UISession,
+          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+    """The Start button."""
+    return begin(ps, corpus, query, model, first_stage, candidates, prompt_docs, interpolation, prompt_order, state,
+                 progress)
+
+
+@guarded
+def start_pending(view: share.SharedView | None, model: str, first_stage: str, candidates: float, prompt_docs: float,
+                  interpolation: float, prompt_order: str, ps: PresentState, state: UISession,
+                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    """After a ``?present=1`` link: starts the walkthrough on its corpus and query (first example if none)."""
+    if view is None or not view.present or view.corpus is None:
+        return _failed()
+    query = view.query or next(iter(share.sample_queries(view.corpus)), None)
+    return begin(ps, view.corpus, query, view.model or model, view.first_stage or first_stage,
+                 view.candidates or candidates, view.prompt_docs or prompt_docs,
+                 view.interpolation if view.interpolation is not None else interpolation,
+                 view.prompt_order or prompt_order, state, progress)
+
+
+@guarded
+def next_step(ps: PresentState, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    """Next ▶."""
+    if ps.result is None:
+        raise ValueError("Press Start first.")
+    ps.step = min(N_STEPS, ps.step + 1)
+    return render_step(ps, progress)
+
+
+@guarded
+def back_step(ps: PresentState) -> tuple[Any, ...]:
+    """◀ Back."""
+    if ps.result is None:
+        raise ValueError("Press Start first.")
+    ps.step = max(1, ps.step - 1)
+    return render_step(ps)
+
+
+def pick_corpus(name: str | None) -> gr.Dropdown:
+    """The corpus picker changed: offer its example queries, the first one chosen."""
+    queries = share.sample_queries(name)
+    return gr.Dropdown(choices=queries, value=queries[0] if queries else None)
+
+
+def walkthrough_link(ps: PresentState) -> tuple[str, str]:
+    """The link that reopens this walkthrough (``present=1``), as a query string."""
+    if ps.result is None or ps.sample is None:
+        return "", render.notice("Press Start first; the link reopens the walkthrough's corpus and query.", "warn")
+    s = ps.result.settings
+    view = share.SharedView(corpus=ps.sample, query=ps.result.query,
+                            model=ps.model if ps.model in share.model_names() else None,
+                            first_stage=str(s.get("first_stage")), candidates=int(s.get("candidates", 100)),
+                            prompt_docs=int(s.get("prompt_docs", 20)),
+                            interpolation=float(s.get("interpolation", 0.0)), prompt_order=str(s.get("prompt_order")),
+                            present=True)
+    return share.link_query(view), render.notice("Link copied (where the browser allows it); it is also in the box.")
+
+
+@callbacks.user_errors
+def export_report(ps: PresentState, state: UISession) -> Any:
+    """A one-file report of the walkthrough's query (with its latency, once step 5 measured it)."""
+    from e2rank_demo.report import write_report
+
+    if ps.result is None or ps.session is None:
+        gr.Warning("Press Start first; the report shows the walkthrough's query.")
+        return gr.skip()
+    title = next((i.title for i in available_samples() if i.name == ps.sample), ps.sample)
+    path = write_report(ps.session, ps.result, state.private_dir(), relevance=ps.relevance, latency=ps.latency,
+                        map_wait=0.0, model_name=ps.model, corpus_label=title)
+    return str(path)
+
+
+# --------------------------------------------------------------------- layout
+
+
+def build_tab() -> PresentTab:
+    """The Present tab (call inside the app's main ``gr.Tabs``)."""
+    infos = available_samples()
+    first = infos[0].name if infos else None
+    queries = share.sample_queries(first)
+    with gr.Tab("Present", id="present", elem_id="present-tab"):
+        with gr.Row(equal_height=True, elem_id="present-setup"):
+            corpus = gr.Dropdown([(i.title, i.name) for i in infos], value=first, label="Bundled corpus",
+                                 elem_id="present-corpus", scale=3, min_width=200)
+            query = gr.Dropdown(queries, value=queries[0] if queries else None, label="Example query",
+                                allow_custom_value=True, elem_id="present-query", scale=5, min_width=260)
+            start_btn = gr.Button("▶ Start", variant="primary", elem_id="present-start", scale=0, min_width=140)
+        with gr.Row(equal_height=True, elem_id="present-nav"):
+            back = gr.Button("◀ Back", interactive=False, elem_id="present-back", scale=0, min_width=130)
+            steps = gr.HTML(steps_html(0), elem_id="present-steps", js_on_load=KEYS_JS)
+            nxt = gr.Button("Next ▶", variant="primary", interactive=False, elem_id="present-next", scale=0,
+                            min_width=130)
+        heading = gr.HTML(heading_html(0), elem_id="present-heading", js_on_load=None)
+        body = gr.HTML(elem_id="present-body", js_on_load=None)
+        plot = gr.Plot(visible=False, show_label=False, elem_id="present-plot")
+        extra = gr.HTML(elem_id="present-extra", js_on_load=None)
+        with gr.Accordion("Share this walkthrough", open=False, elem_id="present-share"):
+            with gr.Row(equal_height=True):
+                link_btn = gr.Button("Copy link to this walkthrough", elem_id="present-copy-link", scale=0,
+                                     min_width=280)
+                link = gr.Textbox(label="Link (opens the Present tab on this query)", interactive=False,
+                                  buttons=["copy"], elem_id="present-link", scale=4)
+            link_message = gr.HTML(js_on_load=None)
+            with gr.Row(equal_height=True):
+                report_btn = gr.Button("Export report (HTML)", elem_id="present-report-btn", scale=0, min_width=280)
+                report_file = gr.File(interactive=False, label="One-file report (opens offline)",
+                                      elem_id="present-report-file", scale=4)
+        pstate = gr.State(PresentState())
+    return PresentTab(corpus, query, start_btn, back, steps, nxt, heading, body, plot, extra, link_btn, link,
+                      link_message, report_btn, report_file, pstate)
+
+
+def wire(tab: PresentTab, *, state: gr.State, model: gr.Dropdown, settings: Sequence[Any],
+         url: share.UrlWiring | None = None) -> None:
+    """Connects the tab (call inside ``gr.Blocks`` after :func:`share.wire`).
+
+    Args:
+        tab: From :func:`build_tab`.
+        state: The Search tab's ``UISession`` (its index is reused when it matches).
+        model: The sidebar's model dropdown.
+        settings: The sidebar's first stage, N, k, λ and prompt order components.
+        url: The page-open chain of :func:`share.wire` (for ``?present=1`` links).
+    """
+    private: dict[str, Any] = {"api_visibility": "private"}
+    first_stage, candidates, prompt_docs, interpolation, prompt_order = settings
+    common = [model, first_stage, candidates, prompt_docs, interpolation, prompt_order, tab.state, state]
+    tab.corpus.input(pick_corpus, tab.corpus, tab.query, **private)
+    tab.start.click(None, js=FOLD_SIDEBAR_JS, **private)
+    tab.start.click(start, [tab.corpus, tab.query, *common], tab.outputs, show_progress_on=tab.body,
+                    **private).then(None, js=AFTER_STEP_JS, **private)
+    tab.next.click(next_step, [tab.state], tab.outputs, show_progress_on=tab.body, **private).then(
+        None, js=AFTER_STEP_JS, **private)
+    tab.back.click(back_step, [tab.state], tab.outputs, show_progress="hidden", **private).then(
+        None, js=AFTER_STEP_JS, **private)
+    tab.link_btn.click(walkthrough_link, tab.state, [tab.link, tab.link_message], **private).then(
+        None, tab.link, tab.link, js=share.COPY_JS, **private)
+    tab.report_btn.click(export_report, [tab.state, state], tab.report_file, show_progress_on=tab.report_file,
+                         **private)
+    if url is not None:
+        url.opened.then(start_pending, [url.pending, *common], tab.outputs, show_progress_on=tab.body,
+                        **private).then(None, js=FOLD_SIDEBAR_JS, **private).then(None, js=AFTER_STEP_JS, **private)

@@ -1,0 +1,587 @@
+"""The "Embedding map" and "Latency" tabs: their components and thin callbacks.
+
+The work happens in :mod:`e2rank_demo.projection` (UMAP fitted once per corpus and
+model, PCA until it is ready, the full-space cosine table), :mod:`e2rank_demo.plots`
+(figures with captions) and :mod:`e2rank_demo.latency` (live measurements); this module
+only reads the session, calls them and formats what they return.
+
+Hooks elsewhere, kept small so other tabs can change independently:
+
+* ``layout.build_demo`` calls :func:`build_map_tab` and :func:`build_latency_tab` inside
+  the two tabs, :func:`wire_indexed` on each indexing event and :func:`wire` at the end.
+* ``callbacks.warm_up_in_background`` also calls :func:`e2rank_demo.projection.warm_up`,
+  so numba compiles UMAP while the page is already served.
+* ``state.UISession.map_view`` (a :class:`~e2rank_demo.ui.state.MapView`) remembers what
+  the map shows and whether a PCA stand-in waits for UMAP.
+
+The search never waits for UMAP. Indexing a corpus starts its map fit in the
+background; opening the map tab draws UMAP when it is ready, else PCA at once, and a
+``gr.Timer`` then polls until UMAP is ready and redraws (a Refresh button does the same).
+
+Figures go to ``gr.Plot`` as :class:`~gradio.components.plot.PlotData` built here, so
+they keep their plotly ``config`` (PNG file name and scale for the mode bar's camera
+button). Gradio's plotly renderer drops ``frames``, so the map animation carries its
+frames inline in the Play button and slider (``Plotly.animate`` accepts frame objects).
+
+Example:
+    >>> layout = {"updatemenus": [{"buttons": [{"method": "animate", "args": [None, {}]}]}],
+    ...           "sliders": [{"steps": [{"method": "animate", "args": [["0.00"], {}]}]}]}
+    >>> inline_frames(layout, [{"name": "0.00", "data": [{"x": [0]}], "traces": [3]}])
+    >>> layout["updatemenus"][0]["buttons"][0]["args"][0][0]["traces"], layout["sliders"][0]["steps"][0]["args"][0]
+    ([3], [{'name': '0.00', 'data': [{'x': [0]}], 'traces': [3]}])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import html
+import json
+import logging
+import math
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ParamSpec
+
+import gradio as gr
+import numpy as np
+from gradio.components.plot import PlotData
+
+from e2rank_demo import latency, plots, projection
+from e2rank_demo.pipeline import SearchSession, SearchSettings
+from e2rank_demo.records import QueryResult
+from e2rank_demo.ui import render
+from e2rank_demo.ui.state import UISession
+
+try:  # Hugging Face ZeroGPU hands out the GPU only inside spaces.GPU-decorated calls.
+    import spaces
+except ImportError:
+    spaces = None
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+
+SCOPES = [("All documents", "corpus"), ("Only the N candidates", "candidates")]
+COLOURS = [("First-stage rank", "rank"), ("Relevance (your judgments)", "relevance")]
+SCALING_NS = list(latency.DEFAULT_NS)
+DEFAULT_SCALING_NS = [n for n in SCALING_NS if n <= 100]
+POLL_SECONDS = 2.0
+POLL_GIVE_UP_S = 600.0
+"""After this long with PCA shown, polling stops (Refresh still works)."""
+WAITING_FOR_UMAP = ("UMAP is still fitting — showing PCA for now; the map updates by itself when UMAP is ready "
+                    "(or press Refresh).")
+LATENCY_CONCURRENCY = "e2rank-latency"
+"""One measurement at a time, across sessions: two overlapping runs would slow each other down."""
+
+N_MAP_OUTPUTS = 10
+N_MEASURE_OUTPUTS = 4
+N_SCALING_OUTPUTS = 3
+
+
+# --------------------------------------------------------------------- components
+
+
+@dataclass
+class MapTab:
+    """Components of the Embedding map tab."""
+
+    info: gr.HTML
+    scope: gr.Radio
+    color_by: gr.Radio
+    animate: gr.Checkbox
+    refresh: gr.Button
+    plot: gr.Plot
+    caption: gr.HTML
+    cosine_label: gr.HTML
+    cosine: gr.HTML
+    shift_plot: gr.Plot
+    shift_caption: gr.HTML
+    scores_plot: gr.Plot
+    scores_caption: gr.HTML
+    timer: gr.Timer
+
+    @property
+    def inputs(self) -> list[Any]:
+        """View options, in the order the map callbacks take them (the state follows)."""
+        return [self.scope, self.color_by, self.animate]
+
+    @property
+    def outputs(self) -> list[Any]:
+        """What the map callbacks return, in order (``N_MAP_OUTPUTS``)."""
+        return [self.info, self.plot, self.caption, self.cosine_label, self.cosine, self.shift_plot,
+                self.shift_caption, self.scores_plot, self.scores_caption, self.timer]
+
+
+@dataclass
+class LatencyTab:
+    """Components of the Latency tab."""
+
+    info: gr.HTML
+    repeats: gr.Slider
+    measure: gr.Button
+    bars: gr.Plot
+    bars_caption: gr.HTML
+    bars_table: gr.Dataframe
+    ns: gr.CheckboxGroup
+    scale: gr.Button
+    scaling: gr.Plot
+    scaling_caption: gr.HTML
+
+
+def caption_html(text: str) -> str:
+    """A figure caption (escaped)."""
+    return f'<p class="e2r-hint e2r-caption">{render.esc(text)}</p>' if text else ""
+
+
+def build_map_tab() -> MapTab:
+    """The Embedding map tab's components (call inside its ``gr.Tab``)."""
+    gr.Markdown("Where the query, the E2Rank pseudo-query (the listwise prompt's embedding) and the Rocchio "
+                "query sit among the documents of the last search. Distances on a 2-D map are approximate; the "
+                "table beside it gives the exact cosines in the full embedding space.", elem_classes="e2r-hint")
+    info = gr.HTML(render.notice("Search first: the map shows the last query's documents."), elem_id="map-info")
+    with gr.Row(elem_id="map-controls"):
+        scope = gr.Radio(SCOPES, value="corpus", label="Show", elem_id="map-scope", scale=1)
+        color_by = gr.Radio(COLOURS, value="rank", label="Colour documents by", elem_id="map-colour", scale=1)
+        with gr.Column(scale=0, min_width=240):
+            animate = gr.Checkbox(False, label="Animate query → pseudo-query", elem_id="map-animate")
+            refresh = gr.Button("Refresh", size="md", elem_id="map-refresh")
+    with gr.Row(elem_id="map-row"):
+        with gr.Column(scale=4, min_width=520):
+            plot = gr.Plot(label="Embedding map", elem_id="map-plot")
+            caption = gr.HTML(elem_id="map-caption")
+        with gr.Column(scale=2, min_width=280):
+            cosine = gr.HTML(elem_id="cosine-table")
+            cosine_label = gr.HTML(elem_id="cosine-label")
+    with gr.Accordion("Charts: rank shift and score curves", open=True, elem_id="map-charts"):
+        shift_plot = gr.Plot(label="Rank shift", elem_id="shift-plot")
+        shift_caption = gr.HTML(elem_id="shift-caption")
+        scores_plot = gr.Plot(label="Score curves", elem_id="scores-plot")
+        scores_caption = gr.HTML(elem_id="scores-caption")
+    timer = gr.Timer(POLL_SECONDS, active=False)
+    return MapTab(info, scope, color_by, animate, refresh, plot, caption, cosine_label, cosine, shift_plot,
+                  shift_caption, scores_plot, scores_caption, timer)
+
+
+def build_latency_tab() -> LatencyTab:
+    """The Latency tab's components (call inside its ``gr.Tab``)."""
+    gr.Markdown("Every chart here is **measured live on this machine** for the last search's query, N and k. "
+                "The paper's own A100 numbers sit in a separate table at the bottom, labelled as reported.",
+                elem_classes="e2r-hint")
+    info = gr.HTML(render.notice("Search first: the measurements use the last query."), elem_id="latency-info")
+    with gr.Row():
+        measure = gr.Button("Measure this query", variant="primary", elem_id="measure-btn", scale=0, min_width=300)
+        repeats = gr.Slider(1, 5, value=1, step=1, label="Timed runs per measurement (median)", scale=1,
+                            elem_id="latency-repeats")
+    bars = gr.Plot(label="Latency per stage", elem_id="latency-plot")
+    bars_caption = gr.HTML(elem_id="latency-caption")
+    with gr.Accordion("Measured seconds per stage (table)", open=False):
+        bars_table = gr.Dataframe(value=[], headers=["system", "total per query (s)"], datatype="str",
+                                  interactive=False, elem_id="latency-table", wrap=True)
+    with gr.Row():
+        scale = gr.Button("Scaling run", elem_id="scaling-btn", scale=0, min_width=300)
+        ns = gr.CheckboxGroup(SCALING_NS, value=DEFAULT_SCALING_NS, label="Candidate counts N (capped at the corpus size)",
+                              elem_id="scaling-ns", scale=1)
+    scaling = gr.Plot(label="Rerank latency vs N", elem_id="scaling-plot")
+    scaling_caption = gr.HTML(elem_id="scaling-caption")
+    gr.Markdown("### Reported in the paper (A100) — not measured here")
+    gr.Dataframe(value=plots.reported_latency_rows(), headers=list(latency.REPORTED_HEADERS), datatype="str",
+                 interactive=False, wrap=True, elem_id="reported-latency",
+                 label="Reported by Liu et al. 2025, not measured here")
+    gr.HTML(caption_html(f"Source: {latency.REPORTED_SOURCE} When E2Rank is also the retriever, only the "
+                         "\"other\" column is paid per query."))
+    return LatencyTab(info, repeats, measure, bars, bars_caption, bars_table, ns, scale, scaling, scaling_caption)
+
+
+def wire_indexed(indexed: Any, state: gr.State, map_ui: MapTab, latency_ui: LatencyTab) -> None:
+    """After an indexing event succeeds: clears the old corpus's map and starts the new one's UMAP fit."""
+    indexed.success(after_indexing, state, [*map_ui.outputs, latency_ui.info], show_progress="hidden",
+                    api_visibility="private")
+
+
+def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_ui: LatencyTab) -> None:
+    """Connects the two tabs' events (call inside ``gr.Blocks`` after building them).
+
+    Args:
+        state: The session's ``gr.State`` holding a :class:`UISession`.
+        map_tab: The Embedding map ``gr.Tab`` (drawn when selected).
+        map_ui: From :func:`build_map_tab`.
+        latency_ui: From :func:`build_latency_tab`.
+    """
+    private: dict[str, Any] = {"api_visibility": "private"}
+    inputs = [*map_ui.inputs, state]
+    map_tab.select(show_map, inputs, map_ui.outputs, show_progress="hidden", **private)
+    gr.on([map_ui.scope.change, map_ui.color_by.change, map_ui.animate.change], show_map, inputs, map_ui.outputs,
+          show_progress="minimal", **private)
+    map_ui.refresh.click(refresh_map, inputs, map_ui.outputs, show_progress="minimal", **private)
+    map_ui.timer.tick(poll_map, inputs, map_ui.outputs, show_progress="hidden", trigger_mode="once", **private)
+    latency_ui.measure.click(
+        measure_query, [latency_ui.repeats, state],
+        [latency_ui.info, latency_ui.bars, latency_ui.bars_caption, latency_ui.bars_table],
+        concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1, show_progress_on=latency_ui.bars, **private)
+    latency_ui.scale.click(
+        scaling_run, [latency_ui.ns, latency_ui.repeats, state],
+        [latency_ui.info, latency_ui.scaling, latency_ui.scaling_caption],
+        concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1, show_progress_on=latency_ui.scaling, **private)
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def _skip(n: int) -> tuple[Any, ...]:
+    return tuple(gr.skip() for _ in range(n))
+
+
+def warn_on_error(fallback: Callable[[], tuple[Any, ...]]) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
+    """Turns any failure into a plain ``gr.Warning`` and returns ``fallback()`` (no traceback, no lost state)."""
+
+    def decorate(fn: Callable[P, Any]) -> Callable[P, Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except ValueError as exc:  # the API's messages are written for users
+                message = str(exc)  # Gradio renders toasts as HTML and the message may quote user input
+                gr.Warning(html.escape(message[:1].upper() + message[1:], quote=False))
+            except Exception as exc:  # noqa: BLE001 - the page gets a message, never a crash
+                logger.exception("visuals callback %s failed", fn.__name__)
+                gr.Warning(f"Something went wrong ({type(exc).__name__}). Your corpus and judgments are unchanged.")
+            return fallback()
+
+        return wrapper
+
+    return decorate
+
+
+def refusal(state: UISession, what: str) -> str | None:
+    """Why ``what`` cannot be shown now (no corpus, no search, indexing), or ``None``."""
+    if state.indexing:
+        return f"Indexing is still running; the {what} appears once it has finished and you have searched."
+    if state.index is None:
+        return f"No corpus loaded yet: load a sample, upload files or paste text, then search; the {what} uses the last query."
+    if state.result is None:
+        return f"Search first: the {what} uses the last query's results."
+    if not len(state.result.candidates):
+        return f"The last search found no candidates, so there is no {what} to show; try another query."
+    return None
+
+
+def plot_value(figure: plots.Figure) -> PlotData:
+    """A ``gr.Plot`` value that keeps the figure's plotly config and carries animation frames inline."""
+    spec = json.loads(figure.fig.to_json())
+    frames = spec.pop("frames", None)
+    if frames:
+        inline_frames(spec.setdefault("layout", {}), frames)
+    spec["config"] = figure.config
+    return PlotData(type="plotly", plot=json.dumps(spec))
+
+
+def inline_frames(layout: dict[str, Any], frames: Sequence[dict[str, Any]]) -> None:
+    """Replaces frame names in ``animate`` buttons and slider steps by the frame objects themselves.
+
+    Gradio's plotly renderer passes only data, layout and config to ``Plotly.react``, so
+    named frames would be lost; ``Plotly.animate`` also takes a list of frame objects.
+    A Play button animating all frames (``args[0] is None``) gets all of them; the
+    pause button (``[None]``) is left alone.
+    """
+    by_name = {str(f.get("name")): f for f in frames}
+    for menu in layout.get("updatemenus", []):
+        for button in menu.get("buttons", []):
+            if button.get("method") == "animate" and button.get("args") and button["args"][0] is None:
+                button["args"][0] = list(frames)
+    for slider in layout.get("sliders", []):
+        for step in slider.get("steps", []):
+            names = step.get("args", [None])[0]
+            if step.get("method") == "animate" and isinstance(names, list) and names and all(
+                    isinstance(n, str) and n in by_name for n in names):
+                step["args"][0] = [by_name[n] for n in names]
+
+
+def settings_of(result: QueryResult) -> SearchSettings:
+    """The settings a search ran with (defaults if they cannot be rebuilt)."""
+    try:
+        return SearchSettings(**result.settings)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return SearchSettings()
+
+
+def with_rocchio(index: SearchSession, result: QueryResult) -> tuple[QueryResult, bool]:
+    """The result with a Rocchio ranking for the map's third marker (no model call).
+
+    Returns:
+        The result (a copy when Rocchio was added; the session's own is never changed)
+        and whether Rocchio was added here.
+    """
+    if "rocchio" in result.reranked or not len(result.candidates):
+        return result, False
+    settings = settings_of(result).replace(rerankers=("rocchio",))
+    rocchio = settings.build_rerankers(index.embedder)["rocchio"]
+    rows = result.candidates.rows
+    ranking = rocchio.rerank(result.query, result.query_vector, result.candidates, index.vectors[rows],
+                             [index.texts[r] for r in rows])
+    return dataclasses.replace(result, reranked={**result.reranked, "rocchio": ranking}), True
+
+
+_KEYS: weakref.WeakKeyDictionary[SearchSession, str] = weakref.WeakKeyDictionary()
+
+
+def corpus_key(index: SearchSession) -> str:
+    """:func:`projection.session_key`, computed once per index (it hashes every text)."""
+    key = _KEYS.get(index)
+    if key is None:
+        key = _KEYS[index] = projection.session_key(index)
+    return key
+
+
+def umap_status(index: SearchSession) -> str:
+    """``ready``, ``fitting`` (a background fit runs or was just started), ``too small`` or ``failed``."""
+    if len(index.ids) < projection.MIN_UMAP_POINTS:
+        return "too small"
+    try:
+        fitted = projection.default_projector().fitted(corpus_key(index), index.vectors, wait=0.0)
+    except Exception:  # noqa: BLE001 - the fit's failure is shown as the projection's notice
+        return "failed"
+    return "ready" if fitted is not None else "fitting"
+
+
+def only_candidates(proj: projection.Projection, rows: np.ndarray) -> projection.Projection:
+    """The projection restricted to the candidates' rows."""
+    keep = np.isin(proj.rows, rows)
+    return dataclasses.replace(proj, ids=[pid for pid, k in zip(proj.ids, keep, strict=True) if k],
+                               rows=proj.rows[keep], coords=proj.coords[keep])
+
+
+def _number(value: float, signed: bool = False) -> str:
+    if math.isnan(value):
+        return "–"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def cosine_outputs(table: projection.CosineTable) -> tuple[str, str]:
+    """The group label and a compact HTML table: one column per query vector, one row per measure."""
+    if table.stand_in:
+        label = (f"Relevant group: the top-{table.n_relevant} in the listwise prompt (a stand-in: nothing is "
+                 f"judged for this query); the rest: the other {table.n_rest} candidates. Tick relevant "
+                 "documents in the Search tab to use your own judgments.")
+    else:
+        label = (f"Relevant group: judged relevant ({table.n_relevant} of the candidates); the rest: the other "
+                 f"{table.n_rest} candidates.")
+    group = "top-k" if table.stand_in else "relevant"
+    measures = [
+        (f"to {group}", "to_relevant", False),
+        ("to the rest", "to_rest", False),
+        ("gap", "gap", False),
+        (f"Δ to {group}", "change_relevant", True),
+        ("Δ to the rest", "change_rest", True),
+    ]
+    head = "".join(f"<th>{render.esc(r.label)}</th>" for r in table.rows)
+    body = "".join(
+        f'<tr><th style="white-space:nowrap">{render.esc(name)}</th>'
+        + "".join(f'<td style="text-align:right">{_number(getattr(r, attr), signed)}</td>' for r in table.rows)
+        + "</tr>" for name, attr, signed in measures)
+    html_table = (f'<p class="e2r-hint"><b>Mean cosine in the full embedding space</b> (exact; the map only '
+                  f'approximates it). Gap: {group} minus the rest; Δ: change against the query.</p>'
+                  f'<div style="overflow-x:auto"><table class="e2r-table" '
+                  f'style="font-size:0.85rem" data-group="{"stand-in" if table.stand_in else "judged"}">'
+                  f"<thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+    return render.notice(label), html_table
+
+
+# --------------------------------------------------------------------- map callbacks
+
+
+def _map_failed() -> tuple[Any, ...]:
+    return _skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=False),)
+
+
+def _empty_map(message: str, kind: str = "warn") -> tuple[Any, ...]:
+    return render.notice(message, kind), None, "", "", "", None, "", None, "", gr.Timer(active=False)
+
+
+def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, force: bool = False,
+                warn: bool = False) -> tuple[Any, ...]:
+    """Draws the map, the cosine table and the two charts for the last search (``N_MAP_OUTPUTS`` values).
+
+    Unchanged views are skipped unless ``force``; the timer output turns polling on while
+    PCA stands in for a UMAP map that is still fitting, and off otherwise.
+    """
+    why = refusal(state, "map")
+    if why is not None:
+        if warn:
+            gr.Warning(why)
+        state.map_view.waiting = False
+        return _empty_map(why)
+    index, result = state.index, state.result
+    assert index is not None and result is not None
+    judged = state.judgments_for(result.query)
+    view = state.map_view
+    options = (scope, color_by, bool(animate), tuple(sorted(judged.items())))
+    same_search = view.result is result and view.options[-1:] == options[-1:]
+    if not force and same_search and view.options == options and not view.waiting:
+        return _skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=False),)
+
+    full, rocchio_added = with_rocchio(index, result)
+    placed = view.placed if view.result is result else None
+    status = "ready"
+    if isinstance(placed, projection.Projection):
+        proj = placed  # a query is placed on its UMAP map once; view toggles reuse the placement
+    else:
+        status = umap_status(index)  # before projecting: a fit ending in between shows UMAP, not a stuck PCA
+        proj = projection.default_projector().project_result(index, full, wait=0.0)
+    waiting = proj.method == "pca" and status == "fitting"
+    shown = proj if scope != "candidates" else only_candidates(proj, result.candidates.rows)
+    fig = plots.embedding_map(shown, index, full, relevance=judged, color_by="relevance" if color_by == "relevance"
+                              else "rank", animate=bool(animate))
+
+    lines = [f"{proj.method_note}."]
+    kind = "info"
+    if waiting:
+        lines.insert(0, WAITING_FOR_UMAP)
+        kind = "warn"
+    elif proj.notice:
+        lines.insert(0, proj.notice)
+        kind = "warn"
+    if proj.subsample_note:
+        lines.append(proj.subsample_note)
+    if scope == "candidates":
+        lines.append(f"Showing only the {len(result.candidates)} candidates of this search.")
+    if rocchio_added:
+        s = settings_of(result)
+        lines.append(f"Rocchio query = query + {s.rocchio_beta} × mean of the top {s.rocchio_k}, computed for this "
+                     "map (turn on Rocchio in Search settings to see its ranking).")
+    if color_by == "relevance" and not judged:
+        lines.append("Nothing is judged for this query yet: tick relevant documents in the Search tab.")
+
+    if same_search:  # the cosine table and charts depend only on the search and its judgments
+        charts = _skip(6)
+    else:
+        cos_label, cos_table = cosine_outputs(projection.cosine_table_for(index, full, judged))
+        if "e2rank" in result.reranked:
+            shift = plots.rank_shift(result, index, relevance=judged or None)
+            shift_out = (plot_value(shift), caption_html(shift.caption))
+        else:
+            shift_out = (None, caption_html("No E2Rank ranking in this search, so there is no rank shift to show."))
+        scores = plots.score_distribution(full, index)
+        charts = (cos_label, cos_table, *shift_out, plot_value(scores), caption_html(scores.caption))
+
+    if waiting and not view.waiting:
+        view.since = time.monotonic()
+    view.result, view.options, view.waiting = result, options, waiting
+    view.placed = proj if proj.method == "umap" else None
+    return (render.notice("\n".join(lines), kind), plot_value(fig), caption_html(fig.caption), *charts,
+            gr.Timer(active=waiting))
+
+
+@warn_on_error(_map_failed)
+def show_map(scope: str, color_by: str, animate: bool, state: UISession) -> tuple[Any, ...]:
+    """Tab opened or a view option changed: draws the map (PCA at once if UMAP is not ready)."""
+    return map_outputs(scope, color_by, animate, state)
+
+
+@warn_on_error(_map_failed)
+def refresh_map(scope: str, color_by: str, animate: bool, state: UISession) -> tuple[Any, ...]:
+    """The Refresh button: redraws, showing UMAP if it has become ready."""
+    return map_outputs(scope, color_by, animate, state, force=True, warn=True)
+
+
+@warn_on_error(_map_failed)
+def poll_map(scope: str, color_by: str, animate: bool, state: UISession) -> tuple[Any, ...]:
+    """Timer tick while PCA is shown: redraws once UMAP is ready (or has failed), then stops polling."""
+    view = state.map_view
+    if not view.waiting or state.index is None or view.result is not state.result:
+        view.waiting = False
+        return _map_failed()
+    if umap_status(state.index) == "fitting":
+        if time.monotonic() - view.since > POLL_GIVE_UP_S:
+            view.waiting = False
+            return (render.notice("UMAP is taking long on this corpus; press Refresh later to try again.", "warn"),
+                    *_skip(N_MAP_OUTPUTS - 2), gr.Timer(active=False))
+        return _skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=True),)
+    return map_outputs(scope, color_by, animate, state, force=True)
+
+
+def prefetch_map(state: UISession) -> None:
+    """Starts the corpus's UMAP fit in the background (returns at once)."""
+    if state.index is not None:
+        try:
+            umap_status(state.index)
+        except Exception:  # noqa: BLE001 - the map tab reports problems when it is opened
+            logger.exception("could not start the UMAP fit")
+
+
+def after_indexing(state: UISession) -> tuple[Any, ...]:
+    """A new corpus is in: starts its map fit and clears what showed the old one (map outputs, latency line)."""
+    prefetch_map(state)
+    return (*_empty_map("Search first: the map shows the last query's documents.", "info"),
+            render.notice("Search first: the measurements use the last query."))
+
+
+# --------------------------------------------------------------------- latency callbacks
+
+
+def _on_gpu(fn: Callable[P, Any]) -> Callable[P, Any]:
+    return spaces.GPU(fn) if spaces is not None else fn
+
+
+_measure = _on_gpu(latency.measure_latency)
+_scale = _on_gpu(latency.scaling_run)
+
+
+def _refuse(state: UISession, what: str, n_outputs: int) -> tuple[Any, ...] | None:
+    why = refusal(state, what)
+    if why is None:
+        return None
+    gr.Warning(why)
+    return (render.notice(why, "warn"), *_skip(n_outputs - 1))
+
+
+@warn_on_error(lambda: _skip(N_MEASURE_OUTPUTS))
+def measure_query(repeats: float, state: UISession,
+                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+    """"Measure this query": times every system on the last query, stage by stage."""
+    refused = _refuse(state, "measurement", N_MEASURE_OUTPUTS)
+    if refused is not None:
+        return refused
+    index, result = state.index, state.result
+    assert index is not None and result is not None
+    progress(0.0, desc="Timing every system on the last query…")
+    report = _measure(index, result.query, settings_of(result), repeats=int(repeats))
+    fig = plots.latency_bars(report)
+    headers = ["system", *(latency.STAGE_LABELS[s] + " (s)" for s in latency.STAGES), "total per query (s)"]
+    rows = [[str(cell) if isinstance(cell, str) else f"{cell:.4f}" for cell in row] for row in report.as_rows()]
+    doc = "read from the cache" if report.doc_encoding_cached else "model time"
+    rows.append([f"Document encoding, once per corpus ({report.n_documents:,} passages, {doc})",
+                 *("" for _ in latency.STAGES), f"{report.doc_encoding_s:.4f}"])
+    info = render.notice(f"Measured just now on {report.device}: {report.model}, N = {report.n_candidates}, "
+                         f"k = {report.prompt_docs}, median of {report.repeats} run(s).")
+    return info, plot_value(fig), caption_html(fig.caption), gr.Dataframe(value=rows, headers=headers)
+
+
+@warn_on_error(lambda: _skip(N_SCALING_OUTPUTS))
+def scaling_run(ns: Sequence[int | str] | None, repeats: float, state: UISession,
+                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+    """"Scaling run": rerank latency against N for E2Rank, E2Rank without cache and pointwise."""
+    refused = _refuse(state, "scaling run", N_SCALING_OUTPUTS)
+    if refused is not None:
+        return refused
+    chosen = sorted({int(n) for n in ns or []})
+    if not chosen:
+        gr.Warning("Tick at least one candidate count N first.")
+        return _skip(N_SCALING_OUTPUTS)
+    index, result = state.index, state.result
+    assert index is not None and result is not None
+
+    def report(done: int, total: int) -> None:
+        progress((done, total), desc="Timing the rerankers at each N", unit="runs")
+
+    progress(0.0, desc="Warming up…")
+    measured = _scale(index, result.query, chosen, settings=settings_of(result), repeats=int(repeats),
+                      progress=report)
+    fig = plots.scaling_chart(measured)
+    info = render.notice(f"Scaling run measured just now: {measured.model}, N = "
+                         f"{', '.join(str(n) for n in sorted({p.n_used for p in measured.points}))}, median of "
+                         f"{measured.repeats} run(s) per point." + (f" {measured.capped_note}"
+                                                                    if measured.capped_note else ""))
+    return info, plot_value(fig), caption_html(fig.caption)
