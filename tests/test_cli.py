@@ -40,7 +40,8 @@ def test_eval_writes_json_with_every_metric(tiny_beir: Path, tmp_path: Path) -> 
     out = tmp_path / "out.json"
     trec = tmp_path / "runs"
     code = main(["eval", "--data", str(tiny_beir), "--first-stage", "dense", "--json", str(out),
-                 "--trec-dir", str(trec), "--candidates", "4", "--prompt-docs", "2", "--no-cache"])
+                 "--trec-dir", str(trec), "--candidates", "4", "--prompt-docs", "2", "--no-cache",
+                 "--model", "minilm"])
     assert code == 0
     report = json.loads(out.read_text())
     assert report["n_queries"] == 2 and report["model"] == "minilm"

@@ -115,8 +115,8 @@ def test_minilm_matches_sentence_transformers(minilm) -> None:
 
 
 def test_default_model_name_rules() -> None:
-    """minilm locally, e2rank-0.6b on Spaces, E2RANK_MODEL over both."""
-    assert models.default_model_name({}) == "minilm"
+    """The trained offline preset locally, e2rank-0.6b on Spaces, E2RANK_MODEL over both."""
+    assert models.default_model_name({}) == "minilm-e2rank"
     assert models.default_model_name({"SPACE_ID": "user/space"}) == "e2rank-0.6b"
     assert models.default_model_name({"SPACE_ID": "x", "E2RANK_MODEL": "e2rank-8b"}) == "e2rank-8b"
 

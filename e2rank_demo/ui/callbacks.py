@@ -25,7 +25,6 @@ from e2rank_demo.cache import EmbeddingCache, text_hash
 from e2rank_demo.corpus import IngestReport, Limits, ingest_files, ingest_text, split_passages
 from e2rank_demo.metrics import evaluate_run
 from e2rank_demo.models import (
-    OFFLINE_DEFAULT,
     PRESETS,
     PromptTooLongError,
     ProgressFn,
@@ -37,7 +36,7 @@ from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.records import Passage, QueryResult, Ranking
 from e2rank_demo.samples import Sample, load_sample, open_session
 from e2rank_demo.ui import exports, render
-from e2rank_demo.ui.content import MINILM_NOTE
+from e2rank_demo.ui.content import model_note
 from e2rank_demo.ui.state import Corpus, IndexConfig, UISession
 
 try:  # Hugging Face ZeroGPU hands out the GPU only inside spaces.GPU-decorated calls.
@@ -433,7 +432,7 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
     if e2rank is None:
         e2rank_html = render.placeholder_column("e2rank", "E2Rank (listwise reranked)", "No candidates to rerank.")
     else:
-        note = MINILM_NOTE if index.embedder.name == OFFLINE_DEFAULT else ""
+        note = model_note(index.embedder.name)
         e2rank_html = render.results_column(
             render.Column("e2rank", "E2Rank (listwise reranked)", f"cos(prompt, doc); top {k} in the prompt",
                           e2rank, _metrics(relevant, e2rank, recall_at), base, note), ctx)
