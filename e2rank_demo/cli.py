@@ -151,7 +151,8 @@ def cmd_results(args: argparse.Namespace) -> int:
     """Regenerates docs/RESULTS.md from measured evaluations and a bench JSON."""
     from e2rank_demo.results import main as results_main
 
-    return results_main(args.bench_json, args.out, [m.strip() for m in args.models.split(",") if m.strip()])
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    return results_main(args.bench_json, args.out, models, args.evals_json)
 
 
 def _add_search_options(p: argparse.ArgumentParser) -> None:
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--bench-json", default=None, help="a JSON written by `bench`")
     results.add_argument("--out", default="docs/RESULTS.md")
     results.add_argument("--models", default="minilm,minilm-e2rank", help="models to evaluate (skipped if absent)")
+    results.add_argument("--evals-json", default=None, help="store evaluations here; re-used when the file exists")
     results.set_defaults(func=cmd_results)
 
     from e2rank_demo.train import add_arguments, cmd_train

@@ -113,10 +113,17 @@ def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench
     return "\n".join(parts)
 
 
-def main(bench_json: str | None, out: str, models: Sequence[str]) -> int:
-    """CLI body."""
+def main(bench_json: str | None, out: str, models: Sequence[str], evals_json: str | None = None) -> int:
+    """CLI body; ``evals_json`` stores the evaluations (re-used when it exists) so the
+    report can be re-rendered with a new benchmark without re-running them."""
     bench = json.loads(Path(bench_json).read_text()) if bench_json else None
+    if evals_json and Path(evals_json).exists():
+        evals = [tuple(e) for e in json.loads(Path(evals_json).read_text())]
+    else:
+        evals = evaluate_all(models)
+        if evals_json:
+            Path(evals_json).write_text(json.dumps(evals, indent=1), encoding="utf-8")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(render(evaluate_all(models), bench), encoding="utf-8")
+    Path(out).write_text(render(evals, bench), encoding="utf-8")  # type: ignore[arg-type]
     print(f"wrote {out}")
     return 0

@@ -42,12 +42,12 @@ from typing import Any
 import gradio as gr
 
 from e2rank_demo import latency, plots, projection
-from e2rank_demo.models import OFFLINE_DEFAULT, load_embedder
+from e2rank_demo.models import load_embedder
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.records import ListwisePrompt, QueryResult
 from e2rank_demo.samples import available_samples, load_sample, open_session
 from e2rank_demo.ui import callbacks, render, share, visuals
-from e2rank_demo.ui.content import MINILM_NOTE
+from e2rank_demo.ui.content import model_note
 from e2rank_demo.ui.state import UISession
 
 logger = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ def _e2rank_column(ps: PresentState) -> str:
         return render.placeholder_column("e2rank", "E2Rank (listwise reranked)", "No candidates to rerank.")
     ctx = _context(ps)
     k = len(ps.result.prompt.doc_tokens_kept) if ps.result.prompt else 0
-    note = MINILM_NOTE if ps.session.embedder.name == OFFLINE_DEFAULT else ""
+    note = model_note(ps.session.embedder.name)
     column = render.Column("e2rank", "E2Rank (listwise reranked)", f"cos(prompt, doc); top {k} in the prompt", e2rank,
                            _metrics(ps.relevance, e2rank, ctx.recall_at),
                            _metrics(ps.relevance, ps.result.first_stage, ctx.recall_at), note)
