@@ -100,6 +100,17 @@ def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench
             parts += ["", f"### {model}: {label}", "", "| system | nDCG@10 | MRR@10 | R@100 |", "|---|---|---|---|"]
             parts += [metrics_row(system, values) for system, values in metrics.items()]
     parts += ["", REPORTED]
+    training = REPO / "docs" / "training.md"
+    if training.exists():
+        # The variants and their validation scores come from the training write-up, verbatim.
+        text = training.read_text(encoding="utf-8")
+        start = text.find("## Model selection")
+        end = text.find("## Results", start)
+        if start >= 0:
+            parts += ["## Training the offline model (E2Rank-mini)", "",
+                      "Untrained (`minilm`) vs trained (`minilm-e2rank`) for every system: the tables above. "
+                      "Variants tried, from [training.md](training.md):", "",
+                      "#" + text[start:end if end > 0 else None].strip(), ""]
     if bench:
         meta = bench.get("_meta", {})
         parts += ["## Benchmarks (measured here)", "",
