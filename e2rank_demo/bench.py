@@ -94,6 +94,7 @@ def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement
     import torch
 
     from e2rank_demo.rerank import E2RankReranker
+    from e2rank_demo.timing import StageTimer
 
     session, query, source = _sample_session(quick)
     embedder = session.embedder
@@ -116,10 +117,19 @@ def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement
     def ratio(num: Callable[[], None], den: Callable[[], None]) -> float:
         return _timed(num) / _timed(den)
 
+    # Where the rerank time goes (the profile reported next to the ratio).
+    stages: dict[str, list[float]] = {}
+    for _ in range(repeats * 3):
+        timer = StageTimer()
+        e2rank.rerank(query, qv, cands, vectors, texts, timer)
+        timer.stages["bare_forward"] = _timed(bare_forward)
+        for stage, seconds in timer.stages.items():
+            stages.setdefault(stage, []).append(seconds)
+    profile = {f"median_{stage}_s": statistics.median(values) for stage, values in stages.items()}
     out = [
         Measurement("rerank_overhead", repeat(lambda: ratio(rerank, bare_forward), repeats * 3), "ratio",
                     "<= 1.15", f"E2Rank rerank (k=20, N={n}, {source}) / bare forward of the same "
-                    f"{batch['input_ids'].shape[1]} prompt tokens"),
+                    f"{batch['input_ids'].shape[1]} prompt tokens", extra={"profile": profile}),
         Measurement(f"pointwise_vs_e2rank@{n}",
                     repeat(lambda: ratio(lambda: embedder.embed_pairs(query, texts), rerank), repeats), "ratio",
                     ">= 10", f"{n} joint (query, document) passes / E2Rank rerank"),

@@ -79,6 +79,32 @@ def evaluate_all(models: Sequence[str]) -> list[tuple[str, str, str, dict[str, d
     return out
 
 
+def _meets(median: float, target: str) -> bool | None:
+    """Whether a median meets a target like ``<= 1.15`` or ``>= 10 (stretch 1.5)``; None if untargeted."""
+    parts = target.split()
+    if len(parts) < 2 or parts[0] not in ("<=", ">="):
+        return None
+    bound = float(parts[1])
+    return median <= bound if parts[0] == "<=" else median >= bound
+
+
+def _target_notes(bench: dict) -> list[str]:
+    """Which targets the medians meet or miss, with the measured profile where one was taken."""
+    lines = ["Targets:", ""]
+    for key, r in bench.items():
+        if key.startswith("_"):
+            continue
+        met = _meets(float(r["median"]), str(r.get("target", "")))
+        if met is None:
+            continue
+        lines.append(f"- `{key}`: median {r['median']:.3f} {r['unit']} vs target {r['target']}: "
+                     f"{'met' if met else '**missed**'}")
+        if not met and r.get("profile"):
+            profile = ", ".join(f"{k.removeprefix('median_')} {v * 1000:.1f} ms" for k, v in r["profile"].items())
+            lines.append(f"  - where the time goes (medians): {profile}")
+    return [*lines, ""]
+
+
 def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench: dict | None) -> str:
     """The markdown report."""
     parts = [
@@ -117,6 +143,7 @@ def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench
                   f"`python -m e2rank_demo bench{' --quick' if meta.get('quick') else ''} --json bench.json` "
                   f"on {meta.get('cpus')} cores; min / median / max over repeats after a warm-up.", "",
                   "```", format_table(bench), "```", ""]
+        parts += _target_notes(bench)
     parts += ["## Reproduce", "", "```bash",
               "python -m e2rank_demo bench --json bench.json",
               "python -m e2rank_demo results --bench-json bench.json",
