@@ -86,8 +86,12 @@ class Embedder(ABC):
     def identity(self) -> str:
         """A key that changes whenever the embeddings would change (for the cache)."""
         if self._identity is None:
-            self._identity = f"{self.kind}:{self.doc_max_tokens}:{fingerprint_model_dir(self.model_dir)}"
+            self._identity = self._base_identity()
         return self._identity
+
+    def _base_identity(self) -> str:
+        """Identity of the weights in :attr:`model_dir` with this backend's truncation."""
+        return f"{self.kind}:{self.doc_max_tokens}:{fingerprint_model_dir(self.model_dir)}"
 
     @property
     def document_identity(self) -> str:
@@ -459,15 +463,14 @@ class _AdapterMixin(Embedder):
     def identity(self) -> str:
         """The base identity plus the adapter's content hash and how it is applied."""
         if self._identity is None:
-            base = f"{self.kind}:{self.doc_max_tokens}:{fingerprint_model_dir(self.model_dir)}"
-            self._identity = f"{base}+lora:{self.adapter_fingerprint}:{self.spec.documents}"
+            self._identity = f"{self._base_identity()}+lora:{self.adapter_fingerprint}:{self.spec.documents}"
         return self._identity
 
     @property
     def document_identity(self) -> str:
         """The base model's identity when documents are embedded with the adapter off."""
         if self.spec.documents == "base":
-            return f"{self.kind}:{self.doc_max_tokens}:{fingerprint_model_dir(self.model_dir)}"
+            return self._base_identity()
         return self.identity
 
     def embed_documents(
