@@ -39,6 +39,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from e2rank_demo.highlight import highlight, query_terms, snippet
+
 if TYPE_CHECKING:
     from e2rank_demo.latency import LatencyReport
     from e2rank_demo.pipeline import SearchSession
@@ -60,11 +62,6 @@ SETTING_TITLES = {
     "interpolation": "λ (share of cos(query, doc))", "prompt_order": "prompt order", "rerankers": "rerankers",
     "rocchio_alpha": "Rocchio α", "rocchio_beta": "Rocchio β", "rocchio_k": "Rocchio feedback documents",
 }
-_WORD = re.compile(r"\w+")
-_STOPWORDS = frozenset(
-    "a an and are as at be by can do does did for from has have how i in is it its of on or so that the "
-    "their there these this those to was we were what when where which who why will with you your".split()
-)
 
 CSS = """
 :root { color-scheme: light; }
@@ -140,33 +137,6 @@ def _badge_html(rank: int, before: int, top: int) -> str:
     return f'<span class="badge {kind}" title="first stage #{before}">{esc(text)}</span>'
 
 
-def query_terms(query: str) -> list[str]:
-    """Lower-cased content words of a query, longest first."""
-    terms = {w.lower() for w in _WORD.findall(query) if len(w) > 1 and w.lower() not in _STOPWORDS}
-    return sorted(terms, key=lambda t: (-len(t), t))
-
-
-def highlight(text: str, terms: Sequence[str]) -> str:
-    """Escapes ``text`` and marks words that start with a query term (never inside an entity)."""
-    escaped = esc(text)
-    if not terms:
-        return escaped
-    pattern = re.compile(r"(?<![\w&#])(?:" + "|".join(re.escape(t) for t in terms) + r")\w*", re.IGNORECASE)
-    return pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", escaped)
-
-
-def snippet(text: str, terms: Sequence[str], words: int = SNIPPET_WORDS) -> str:
-    """About ``words`` words around the first query term, escaped and highlighted."""
-    tokens = text.split()
-    if len(tokens) <= words:
-        return highlight(" ".join(tokens), terms)
-    bare = [re.sub(r"^\W+", "", t).lower() for t in tokens]
-    first = next((i for i, t in enumerate(bare) if any(t.startswith(term) for term in terms)), 0)
-    start = max(0, min(first - words // 4, len(tokens) - words))
-    body = highlight(" ".join(tokens[start: start + words]), terms)
-    return ("… " if start else "") + body + (" …" if start + words < len(tokens) else "")
-
-
 def _version(package: str) -> str:
     try:
         return importlib.metadata.version(package)
@@ -230,7 +200,7 @@ def result_list_html(session: SearchSession, result: QueryResult, system: str, *
         rows.append(
             f'<li class="hit{" rel" if grade > 0 else ""}" data-pid="{esc(pid)}"><span class="rank">{rank}</span>'
             f'<div><span class="title">{highlight(passage.title or passage.doc_id, terms)}</span>{tag}{rel}'
-            f'<div class="snip">{snippet(passage.text, terms)}</div>'
+            f'<div class="snip">{snippet(passage.text, terms, SNIPPET_WORDS)}</div>'
             f'<div class="score">{esc(pid)} · score {score:.4f}</div></div></li>')
     stage = "BM25" if result.candidates.stage == "bm25" else "dense cosine similarity"
     sub = {"first_stage": f"Top {len(ranking.ids)} by {stage}",

@@ -13,10 +13,10 @@ Example:
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from e2rank_demo.highlight import highlight, query_terms, snippet
 from e2rank_demo.pipeline import CorpusStats, SearchSession
 from e2rank_demo.records import ListwisePrompt, Passage, Ranking
 from e2rank_demo.samples import SampleInfo
@@ -24,11 +24,6 @@ from e2rank_demo.samples import SampleInfo
 TOP = 10
 SNIPPET_WORDS = 40
 
-_WORD = re.compile(r"\w+")
-_STOPWORDS = frozenset(
-    "a an and are as at be by can do does did for from has have how i in is it its of on or so that the "
-    "their there these this those to was we were what when where which who why will with you your".split()
-)
 _LICENCE_NAMES = {
     "CC-BY-NC-2.0": ("CC BY-NC 2.0 (non-commercial use only)", "https://creativecommons.org/licenses/by-nc/2.0/"),
     "CC0-1.0": ("CC0 1.0 (public domain)", "https://creativecommons.org/publicdomain/zero/1.0/"),
@@ -41,41 +36,6 @@ def esc(value: object) -> str:
 
 
 # ------------------------------------------------------------------ highlighting
-
-
-def query_terms(query: str) -> list[str]:
-    """Lower-cased content words of a query, longest first.
-
-    Example:
-        >>> query_terms("Why does bread rise?")
-        ['bread', 'rise']
-    """
-    terms = {w.lower() for w in _WORD.findall(query) if len(w) > 1 and w.lower() not in _STOPWORDS}
-    return sorted(terms, key=lambda t: (-len(t), t))
-
-
-def highlight(text: str, terms: Sequence[str]) -> str:
-    """Escapes ``text``, then wraps words starting with a query term in ``<mark>``.
-
-    The look-behind keeps matches out of entities such as ``&amp;`` and ``&#x27;``.
-    """
-    escaped = html.escape(text, quote=True)
-    if not terms:
-        return escaped
-    pattern = re.compile(r"(?<![\w&#])(?:" + "|".join(re.escape(t) for t in terms) + r")\w*", re.IGNORECASE)
-    return pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", escaped)
-
-
-def snippet(text: str, terms: Sequence[str], words: int = SNIPPET_WORDS) -> str:
-    """About ``words`` words around the first query term, escaped and highlighted."""
-    tokens = text.split()
-    if len(tokens) <= words:
-        return highlight(" ".join(tokens), terms)
-    bare = [re.sub(r"^\W+", "", t).lower() for t in tokens]
-    first = next((i for i, t in enumerate(bare) if any(t.startswith(term) for term in terms)), 0)
-    start = max(0, min(first - words // 4, len(tokens) - words))
-    body = highlight(" ".join(tokens[start : start + words]), terms)
-    return ("… " if start else "") + body + (" …" if start + words < len(tokens) else "")
 
 
 # ------------------------------------------------------------------ result columns
@@ -189,7 +149,7 @@ def _row(ctx: RowContext, rank: int, pid: str, score: float, tag: str) -> str:
         f'<details><summary><span class="e2r-rank">{rank}</span><span class="e2r-main">'
         f'<span class="e2r-line"><span class="e2r-title">{highlight(title, ctx.terms)}</span>{tag}{relevant}</span>'
         f'<span class="e2r-meta">{_origin(passage, score, ctx.parts)}</span>'
-        f'<span class="e2r-snippet">{snippet(passage.text, ctx.terms)}</span></span></summary>'
+        f'<span class="e2r-snippet">{snippet(passage.text, ctx.terms, SNIPPET_WORDS)}</span></span></summary>'
         f'<div class="e2r-full">{highlight(passage.text, ctx.terms)}</div></details></li>'
     )
 
