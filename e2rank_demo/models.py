@@ -162,8 +162,8 @@ class Embedder(ABC):
         """Turns a listwise prompt body into the exact model input text."""
 
     @abstractmethod
-    def _prompt_batch(self, text: str) -> dict[str, torch.Tensor]:
-        """Tokenises a fitted prompt without truncation."""
+    def _prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
+        """Tokenises fitted prompts without truncation (padded into one batch)."""
 
     @property
     @abstractmethod
@@ -232,16 +232,28 @@ class Embedder(ABC):
 
     def encode_prompt(self, text: str, doc_tokens_kept: list[int], doc_tokens_full: list[int]) -> ListwisePrompt:
         """Embeds a prompt from :meth:`build_listwise` (one model call)."""
-        batch = self._prompt_batch(text)
-        vector = self._forward(batch)[0]
-        return ListwisePrompt(
-            text=text,
-            vector=vector,
-            n_tokens=int(batch["input_ids"].shape[1]),
-            doc_tokens_kept=doc_tokens_kept,
-            doc_tokens_full=doc_tokens_full,
-            max_tokens=self.max_tokens,
-        )
+        return self.encode_prompts([(text, doc_tokens_kept, doc_tokens_full)])[0]
+
+    def encode_prompts(
+        self, built: Sequence[tuple[str, list[int], list[int]]], batch_size: int = 32
+    ) -> list[ListwisePrompt]:
+        """Embeds several prompts from :meth:`build_listwise` in padded batches.
+
+        Up to ``batch_size`` prompts share one forward pass (leave-one-out influence sends
+        the k prompts together); padding is masked, so each vector equals its own pass.
+        """
+        out: list[ListwisePrompt] = []
+        for start in range(0, len(built), batch_size):
+            chunk = built[start : start + batch_size]
+            batch = self._prompt_batch(*(text for text, _, _ in chunk))
+            vectors = self._forward(batch)
+            lengths = batch["attention_mask"].sum(dim=1).tolist()
+            out.extend(
+                ListwisePrompt(text=text, vector=vector, n_tokens=int(n), doc_tokens_kept=kept,
+                               doc_tokens_full=full, max_tokens=self.max_tokens)
+                for (text, kept, full), vector, n in zip(chunk, vectors, lengths)
+            )
+        return out
 
     def embed_pairs(self, query: str, documents: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Jointly encodes (query, document) pairs with the same backbone.
@@ -300,8 +312,8 @@ class EncoderEmbedder(Embedder):
     def wrap_prompt(self, body: str) -> str:
         return body
 
-    def _prompt_batch(self, text: str) -> dict[str, torch.Tensor]:
-        return self._tokenize([text], self.max_tokens)
+    def _prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
+        return self._tokenize(texts, self.max_tokens)
 
     @property
     def _special_overhead(self) -> int:
@@ -363,9 +375,9 @@ class DecoderEmbedder(Embedder):
             enable_thinking=False,
         )
 
-    def _prompt_batch(self, text: str) -> dict[str, torch.Tensor]:
+    def _prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
         # No EOS after the template: the official evaluation pools the template's last token.
-        return self._pad([self.tokenizer(text, add_special_tokens=False)["input_ids"]])
+        return self._pad(self.tokenizer(list(texts), add_special_tokens=False)["input_ids"])
 
     @property
     def _special_overhead(self) -> int:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -31,6 +31,7 @@ import numpy as np
 from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.index import EncodeStats, IndexKind, VectorIndex, embed_corpus
 from e2rank_demo.models import Embedder, ProgressFn
+from e2rank_demo.prompt_lab import Influence, Provenance, leave_one_out, provenance
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.records import Candidates, Document, Passage, PromptOrder, QueryResult, Ranking, Timings
 from e2rank_demo.rerank import DenseReranker, E2RankReranker, Reranker, RocchioReranker
@@ -107,6 +108,15 @@ class SearchSettings:
     def header(self) -> str:
         """The listwise-prompt header in force."""
         return self.rerank_instruction or TASKS[self.task].rerank
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> SearchSettings:
+        """Settings from :attr:`QueryResult.settings` (lists from JSON become tuples)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        fields = {k: v for k, v in values.items() if k in known}
+        if "rerankers" in fields:
+            fields["rerankers"] = tuple(fields["rerankers"])  # type: ignore[arg-type]
+        return cls(**fields)  # type: ignore[arg-type]
 
     def replace(self, **changes: object) -> SearchSettings:
         """A copy with some fields changed (validated again)."""
@@ -284,4 +294,77 @@ class SearchSession:
             candidates=candidates,
             timings=Timings(stages, self.encode_stats.seconds, self.encode_stats.cache_hit),
             settings=dataclasses.asdict(settings),
+            prompt_ids=list(candidates.ids[: settings.prompt_docs]) if e2rank else [],
         )
+
+    # ------------------------------------------------------------------ prompt lab
+    def _e2rank(self, result: QueryResult) -> E2RankReranker:
+        settings = SearchSettings.from_dict(result.settings)
+        return E2RankReranker(self.embedder, k=settings.prompt_docs, header=settings.header,
+                              order=settings.prompt_order, interpolation=settings.interpolation)
+
+    def _prompt_rows(self, doc_ids: Sequence[str]) -> list[int]:
+        unknown = [pid for pid in doc_ids if pid not in self.row_of]
+        if unknown:
+            raise ValueError(f"not in this corpus: {', '.join(unknown[:5])}")
+        if len(set(doc_ids)) != len(doc_ids):
+            raise ValueError("a document appears twice in the prompt")
+        if len(doc_ids) > 100:
+            raise ValueError(f"the prompt holds at most 100 documents (got {len(doc_ids)})")
+        return [self.row_of[pid] for pid in doc_ids]
+
+    def rerank_with_prompt(self, result: QueryResult, doc_ids: Sequence[str] | None = None) -> QueryResult:
+        """Reruns E2Rank for ``result`` with exactly ``doc_ids`` in the prompt, in that order.
+
+        Only the prompt is embedded again; the candidates keep their cached vectors, and
+        the first stage and the other rerankers are unchanged.
+
+        Args:
+            result: A result of :meth:`search` on this session.
+            doc_ids: Passage ids for the prompt (any in the corpus, e.g. pinned judged
+                documents); ``None`` resets to the first-stage top-k, the paper's setting.
+
+        Returns:
+            A new :class:`QueryResult` with the new ``e2rank`` ranking, prompt and ``prompt_ids``.
+        """
+        reranker = self._e2rank(result)
+        doc_ids = list(result.candidates.ids[: reranker.k] if doc_ids is None else doc_ids)
+        rows = self._prompt_rows(doc_ids)
+        candidates = result.candidates
+        timer = StageTimer()
+        ranking = reranker.rerank(result.query, result.query_vector, candidates, self.vectors[candidates.rows],
+                                  [], timer, prompt_texts=[self.texts[r] for r in rows])
+        stages = {k: v for k, v in result.timings.stages.items() if not k.startswith("e2rank.")}
+        stages.update({f"e2rank.{k}": v for k, v in timer.stages.items()})
+        return dataclasses.replace(
+            result,
+            reranked={**result.reranked, "e2rank": ranking},
+            prompt=ranking.prompt,
+            prompt_ids=doc_ids,
+            timings=dataclasses.replace(result.timings, stages=stages),
+        )
+
+    def prompt_influence(self, result: QueryResult, relevance: Mapping[str, int] | None = None,
+                         batch_size: int = 32) -> Influence:
+        """Leave-one-out influence of each document in ``result``'s prompt (one batched pass).
+
+        Args:
+            result: A result with an E2Rank ranking (from :meth:`search` or :meth:`rerank_with_prompt`).
+            relevance: Judgments ``{passage id: grade}`` for this query (nDCG@10 and relevant ranks).
+            batch_size: Prompts per forward pass.
+        """
+        if result.prompt is None:
+            raise ValueError("this result has no listwise prompt (run the e2rank reranker)")
+        rows = self._prompt_rows(result.prompt_ids)
+        return leave_one_out(self._e2rank(result), result.query, result.query_vector, result.prompt_ids,
+                             [self.texts[r] for r in rows], result.prompt.vector, result.candidates.ids,
+                             self.vectors[result.candidates.rows], relevance, batch_size)
+
+    def prompt_provenance(self, result: QueryResult) -> Provenance:
+        """Cosines of the pseudo-query to the query and each prompt document, next to Rocchio's."""
+        if result.prompt is None:
+            raise ValueError("this result has no listwise prompt (run the e2rank reranker)")
+        settings = SearchSettings.from_dict(result.settings)
+        return provenance(result.prompt_ids, result.prompt.vector, result.query_vector,
+                          self.vectors[self._prompt_rows(result.prompt_ids)],
+                          settings.rocchio_alpha, settings.rocchio_beta)

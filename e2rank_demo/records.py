@@ -182,6 +182,8 @@ class QueryResult:
         candidates: The first-stage candidates (with embedding rows).
         timings: Per-stage timings.
         settings: The settings used, as a plain dict.
+        prompt_ids: Passage ids in the listwise prompt, in prompt order (the first-stage
+            top-k unless the prompt was edited).
     """
 
     query: str
@@ -192,3 +194,10 @@ class QueryResult:
     candidates: Candidates
     timings: Timings
     settings: dict[str, object] = field(default_factory=dict)
+    prompt_ids: list[str] = field(default_factory=list)
+
+    @property
+    def prompt_edited(self) -> bool:
+        """Whether the prompt differs from the first-stage top-k (the paper's setting)."""
+        k = int(self.settings.get("prompt_docs", len(self.prompt_ids)))  # type: ignore[call-overload]
+        return self.prompt_ids != self.first_stage.ids[:k]

@@ -61,6 +61,14 @@ def rank_by(system: str, candidates: Candidates, scores: np.ndarray, **extra: ob
     return Ranking(system, [candidates.ids[i] for i in order], scores[order].astype(np.float32), **extra)
 
 
+def rocchio_vector(query_vector: np.ndarray, feedback: np.ndarray, alpha: float = 1.0,
+                   beta: float = 0.5) -> np.ndarray:
+    """``normalise(alpha*q + beta*mean(feedback))``; the query alone when there is no feedback."""
+    centroid = feedback.mean(axis=0) if len(feedback) else 0.0
+    vector = alpha * query_vector + beta * centroid
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+
+
 @dataclass
 class DenseReranker:
     """Cosine between the query and each candidate (the natural reranker for BM25)."""
@@ -90,9 +98,7 @@ class RocchioReranker:
     def rerank(self, query, query_vector, candidates, doc_vectors, doc_texts, timer=None) -> Ranking:  # noqa: ANN001
         timer = timer or StageTimer()
         with timer.stage("prompt_build"):
-            feedback = doc_vectors[: self.k].mean(axis=0) if len(doc_vectors) else 0.0
-            vector = self.alpha * query_vector + self.beta * feedback
-            vector = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+            vector = rocchio_vector(query_vector, doc_vectors[: self.k], self.alpha, self.beta)
         with timer.stage("scoring"):
             scores = doc_vectors @ vector
         return rank_by(self.name, candidates, scores, vectors={"rocchio": vector})
@@ -121,18 +127,25 @@ class E2RankReranker:
     reencode: bool = False
     name: str = "e2rank"
 
-    def rerank(self, query, query_vector, candidates, doc_vectors, doc_texts, timer=None) -> Ranking:  # noqa: ANN001
+    def rerank(self, query, query_vector, candidates, doc_vectors, doc_texts, timer=None,  # noqa: ANN001
+               prompt_texts: Sequence[str] | None = None) -> Ranking:
+        """Reranks with the top-k candidates in the prompt, or exactly ``prompt_texts`` when given."""
         timer = timer or StageTimer()
         if self.reencode:
             with timer.stage("candidate_encoding"):
                 doc_vectors = self.embedder.embed_documents(doc_texts)
         with timer.stage("prompt_build"):
-            top = list(doc_texts[: self.k])
+            top = list(doc_texts[: self.k] if prompt_texts is None else prompt_texts)
             text, kept, full = self.embedder.build_listwise(query, top, self.header, self.order)
         with timer.stage("prompt_encoding"):
             prompt = self.embedder.encode_prompt(text, kept, full)
         with timer.stage("scoring"):
-            scores = doc_vectors @ prompt.vector
-            if self.interpolation:
-                scores = self.interpolation * (doc_vectors @ query_vector) + (1 - self.interpolation) * scores
+            scores = self.score(prompt.vector, query_vector, doc_vectors)
         return rank_by(self.name, candidates, scores, vectors={"prompt": prompt.vector}, prompt=prompt)
+
+    def score(self, prompt_vectors: np.ndarray, query_vector: np.ndarray, doc_vectors: np.ndarray) -> np.ndarray:
+        """Candidate scores for one prompt vector ``(d,)`` or several ``(m, d)`` (then ``(m, n)``)."""
+        scores = prompt_vectors @ doc_vectors.T
+        if self.interpolation:
+            scores = self.interpolation * (doc_vectors @ query_vector) + (1 - self.interpolation) * scores
+        return scores
