@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from e2rank_demo.pipeline import SearchSession
+    from e2rank_demo.prompt_lab import DocInfluence, Influence
     from e2rank_demo.records import QueryResult
 
 ColorBy = Literal["rank", "relevance"]
@@ -204,10 +205,12 @@ def embedding_map(
             hovertext=hover_arr[mask], hoverinfo="text",
         ))
     if k:
-        in_prompt = np.array([first_rank.get(pid, k + 1) <= k for pid in projection.ids])
+        prompt_ids = set(result.prompt_ids or result.first_stage.ids[:k])
+        in_prompt = np.array([pid in prompt_ids for pid in projection.ids])
         fig.add_trace(go.Scatter(
             x=projection.coords[in_prompt, 0], y=projection.coords[in_prompt, 1], mode="markers",
-            name=f"in the listwise prompt (top-{k})", hoverinfo="skip",
+            name="in the edited listwise prompt" if result.prompt_edited else f"in the listwise prompt (top-{k})",
+            hoverinfo="skip",
             marker={"size": 13, "symbol": "circle-open", "color": "#111111", "line": {"width": 1.5}},
         ))
 
@@ -344,6 +347,69 @@ def rank_shift(
     caption = (f"Each line joins a document's first-stage rank (left) to its {name} rank (right), coloured by "
                f"{colour}: lines rising to the right are documents the reranker promoted, falling ones demoted.")
     return Figure(fig, caption, png_config(f"rank-shift-{reranker}"))
+
+
+# --------------------------------------------------------------------------- prompt influence
+INFLUENCE_COLORS = {"helped": "#2ca02c", "hurt": "#d62728", "no change": "#7f7f7f", "influence": "#ff7f0e"}
+
+
+def _influence_group(item: DocInfluence) -> str:
+    if item.ndcg_delta is None:
+        return "influence"
+    return "helped" if item.ndcg_delta < -1e-9 else "hurt" if item.ndcg_delta > 1e-9 else "no change"
+
+
+def influence_chart(influence: Influence, session: SearchSession) -> Figure:
+    """Leave-one-out influence of each prompt document, most influential at the top.
+
+    Bars carry the passage id in ``customdata`` (the app opens that document on a click).
+    With judgments, bars are coloured by what removing the document does to nDCG@10.
+
+    Args:
+        influence: From :meth:`~e2rank_demo.pipeline.SearchSession.prompt_influence`.
+        session: The session searched (for titles).
+    """
+    go = _go()
+    items = influence.ranked()[::-1]  # plotly draws the first bar at the bottom
+    fig = go.Figure()
+    for group, color in INFLUENCE_COLORS.items():
+        chosen = [item for item in items if _influence_group(item) == group]
+        if not chosen:
+            continue
+        hover = []
+        for item in chosen:
+            title = session.passage(item.doc_id).title or item.doc_id
+            lines = [f"<b>[{item.position}] {escape(title, 100)}</b>",
+                     f"pseudo-query moves by cosine distance {item.distance:.5f} without it"]
+            if item.ndcg_delta is not None:
+                lines.append(f"nDCG@10 without it: {influence.ndcg + item.ndcg_delta:.4f} "
+                             f"({item.ndcg_delta:+.4f})")
+            lines += [f"relevant {escape(pid, 40)}: rank {change:+d} without it"
+                      for pid, change in list(item.rank_changes.items())[:5]]
+            hover.append("<br>".join(lines))
+        fig.add_trace(go.Bar(
+            x=[item.distance for item in chosen], orientation="h", name=group, marker={"color": color},
+            y=[f"[{item.position}] {escape(session.passage(item.doc_id).title or item.doc_id, 40)}"
+               for item in chosen],
+            customdata=[item.doc_id for item in chosen], hovertext=hover, hoverinfo="text",
+        ))
+    order = [f"[{i.position}] {escape(session.passage(i.doc_id).title or i.doc_id, 40)}" for i in items]
+    note = (f"nDCG@10 with the full prompt {influence.ndcg:.4f}; colour: what removing it does to nDCG@10"
+            if influence.ndcg is not None else "no judgments for this query: nDCG@10 not measured")
+    fig.update_layout(
+        title=_title(f"Which prompt documents pull the pseudo-query (“{escape(influence.query, 60)}”)",
+                     f"{len(items)} leave-one-out prompts embedded in {influence.seconds:.2f} s; {note}"),
+        xaxis_title="Cosine distance the pseudo-query moves without this document",
+        yaxis={"title": {"text": "Prompt document ([position] title)"}, "categoryorder": "array",
+               "categoryarray": order},
+        legend_title_text="Removing it", showlegend=influence.ndcg is not None, template="plotly_white",
+        height=max(360, 24 * len(items) + 170), margin={"t": 100},
+    )
+    colour = ("; green: without it nDCG@10 drops, so it helped; red: it hurt" if influence.ndcg is not None
+              else "")
+    caption = (f"Each bar is one prompt document, longer the further leaving it out of the listwise prompt moves "
+               f"the pseudo-query{colour}; click a bar to open that document.")
+    return Figure(fig, caption, png_config("e2rank-prompt-influence"))
 
 
 # --------------------------------------------------------------------------- score curves

@@ -155,3 +155,27 @@ def test_reported_latency_table_is_labelled_as_reported() -> None:
     assert figure.fig.data[0].type == "table" and "never mixed" in figure.caption
     assert reported_latency_rows()[0] == ["E2Rank-0.6B", "0.50", "0.13", "0.63"]
     assert reported_latency_rows()[-1] == ["RankQwen3-8B", "", "", "16.93"]
+
+
+def test_influence_chart_sorted_escaped_and_clickable(session: SearchSession, result: QueryResult) -> None:
+    """Bars sorted by influence (largest on top), ids in customdata, user text escaped, one-sentence caption."""
+    from e2rank_demo.plots import influence_chart
+
+    edited = session.rerank_with_prompt(result, ["evil", *[p for p in result.prompt_ids if p != "evil"][:5]])
+    relevance = {"evil": 1, result.first_stage.ids[1]: 2}
+    influence = session.prompt_influence(edited, relevance)
+    figure = influence_chart(influence, session)
+    assert_readable(figure, "Cosine distance the pseudo-query moves without this document")
+    shown = {pid: x for trace in figure.fig.data for pid, x in zip(trace.customdata, trace.x)}
+    assert shown == {item.doc_id: pytest.approx(item.distance) for item in influence.items}
+    top_label = figure.fig.layout.yaxis.categoryarray[-1]  # the last category is drawn at the top
+    assert top_label.startswith(f"[{influence.ranked()[0].position}]")
+    assert ATTACK not in decoded(figure) and "&lt;img" in decoded(figure)
+    assert "click a bar" in figure.caption and figure.caption.count(". ") == 0
+    plain = influence_chart(session.prompt_influence(result), session)
+    assert "not measured" in plain.fig.layout.title.text and "green" not in plain.caption
+    # The map circles exactly the edited prompt's documents.
+    projection = pca_projection(session.vectors, session.ids, special_vectors(edited), edited.candidates.rows)
+    circled = next(t for t in embedding_map(projection, session, edited).fig.data
+                   if t.name == "in the edited listwise prompt")
+    assert len(circled.x) == sum(pid in edited.prompt_ids for pid in projection.ids) == 6
