@@ -9,8 +9,14 @@
 * **E2Rank without cached embeddings**: E2Rank that re-encodes the N candidates, what a
   system without embedding reuse pays.
 * **Pointwise**: N joint query-document passes through the same backbone, the cost
-  structure of a cross-encoder of that size. Timing only: no trained pointwise model
-  ships offline, so it produces no ranking.
+  structure of a cross-encoder of that size, each pair cut to the documents' token budget
+  and batched by length exactly like document encoding (a fair baseline). Timing only: no
+  trained pointwise model ships offline, so it produces no ranking.
+
+The last two grow linearly with N and take minutes on a CPU, so by default they are timed
+on an evenly spread subsample of the candidates (:data:`DEFAULT_SUBSAMPLE`, at two sizes)
+and extrapolated linearly to N; the report says "estimated from n of N" and keeps the
+measured points. ``subsample=None`` measures them in full (with progress and a cancel).
 
 Document encoding is paid once per corpus and is reported separately (amortised), as
 the paper does. :func:`scaling_run` measures rerank latency against N. Every number is
@@ -25,6 +31,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -61,6 +69,10 @@ SYSTEM_LABELS: dict[str, str] = {
     "pointwise": "Pointwise (N joint query-document passes; timing only, no ranking)",
 }
 SCALING_SYSTEMS: tuple[str, ...] = ("e2rank", "e2rank_nocache", "pointwise")
+GROWING_STAGE: dict[str, str] = {"e2rank_nocache": "candidate_encoding", "pointwise": "pair_encoding"}
+"""The systems whose cost grows with N, and the stage that grows."""
+DEFAULT_SUBSAMPLE = 16
+"""Candidates the growing stages are timed on (at half and all of it) before extrapolating to N."""
 DEFAULT_NS: tuple[int, ...] = (10, 20, 50, 100, 200)
 
 ProgressFn = Callable[[int, int], None]
@@ -81,6 +93,23 @@ class SystemLatency:
     label: str
     stages: dict[str, float]
     ranks: bool = True
+    estimated_from: int | None = None
+    n_total: int | None = None
+    measured_points: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def estimated(self) -> bool:
+        """True when the growing stage was timed on a subsample and extrapolated to N."""
+        return self.estimated_from is not None
+
+    @property
+    def note(self) -> str:
+        """"estimated from n of N (measured: ...)", or "" for a full measurement."""
+        if self.estimated_from is None:
+            return ""
+        points = ", ".join(f"{n} in {sec:.3f} s" for n, sec in self.measured_points)
+        return (f"estimated from {self.estimated_from} of {self.n_total} (linear fit; "
+                f"{STAGE_LABELS[GROWING_STAGE[self.system]]} measured: {points})")
 
     @property
     def total(self) -> float:
@@ -109,6 +138,8 @@ class LatencyReport:
         n_documents: Passages in the corpus.
         doc_encoding_cached: True when the corpus embeddings came from the cache, so
             ``doc_encoding_s`` is the cache read, not model time.
+        pair_max_tokens: Token budget of each pointwise (query, document) input, the
+            same as a document's.
     """
 
     query: str
@@ -121,6 +152,21 @@ class LatencyReport:
     doc_encoding_s: float
     n_documents: int
     doc_encoding_cached: bool
+    pair_max_tokens: int = 0
+
+    @property
+    def estimated(self) -> list[SystemLatency]:
+        """The systems timed on a subsample and extrapolated to N."""
+        return [s for s in self.systems if s.estimated]
+
+    @property
+    def method_note(self) -> str:
+        """How the slow baselines were measured, for the panel and the report."""
+        parts = [f"{s.label}: {s.note}." for s in self.estimated]
+        if self.pair_max_tokens:
+            parts.append(f"Pointwise inputs: the query and the document cut to {self.pair_max_tokens} tokens "
+                         "together, batched by length like document encoding.")
+        return " ".join(parts)
 
     def system(self, name: str) -> SystemLatency:
         """The entry for ``name`` (a key of :data:`SYSTEMS`)."""
@@ -128,7 +174,8 @@ class LatencyReport:
 
     def as_rows(self, digits: int = 4) -> list[list[str | float]]:
         """``[system, stage seconds..., total]`` rows aligned with ``["system", *STAGES, "total"]``."""
-        return [[s.label, *(round(s.stages.get(k, 0.0), digits) for k in STAGES), round(s.total, digits)]
+        return [[s.label + (f" ({s.note})" if s.estimated else ""),
+                 *(round(s.stages.get(k, 0.0), digits) for k in STAGES), round(s.total, digits)]
                 for s in self.systems]
 
 
@@ -145,8 +192,9 @@ def _rerankers(session: SearchSession, settings: SearchSettings) -> tuple[E2Rank
 
 
 def _time_system(system: str, session: SearchSession, query: str, query_vector: np.ndarray,
-                 candidates: Candidates, e2rank: E2RankReranker, rocchio: RocchioReranker) -> dict[str, float]:
-    """Seconds per stage of one system's work after the first stage."""
+                 candidates: Candidates, e2rank: E2RankReranker, rocchio: RocchioReranker,
+                 progress: ProgressFn | None = None) -> dict[str, float]:
+    """Seconds per stage of one system's work after the first stage (``progress`` for the pointwise passes)."""
     timer = StageTimer()
     doc_vectors = session.vectors[candidates.rows]
     doc_texts = [session.texts[r] for r in candidates.rows]
@@ -159,7 +207,7 @@ def _time_system(system: str, session: SearchSession, query: str, query_vector: 
                                                           doc_texts, timer)
     elif system == "pointwise":
         with timer.stage("pair_encoding"):
-            session.embedder.embed_pairs(query, doc_texts)
+            session.embedder.embed_pairs(query, doc_texts, progress=progress)
     else:
         raise ValueError(f"unknown system {system!r}")
     return timer.stages
@@ -181,6 +229,53 @@ def _check_query(query: str) -> str:
     return query
 
 
+class MeasurementCancelled(Exception):
+    """Raised out of a measurement whose ``cancel`` event was set."""
+
+
+def subsample_rows(rows: np.ndarray, n: int) -> np.ndarray:
+    """``n`` of the ranked candidate rows, evenly spread from the first to the last.
+
+    Spread rather than the top ``n``, so the subsample's text lengths stand for all N.
+
+    Example:
+        >>> subsample_rows(np.arange(100), 5).tolist()
+        [0, 25, 50, 74, 99]
+    """
+    idx = np.unique(np.linspace(0, len(rows) - 1, min(n, len(rows))).round().astype(int))
+    return np.asarray(rows)[idx]
+
+
+def extrapolate(points: Sequence[tuple[int, float]], n: int) -> float:
+    """Seconds at ``n`` from a straight line through the measured ``(n_i, seconds_i)`` points.
+
+    A line sloping down (timing noise) would predict less than was measured, so then the
+    largest point is scaled proportionally instead.
+
+    Example:
+        >>> round(extrapolate([(8, 0.9), (16, 1.7)], 100), 2)
+        10.1
+    """
+    ns, secs = zip(*sorted(points))
+    if len(ns) > 1:
+        slope, intercept = np.polyfit(ns, secs, 1)
+        if slope > 0:
+            return float(max(intercept + slope * n, 0.0))
+    return float(secs[-1] / ns[-1] * n)
+
+
+def _growing_seconds(system: str, session: SearchSession, query: str, rows: np.ndarray,
+                     progress: ProgressFn | None = None) -> float:
+    """Seconds of the stage of ``system`` that grows with N, on the candidates at ``rows``."""
+    texts = [session.texts[r] for r in rows]
+    start = time.perf_counter()
+    if system == "e2rank_nocache":
+        session.embedder.embed_documents(texts, progress=progress)
+    else:
+        session.embedder.embed_pairs(query, texts, progress=progress)
+    return time.perf_counter() - start
+
+
 def measure_latency(
     session: SearchSession,
     query: str,
@@ -188,6 +283,9 @@ def measure_latency(
     *,
     repeats: int = 1,
     warmup: bool = True,
+    subsample: int | None = DEFAULT_SUBSAMPLE,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> LatencyReport:
     """Times every system in :data:`SYSTEMS` on one query, stage by stage.
 
@@ -201,43 +299,94 @@ def measure_latency(
         repeats: Timed runs; the median per stage is reported.
         warmup: Run E2Rank once untimed first, so one-off lazy initialisation is not
             counted against the first system.
+        subsample: Time the stages that grow with N (:data:`GROWING_STAGE`) on this many
+            evenly spread candidates (and on half as many), and extrapolate linearly to N;
+            ``None``, or an N not over one and a half times it, measures them in full.
+        progress: Called as ``progress(done, total)`` in candidates passed through the
+            model by the growing stages.
+        cancel: When set, the measurement stops at the next batch.
 
     Returns:
         Measured seconds per system and stage, and the corpus encoding time.
 
     Raises:
         ValueError: On an empty query or when the first stage finds no candidates.
+        MeasurementCancelled: When ``cancel`` was set.
     """
     from e2rank_demo.pipeline import SearchSettings
 
     settings = settings or SearchSettings()
     query = _check_query(query)
     e2rank, rocchio = _rerankers(session, settings)
+
+    def check() -> None:
+        if cancel is not None and cancel.is_set():
+            raise MeasurementCancelled("measurement cancelled")
+
     if warmup:
         qv, cands, _ = _first_stage(session, query, settings)
         _time_system("e2rank", session, query, qv, cands, e2rank, rocchio)
+    check()
     runs: dict[str, list[dict[str, float]]] = {s: [] for s in SYSTEMS}
+    points: dict[str, dict[int, list[float]]] = {s: {} for s in GROWING_STAGE}
+    n_total = min(settings.candidates, len(session.ids))
+    estimate = subsample is not None and n_total > 1.5 * subsample
+    sizes = sorted({max(1, subsample // 2), subsample}) if estimate and subsample else [n_total]
+    total_units = max(1, repeats) * len(GROWING_STAGE) * sum(sizes)
+    done = 0
+
+    def advance(base: int) -> ProgressFn:
+        def report(n: int, _total: int) -> None:
+            check()
+            if progress is not None:
+                progress(min(base + n, total_units), total_units)
+        return report
+
     cands = None
     for _ in range(max(1, repeats)):
         query_vector, cands, first = _first_stage(session, query, settings)
         if not len(cands):
             raise ValueError("the first stage found no candidates to rerank")
         runs["first_stage"].append(first)
-        for system in SYSTEMS[1:]:
+        for system in ("e2rank", "rocchio"):
             runs[system].append(first | _time_system(system, session, query, query_vector, cands, e2rank, rocchio))
+        for system, stage in GROWING_STAGE.items():
+            check()
+            if not estimate:
+                runs[system].append(first | _time_system(system, session, query, query_vector, cands, e2rank,
+                                                         rocchio, progress=advance(done)))
+                done += len(cands)
+                advance(done)(0, 0)
+                continue
+            for n in sizes:
+                rows = subsample_rows(cands.rows, n)
+                points[system].setdefault(len(rows), []).append(
+                    _growing_seconds(system, session, query, rows, advance(done)))
+                done += n
+            seconds = extrapolate([(n, float(np.median(t))) for n, t in points[system].items()], len(cands))
+            # E2Rank without the cache runs E2Rank's own prompt stages on top of re-encoding.
+            runs[system].append((runs["e2rank"][-1] if system == "e2rank_nocache" else first) | {stage: seconds})
     assert cands is not None
+    n_cands = len(cands)
+    systems = []
+    for s in SYSTEMS:
+        measured = tuple((n, float(np.median(t))) for n, t in sorted(points.get(s, {}).items()))
+        systems.append(SystemLatency(
+            s, SYSTEM_LABELS[s], _median_stages(runs[s]), ranks=s != "pointwise",
+            estimated_from=max(n for n, _ in measured) if measured else None,
+            n_total=n_cands if measured else None, measured_points=measured))
     return LatencyReport(
         query=query,
         model=session.embedder.label,
         device=str(session.embedder.device),
-        n_candidates=len(cands),
-        prompt_docs=min(e2rank.k, len(cands)),
+        n_candidates=n_cands,
+        prompt_docs=min(e2rank.k, n_cands),
         repeats=max(1, repeats),
-        systems=[SystemLatency(s, SYSTEM_LABELS[s], _median_stages(runs[s]), ranks=s != "pointwise")
-                 for s in SYSTEMS],
+        systems=systems,
         doc_encoding_s=float(session.encode_stats.seconds),
         n_documents=len(session.ids),
         doc_encoding_cached=bool(session.encode_stats.cache_hit),
+        pair_max_tokens=int(session.embedder.doc_max_tokens),
     )
 
 

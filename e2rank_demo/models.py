@@ -126,14 +126,16 @@ class Embedder(ABC):
     def _tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
         """Tokenises full inputs (with whatever end token the backend needs)."""
 
-    def _encode(self, texts: Sequence[str], batch_size: int, progress: ProgressFn | None = None) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], batch_size: int, progress: ProgressFn | None = None,
+                tokenize: Callable[[list[str], int], dict[str, torch.Tensor]] | None = None) -> np.ndarray:
         texts = list(texts)
+        tokenize = tokenize or self._tokenize
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Sorting by length keeps padding (and so wasted compute) small within a batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         for start in range(0, len(texts), batch_size):
             idx = order[start : start + batch_size]
-            out[idx] = self._forward(self._tokenize([texts[i] for i in idx], self.doc_max_tokens))
+            out[idx] = self._forward(tokenize([texts[i] for i in idx], self.doc_max_tokens))
             if progress is not None:
                 progress(min(start + batch_size, len(texts)), len(texts))
         return out
@@ -255,13 +257,16 @@ class Embedder(ABC):
             )
         return out
 
-    def embed_pairs(self, query: str, documents: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def embed_pairs(self, query: str, documents: Sequence[str], batch_size: int = 32,
+                    progress: ProgressFn | None = None) -> np.ndarray:
         """Jointly encodes (query, document) pairs with the same backbone.
 
         This is the cost structure of a pointwise cross-encoder of the same size; it is
-        used for timing comparisons only (no such trained model ships offline).
+        used for timing comparisons only (no such trained model ships offline). To be a
+        fair baseline, each pair is cut to the documents' budget (:attr:`doc_max_tokens`)
+        and batched by length exactly as :meth:`embed_documents` batches documents.
         """
-        return self._encode([self.format_pair(query, d) for d in documents], batch_size)
+        return self._encode([self.format_pair(query, d) for d in documents], batch_size, progress)
 
     def format_pair(self, query: str, document: str) -> str:
         """Input text for a joint (query, document) pass."""
@@ -319,15 +324,18 @@ class EncoderEmbedder(Embedder):
     def _special_overhead(self) -> int:
         return self.tokenizer.num_special_tokens_to_add(pair=False)
 
-    def embed_pairs(self, query: str, documents: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Jointly encodes ``[CLS] query [SEP] document [SEP]`` pairs (cross-encoder input)."""
-        out = []
-        for start in range(0, len(documents), batch_size):
-            chunk = list(documents[start : start + batch_size])
-            batch = self.tokenizer([query] * len(chunk), chunk, padding=True, truncation="only_second",
-                                   max_length=self.max_tokens, return_tensors="pt")
-            out.append(self._forward(dict(batch)))
-        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+    def embed_pairs(self, query: str, documents: Sequence[str], batch_size: int = 32,
+                    progress: ProgressFn | None = None) -> np.ndarray:
+        """Jointly encodes ``[CLS] query [SEP] document [SEP]`` pairs (cross-encoder input).
+
+        Cut to :attr:`doc_max_tokens` (the document's side is cut) and length-sorted, as in :meth:`embed_documents`.
+        """
+
+        def tokenize(chunk: list[str], max_length: int) -> dict[str, torch.Tensor]:
+            return dict(self.tokenizer([query] * len(chunk), chunk, padding=True, truncation="only_second",
+                                       max_length=max_length, return_tensors="pt"))
+
+        return self._encode(documents, batch_size, progress, tokenize)
 
 
 class DecoderEmbedder(Embedder):

@@ -450,7 +450,8 @@ def latency_bars(report: LatencyReport) -> Figure:
     fig = make_subplots(rows=2, cols=1, row_heights=[0.75, 0.25], vertical_spacing=0.24,
                         subplot_titles=("Per query (measured now)", "Once per corpus (amortised over all queries)"))
     systems = list(reversed(report.systems))  # horizontal bars list bottom-up; keep the first on top
-    labels = ["<br>".join(textwrap.wrap(s.label, 34)) for s in systems]
+    labels = ["<br>".join(textwrap.wrap(s.label + (f" (estimated from {s.estimated_from} of {s.n_total})"
+                                                   if s.estimated else ""), 34)) for s in systems]
     for stage in STAGES:
         values = [s.stages.get(stage, 0.0) for s in systems]
         if not any(values):
@@ -487,7 +488,8 @@ def latency_bars(report: LatencyReport) -> Figure:
     fig.update_yaxes(title_text="System", row=1, col=1)
     caption = (f"Each bar stacks the seconds one system spent per stage on this query, measured just now on this "
                f"machine (median of {report.repeats} run(s)); document encoding, paid once per corpus, sits in the "
-               "lower panel and is in none of the per-query bars.")
+               "lower panel and is in none of the per-query bars." + (f" {report.method_note}" if report.method_note
+                                                                       else ""))
     return Figure(fig, caption, png_config("e2rank-latency"))
 
 

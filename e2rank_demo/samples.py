@@ -8,8 +8,10 @@ Bundled corpora are never split: one passage per document.
 
 Embedding a corpus on a CPU takes minutes, so ``scripts/build_sample_embeddings.py``
 stores ``embeddings-<model>.npy`` beside the corpus, with a ``.json`` sidecar naming the
-model identity and a hash of the embedded texts. :func:`open_session` uses those vectors
-only when both match the model in use; otherwise it embeds normally.
+document identity of the model and a hash of the embedded texts. :func:`open_session` uses
+the file whose identity matches the model's document identity (whatever the preset is
+called) and whose hash matches the texts; otherwise it says how long embedding will take
+and embeds normally.
 
 Example:
     >>> from e2rank_demo.samples import available_samples, load_sample
@@ -27,7 +29,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,6 +126,12 @@ def available_samples(root: Path = SAMPLES_DIR) -> list[SampleInfo]:
     return infos
 
 
+def default_sample(root: Path = SAMPLES_DIR) -> str | None:
+    """The sample the app opens with selected: the first available one by name."""
+    infos = available_samples(root)
+    return infos[0].name if infos else None
+
+
 def _read_info(folder: Path) -> SampleInfo:
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     if not isinstance(meta, dict):
@@ -192,29 +200,48 @@ def corpus_sha256(texts: Sequence[str]) -> str:
 
 
 def embeddings_paths(info: SampleInfo, model: str) -> tuple[Path, Path]:
-    """``(vectors.npy, sidecar.json)`` for a sample and a model preset name."""
+    """``(vectors.npy, sidecar.json)`` that :func:`save_embeddings` writes for a model preset name."""
     stem = f"embeddings-{model}"
     return info.path / f"{stem}.npy", info.path / f"{stem}.json"
 
 
+def stored_embeddings(info: SampleInfo, document_identity: str) -> tuple[Path, dict[str, object]] | None:
+    """The shipped ``.npy`` whose sidecar names this document identity, and that sidecar.
+
+    Found by identity, not by file name: every preset that embeds documents with the same
+    weights (``minilm`` and ``minilm-e2rank``, whose adapter touches queries and prompts only)
+    shares one file.
+    """
+    for sidecar in sorted(info.path.glob("embeddings-*.json")):
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            logger.warning("unreadable embeddings sidecar %s (%s)", sidecar, exc)
+            continue
+        npy = sidecar.with_suffix(".npy")
+        if isinstance(meta, dict) and meta.get("model_identity") == document_identity and npy.is_file():
+            return npy, meta
+    return None
+
+
 def precomputed_vectors(sample: Sample, embedder: Embedder) -> np.ndarray | None:
-    """The stored embeddings when they were made by this model from these texts.
+    """The stored embeddings when they were made by this model's document weights from these texts.
 
     Returns:
         ``(n, dim)`` float32 rows aligned with the documents, or ``None`` when absent,
-        unreadable or stale (another model identity, changed texts, wrong shape).
+        unreadable or stale (changed texts, wrong shape).
     """
-    npy, sidecar = embeddings_paths(sample.info, embedder.name)
-    if not (npy.is_file() and sidecar.is_file()):
+    found = stored_embeddings(sample.info, embedder.document_identity)
+    if found is None:
         return None
+    npy, meta = found
     texts = [p.full_text for p in sample.passages]
+    if meta.get("corpus_sha256") != corpus_sha256(texts):
+        logger.info("stored embeddings for %s were made from other texts; embedding instead", sample.info.name)
+        return None
     try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        if meta.get("model_identity") != embedder.document_identity or meta.get("corpus_sha256") != corpus_sha256(texts):
-            logger.info("stored embeddings for %s do not match %s; embedding instead", sample.info.name, embedder.name)
-            return None
         vectors = np.load(npy, allow_pickle=False)
-    except (OSError, ValueError, AttributeError) as exc:
+    except (OSError, ValueError) as exc:
         logger.warning("stored embeddings for %s are unreadable (%s); embedding instead", sample.info.name, exc)
         return None
     if vectors.shape != (len(texts), embedder.dim) or vectors.dtype != np.float32:
@@ -247,14 +274,61 @@ def open_session(
     embedder: Embedder,
     cache: EmbeddingCache | None = None,
     progress: ProgressFn | None = None,
+    announce: Callable[[int, float], None] | None = None,
 ) -> tuple[SearchSession, bool]:
     """A fresh search session over a sample, from stored vectors when they match.
+
+    Args:
+        sample: The sample.
+        embedder: The model.
+        cache: Embedding cache used when no stored vectors match.
+        progress: ``progress(done, total)`` while documents are embedded.
+        announce: Called as ``announce(n_to_embed, estimated_seconds)`` before the model
+            embeds anything, so a caller can say how long it will take.
 
     Returns:
         ``(session, used_stored_vectors)``.
     """
+    from e2rank_demo.index import estimate_embedding
     from e2rank_demo.pipeline import SearchSession
 
     vectors = precomputed_vectors(sample, embedder)
+    if vectors is None and announce is not None:
+        n_missing, seconds = estimate_embedding(embedder, [p.full_text for p in sample.passages], cache)
+        if n_missing:
+            announce(n_missing, seconds)
     session = SearchSession(embedder, sample.passages, cache=cache, progress=progress, vectors=vectors)
     return session, vectors is not None
+
+
+def prefit_maps(embedder: Embedder, first: str | None = None, root: Path = SAMPLES_DIR) -> list[str]:
+    """Starts the background UMAP fit of each bundled sample that has shipped vectors for ``embedder``.
+
+    Called at app start, so the first search's map is UMAP rather than the PCA stand-in;
+    the fits queue on the projector's worker thread (``first`` first) and land in its disk
+    cache, keyed by corpus and document identity, so later starts load them in milliseconds.
+
+    Args:
+        embedder: The model the app opens with.
+        first: The sample the app opens with.
+        root: Folder holding the samples.
+
+    Returns:
+        The names of the samples whose map is being fitted or was found cached.
+    """
+    from e2rank_demo import projection
+
+    projector = projection.default_projector()
+    names = sorted((info.name for info in available_samples(root)), key=lambda name: name != first)
+    started = []
+    for name in names:
+        sample = load_sample(name, root)
+        vectors = precomputed_vectors(sample, embedder)
+        if vectors is None or len(vectors) < projection.MIN_UMAP_POINTS:
+            continue
+        passages = sample.passages
+        key = projection.corpus_key(embedder.document_identity, [p.id for p in passages],
+                                    [p.full_text for p in passages])
+        projector.fitted(key, vectors, wait=0.0)
+        started.append(name)
+    return started

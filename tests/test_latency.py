@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+import threading
+
+import numpy as np
+
 from e2rank_demo.latency import (
     REPORTED_LATENCY,
     SCALING_SYSTEMS,
     STAGES,
     SYSTEMS,
+    MeasurementCancelled,
     measure_latency,
     scaling_run,
 )
@@ -69,3 +74,67 @@ def test_reported_latency_is_the_papers_table() -> None:
     assert (e2rank_06.model, e2rank_06.doc_encoding_s, e2rank_06.other_s, e2rank_06.total_s) == (
         "E2Rank-0.6B", 0.50, 0.13, 0.63)
     assert [r.total_s for r in REPORTED_LATENCY[3:]] == [4.58, 11.25, 16.93]
+
+
+MANY = [Document(f"m{i}", f"Doc {i}", "bread yeast dough " * (1 + i % 7)) for i in range(40)]
+
+
+@pytest.fixture(scope="module")
+def big_session(tiny_decoder) -> SearchSession:  # noqa: ANN001
+    return SearchSession.from_documents(MANY, tiny_decoder)
+
+
+def test_slow_baselines_are_estimated_from_a_subsample(big_session: SearchSession,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The growing stages run on n of N candidates only, and the report says "estimated from n of N"."""
+    embedder = big_session.embedder
+    sizes: list[int] = []
+    real_docs, real_pairs = embedder.embed_documents, embedder.embed_pairs
+    monkeypatch.setattr(embedder, "embed_documents", lambda texts, **kw: sizes.append(len(texts)) or real_docs(texts, **kw))
+    monkeypatch.setattr(embedder, "embed_pairs", lambda q, texts, **kw: sizes.append(len(texts)) or real_pairs(q, texts, **kw))
+    report = measure_latency(big_session, "why does bread rise", SearchSettings(candidates=40, prompt_docs=3),
+                             subsample=8)
+    assert sorted(sizes) == [4, 4, 8, 8]  # never all 40
+    for name, stage in (("e2rank_nocache", "candidate_encoding"), ("pointwise", "pair_encoding")):
+        system = report.system(name)
+        assert (system.estimated_from, system.n_total) == (8, 40)
+        assert [n for n, _ in system.measured_points] == [4, 8]
+        assert system.stages[stage] >= max(sec for _, sec in system.measured_points)
+        assert "estimated from 8 of 40" in system.note
+    assert not report.system("e2rank").estimated and report.system("e2rank").note == ""
+    nocache, e2rank = report.system("e2rank_nocache").stages, report.system("e2rank").stages
+    assert nocache["prompt_encoding"] == e2rank["prompt_encoding"]  # E2Rank's own stages, shared
+    assert "estimated from 8 of 40" in report.as_rows()[3][0] and "estimated from 8 of 40" in report.method_note
+    assert "cut to" in report.method_note
+
+
+def test_full_measurement_reports_progress_and_can_be_cancelled(big_session: SearchSession) -> None:
+    """subsample=None times all N with progress; setting the cancel event stops it with a clear exception."""
+    settings = SearchSettings(candidates=40, prompt_docs=3)
+    calls: list[tuple[int, int]] = []
+    report = measure_latency(big_session, "bread", settings, subsample=None,
+                             progress=lambda done, total: calls.append((done, total)))
+    assert not report.estimated and calls[-1] == (80, 80)
+    cancel = threading.Event()
+
+    def stop(done: int, total: int) -> None:
+        cancel.set()
+
+    with pytest.raises(MeasurementCancelled):
+        measure_latency(big_session, "bread", settings, subsample=None, progress=stop, cancel=cancel)
+
+
+def test_pointwise_pairs_are_cut_and_batched_like_documents(minilm, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """A fair baseline: each (query, document) input is cut to the documents' budget, batches sorted by length."""
+    seen: list[tuple[int, int]] = []
+    real = minilm._forward
+
+    def forward(batch):  # noqa: ANN001, ANN202
+        seen.append(tuple(batch["input_ids"].shape))
+        return real(batch)
+
+    monkeypatch.setattr(minilm, "_forward", forward)
+    docs = ["short"] * 3 + ["word " * 600] * 3
+    out = minilm.embed_pairs("why does bread rise", docs, batch_size=3)
+    assert out.shape == (6, minilm.dim) and np.allclose(out[0], out[1])
+    assert seen[0] == (3, minilm.doc_max_tokens) and seen[1][1] < 20  # long ones first, cut; then short ones

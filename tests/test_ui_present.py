@@ -67,6 +67,8 @@ def test_the_five_steps(walkthrough: present.PresentState) -> None:
     assert body.count('data-system="e2rank"') == 1 and body.count("e2r-badge") == 10
 
     ps.step = 5
+    assert ps.latency_job is not None
+    ps.latency_job.result(timeout=300)  # started in the background at Start
     _, _, body, plot, extra, back, nxt = present.render_step(ps)
     assert ps.latency is not None and ps.latency.n_candidates == 10
     assert plot.visible is True and "Reported in the paper (A100) — not measured here" in extra and "0.63" in extra
@@ -128,3 +130,36 @@ def test_split_prompt_and_escaping(minilm) -> None:  # noqa: ANN001
     out = present.prompt_html(prompt, ["a", "b"], Session(), "<q>")
     assert "<b>a</b>" not in out and "&lt;b&gt;a&lt;/b&gt;" in out and "<img" not in out
     assert '<mark class="pp-query">&lt;q&gt;</mark>' in out and "3/9 tokens" in out and "1 cut to fit" in out
+
+
+def test_step_five_never_blocks_on_the_measurement(minilm, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """While the background measurement runs, step 5 says so at once; it shows the result when done, cached."""
+    import threading
+
+    release = threading.Event()
+    real = present._measure
+    calls: list[str] = []
+
+    def slow(index, query, settings):  # noqa: ANN001, ANN202
+        calls.append(query)
+        release.wait(timeout=300)
+        return real(index, query, settings)
+
+    monkeypatch.setattr(present, "_measure", slow)
+    monkeypatch.setattr(present, "LATENCY_WAIT_S", 0.05)
+    monkeypatch.setattr(present, "_prefetch_map", lambda index: None)
+    monkeypatch.setattr(present, "_latency_jobs", type(present._latency_jobs)())
+    ps = present.PresentState()
+    present.begin(ps, "general", QUERY, "minilm", "dense", 10, 4, 0.0, "official", UISession())
+    ps.step = 4
+    _, _, body, plot, _, _, nxt = present.next_step(ps)
+    assert ps.step == 5 and plot.visible is False and "measured in the background" in body
+    assert nxt.interactive is True and "Show latency" in nxt.value
+    release.set()
+    ps.latency_job.result(timeout=300)
+    _, _, _, plot, extra, _, nxt = present.next_step(ps)  # ⟳ Show latency
+    assert plot.visible is True and ps.latency is not None and nxt.value == "End"
+
+    again = present.PresentState()  # the same query once more: the earlier measurement, not a new one
+    present.begin(again, "general", QUERY, "minilm", "dense", 10, 4, 0.0, "official", UISession())
+    assert again.latency_job is ps.latency_job and calls == [QUERY]

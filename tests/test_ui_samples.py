@@ -102,3 +102,71 @@ def test_bundled_embeddings_match_the_offline_model(minilm) -> None:  # noqa: AN
     for info in infos:
         vectors = samples.precomputed_vectors(samples.load_sample(info.name), minilm)
         assert vectors is not None, f"stale {info.name} embeddings: python scripts/build_sample_embeddings.py"
+
+
+def test_stored_embeddings_are_found_by_document_identity_not_preset_name(root: Path) -> None:
+    """A preset that shares document weights with the one that built the file loads it from disk."""
+    sample = samples.load_sample("tiny", root)
+    samples.save_embeddings(sample, CountingEmbedder())  # type: ignore[arg-type]
+    adapted = CountingEmbedder()
+    adapted.name = "fake-adapted"  # another preset name, the same document identity
+    announced: list[tuple[int, float]] = []
+    _, stored = samples.open_session(sample, adapted, announce=lambda n, s: announced.append((n, s)))  # type: ignore[arg-type]
+    assert stored and adapted.embedded == 0 and announced == []
+
+
+def test_a_sample_without_matching_vectors_says_how_long_embedding_takes_first(root: Path, tmp_path: Path) -> None:
+    """The estimate comes before the model embeds the corpus, and the probe's vectors are not wasted."""
+    from e2rank_demo.cache import EmbeddingCache
+
+    sample = samples.load_sample("tiny", root)
+    embedder = CountingEmbedder(identity="fake:new")
+    announced: list[tuple[int, float, int]] = []
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    session, stored = samples.open_session(
+        sample, embedder, cache,  # type: ignore[arg-type]
+        announce=lambda n, s: announced.append((n, s, embedder.embedded)))
+    assert not stored and len(announced) == 1
+    n, seconds, embedded_before = announced[0]
+    assert n == 2 and seconds >= 0.0 and embedded_before <= 2
+    assert embedder.embedded == 2 and session.encode_stats.n_cached == embedded_before
+
+
+def test_default_preset_loads_the_scifact_sample_without_embedding(tmp_path: Path) -> None:
+    """`minilm-e2rank` embeds documents with the base weights, so the shipped MiniLM vectors serve it."""
+    from e2rank_demo.cache import EmbeddingCache
+    from e2rank_demo.models import default_model_name, load_embedder
+
+    embedder = load_embedder(default_model_name({})).embedder
+    assert embedder.name == "minilm-e2rank"
+
+    def no_model(*args: object, **kwargs: object) -> np.ndarray:
+        raise AssertionError("the model embedded documents")
+
+    embedder.embed_documents = no_model  # type: ignore[method-assign]
+    try:
+        session, stored = samples.open_session(samples.load_sample("scifact"), embedder,
+                                               EmbeddingCache(tmp_path / "empty.sqlite"),
+                                               announce=lambda n, s: no_model())
+    finally:
+        del embedder.embed_documents
+    assert stored and session.encode_stats.n_encoded == 0 and len(session.ids) == 1200
+
+
+def test_start_up_prefit_makes_the_first_search_map_umap(minilm, tmp_path: Path) -> None:  # noqa: ANN001
+    """The app's start-up fit of a bundled sample's map means the first search's map is UMAP, not PCA."""
+    import shutil
+
+    from e2rank_demo import projection
+    from e2rank_demo.pipeline import SearchSettings
+
+    root = tmp_path / "samples"
+    shutil.copytree(samples.SAMPLES_DIR / "general", root / "general")
+    assert samples.prefit_maps(minilm, first="general", root=root) == ["general"]
+    session, stored = samples.open_session(samples.load_sample("general", root), minilm)
+    assert stored
+    projector = projection.default_projector()
+    projector.fitted(projection.session_key(session), session.vectors, wait=None)  # the start-up fit ends
+    result = session.search("why does bread rise", SearchSettings(candidates=20, prompt_docs=5))
+    assert projector.project_result(session, result, wait=0.0).method == "umap"
+    assert projector.map_path(projection.session_key(session)).is_file()  # cached on disk for the next start

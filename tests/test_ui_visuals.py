@@ -278,6 +278,27 @@ def test_measure_this_query_returns_bars_caption_and_table(index: SearchSession)
         "total")
 
 
+def test_measure_this_query_estimates_the_slow_baselines_and_in_full_can_be_cancelled(index: SearchSession) -> None:
+    """Default: "estimated from n of N"; in full: all N, with a progress bar; Cancel stops it, keeping the last."""
+    state = loaded(index)
+    search(state, candidates=24, k=3)
+    with patch.object(visuals.latency, "DEFAULT_SUBSAMPLE", 8):
+        info, _, caption, table = visuals.measure_query(1, state)
+    assert "estimated from 8 of 24" in info and "estimated from 8 of 24" in caption
+    assert any("estimated from 8 of 24" in row[0] for row in table.value["data"])
+    progress = MagicMock()
+    info, *_ = visuals.measure_query_in_full(1, state, progress=progress)
+    assert "every system on all N candidates" in info and "estimated" not in info
+    assert progress.call_args_list[-1].args[0] == (48, 48)  # 24 re-encoded + 24 pairs
+
+    def cancel_at_once(value: Any, **kwargs: Any) -> None:
+        if isinstance(value, tuple):
+            visuals.cancel_measurement(state)
+
+    info, *rest = visuals.measure_query_in_full(1, state, progress=cancel_at_once)
+    assert "cancelled" in info and all(isinstance(v, type(gr.skip())) for v in rest)
+
+
 def test_scaling_run_reports_progress_and_a_log_log_chart(index: SearchSession) -> None:
     state = loaded(index)
     search(state, candidates=8, k=3)

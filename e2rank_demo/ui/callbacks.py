@@ -34,7 +34,7 @@ from e2rank_demo.models import (
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.records import Passage, QueryResult, Ranking
-from e2rank_demo.samples import Sample, load_sample, open_session
+from e2rank_demo.samples import Sample, default_sample, load_sample, open_session, prefit_maps
 from e2rank_demo.ui import exports, render
 from e2rank_demo.ui.content import model_note
 from e2rank_demo.ui.state import Corpus, IndexConfig, UISession
@@ -105,7 +105,7 @@ def model_choices() -> tuple[list[tuple[str, str]], str]:
 
 
 def warm_up_in_background() -> threading.Thread:
-    """Loads the default model (and the heavy libraries) without delaying the page."""
+    """Loads the default model and the heavy libraries, and fits the samples' maps, without delaying the page."""
 
     def work() -> None:
         try:
@@ -117,6 +117,8 @@ def warm_up_in_background() -> threading.Thread:
             from e2rank_demo import projection
 
             projection.warm_up()
+            # The bundled samples' maps too, so the first search's map is UMAP, not PCA.
+            prefit_maps(load_embedder(default_model_name()).embedder, first=default_sample())
         except Exception:  # noqa: BLE001 - the map shows PCA until UMAP works
             logger.exception("UMAP warm-up failed")
 
@@ -135,6 +137,18 @@ def _reporter(progress: gr.Progress) -> ProgressFn:
         progress((done, total), desc=f"Embedding passages{eta}", unit="passages")
 
     return report
+
+
+def _announcer(model: str, progress: gr.Progress) -> Callable[[int, float], None]:
+    """Says, before the model starts, that a sample has no shipped vectors for it and how long embedding takes."""
+
+    def announce(n: int, seconds: float) -> None:
+        message = (f"No shipped embeddings of this sample for {model}: embedding {n:,} passages, "
+                   f"about {seconds:.0f} s.")
+        gr.Info(message)
+        progress(0.0, desc=message)
+
+    return announce
 
 
 # --------------------------------------------------------------------- indexing
@@ -179,7 +193,8 @@ def _index(
             gr.Warning(loaded.notice)
         sample = load_sample(corpus.sample) if corpus.sample else None
         if sample is not None:
-            index, stored = open_session(sample, loaded.embedder, _cache(), _reporter(progress))
+            index, stored = open_session(sample, loaded.embedder, _cache(), _reporter(progress),
+                                         announce=_announcer(loaded.embedder.label, progress))
         else:
             index, stored = _session_for(corpus, config, loaded.embedder, progress), False
         progress(1.0, desc="Counting tokens…")

@@ -21,7 +21,7 @@ import gradio as gr
 from e2rank_demo.corpus import Limits
 from e2rank_demo.pipeline import MAX_INSTRUCTION_CHARS, MAX_QUERY_CHARS
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
-from e2rank_demo.samples import available_samples
+from e2rank_demo.samples import available_samples, default_sample
 from e2rank_demo.ui import callbacks, content, render, visuals
 from e2rank_demo.ui import evaluate as evaluate_tab
 from e2rank_demo.ui import present, share
@@ -66,7 +66,7 @@ def sample_picker(value: str | None = None) -> gr.Radio:
     """The sample picker with the samples present now (a sample still being written appears later)."""
     infos = available_samples()
     names = [i.name for i in infos]
-    chosen = value if value in names else (names[0] if names else None)
+    chosen = value if value in names else default_sample()
     return gr.Radio(choices=[(i.title, i.name) for i in infos], value=chosen)
 
 

@@ -12,8 +12,9 @@ then Next / Back (or the arrow and Page keys of a presenter's clicker):
 The walkthrough has its own state (:class:`PresentState`), so it never replaces the
 corpus, results or judgments of the Search tab; it reuses the Search tab's index when
 that holds the same sample and model, and otherwise keeps a few sample sessions per
-process. Step 3 and step 5 are computed when first shown (the map waits briefly for the
-corpus's UMAP fit, which Start begins in the background; latency takes a few seconds).
+process. Start begins step 3's UMAP fit and step 5's latency measurement in the background,
+so no step blocks navigation: step 3 waits briefly for the fit (PCA meanwhile), and step 5
+shows the measurement when it is done (the same query's earlier one at once).
 Fonts are large and scoped to the tab (:data:`CSS`).
 
 Hooks elsewhere: ``layout.build_demo`` calls :func:`build_tab` inside the main tabs and
@@ -28,6 +29,8 @@ Example:
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import html
@@ -79,8 +82,13 @@ MAP_CAPTION = ("Each dot is a document (hover for its title and ranks); ringed d
                "The star is the query, the diamond the E2Rank pseudo-query, and ▶ Play moves one to the other. "
                "Distances in 2-D are approximate.")
 N_OUTPUTS = 7
-MAP_WAIT_S = 4.0
+MAP_WAIT_S = 2.0
 """Seconds step 3 waits for the corpus's UMAP fit before showing PCA."""
+LATENCY_WAIT_S = 2.0
+"""Seconds step 5 waits for its background measurement before saying it is still running."""
+LATENCY_KEPT = 8
+MEASURING_NOTICE = ("Latency is being measured in the background (it started with Start and takes a few seconds): "
+                    "press ⟳ Show latency in a moment, or go Back meanwhile.")
 SESSIONS_KEPT = 3
 
 # Presenter clickers send PageDown / PageUp; arrow keys work too (never while typing in a field).
@@ -142,6 +150,7 @@ class PresentState:
         map_method: ``umap`` or ``pca`` (a PCA map is redrawn once UMAP is ready).
         map_note: The map's caption and projection note.
         latency: The measurement of step 5, once taken.
+        latency_job: Step 5's measurement, running in the background since Start.
         notice: A model fallback notice, if any.
     """
 
@@ -155,6 +164,7 @@ class PresentState:
     map_method: str | None = None
     map_note: str = ""
     latency: latency.LatencyReport | None = None
+    latency_job: concurrent.futures.Future[latency.LatencyReport] | None = None
     notice: str | None = None
 
 
@@ -379,6 +389,26 @@ def _measure(index: SearchSession, query: str, settings: SearchSettings) -> late
     return latency.measure_latency(index, query, settings)
 
 
+# One measurement at a time for all walkthroughs (overlapping runs would slow each other down), and the
+# last few results kept, so a rehearsed walkthrough shows its latency at once.
+_latency_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="present-latency")
+_latency_jobs: OrderedDict[tuple[str, ...], concurrent.futures.Future[latency.LatencyReport]] = OrderedDict()
+_latency_lock = threading.Lock()
+
+
+def start_latency(index: SearchSession, result: QueryResult) -> concurrent.futures.Future[latency.LatencyReport]:
+    """Step 5's measurement, started in the background at Start (or the same query's earlier one)."""
+    key = (visuals.corpus_key(index), index.embedder.identity, result.query, repr(sorted(result.settings.items())))
+    with _latency_lock:
+        job = _latency_jobs.get(key)
+        if job is None or (job.done() and job.exception() is not None):
+            job = _latency_jobs[key] = _latency_pool.submit(_measure, index, result.query, settings_for(result))
+        _latency_jobs.move_to_end(key)
+        while len(_latency_jobs) > LATENCY_KEPT:
+            _latency_jobs.popitem(last=False)
+    return job
+
+
 if callbacks.spaces is not None:  # Hugging Face ZeroGPU: model calls run inside spaces.GPU
     _search = callbacks.spaces.GPU(_search)
     _measure = callbacks.spaces.GPU(_measure)
@@ -439,13 +469,19 @@ def render_step(ps: PresentState, progress: Any = None) -> tuple[Any, ...]:
         body = (query_html(ps) + f'<div class="present-cols">{_first_column(ps)}{_e2rank_column(ps)}</div>')
     elif step == 5:
         if ps.latency is None and len(result.candidates):
-            if progress is not None:
-                progress(0.1, desc="Timing every system on this query (a few seconds)…")
-            ps.latency = _measure(ps.session, result.query, settings_for(result))
+            job = ps.latency_job or start_latency(ps.session, result)
+            ps.latency_job = job
+            if progress is not None and not job.done():
+                progress(0.1, desc="Timing every system on this query (started at Start)…")
+            with contextlib.suppress(concurrent.futures.TimeoutError):
+                ps.latency = job.result(timeout=LATENCY_WAIT_S)
         if ps.latency is not None:
             figure = plots.latency_bars(ps.latency)
             plot = gr.Plot(value=visuals.plot_value(figure), visible=True)
             extra = figure_note(figure) + reported_html()
+        elif len(result.candidates):
+            body = render.notice(MEASURING_NOTICE) + reported_html()
+            nxt = gr.Button(interactive=True, value="⟳ Show latency")
         else:
             body = render.notice("No candidates, so nothing to time.", "warn") + reported_html()
     return steps_html(step), head, body, plot, extra, back, nxt
@@ -500,6 +536,7 @@ def begin(ps: PresentState, corpus: str | None, query: str | None, model: str, f
     ps.sample, ps.model, ps.session, ps.result, ps.relevance = corpus, model, index, result, relevance
     ps.step, ps.map_value, ps.map_method, ps.latency, ps.notice = 1, None, None, None, notice
     _prefetch_map(index)
+    ps.latency_job = start_latency(index, result) if len(result.candidates) else None
     return render_step(ps)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ class UISession:
         map_view: What the Embedding map tab shows (see :class:`MapView`).
         embedded_hashes: Hashes of the texts this session indexed (uploads, pastes), so
             the corpus panel reports cache hits on the session's own texts only.
+        measure_cancel: Set by *Cancel* to stop the session's running latency measurement.
     """
 
     corpus: Corpus | None = None
@@ -107,6 +109,7 @@ class UISession:
     export_dir: str | None = None
     map_view: MapView = field(default_factory=MapView)
     embedded_hashes: set[str] = field(default_factory=set)
+    measure_cancel: threading.Event | None = None
 
     def begin_indexing(self) -> bool:
         """Marks an indexing run as started; ``False`` if one is already running."""

@@ -38,6 +38,7 @@ import functools
 import html
 import json
 import logging
+import threading
 import math
 import time
 import weakref
@@ -122,6 +123,8 @@ class LatencyTab:
     info: gr.HTML
     repeats: gr.Slider
     measure: gr.Button
+    measure_full: gr.Button
+    cancel: gr.Button
     bars: gr.Plot
     bars_caption: gr.HTML
     bars_table: gr.Dataframe
@@ -175,6 +178,14 @@ def build_latency_tab() -> LatencyTab:
         measure = gr.Button("Measure this query", variant="primary", elem_id="measure-btn", scale=0, min_width=300)
         repeats = gr.Slider(1, 5, value=1, step=1, label="Timed runs per measurement (median)", scale=1,
                             elem_id="latency-repeats")
+    with gr.Row():
+        measure_full = gr.Button("Measure in full (slow baselines on all N candidates)", elem_id="measure-full-btn",
+                                 scale=0, min_width=300)
+        cancel = gr.Button("Cancel", elem_id="measure-cancel-btn", scale=0, min_width=120, variant="stop")
+    gr.Markdown(f"*Measure this query* times the two baselines that grow with N (E2Rank without cached embeddings, "
+                f"pointwise) on {latency.DEFAULT_SUBSAMPLE // 2} and {latency.DEFAULT_SUBSAMPLE} evenly spread "
+                "candidates and extrapolates linearly to N (labelled \"estimated from n of N\"); *Measure in full* "
+                "times them on all N.", elem_classes="e2r-hint")
     bars = gr.Plot(label="Latency per stage", elem_id="latency-plot")
     bars_caption = gr.HTML(elem_id="latency-caption")
     with gr.Accordion("Measured seconds per stage (table)", open=False):
@@ -192,7 +203,7 @@ def build_latency_tab() -> LatencyTab:
                  label="Reported by Liu et al. 2025, not measured here")
     gr.HTML(caption_html(f"Source: {latency.REPORTED_SOURCE} When E2Rank is also the retriever, only the "
                          "\"other\" column is paid per query."))
-    return LatencyTab(info, repeats, measure, bars, bars_caption, bars_table, ns, scale, scaling, scaling_caption)
+    return LatencyTab(info, repeats, measure, measure_full, cancel, bars, bars_caption, bars_table, ns, scale, scaling, scaling_caption)
 
 
 def wire_indexed(indexed: Any, state: gr.State, map_ui: MapTab, latency_ui: LatencyTab) -> None:
@@ -217,10 +228,14 @@ def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_ui: LatencyTa
           show_progress="minimal", **private)
     map_ui.refresh.click(refresh_map, inputs, map_ui.outputs, show_progress="minimal", **private)
     map_ui.timer.tick(poll_map, inputs, map_ui.outputs, show_progress="hidden", trigger_mode="once", **private)
-    latency_ui.measure.click(
-        measure_query, [latency_ui.repeats, state],
-        [latency_ui.info, latency_ui.bars, latency_ui.bars_caption, latency_ui.bars_table],
-        concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1, show_progress_on=latency_ui.bars, **private)
+    measure_outputs = [latency_ui.info, latency_ui.bars, latency_ui.bars_caption, latency_ui.bars_table]
+    latency_ui.measure.click(measure_query, [latency_ui.repeats, state], measure_outputs,
+                             concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1,
+                             show_progress_on=latency_ui.bars, **private)
+    latency_ui.measure_full.click(measure_query_in_full, [latency_ui.repeats, state], measure_outputs,
+                                  concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1,
+                                  show_progress_on=latency_ui.bars, **private)
+    latency_ui.cancel.click(cancel_measurement, state, None, **private)
     latency_ui.scale.click(
         scaling_run, [latency_ui.ns, latency_ui.repeats, state],
         [latency_ui.info, latency_ui.scaling, latency_ui.scaling_caption],
@@ -537,26 +552,62 @@ def _refuse(state: UISession, what: str, n_outputs: int) -> tuple[Any, ...] | No
     return (render.notice(why, "warn"), *_skip(n_outputs - 1))
 
 
-@warn_on_error(lambda: _skip(N_MEASURE_OUTPUTS))
-def measure_query(repeats: float, state: UISession,
-                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
-    """"Measure this query": times every system on the last query, stage by stage."""
+def _measure_outputs(state: UISession, repeats: float, progress: gr.Progress, subsample: int | None) -> tuple[Any, ...]:
     refused = _refuse(state, "measurement", N_MEASURE_OUTPUTS)
     if refused is not None:
         return refused
     index, result = state.index, state.result
     assert index is not None and result is not None
+    cancel = state.measure_cancel = threading.Event()
+
+    def report(done: int, total: int) -> None:
+        progress((done, total), desc="Timing the baselines that grow with N (Cancel stops it)", unit="passes")
+
     progress(0.0, desc="Timing every system on the last query…")
-    report = _measure(index, result.query, settings_of(result), repeats=int(repeats))
+    try:
+        measured = _measure(index, result.query, settings_of(result), repeats=int(repeats), subsample=subsample,
+                            progress=report, cancel=cancel)
+    except latency.MeasurementCancelled:
+        gr.Info("Measurement cancelled; the last result stays.")
+        return (render.notice("Measurement cancelled; the chart shows the last completed one."),
+                *_skip(N_MEASURE_OUTPUTS - 1))
+    return latency_outputs(measured)
+
+
+def latency_outputs(report: latency.LatencyReport) -> tuple[Any, ...]:
+    """The Latency tab's info line, chart, caption and table for one measurement."""
     fig = plots.latency_bars(report)
     headers = ["system", *(latency.STAGE_LABELS[s] + " (s)" for s in latency.STAGES), "total per query (s)"]
     rows = [[str(cell) if isinstance(cell, str) else f"{cell:.4f}" for cell in row] for row in report.as_rows()]
     doc = "read from the cache" if report.doc_encoding_cached else "model time"
     rows.append([f"Document encoding, once per corpus ({report.n_documents:,} passages, {doc})",
                  *("" for _ in latency.STAGES), f"{report.doc_encoding_s:.4f}"])
+    how = ("the slow baselines estimated from a subsample" if report.estimated
+           else "every system on all N candidates")
     info = render.notice(f"Measured just now on {report.device}: {report.model}, N = {report.n_candidates}, "
-                         f"k = {report.prompt_docs}, median of {report.repeats} run(s).")
+                         f"k = {report.prompt_docs}, median of {report.repeats} run(s), {how}. "
+                         f"{report.method_note}")
     return info, plot_value(fig), caption_html(fig.caption), gr.Dataframe(value=rows, headers=headers)
+
+
+@warn_on_error(lambda: _skip(N_MEASURE_OUTPUTS))
+def measure_query(repeats: float, state: UISession,
+                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+    """"Measure this query": times every system on the last query (slow baselines on a subsample)."""
+    return _measure_outputs(state, repeats, progress, latency.DEFAULT_SUBSAMPLE)
+
+
+@warn_on_error(lambda: _skip(N_MEASURE_OUTPUTS))
+def measure_query_in_full(repeats: float, state: UISession,
+                          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+    """"Measure in full": as :func:`measure_query`, the slow baselines on all N candidates."""
+    return _measure_outputs(state, repeats, progress, None)
+
+
+def cancel_measurement(state: UISession) -> None:
+    """"Cancel": stops this session's running measurement at its next batch."""
+    if state.measure_cancel is not None:
+        state.measure_cancel.set()
 
 
 @warn_on_error(lambda: _skip(N_SCALING_OUTPUTS))
