@@ -115,6 +115,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     task = args.task if args.task != "auto" else ("scifact" if "scifact" in dataset.name.lower() else "web")
     settings = _settings(args, task)
     embedder = _load_model(args.model)
+    if args.max_prompt_tokens is not None:
+        if embedder.kind != "decoder":
+            print(f"note: --max-prompt-tokens applies to decoders; {embedder.name} keeps its "
+                  f"{embedder.max_tokens}-token window", file=sys.stderr)
+        else:
+            embedder.set_prompt_cap(args.max_prompt_tokens)  # type: ignore[attr-defined]
     encode_update, encode_close = _progress_bar("embedding corpus")
     query_update, query_close = _progress_bar("queries")
     report = evaluate(
@@ -189,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", default=None, help="write the summary JSON here")
     ev.add_argument("--trec-dir", default=None, help="write one TREC run per system here")
     ev.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    ev.add_argument("--max-prompt-tokens", type=int, default=None,
+                    help="decoder listwise-prompt window (default 8192, E2RANK_MAX_PROMPT_TOKENS; the paper: 32768)")
     _add_search_options(ev)
     ev.set_defaults(func=cmd_eval)
 

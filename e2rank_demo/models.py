@@ -46,7 +46,9 @@ ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while documents are embedded."""
 
 DEFAULT_LOAD_TIMEOUT_S = float(os.environ.get("E2RANK_LOAD_TIMEOUT", "8"))
-# Decoders accept 32K tokens, but a prompt that long is minutes of CPU time; cap it.
+# Decoders accept 32K tokens (the paper's setting), but a prompt that long is minutes of CPU
+# time; cap it. A departure from the paper, labelled in the UI, README and RESULTS; raise it with
+# E2RANK_MAX_PROMPT_TOKENS or ``eval --max-prompt-tokens``.
 MAX_PROMPT_TOKENS = int(os.environ.get("E2RANK_MAX_PROMPT_TOKENS", "8192"))
 
 
@@ -159,6 +161,10 @@ class Embedder(ABC):
         """The query string the model sees (before the end token)."""
         return text
 
+    def format_prompt_document(self, text: str) -> str:
+        """A candidate's text as it enters the listwise prompt (before any token budget)."""
+        return text
+
     @abstractmethod
     def wrap_prompt(self, body: str) -> str:
         """Turns a listwise prompt body into the exact model input text."""
@@ -194,7 +200,8 @@ class Embedder(ABC):
         Raises:
             PromptTooLongError: If the instruction and query alone leave no room.
         """
-        doc_ids = self.tokenizer(list(documents), add_special_tokens=False)["input_ids"] if documents else []
+        documents = [self.format_prompt_document(d) for d in documents]
+        doc_ids = self.tokenizer(documents, add_special_tokens=False)["input_ids"] if documents else []
         full = [len(ids) for ids in doc_ids]
 
         def total(text: str) -> int:
@@ -354,11 +361,23 @@ class DecoderEmbedder(Embedder):
         self.doc_max_tokens = int(min(doc_max_tokens, self.max_tokens))
         self.eos_id = int(tokenizer.convert_tokens_to_ids(self.eos))
 
+    def set_prompt_cap(self, tokens: int) -> None:
+        """Sets the listwise-prompt window (default :data:`MAX_PROMPT_TOKENS`; the paper's models take 32K).
+
+        Documents keep their own truncation; only the prompt's window changes.
+        """
+        if tokens < 1:
+            raise ValueError("the prompt cap must be at least 1 token")
+        self.max_tokens = int(min(self.model.config.max_position_embeddings, tokens))
+
     def _pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return last_token_pool(hidden, attention_mask)
 
     def format_document(self, text: str) -> str:
-        return " ".join(text.split(" ")[: self.doc_max_words])
+        return cut_words(text, self.doc_max_words)
+
+    def format_prompt_document(self, text: str) -> str:
+        return cut_words(text, self.doc_max_words)
 
     def format_query(self, text: str, instruction: str | None) -> str:
         return format_query(text, instruction or TASKS["web"].query)
@@ -390,6 +409,19 @@ class DecoderEmbedder(Embedder):
     @property
     def _special_overhead(self) -> int:
         return 0
+
+
+def cut_words(text: str, limit: int) -> str:
+    """The first ``limit`` whitespace-separated words, joined by single spaces.
+
+    The official E2Rank evaluation cuts every document, and every document inside a
+    listwise prompt, this way (``" ".join(text.split()[:1024])``).
+
+    Example:
+        >>> cut_words("a  b\n c d", 3)
+        'a b c'
+    """
+    return " ".join(text.split()[:limit])
 
 
 def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

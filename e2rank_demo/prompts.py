@@ -55,10 +55,10 @@ TASKS: dict[str, Task] = {
         name="scifact",
         label="Scientific claim verification (SciFact)",
         query="Given a scientific claim, retrieve documents that support or refute the claim",
-        # The reference documents only the web header; this mirrors its wording for claims.
+        # The official evaluation's SciFact header (note "best").
         rerank=(
             "Given a scientific claim and some relevant documents, "
-            "rerank the documents that support or refute the claim:"
+            "rerank the documents that best support or refute the claim:"
         ),
     ),
 }

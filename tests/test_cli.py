@@ -56,3 +56,33 @@ def test_bad_input_is_a_plain_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["eval", "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
+
+
+
+@pytest.fixture
+def loaded_models(monkeypatch: pytest.MonkeyPatch) -> list:
+    """`eval` loads through the project's builder without the load timeout (a busy machine can pass 8 s)."""
+    from e2rank_demo import cli
+    from e2rank_demo.models import build_embedder
+
+    seen: list = []
+    monkeypatch.setattr(cli, "_load_model", lambda name: seen.append(build_embedder(name)) or seen[-1])
+    return seen
+
+
+def test_eval_max_prompt_tokens_raises_the_decoder_cap(tiny_beir: Path, tiny_qwen_dir: Path, tmp_path: Path,
+                                                       loaded_models: list) -> None:
+    """`eval --max-prompt-tokens` sets the decoder's listwise-prompt window (the paper's 32K, or less)."""
+    out = tmp_path / "out.json"
+    assert main(["eval", "--data", str(tiny_beir), "--model", str(tiny_qwen_dir), "--no-cache", "--candidates",
+                 "4", "--prompt-docs", "2", "--max-prompt-tokens", "300", "--json", str(out)]) == 0
+    assert loaded_models[0].max_tokens == 300
+    assert json.loads(out.read_text())["n_queries"] == 2
+
+
+def test_eval_max_prompt_tokens_rejects_zero(tiny_beir: Path, tiny_qwen_dir: Path, loaded_models: list,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A cap below 1 token is a plain error, not a traceback."""
+    assert main(["eval", "--data", str(tiny_beir), "--model", str(tiny_qwen_dir), "--no-cache",
+                 "--max-prompt-tokens", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err

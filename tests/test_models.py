@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -29,6 +30,51 @@ def test_decoder_listwise_prompt_matches_reference(tiny_decoder: DecoderEmbedder
     text, kept, full = tiny_decoder.build_listwise("how do tides work", docs, TASKS["web"].rerank)
     assert text == REFERENCE_PROMPT
     assert kept == full
+
+
+def test_scifact_header_and_instruction_are_the_official_strings() -> None:
+    """The SciFact texts, written out from the official evaluation code (note "best" in the header)."""
+    assert TASKS["scifact"].rerank == (
+        "Given a scientific claim and some relevant documents, rerank the documents that best support or refute "
+        "the claim:"
+    )
+    assert TASKS["scifact"].query == "Given a scientific claim, retrieve documents that support or refute the claim"
+
+
+def test_decoder_cuts_documents_to_1024_whitespace_words(tiny_decoder: DecoderEmbedder) -> None:
+    """Documents: str.split(), the first 1024 words, joined by single spaces (tabs and newlines too)."""
+    words = [f"w{i}" for i in range(1100)]
+    messy = "  " + "\t".join(words[:600]) + "\n\n " + "   ".join(words[600:]) + " "
+    expected = " ".join(words[:1024])
+    assert tiny_decoder.format_document(messy) == expected
+    assert tiny_decoder.format_document("a\tb\n\nc  d") == "a b c d"
+    assert tiny_decoder.format_prompt_document(messy) == expected
+
+
+def test_decoder_prompt_documents_are_cut_like_documents(tiny_decoder: DecoderEmbedder) -> None:
+    """A document inside the listwise prompt gets the same 1024-word cut, before any token budget."""
+    tiny_decoder.max_tokens = 10**6  # no token budget: only the word cut applies
+    try:
+        long_doc = "\n".join(f"w{i}" for i in range(1030))
+        text, _, _ = tiny_decoder.build_listwise("q", ["short\tdoc", long_doc], TASKS["web"].rerank)
+    finally:
+        tiny_decoder.set_prompt_cap(models.MAX_PROMPT_TOKENS)
+    assert "[1] short doc\n[2] " + " ".join(f"w{i}" for i in range(1024)) + "\nSearch Query: q" in text
+    assert "w1024" not in text
+
+
+def test_decoder_prompt_cap_defaults_to_8192_and_can_be_raised(tiny_decoder: DecoderEmbedder) -> None:
+    """8,192 tokens is the default cap (a labelled departure from 32K); set_prompt_cap raises it to the model's limit."""
+    if "E2RANK_MAX_PROMPT_TOKENS" not in os.environ:
+        assert models.MAX_PROMPT_TOKENS == 8192
+    positions = tiny_decoder.model.config.max_position_embeddings
+    tiny_decoder.set_prompt_cap(positions + 1000)
+    assert tiny_decoder.max_tokens == positions
+    tiny_decoder.set_prompt_cap(100)
+    assert tiny_decoder.max_tokens == 100
+    tiny_decoder.set_prompt_cap(models.MAX_PROMPT_TOKENS)
+    with pytest.raises(ValueError, match="at least 1"):
+        tiny_decoder.set_prompt_cap(0)
 
 
 def test_decoder_query_and_document_end_with_eos(tiny_decoder: DecoderEmbedder) -> None:
@@ -167,3 +213,13 @@ def test_identity_changes_with_weights(tiny_qwen_dir, tmp_path) -> None:  # noqa
         p.data.add_(0.01)
     model.save_pretrained(other)
     assert models.fingerprint_model_dir(tiny_qwen_dir) != models.fingerprint_model_dir(other)
+
+
+def test_decoder_presets_label_the_prompt_cap() -> None:
+    """The E2Rank column's note for a decoder preset states the 8,192-token cap against the paper's 32K."""
+    from e2rank_demo.ui.content import decoder_note, model_note
+
+    assert decoder_note(8192) == model_note("e2rank-0.6b") or models.MAX_PROMPT_TOKENS != 8192
+    note = decoder_note(8192)
+    assert "8,192 tokens" in note and "32K" in note and "--max-prompt-tokens" in note
+    assert model_note("minilm") and "8,192" not in model_note("minilm")

@@ -34,8 +34,20 @@ TRAINED_NOTE = (
 )
 
 
+def decoder_note(max_prompt_tokens: int) -> str:
+    """The note for decoder presets: the prompt window here is not the paper's."""
+    return (f"The listwise prompt is capped at {max_prompt_tokens:,} tokens here (the paper's E2Rank models "
+            "take 32K): long top-k documents are cut to share that window, a departure from the paper. "
+            "E2RANK_MAX_PROMPT_TOKENS, or `eval --max-prompt-tokens`, raises it.")
+
+
 def model_note(model_name: str) -> str:
-    """The plain note shown above the reranked column for the offline presets."""
+    """The plain note shown above the reranked column for the offline and decoder presets."""
+    from e2rank_demo.models import MAX_PROMPT_TOKENS, PRESETS
+
+    preset = PRESETS.get(model_name)
+    if preset is not None and preset.kind == "decoder":
+        return decoder_note(MAX_PROMPT_TOKENS)
     return {"minilm": MINILM_NOTE, "minilm-e2rank": TRAINED_NOTE}.get(model_name, "")
 
 ABOUT = f"""
