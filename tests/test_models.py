@@ -185,7 +185,7 @@ def test_hanging_load_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
             time.sleep(3)
         return real(name)
 
-    monkeypatch.setattr(models, "build_embedder", slow)
+    monkeypatch.setattr(models.loading, "build_embedder", slow)
     start = time.perf_counter()
     loaded = load_embedder("slow-model", timeout=0.5)
     assert time.perf_counter() - start < 2.5

@@ -203,7 +203,7 @@ def test_query_instruction_and_prompt_limits(loaded) -> None:  # noqa: ANN001
 
 def test_decoder_prompt_window_is_capped(tiny_qwen_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """E2RANK_MAX_PROMPT_TOKENS caps a decoder's listwise-prompt window below its 2,048 positions."""
-    monkeypatch.setattr(models, "MAX_PROMPT_TOKENS", 96)
+    monkeypatch.setattr(models.decoder, "MAX_PROMPT_TOKENS", 96)
     decoder = models.build_embedder(str(tiny_qwen_dir))
     assert decoder.max_tokens == 96
     with pytest.raises(models.PromptTooLongError, match="96-token window"):
@@ -246,8 +246,8 @@ def test_out_of_memory_while_loading_falls_back(minilm, monkeypatch: pytest.Monk
             raise error
         return real(name)
 
-    monkeypatch.setattr(models, "build_embedder", build)
-    monkeypatch.setattr(models, "_loading", dict(models._loading))  # forget this test's failed load afterwards
+    monkeypatch.setattr(models.loading, "build_embedder", build)
+    monkeypatch.setattr(models.loading, "_loading", dict(models.loading._loading))  # forget this test's failed load afterwards
     state = UISession()
     stats, *_ = callbacks.paste_text(GOOD_TEXT, 200, 40, "huge-model", state)
     assert 'role="alert"' in stats and "not enough memory for this model" in stats and "all-MiniLM-L6-v2" in stats
@@ -289,9 +289,9 @@ def test_model_loads_once_when_many_sessions_ask_together(minilm,  # noqa: ANN00
         time.sleep(0.5)
         return minilm
 
-    monkeypatch.setattr(models, "build_embedder", build)
-    monkeypatch.setattr(models, "_loaded", dict(models._loaded))
-    monkeypatch.setattr(models, "_loading", dict(models._loading))
+    monkeypatch.setattr(models.loading, "build_embedder", build)
+    monkeypatch.setattr(models.loading, "_loaded", dict(models.loading._loaded))
+    monkeypatch.setattr(models.loading, "_loading", dict(models.loading._loading))
     results = _at_once(8, lambda: models.load_embedder("shared-model", timeout=30))
     assert calls == ["shared-model"]
     assert all(r.embedder is minilm and r.notice is None for r in results)

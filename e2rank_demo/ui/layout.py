@@ -18,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from e2rank_demo.corpus import Limits
+from e2rank_demo.corpus import SUPPORTED_SUFFIXES, Limits
 from e2rank_demo.pipeline import MAX_INSTRUCTION_CHARS, MAX_QUERY_CHARS
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.samples import available_samples, default_sample
@@ -31,8 +31,7 @@ STATIC = Path(__file__).parent / "static"
 # After a search the results, not the controls, should fill the screen (a projector shows ~720 px).
 SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
 FOLD_SIDEBAR_ON_PHONE = "() => window.e2rankFoldSidebarOnPhone?.()"
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".rst", ".pdf", ".docx", ".csv", ".tsv", ".json", ".jsonl", ".ndjson",
-                ".gz"]
+UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
 
 
 def theme() -> gr.themes.Base:

@@ -1,0 +1,102 @@
+"""Embedding backends behind one small protocol, model presets and safe loading.
+
+Two backends implement :class:`Embedder`:
+
+* :class:`DecoderEmbedder` for E2Rank / Qwen3-Embedding style models: last-token pooling
+  with left padding, ``<|endoftext|>`` after documents and queries, and the listwise
+  prompt through the tokenizer's chat template with thinking disabled.
+* :class:`EncoderEmbedder` for the offline default, all-MiniLM-L6-v2 (mean pooling,
+  L2 norm): documents and queries use its 256-token training length, the listwise prompt
+  the full 512-position window, with an equal token budget per prompt document so the
+  instruction and the query are never cut.
+
+The package's parts: :mod:`~e2rank_demo.models.embedder` (the protocol),
+:mod:`~e2rank_demo.models.encoder` and :mod:`~e2rank_demo.models.decoder` (the backends),
+:mod:`~e2rank_demo.models.adapter` (trained LoRA adapters), :mod:`~e2rank_demo.models.presets`
+(named models) and :mod:`~e2rank_demo.models.loading` (shared, time-limited loading with a
+fallback). Everything public is re-exported here.
+
+Example:
+    >>> from e2rank_demo.models import load_embedder
+    >>> loaded = load_embedder("minilm")
+    >>> loaded.embedder.embed_queries(["what is e2rank"]).shape
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+from e2rank_demo.models.adapter import (
+    ADAPTER_SPEC_FILE,
+    AdaptedDecoderEmbedder,
+    AdaptedEncoderEmbedder,
+    AdapterSpec,
+    query_snippet,
+    with_adapter,
+)
+from e2rank_demo.models.decoder import (
+    MAX_PROMPT_TOKENS,
+    DecoderEmbedder,
+    cut_words,
+    last_token_pool,
+)
+from e2rank_demo.models.embedder import (
+    Embedder,
+    equal_budget,
+    fingerprint_model_dir,
+    ProgressFn,
+    PromptTooLongError,
+)
+from e2rank_demo.models.encoder import (
+    EncoderEmbedder,
+)
+from e2rank_demo.models.loading import (
+    DEFAULT_LOAD_TIMEOUT_S,
+    build_adapted_embedder,
+    build_embedder,
+    load_embedder,
+    LoadedModel,
+    pick_device,
+)
+from e2rank_demo.models.presets import (
+    ADAPTER_ROOT,
+    OFFLINE_DEFAULT,
+    OFFLINE_RECOMMENDED,
+    PRESETS,
+    default_model_name,
+    detect_kind,
+    Preset,
+    resolve_source,
+)
+
+__all__ = [
+    "ADAPTER_ROOT",
+    "ADAPTER_SPEC_FILE",
+    "AdaptedDecoderEmbedder",
+    "AdaptedEncoderEmbedder",
+    "AdapterSpec",
+    "DEFAULT_LOAD_TIMEOUT_S",
+    "DecoderEmbedder",
+    "Embedder",
+    "EncoderEmbedder",
+    "LoadedModel",
+    "MAX_PROMPT_TOKENS",
+    "OFFLINE_DEFAULT",
+    "OFFLINE_RECOMMENDED",
+    "PRESETS",
+    "Preset",
+    "ProgressFn",
+    "PromptTooLongError",
+    "build_adapted_embedder",
+    "build_embedder",
+    "cut_words",
+    "default_model_name",
+    "detect_kind",
+    "equal_budget",
+    "fingerprint_model_dir",
+    "last_token_pool",
+    "load_embedder",
+    "pick_device",
+    "query_snippet",
+    "resolve_source",
+    "with_adapter",
+]

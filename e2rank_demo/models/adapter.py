@@ -1,0 +1,158 @@
+"""Trained E2Rank adapters (PEFT/LoRA) attached on top of a base embedder."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from e2rank_demo.models.decoder import DecoderEmbedder
+from e2rank_demo.models.embedder import Embedder, ProgressFn
+from e2rank_demo.models.encoder import EncoderEmbedder
+from e2rank_demo.prompts import TASKS
+from e2rank_demo.records import PromptOrder
+
+
+ADAPTER_SPEC_FILE = "e2rank_adapter.json"
+_WORD = re.compile(r"[a-z0-9]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_STOP_WORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was were what which "
+    "with does do how why who when where not no can".split()
+)
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """How a trained E2Rank adapter is applied on top of its base model.
+
+    Stored as ``e2rank_adapter.json`` beside the PEFT adapter files.
+
+    Attributes:
+        base: Preset (or folder) of the base model the adapter was trained on.
+        documents: ``"base"``: documents are embedded by the base model (adapter off),
+            so only queries and listwise prompts change; ``"adapted"``: one model for all.
+        snippets: ``"lead"``: prompt documents are cut from their start (the paper);
+            ``"query"``: their sentences are reordered by overlap with the query first.
+    """
+
+    base: str
+    documents: Literal["base", "adapted"] = "base"
+    snippets: Literal["lead", "query"] = "lead"
+
+    @classmethod
+    def read(cls, folder: str | Path) -> AdapterSpec:
+        """Reads the spec from ``folder/e2rank_adapter.json``."""
+        data = json.loads((Path(folder) / ADAPTER_SPEC_FILE).read_text(encoding="utf-8"))
+        return cls(base=data["base"], documents=data.get("documents", "base"), snippets=data.get("snippets", "lead"))
+
+
+def query_snippet(query: str, text: str) -> str:
+    """Reorders a document's sentences so those sharing most query words come first.
+
+    The listwise prompt keeps only each document's first tokens; with this ordering
+    those tokens are the query-relevant part. Ties keep the original order.
+
+    Example:
+        >>> query_snippet("why does bread rise", "Ovens are hot. Yeast makes bread rise.")
+        'Yeast makes bread rise. Ovens are hot.'
+    """
+    terms = {w for w in _WORD.findall(query.lower()) if w not in _STOP_WORDS}
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    if len(sentences) < 2 or not terms:
+        return text
+    overlap = [len(terms & set(_WORD.findall(s.lower()))) for s in sentences]
+    order = sorted(range(len(sentences)), key=lambda i: -overlap[i])
+    return " ".join(sentences[i] for i in order)
+
+
+class _AdapterMixin(Embedder):
+    """A base embedder with a trained PEFT adapter (E2Rank Stage II) attached.
+
+    The model is a ``peft.PeftModel``. With ``spec.documents == "base"`` documents are
+    embedded with the adapter disabled (a re-entrant lock keeps other threads from
+    using the model meanwhile), so they equal the base model's document embeddings.
+    """
+
+    spec: AdapterSpec
+    adapter_fingerprint: str
+
+    def _attach(self, spec: AdapterSpec, adapter_fingerprint: str) -> None:
+        self.spec = spec
+        self.adapter_fingerprint = adapter_fingerprint
+        self._lock = threading.RLock()  # type: ignore[assignment]
+
+    @property
+    def identity(self) -> str:
+        """The base identity plus the adapter's content hash and how it is applied."""
+        if self._identity is None:
+            self._identity = f"{self._base_identity()}+lora:{self.adapter_fingerprint}:{self.spec.documents}"
+        return self._identity
+
+    @property
+    def document_identity(self) -> str:
+        """The base model's identity when documents are embedded with the adapter off."""
+        if self.spec.documents == "base":
+            return self._base_identity()
+        return self.identity
+
+    def embed_documents(
+        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> np.ndarray:
+        """Embeds documents; with the adapter off when the spec says documents use the base."""
+        if self.spec.documents == "adapted":
+            return super().embed_documents(texts, batch_size, progress)
+        with self._lock, self.model.disable_adapter():
+            return super().embed_documents(texts, batch_size, progress)
+
+    def build_listwise(
+        self,
+        query: str,
+        documents: Sequence[str],
+        header: str = TASKS["web"].rerank,
+        order: PromptOrder = "official",
+    ) -> tuple[str, list[int], list[int]]:
+        """The base prompt, over query-focused snippets when the spec asks for them."""
+        if self.spec.snippets == "query":
+            documents = [query_snippet(query, d) for d in documents]
+        return super().build_listwise(query, documents, header, order)
+
+
+class AdaptedEncoderEmbedder(_AdapterMixin, EncoderEmbedder):
+    """:class:`EncoderEmbedder` with a trained adapter (e.g. ``minilm-e2rank``)."""
+
+    def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str, *,
+                 spec: AdapterSpec, adapter_fingerprint: str) -> None:
+        super().__init__(name, model_dir, model, tokenizer, device)
+        self._attach(spec, adapter_fingerprint)
+
+
+class AdaptedDecoderEmbedder(_AdapterMixin, DecoderEmbedder):
+    """:class:`DecoderEmbedder` with a trained adapter (e.g. LoRA on Qwen3-Embedding)."""
+
+    def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str, *,
+                 spec: AdapterSpec, adapter_fingerprint: str) -> None:
+        super().__init__(name, model_dir, model, tokenizer, device)
+        self._attach(spec, adapter_fingerprint)
+
+
+def with_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_fingerprint: str,
+                 name: str | None = None) -> Embedder:
+    """Wraps a loaded base embedder and its model with an attached PEFT adapter.
+
+    Args:
+        base: The base embedder (its tokenizer, folder and device are reused).
+        peft_model: ``base.model`` with the adapter attached (``peft.PeftModel``).
+        spec: How the adapter is applied.
+        adapter_fingerprint: Content hash of the adapter (part of the cache identity).
+        name: Name of the result; defaults to the base name.
+    """
+    cls = AdaptedEncoderEmbedder if base.kind == "encoder" else AdaptedDecoderEmbedder
+    return cls(name or base.name, base.model_dir, peft_model, base.tokenizer, base.device, spec=spec,
+               adapter_fingerprint=adapter_fingerprint)

