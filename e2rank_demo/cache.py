@@ -40,6 +40,20 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def scoped_key(identity: str, scope: str = "") -> str:
+    """The cache key of a model identity within a scope.
+
+    The empty scope is shared by everyone (bundled samples, server collections); a
+    non-empty scope (one user's uploads) is only found again through the same scope,
+    so whether a user's text is cached never depends on what other users embedded.
+
+    Example:
+        >>> scoped_key("m") == "m" != scoped_key("m", "a") != scoped_key("m", "b")
+        True
+    """
+    return f"{identity}|scope:{scope}" if scope else identity
+
+
 class EmbeddingCache:
     """A size-capped LRU store of float32 vectors.
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from e2rank_demo.cache import EmbeddingCache, text_hash
+from e2rank_demo.cache import EmbeddingCache, scoped_key, text_hash
 from e2rank_demo.models import Embedder, ProgressFn
 
 IndexKind = Literal["flat", "hnsw"]
@@ -49,18 +49,24 @@ def embed_corpus(
     cache: EmbeddingCache | None = None,
     progress: ProgressFn | None = None,
     batch_size: int = 32,
+    scope: str = "",
 ) -> tuple[np.ndarray, EncodeStats]:
-    """Embeds corpus texts, reading and filling the cache keyed by the model identity."""
+    """Embeds corpus texts, reading and filling the cache keyed by the model identity within ``scope``.
+
+    ``scope`` is ``""`` for shared corpora and a per-user secret for uploads
+    (:func:`~e2rank_demo.cache.scoped_key`).
+    """
     start = time.perf_counter()
     hashes = [text_hash(t) for t in texts]
-    cached = cache.get_many(embedder.document_identity, hashes) if cache is not None else {}
+    key = scoped_key(embedder.document_identity, scope)
+    cached = cache.get_many(key, hashes) if cache is not None else {}
     missing = [i for i, h in enumerate(hashes) if h not in cached]
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     if missing:
         fresh = embedder.embed_documents([texts[i] for i in missing], batch_size=batch_size, progress=progress)
         vectors[missing] = fresh
         if cache is not None:
-            cache.put_many(embedder.document_identity, {hashes[i]: fresh[j] for j, i in enumerate(missing)})
+            cache.put_many(key, {hashes[i]: fresh[j] for j, i in enumerate(missing)})
     for i, h in enumerate(hashes):
         if h in cached:
             vectors[i] = cached[h]

@@ -154,6 +154,9 @@ class SearchSession:
         index_kind: ``"flat"`` (exact) or ``"hnsw"``.
         progress: Called with ``(done, total)`` while documents are embedded.
         vectors: Precomputed embeddings aligned with ``passages`` (skips the model).
+        scope: Cache scope: ``""`` (shared) for public corpora, a per-user secret for
+            uploads, so that neither the embedding cache nor the UMAP map cache tells a
+            user what others embedded (:func:`~e2rank_demo.cache.scoped_key`).
     """
 
     def __init__(
@@ -164,6 +167,7 @@ class SearchSession:
         index_kind: IndexKind = "flat",
         progress: ProgressFn | None = None,
         vectors: np.ndarray | None = None,
+        scope: str = "",
     ) -> None:
         if not passages:
             raise ValueError("the corpus is empty: add at least one document")
@@ -171,6 +175,7 @@ class SearchSession:
         if len(set(ids)) != len(ids):
             raise ValueError("passage ids must be unique")
         self.embedder = embedder
+        self.scope = scope
         self.passages = list(passages)
         self.ids = ids
         self.row_of = {pid: i for i, pid in enumerate(ids)}
@@ -182,7 +187,7 @@ class SearchSession:
             self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             self.encode_stats = EncodeStats(0.0, len(passages), 0)
         else:
-            self.vectors, self.encode_stats = embed_corpus(embedder, self.texts, cache, progress)
+            self.vectors, self.encode_stats = embed_corpus(embedder, self.texts, cache, progress, scope=scope)
         self.index = VectorIndex(self.vectors, index_kind)
         self.dense = DenseRetriever(self.index, ids)
         self._bm25: BM25Retriever | None = None

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from e2rank_demo.cache import default_cache_dir, text_hash
+from e2rank_demo.cache import default_cache_dir, scoped_key, text_hash
 
 if TYPE_CHECKING:
     from e2rank_demo.pipeline import SearchSession, SearchSettings
@@ -160,8 +160,12 @@ def corpus_key(model_identity: str, ids: Sequence[str], texts: Sequence[str]) ->
 
 
 def session_key(session: SearchSession) -> str:
-    """:func:`corpus_key` of a session's model and passages."""
-    return corpus_key(session.embedder.document_identity, session.ids, session.texts)
+    """:func:`corpus_key` of a session's model and passages, within the session's cache scope.
+
+    An upload's map is keyed by its user's scope, so a map fitted for one user is never
+    served (at once, without the fit's wait) to another.
+    """
+    return corpus_key(scoped_key(session.embedder.document_identity, session.scope), session.ids, session.texts)
 
 
 def _unit(x: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:

@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import html
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -390,16 +391,40 @@ def test_embedding_cache_is_opened_once() -> None:
     assert all(c is caches[0] for c in caches)
 
 
-def test_cache_hits_are_only_reported_for_the_sessions_own_texts(minilm) -> None:  # noqa: ANN001
-    """Another session's cached vectors are not announced as a cache hit (they would reveal that someone
-    embedded the same text); the session's own re-index still says "cache hit"."""
-    text = f"Private memo {uuid.uuid4().hex}: the merger closes on Friday.\n\nSecond paragraph {uuid.uuid4().hex}."
-    alice, bob = UISession(), UISession()
-    assert "embedded now: 2" in callbacks.paste_text(text, 200, 40, "minilm", alice)[0]
-    bob_stats = callbacks.paste_text(text, 200, 40, "minilm", bob)[0]
-    assert "cache" not in bob_stats and "embedded: 2 passages" in bob_stats
+def _embeddings_line(stats_html: str) -> str:
+    """The corpus panel's "Embeddings" entry, with the seconds blanked out."""
+    found = re.search(r"<dt>Embeddings</dt><dd>(.*?)</dd>", stats_html)
+    assert found, stats_html
+    return re.sub(r"[\d.]+ s\b", "T s", found.group(1))
+
+
+def test_another_users_upload_changes_neither_the_message_nor_the_embedding_work(minilm) -> None:  # noqa: ANN001
+    """Uploads are cached in the uploader's own scope (SECURITY.md): a text Alice pasted is embedded afresh
+    for Bob, with the same message and the same model work as a text nobody pasted; each session's own
+    re-index is still a cache hit, and the UMAP map key differs too."""
+    secret = f"Private memo {uuid.uuid4().hex}: the merger closes on Friday.\n\nSecond paragraph {uuid.uuid4().hex}."
+    fresh = f"Unrelated note {uuid.uuid4().hex}: the canteen opens at noon.\n\nAnother line {uuid.uuid4().hex}."
+    alice, bob, carol = UISession(), UISession(), UISession()
+    assert "embedded now: 2" in callbacks.paste_text(secret, 200, 40, "minilm", alice)[0]
+    bob_stats = callbacks.paste_text(secret, 200, 40, "minilm", bob)[0]
+    carol_stats = callbacks.paste_text(fresh, 200, 40, "minilm", carol)[0]
+    assert _embeddings_line(bob_stats) == _embeddings_line(carol_stats) == "embedded now: 2 in T s (not in the cache)"
+    assert (bob.index.encode_stats.n_encoded, bob.index.encode_stats.n_cached) == (2, 0)
+    assert (carol.index.encode_stats.n_encoded, carol.index.encode_stats.n_cached) == (2, 0)
+    assert projection.session_key(alice.index) != projection.session_key(bob.index)
     assert "cache hit: all 2" in callbacks.reindex("minilm", 200, 40, alice)[0]
-    assert "cache hit: all 2" in callbacks.reindex("minilm", 200, 40, bob)[0]  # now bob's own
+    assert "cache hit: all 2" in callbacks.reindex("minilm", 200, 40, bob)[0]  # bob's own copy now
+    assert alice.upload_scope() != bob.upload_scope() != carol.upload_scope()
+
+
+def test_each_session_gets_its_own_upload_scope_from_a_deep_copied_default() -> None:
+    """gr.State deep-copies one initial UISession into every session: the scope must still differ."""
+    import copy
+
+    initial = UISession()
+    one, two = copy.deepcopy(initial), copy.deepcopy(initial)
+    assert len(one.upload_scope()) == 32 and one.upload_scope() != two.upload_scope()
+    assert one.upload_scope() == one.upload_scope()
 
 
 # ----------------------------------------------------------------------------- the served app, in a sandbox

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -304,6 +305,24 @@ def test_uploaded_zip_with_a_run(tmp_path: Path, minilm) -> None:  # noqa: ANN00
     with pytest.warns(UserWarning, match="Choose a BEIR"):
         tab.run_evaluation("upload", None, "minilm", "dense", ["e2rank"], "all", 50, 0, state, view, Progress())
     state.close()
+
+
+def test_an_uploaded_zip_is_embedded_afresh_for_another_session(tmp_path: Path, minilm) -> None:  # noqa: ANN001
+    """Uploads are cached in the uploader's scope: a second session embeds the same zip as if nobody had
+    (same note, same model work), while the uploader's own second run reads its cache."""
+    import uuid
+
+    path = tmp_path / "toy.zip"
+    path.write_bytes(_beir_zip({"q1": f"bread {uuid.uuid4().hex}", "q2": "bats"}, with_run=False))
+    upload = tab._collection(tab.UPLOAD)
+    first, second = UISession().upload_scope(), UISession().upload_scope()
+    mine, _ = tab.prepare(upload, minilm, str(path), lambda done, total: None, first)
+    again, _ = tab.prepare(upload, minilm, str(path), lambda done, total: None, first)
+    theirs, _ = tab.prepare(upload, minilm, str(path), lambda done, total: None, second)
+    encoded = [(p.session.encode_stats.n_encoded, p.session.encode_stats.n_cached) for p in (mine, again, theirs)]
+    assert encoded == [(4, 0), (0, 4), (4, 0)]
+    strip = re.compile(r"[\d.]+ s\b")
+    assert strip.sub("", mine.embeddings) == strip.sub("", theirs.embeddings)
 
 
 def test_the_tab_is_part_of_the_app() -> None:

@@ -21,7 +21,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import gradio as gr
 
-from e2rank_demo.cache import EmbeddingCache, text_hash
+from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.corpus import IngestReport, Limits, ingest_files, ingest_text, split_passages
 from e2rank_demo.metrics import evaluate_run
 from e2rank_demo.models import (
@@ -90,7 +90,11 @@ def _open_cache() -> EmbeddingCache:
 
 
 def _cache() -> EmbeddingCache:
-    """The process-wide embedding cache (thread-safe, shared by all sessions), opened once."""
+    """The process-wide embedding cache (thread-safe), opened once.
+
+    Shared vectors (samples, server collections) use the empty scope, each session's
+    uploads its own (:meth:`UISession.upload_scope`).
+    """
     with _cache_lock:
         return _open_cache()
 
@@ -154,20 +158,15 @@ def _announcer(model: str, progress: gr.Progress) -> Callable[[int, float], None
 # --------------------------------------------------------------------- indexing
 
 
-def _embeddings_note(index: SearchSession, stored: bool, seen: set[str] | None = None) -> str:
+def _embeddings_note(index: SearchSession, stored: bool) -> str:
     """Where the vectors came from.
 
-    With ``seen`` (the text hashes this session indexed before), vectors another session
-    put in the shared cache are not called cache hits: that would tell this user that
-    someone else embedded the same text (SECURITY.md).
+    Uploads and pastes are cached in the session's own scope, so a cache hit here only
+    ever means this session embedded the text before (SECURITY.md).
     """
     enc = index.encode_stats
     if stored:
         return "precomputed (shipped with the sample)"
-    if seen is not None and enc.n_cached:
-        unseen = sum(1 for t in index.texts if text_hash(t) not in seen)
-        if unseen > enc.n_encoded:  # some cached vectors were not this session's own
-            return f"embedded: {len(index.texts):,} passages in {enc.seconds:.1f} s"
     if enc.cache_hit:
         return f"cache hit: all {enc.n_cached:,} from the embedding cache ({enc.seconds:.1f} s)"
     if enc.n_cached:
@@ -196,7 +195,7 @@ def _index(
             index, stored = open_session(sample, loaded.embedder, _cache(), _reporter(progress),
                                          announce=_announcer(loaded.embedder.label, progress))
         else:
-            index, stored = _session_for(corpus, config, loaded.embedder, progress), False
+            index, stored = _session_for(corpus, config, loaded.embedder, state.upload_scope(), progress), False
         progress(1.0, desc="Counting tokens…")
         stats = index.stats()
         state.install(
@@ -204,9 +203,7 @@ def _index(
             known_judgments=_sample_judgments(sample) if sample else None,
             known_query_ids={q: qid for qid, q in sample.queries.items()} if sample else None,
         )
-        note = _embeddings_note(index, stored, None if sample else state.embedded_hashes)
-        if not sample:
-            state.embedded_hashes.update(text_hash(t) for t in index.texts)
+        note = _embeddings_note(index, stored)
     finally:
         state.indexing = False
     stats_html = render.stats_view(corpus.label, stats, loaded.embedder.label, note, loaded.notice)
@@ -217,7 +214,8 @@ def _index(
     return (stats_html, status, examples, task, "") + cleared_results()
 
 
-def _session_for(corpus: Corpus, config: IndexConfig, embedder: Any, progress: gr.Progress) -> SearchSession:
+def _session_for(corpus: Corpus, config: IndexConfig, embedder: Any, scope: str,
+                 progress: gr.Progress) -> SearchSession:
     if config.split:
         passages = split_passages(corpus.documents, max_words=config.max_words, overlap=config.overlap)
     else:
@@ -226,7 +224,7 @@ def _session_for(corpus: Corpus, config: IndexConfig, embedder: Any, progress: g
     if len(passages) > limit:
         raise ValueError(f"{len(passages):,} passages exceed the limit of {limit:,} (E2RANK_MAX_PASSAGES); use "
                          "fewer or shorter documents, or longer passages. The current corpus is unchanged.")
-    return SearchSession(embedder, passages, _cache(), progress=_reporter(progress))
+    return SearchSession(embedder, passages, _cache(), progress=_reporter(progress), scope=scope)
 
 
 def _sample_judgments(sample: Sample) -> dict[str, dict[str, int]]:

@@ -268,32 +268,29 @@ def _read(collection: Collection, upload: str | None) -> BeirDataset:
 
 
 def _embed(collection: Collection, dataset: BeirDataset, embedder: Any,
-           progress: Callable[[int, int], None]) -> Prepared:
+           progress: Callable[[int, int], None], scope: str = "") -> Prepared:
     if collection.sample is not None:
         session, stored = open_session(load_sample(collection.sample), embedder, callbacks._cache(), progress)
     else:
         session = SearchSession(embedder, [Passage.from_document(d) for d in dataset.corpus], callbacks._cache(),
-                                progress=progress)
+                                progress=progress, scope=scope)
         stored = False
-    if collection.key == UPLOAD:
-        # Never say whether an upload's vectors were already cached: that would tell this user that someone
-        # else embedded the same texts.
-        enc = session.encode_stats
-        return Prepared(dataset, session, f"{len(session.passages):,} documents ready in {enc.seconds:.1f} s")
     return Prepared(dataset, session, _embeddings_note(session, stored))
 
 
 def prepare(collection: Collection, embedder: Any, upload: str | None,
-            progress: Callable[[int, int], None]) -> tuple[Prepared, bool]:
+            progress: Callable[[int, int], None], user_scope: str = "") -> tuple[Prepared, bool]:
     """The collection read and embedded, from memory when an earlier run already did it.
 
-    Uploads are never kept in memory (their embeddings still go through the cache).
+    Uploads are never kept in memory; their embeddings go through the cache in the
+    uploader's ``user_scope`` (:meth:`UISession.upload_scope`), so neither the note nor
+    the time taken tells whether another user uploaded the same texts.
 
     Returns:
         ``(prepared, reused)``.
     """
     if collection.key == UPLOAD:
-        return _embed(collection, _read(collection, upload), embedder, progress), False
+        return _embed(collection, _read(collection, upload), embedder, progress, user_scope), False
     key = (collection.key, embedder.identity)
     with _prepared_lock:
         lock = _build_locks.setdefault(key, threading.Lock())
@@ -512,7 +509,7 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
             gr.Warning(loaded.notice)
         progress(0.0, desc="Reading the collection…")
         encode_progress, query_progress = _progress_fns(progress)
-        prepared, reused = prepare(collection, loaded.embedder, upload, encode_progress)
+        prepared, reused = prepare(collection, loaded.embedder, upload, encode_progress, state.upload_scope())
         dataset = prepared.dataset
         n_docs = len(prepared.session.passages)
         encode_progress(n_docs, n_docs)  # stored, cached or kept in memory: the bar still says the corpus is done

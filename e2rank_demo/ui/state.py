@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import atexit
+import secrets
 import shutil
 import tempfile
 import threading
@@ -93,9 +94,9 @@ class UISession:
         query_ids: Query text -> query id (sample ids, else ``u1``, ``u2`` ...).
         export_dir: This session's private folder for export files (created lazily).
         map_view: What the Embedding map tab shows (see :class:`MapView`).
-        embedded_hashes: Hashes of the texts this session indexed (uploads, pastes), so
-            the corpus panel reports cache hits on the session's own texts only.
         measure_cancel: Set by *Cancel* to stop the session's running latency measurement.
+        scope: This session's secret cache scope for its uploads and pastes (created on
+            first use, see :meth:`upload_scope`).
     """
 
     corpus: Corpus | None = None
@@ -108,8 +109,18 @@ class UISession:
     query_ids: dict[str, str] = field(default_factory=dict)
     export_dir: str | None = None
     map_view: MapView = field(default_factory=MapView)
-    embedded_hashes: set[str] = field(default_factory=set)
     measure_cancel: threading.Event | None = None
+    scope: str | None = None
+
+    def upload_scope(self) -> str:
+        """The cache scope of this session's own texts: a random secret, made on first use.
+
+        Made lazily because ``gr.State`` deep-copies the initial value into every session:
+        a default made at construction would be one scope shared by all of them.
+        """
+        if self.scope is None:
+            self.scope = secrets.token_hex(16)
+        return self.scope
 
     def begin_indexing(self) -> bool:
         """Marks an indexing run as started; ``False`` if one is already running."""

@@ -8,6 +8,8 @@ prompt view, relevance picker, Gradio's file list, plot hover text and titles) f
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,3 +126,38 @@ def test_hostile_names_titles_queries_and_instructions_render_as_text(open_app: 
         assert raw == []
         assert_no_injection(app)
     app.screenshot("security-xss")
+
+
+EMBEDDINGS_LINE = """() => {
+    const dt = [...document.querySelectorAll('#corpus-stats dt')].find(d => d.textContent === 'Embeddings');
+    return dt ? dt.nextElementSibling.textContent : null;
+}"""
+
+
+def _upload_and_read_note(app: AppPage, path: Path) -> str:
+    """Uploads one file, indexes it and returns the corpus panel's "Embeddings" line, seconds blanked."""
+    page = app.page
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#upload-files input[type=file]").set_input_files([str(path)])
+    page.wait_for_function("n => document.querySelector('#upload-files')?.innerText.includes(n)", arg=path.name)
+    page.click("#index-files")
+    app.wait_for_corpus(path.name)
+    return re.sub(r"[\d.]+ s\b", "T s", page.evaluate(EMBEDDINGS_LINE))
+
+
+def test_another_users_upload_is_invisible_in_the_corpus_panel(open_app: Callable[..., AppPage],
+                                                              tmp_path: Path) -> None:
+    """User C uploading a file that user A uploaded sees the same message, and the model embeds the same
+    number of passages, as a new user D uploading a file nobody uploaded: uploads are cached per browser
+    session. (Each user uploads once: Gradio's file list would add a second upload to the first.)"""
+    def records(tag: str) -> str:
+        return "".join(json.dumps({"_id": f"p{i}", "title": "", "text": f"{tag} private note {i}: {uuid.uuid4().hex}"})
+                       + "\n" for i in range(3))
+
+    shared, fresh = tmp_path / "shared-upload.jsonl", tmp_path / "fresh-upload.jsonl"
+    shared.write_text(records("merger"))
+    fresh.write_text(records("canteen"))
+    assert _upload_and_read_note(open_app(), shared) == "embedded now: 3 in T s (not in the cache)"  # A
+    seen_by_c = _upload_and_read_note(open_app(), shared)
+    seen_by_d = _upload_and_read_note(open_app(), fresh)
+    assert seen_by_c == seen_by_d == "embedded now: 3 in T s (not in the cache)"
