@@ -11,11 +11,11 @@ from unittest.mock import MagicMock, patch
 import numpy as np
 import pytest
 
+from e2rank_demo.cosines import cosine_table
 from e2rank_demo.projection import (
     MIN_UMAP_POINTS,
     MapProjector,
     corpus_key,
-    cosine_table,
     fit_rows,
     pca_projection,
     session_key,

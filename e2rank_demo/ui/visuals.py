@@ -50,7 +50,7 @@ import gradio as gr
 import numpy as np
 from gradio.components.plot import PlotData
 
-from e2rank_demo import latency, plots, projection
+from e2rank_demo import cosines, latency, plots, projection
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.records import QueryResult
 from e2rank_demo.ui import render
@@ -374,7 +374,7 @@ def _number(value: float, signed: bool = False) -> str:
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
-def cosine_outputs(table: projection.CosineTable) -> tuple[str, str]:
+def cosine_outputs(table: cosines.CosineTable) -> tuple[str, str]:
     """The group label and a compact HTML table: one column per query vector, one row per measure."""
     if table.stand_in:
         label = (f"Relevant group: the top-{table.n_relevant} in the listwise prompt (a stand-in: nothing is "
@@ -472,7 +472,7 @@ def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, f
     if same_search:  # the cosine table and charts depend only on the search and its judgments
         charts = _skip(6)
     else:
-        cos_label, cos_table = cosine_outputs(projection.cosine_table_for(index, full, judged))
+        cos_label, cos_table = cosine_outputs(cosines.cosine_table_for(index, full, judged))
         if "e2rank" in result.reranked:
             shift = plots.rank_shift(result, index, relevance=judged or None)
             shift_out = (plot_value(shift), caption_html(shift.caption))
