@@ -163,7 +163,10 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 def _add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="preset (minilm, e2rank-0.6b, ...), folder or hub id")
-    p.add_argument("--rerankers", default="dense,e2rank,rocchio", help="comma-separated subset")
+    from e2rank_demo.rerank import RERANKERS
+
+    p.add_argument("--rerankers", default=",".join(RERANKERS),
+                   help=f"comma-separated subset of {', '.join(RERANKERS)}")
     p.add_argument("--candidates", type=int, default=100, help="N, candidates to rerank")
     p.add_argument("--prompt-docs", type=int, default=20, help="k, documents in the listwise prompt")
     p.add_argument("--interpolation", type=float, default=0.0, help="lambda weight of cos(query, doc)")

@@ -23,7 +23,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -34,11 +34,10 @@ from e2rank_demo.models import Embedder, ProgressFn
 from e2rank_demo.prompt_lab import Influence, Provenance, leave_one_out, provenance
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.records import Candidates, Document, Passage, PromptOrder, QueryResult, Ranking, Timings
-from e2rank_demo.rerank import DenseReranker, E2RankReranker, Reranker, RocchioReranker
+from e2rank_demo.rerank import RERANKERS, E2RankReranker, Reranker
 from e2rank_demo.retrieval import BM25Retriever, DenseRetriever
 from e2rank_demo.timing import StageTimer
 
-RERANKERS = ("e2rank", "rocchio", "dense")
 MAX_QUERY_CHARS = int(os.environ.get("E2RANK_MAX_QUERY_CHARS", "2000"))
 MAX_INSTRUCTION_CHARS = int(os.environ.get("E2RANK_MAX_INSTRUCTION_CHARS", "2000"))
 
@@ -56,7 +55,7 @@ class SearchSettings:
         rerank_instruction: Overrides the task's listwise-prompt header.
         interpolation: lambda for ``lambda*cos(q,d) + (1-lambda)*cos(prompt,d)``.
         prompt_order: ``"official"`` or ``"query_first"``.
-        rerankers: Which rerankers to run.
+        rerankers: Which rerankers to run, by name in :data:`~e2rank_demo.rerank.RERANKERS` (default: all).
         rocchio_alpha: Weight of the query in Rocchio.
         rocchio_beta: Weight of the feedback centroid in Rocchio.
         rocchio_k: Feedback documents in Rocchio.
@@ -70,7 +69,7 @@ class SearchSettings:
     rerank_instruction: str | None = None
     interpolation: float = 0.0
     prompt_order: PromptOrder = "official"
-    rerankers: tuple[str, ...] = RERANKERS
+    rerankers: tuple[str, ...] = field(default_factory=lambda: tuple(RERANKERS))
     rocchio_alpha: float = 1.0
     rocchio_beta: float = 0.5
     rocchio_k: int = 5
@@ -124,13 +123,7 @@ class SearchSettings:
 
     def build_rerankers(self, embedder: Embedder) -> dict[str, Reranker]:
         """The reranker objects these settings ask for, by name."""
-        made: dict[str, Reranker] = {
-            "e2rank": E2RankReranker(embedder, k=self.prompt_docs, header=self.header,
-                                     order=self.prompt_order, interpolation=self.interpolation),
-            "rocchio": RocchioReranker(self.rocchio_alpha, self.rocchio_beta, self.rocchio_k),
-            "dense": DenseReranker(),
-        }
-        return {name: made[name] for name in self.rerankers}
+        return {name: RERANKERS[name].build(self, embedder) for name in self.rerankers}
 
 
 @dataclass
@@ -304,9 +297,9 @@ class SearchSession:
 
     # ------------------------------------------------------------------ prompt lab
     def _e2rank(self, result: QueryResult) -> E2RankReranker:
-        settings = SearchSettings.from_dict(result.settings)
-        return E2RankReranker(self.embedder, k=settings.prompt_docs, header=settings.header,
-                              order=settings.prompt_order, interpolation=settings.interpolation)
+        reranker = RERANKERS["e2rank"].build(SearchSettings.from_dict(result.settings), self.embedder)
+        assert isinstance(reranker, E2RankReranker)
+        return reranker
 
     def _prompt_rows(self, doc_ids: Sequence[str]) -> list[int]:
         unknown = [pid for pid in doc_ids if pid not in self.row_of]

@@ -37,6 +37,7 @@ from e2rank_demo.latency import (
     ScalingResult,
 )
 from e2rank_demo.projection import SPECIAL_LABELS, Projection, special_vectors
+from e2rank_demo.rerank import title_of
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -60,7 +61,6 @@ STAGE_COLORS = {
     "scoring": "#2ca02c",
 }
 SYSTEM_COLORS = {"e2rank": "#ff7f0e", "e2rank_nocache": "#d62728", "pointwise": "#9467bd"}
-RERANKER_LABELS = {"e2rank": "E2Rank", "rocchio": "Rocchio", "dense": "dense cosine"}
 
 
 @dataclass
@@ -179,7 +179,7 @@ def embedding_map(
         passage = session.passage(pid)
         title = passage.title or pid
         r0, r1 = first_rank.get(pid), new_rank.get(pid)
-        ranks = (f"first-stage rank {r0} · {RERANKER_LABELS.get(reranker, reranker)} rank {r1}"
+        ranks = (f"first-stage rank {r0} · {title_of(reranker)} rank {r1}"
                  if r0 is not None else "not a candidate")
         cos = " · ".join(f"{SPECIAL_LABELS[key]} {cosines[key][i]:.3f}" for key in cosines)
         hover.append(f"<b>{escape(title, 100)}</b><br>{_wrapped(passage.text)}<br>{ranks}<br>cosine to: {cos}")
@@ -305,7 +305,7 @@ def rank_shift(
     go = _go()
     if reranker not in result.reranked:
         raise ValueError(f"the search has no {reranker!r} ranking (has: {', '.join(result.reranked) or 'none'})")
-    name = RERANKER_LABELS.get(reranker, reranker)
+    name = title_of(reranker)
     before = result.first_stage.rank_of()
     after = result.reranked[reranker].rank_of()
     shown = sorted({*result.first_stage.ids[:top], *result.reranked[reranker].ids[:top]}, key=before.__getitem__)

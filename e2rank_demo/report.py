@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from e2rank_demo.highlight import highlight, query_terms, snippet
+from e2rank_demo.rerank import RERANKERS, label_of
 
 if TYPE_CHECKING:
     from e2rank_demo.latency import LatencyReport
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
 
 TOP = 10
 SNIPPET_WORDS = 32
-SYSTEM_TITLES = {"first_stage": "First stage", "e2rank": "E2Rank (listwise reranked)", "rocchio": "Rocchio PRF",
-                 "dense": "Dense rerank cos(q, d)"}
 STAGE_TITLES = {
     "query_encoding": "query encoding", "first_stage": "first-stage search", "prompt_build": "prompt build",
     "prompt_encoding": "prompt encoding", "scoring": "scoring", "candidate_encoding": "candidate encoding",
@@ -203,12 +202,10 @@ def result_list_html(session: SearchSession, result: QueryResult, system: str, *
             f'<div class="snip">{snippet(passage.text, terms, SNIPPET_WORDS)}</div>'
             f'<div class="score">{esc(pid)} · score {score:.4f}</div></div></li>')
     stage = "BM25" if result.candidates.stage == "bm25" else "dense cosine similarity"
-    sub = {"first_stage": f"Top {len(ranking.ids)} by {stage}",
-           "e2rank": f"cos(prompt, doc); top {len(result.prompt.doc_tokens_kept) if result.prompt else 0} "
-                     "in the listwise prompt; badges: change against the first stage",
-           "rocchio": "query + β × mean of the top feedback documents (a baseline)",
-           "dense": "cos(query, doc) over the candidates"}.get(system, "")
-    return (f'<section class="col" data-system="{esc(system)}"><h3>{esc(SYSTEM_TITLES.get(system, system))}</h3>'
+    spec = RERANKERS.get(system)
+    sub = (f"Top {len(ranking.ids)} by {stage}" if system == "first_stage"
+           else f"{spec.describe(result)}; badges: change against the first stage" if spec is not None else "")
+    return (f'<section class="col" data-system="{esc(system)}"><h3>{esc(label_of(system))}</h3>'
             f'<p class="sub">{esc(sub)}</p>{_metrics_line(values, base, recall_at)}<ol>{"".join(rows)}</ol>'
             f"</section>")
 
@@ -244,7 +241,7 @@ def timing_rows(result: QueryResult) -> list[tuple[str, str]]:
     for name, seconds in result.timings.stages.items():
         system, _, stage = name.rpartition(".")
         label = STAGE_TITLES.get(stage, stage)
-        rows.append((f"{SYSTEM_TITLES.get(system, system)}: {label}" if system else label, f"{seconds:.4f}"))
+        rows.append((f"{label_of(system)}: {label}" if system else label, f"{seconds:.4f}"))
     rows.append(("total per query", f"{result.timings.query_total:.4f}"))
     how = "read from the cache or shipped embeddings" if result.timings.doc_encoding_cached else "model time"
     rows.append((f"document encoding, once per corpus ({how})", f"{result.timings.doc_encoding:.4f}"))
@@ -330,7 +327,7 @@ def build_report_html(
     created = created or _dt.datetime.now(_dt.timezone.utc)
     embedder = session.embedder
     relevance = dict(relevance or {})
-    systems = ["first_stage", *[s for s in ("e2rank", "rocchio", "dense") if s in result.reranked]]
+    systems = ["first_stage", *[s for s in RERANKERS if s in result.reranked]]
     n_docs = len({p.doc_id for p in session.passages})
     corpus = corpus_label or "corpus"
     identity = getattr(embedder, "identity", "")

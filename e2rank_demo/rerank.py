@@ -1,8 +1,13 @@
-"""Rerankers: E2Rank (listwise prompt), Rocchio PRF and plain dense cosine.
+"""Rerankers: E2Rank (listwise prompt), Rocchio PRF and plain dense cosine, and their registry.
 
 All rerankers score the candidates with the document embeddings already computed for
 retrieval (``doc_vectors``); none re-encodes a document, except the explicit
 ``reencode=True`` variant of E2Rank used to show what a system without that reuse pays.
+
+:data:`RERANKERS` maps each reranker's name to a :class:`RerankerSpec`: how to build it
+from the search settings and how every view names and describes it. The pipeline, the
+CLI, the plots, the HTML report, the Evaluate tab and the Search tab's columns all read
+it, so a new reranker is its class plus one :func:`register` call.
 
 Example:
     >>> import numpy as np
@@ -16,9 +21,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -26,6 +31,10 @@ from e2rank_demo.models import Embedder
 from e2rank_demo.prompts import TASKS
 from e2rank_demo.records import Candidates, PromptOrder, Ranking
 from e2rank_demo.timing import StageTimer
+
+if TYPE_CHECKING:
+    from e2rank_demo.pipeline import SearchSettings
+    from e2rank_demo.records import QueryResult
 
 
 class Reranker(Protocol):
@@ -75,7 +84,8 @@ class DenseReranker:
 
     name: str = "dense"
 
-    def rerank(self, query, query_vector, candidates, doc_vectors, doc_texts, timer=None) -> Ranking:  # noqa: ANN001
+    def rerank(self, query: str, query_vector: np.ndarray, candidates: Candidates, doc_vectors: np.ndarray,
+               doc_texts: Sequence[str], timer: StageTimer | None = None) -> Ranking:
         timer = timer or StageTimer()
         with timer.stage("scoring"):
             scores = doc_vectors @ query_vector
@@ -95,7 +105,8 @@ class RocchioReranker:
     k: int = 5
     name: str = "rocchio"
 
-    def rerank(self, query, query_vector, candidates, doc_vectors, doc_texts, timer=None) -> Ranking:  # noqa: ANN001
+    def rerank(self, query: str, query_vector: np.ndarray, candidates: Candidates, doc_vectors: np.ndarray,
+               doc_texts: Sequence[str], timer: StageTimer | None = None) -> Ranking:
         timer = timer or StageTimer()
         with timer.stage("prompt_build"):
             vector = rocchio_vector(query_vector, doc_vectors[: self.k], self.alpha, self.beta)
@@ -127,7 +138,8 @@ class E2RankReranker:
     reencode: bool = False
     name: str = "e2rank"
 
-    def rerank(self, query, query_vector, candidates, doc_vectors, doc_texts, timer=None,  # noqa: ANN001
+    def rerank(self, query: str, query_vector: np.ndarray, candidates: Candidates, doc_vectors: np.ndarray,
+               doc_texts: Sequence[str], timer: StageTimer | None = None,
                prompt_texts: Sequence[str] | None = None) -> Ranking:
         """Reranks with the top-k candidates in the prompt, or exactly ``prompt_texts`` when given."""
         timer = timer or StageTimer()
@@ -149,3 +161,98 @@ class E2RankReranker:
         if self.interpolation:
             scores = self.interpolation * (doc_vectors @ query_vector) + (1 - self.interpolation) * scores
         return scores
+
+
+# --------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class RerankerSpec:
+    """One registered reranker: how to build it and how every view names it.
+
+    Attributes:
+        name: Its key in ``QueryResult.reranked``, ``SearchSettings.rerankers``, the CLI's
+            ``--rerankers`` and exported file names.
+        label: Heading of its results column (Search tab, HTML report) and its choice in Evaluate.
+        title: Short name in charts, metric tables and legends.
+        build: Makes the reranker from the search settings and the session's embedder.
+        reads: The :class:`~e2rank_demo.pipeline.SearchSettings` fields ``build`` reads.
+        describe: One line under its heading saying how it scored this result.
+        search_toggle: Label of its "also run" checkbox in the Search tab's settings (its
+            column then sits in an accordion below the results); ``None`` keeps it out of
+            the Search tab. E2Rank is the tab's main column and always runs there.
+    """
+
+    name: str
+    label: str
+    title: str
+    build: Callable[[SearchSettings, Embedder], Reranker]
+    reads: tuple[str, ...]
+    describe: Callable[[QueryResult], str]
+    search_toggle: str | None = None
+
+
+RERANKERS: dict[str, RerankerSpec] = {}
+"""Every reranker by name, in the order views list them."""
+
+MAIN = "e2rank"
+"""The reranker the demo is about: the Search tab's second column, always run there."""
+
+
+def register(spec: RerankerSpec) -> RerankerSpec:
+    """Adds (or replaces) a reranker; every view picks it up from :data:`RERANKERS`.
+
+    Example:
+        >>> spec = register(RerankerSpec("negated", "Negated dense", "Negated", lambda settings, embedder:
+        ...                              DenseReranker(name="negated"), (), lambda result: "a toy"))
+        >>> label_of("negated"), title_of("negated")
+        ('Negated dense', 'Negated')
+        >>> del RERANKERS["negated"]
+    """
+    RERANKERS[spec.name] = spec
+    return spec
+
+
+def title_of(name: str) -> str:
+    """The short title of a reranker, ``First stage`` for the first stage, else the name itself."""
+    if name == "first_stage":
+        return "First stage"
+    spec = RERANKERS.get(name)
+    return spec.title if spec is not None else name
+
+
+def label_of(name: str) -> str:
+    """The column heading of a reranker, ``First stage`` for the first stage, else the name itself."""
+    if name == "first_stage":
+        return "First stage"
+    spec = RERANKERS.get(name)
+    return spec.label if spec is not None else name
+
+
+def search_toggles() -> list[RerankerSpec]:
+    """The rerankers the Search tab offers as "also run" checkboxes, in registry order."""
+    return [spec for spec in RERANKERS.values() if spec.search_toggle is not None]
+
+
+def _prompt_docs(result: QueryResult) -> int:
+    return len(result.prompt.doc_tokens_kept) if result.prompt is not None else 0
+
+
+register(RerankerSpec(
+    "e2rank", "E2Rank (listwise reranked)", "E2Rank",
+    lambda s, embedder: E2RankReranker(embedder, k=s.prompt_docs, header=s.header, order=s.prompt_order,
+                                       interpolation=s.interpolation),
+    ("prompt_docs", "task", "rerank_instruction", "prompt_order", "interpolation"),
+    lambda result: f"cos(prompt, doc); top {_prompt_docs(result)} in the prompt",
+))
+register(RerankerSpec(
+    "rocchio", "Rocchio PRF", "Rocchio PRF",
+    lambda s, embedder: RocchioReranker(s.rocchio_alpha, s.rocchio_beta, s.rocchio_k),
+    ("rocchio_alpha", "rocchio_beta", "rocchio_k"),
+    lambda result: (f"query + {result.settings['rocchio_beta']} × mean of the top {result.settings['rocchio_k']} "
+                    "(a baseline)"),
+    search_toggle="Also run Rocchio PRF (baseline)",
+))
+register(RerankerSpec(
+    "dense", "Dense rerank cos(q, d)", "Dense rerank",
+    lambda s, embedder: DenseReranker(), (),
+    lambda result: "cos(query, doc) over the candidates",
+))

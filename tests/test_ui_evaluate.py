@@ -239,7 +239,7 @@ def test_open_query_loads_the_sample_then_searches(minilm) -> None:  # noqa: ANN
     tabs, query, message, go, stage, *index_outputs = out
     assert go is True and query == view.helped[0].text and tabs.selected == "search" and stage == "bm25"
     assert "loaded General first" in message and state.corpus is not None and state.corpus.sample == "general"
-    assert len(index_outputs) == tab.callbacks.N_INDEX_OUTPUTS and "General knowledge" in index_outputs[0]
+    assert len(index_outputs) == tab.callbacks.n_index_outputs() and "General knowledge" in index_outputs[0]
     # Already loaded: nothing is re-indexed.
     index = state.index
     out = tab.open_hurt("0", "minilm", state, view, Progress())

@@ -34,6 +34,7 @@ from e2rank_demo.models import (
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.records import Passage, QueryResult, Ranking
+from e2rank_demo.rerank import MAIN, RERANKERS, RerankerSpec, search_toggles
 from e2rank_demo.samples import Sample, default_sample, load_sample, open_session, prefit_maps
 from e2rank_demo.ui import exports, render
 from e2rank_demo.ui.content import model_note
@@ -50,8 +51,18 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 AUTO_COLUMN = "(automatic)"
-N_RESULT_OUTPUTS = 5
-N_INDEX_OUTPUTS = 5 + N_RESULT_OUTPUTS
+N_INDEX_HEAD = 5
+"""``index_outputs`` before the ``result_outputs`` they end with."""
+
+
+def n_result_outputs() -> int:
+    """How many ``result_outputs`` there are: two columns, picker, prompt and one column per Search toggle."""
+    return 4 + len(search_toggles())
+
+
+def n_index_outputs() -> int:
+    """How many ``index_outputs`` there are (the corpus panel's, then ``result_outputs``)."""
+    return N_INDEX_HEAD + n_result_outputs()
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -184,7 +195,7 @@ def _index(
     """Embeds ``corpus`` and installs it in ``state``; returns ``index_outputs``."""
     if not state.begin_indexing():
         gr.Warning("This session is already indexing a corpus; wait for it to finish.")
-        return _skip(N_INDEX_OUTPUTS)
+        return _skip(n_index_outputs())
     try:
         progress(0.0, desc=f"Loading model {config.model}…")
         loaded = load_embedder(config.model)
@@ -235,7 +246,7 @@ def _sample_judgments(sample: Sample) -> dict[str, dict[str, int]]:
 def _nothing_read(report: IngestReport, warning: str) -> tuple[Any, ...]:
     """``index_outputs`` when ingestion found no document: a warning and the reasons, nothing else changes."""
     gr.Warning(warning)
-    return (gr.skip(), render.notice("\n".join(report.messages), "warn")) + _skip(N_INDEX_OUTPUTS - 2)
+    return (gr.skip(), render.notice("\n".join(report.messages), "warn")) + _skip(n_index_outputs() - 2)
 
 
 @user_errors
@@ -254,7 +265,7 @@ def upload_files(files: Sequence[str] | None, text_column: str | None, max_words
     paths = [str(f) for f in files or []]
     if not paths:
         gr.Warning("Choose one or more files first.")
-        return _skip(N_INDEX_OUTPUTS)
+        return _skip(n_index_outputs())
     column = None if not text_column or text_column == AUTO_COLUMN else text_column
     report = ingest_files(paths, names=[Path(p).name for p in paths], text_column=column)
     if not report.documents:
@@ -281,7 +292,7 @@ def reindex(model: str, max_words: float, overlap: float, state: UISession,
     """Re-embeds the loaded corpus with the current model and passage settings."""
     if state.corpus is None or state.config is None:
         gr.Warning("Nothing to re-index yet: load a sample, upload files or paste text.")
-        return _skip(N_INDEX_OUTPUTS)
+        return _skip(n_index_outputs())
     split = state.config.split
     config = IndexConfig(model, split, int(max_words) if split else 0, int(overlap) if split else 0)
     return _index(state, state.corpus, config, progress)
@@ -356,17 +367,21 @@ def _override(text: str | None, preset_text: str | None) -> str | None:
 @user_errors
 def search(query: str, first_stage: str, candidates: float, prompt_docs: float, task: str, query_instruction: str,
            rerank_instruction: str, interpolation: float, prompt_order: str, rocchio: bool, show_all: bool,
-           state: UISession) -> tuple[Any, ...]:
-    """Runs the first stage and E2Rank (and Rocchio when on); returns ``result_outputs`` + the search line."""
+           state: UISession, *also_run: bool) -> tuple[Any, ...]:
+    """Runs the first stage and E2Rank (and the ticked Search toggles); returns ``result_outputs`` + the search line.
+
+    ``rocchio`` is the first Search toggle's checkbox (Rocchio's, which kept its place in the
+    API); ``also_run`` holds the other toggles', in :func:`~e2rank_demo.rerank.search_toggles` order.
+    """
     if state.indexing:
         gr.Warning("Indexing is still running; search again when it has finished.")
-        return _skip(N_RESULT_OUTPUTS + 1)
+        return _skip(n_result_outputs() + 1)
     if state.index is None:
         gr.Warning("Load a sample, upload files or paste text before searching.")
-        return _skip(N_RESULT_OUTPUTS + 1)
+        return _skip(n_result_outputs() + 1)
     if not (query or "").strip():
         gr.Warning("Type a query first.")
-        return _skip(N_RESULT_OUTPUTS + 1)
+        return _skip(n_result_outputs() + 1)
     preset = TASKS.get(task)
     settings = SearchSettings(
         first_stage=first_stage,  # type: ignore[arg-type]  # validated by SearchSettings
@@ -377,7 +392,7 @@ def search(query: str, first_stage: str, candidates: float, prompt_docs: float, 
         rerank_instruction=_override(rerank_instruction, preset.rerank if preset else None),
         interpolation=float(interpolation),
         prompt_order=prompt_order,  # type: ignore[arg-type]
-        rerankers=("e2rank", "rocchio") if rocchio else ("e2rank",),
+        rerankers=(MAIN, *(spec.name for spec, on in zip(search_toggles(), (rocchio, *also_run)) if on)),
     )
     index = state.index
     result = run_search(index, query, settings)
@@ -407,17 +422,27 @@ def _metrics(relevant: dict[str, int], ranking: Ranking | None, recall_at: int) 
     return evaluate_run({"q": relevant}, {"q": run}, recall_at=recall_at)
 
 
-def _rocchio_placeholder() -> str:
-    return render.placeholder_column("rocchio", "Rocchio PRF", "Turn on Rocchio in Search settings and search again.")
+def _toggle_placeholder(spec: RerankerSpec) -> str:
+    return render.placeholder_column(spec.name, spec.label, f"Turn on {spec.title} in Search settings and search again.")
+
+
+def _result_tuple(first: Any, main: Any, toggled: Sequence[Any], picker: Any, prompt: Any) -> tuple[Any, ...]:
+    """``result_outputs`` in order: the first toggle's column keeps the place Rocchio's had before the registry."""
+    return (first, main, *toggled[:1], picker, prompt, *toggled[1:])
+
+
+def column_outputs(outputs: Sequence[Any]) -> tuple[Any, ...]:
+    """The result columns (first stage, main, toggles) of a ``result_outputs`` tuple, in ``result_columns`` order."""
+    return (outputs[0], outputs[1], *outputs[2:3], *outputs[5:])
 
 
 def cleared_results() -> tuple[Any, ...]:
     """``result_outputs`` before any search (or after the corpus changed)."""
     message = "Results appear here after a search."
-    return (
+    return _result_tuple(
         render.placeholder_column("first_stage", "First stage", message),
-        render.placeholder_column("e2rank", "E2Rank (listwise reranked)", message),
-        _rocchio_placeholder(),
+        render.placeholder_column(MAIN, RERANKERS[MAIN].label, message),
+        [_toggle_placeholder(spec) for spec in search_toggles()],
         gr.CheckboxGroup(choices=[], value=[]),
         "",
     )
@@ -442,18 +467,20 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
         render.Column("first_stage", "First stage", f"Top {len(result.first_stage.ids)} by {stage}",
                       result.first_stage, base), ctx)
     k = len(result.prompt.doc_tokens_kept) if result.prompt else 0
+    main = RERANKERS[MAIN]
     if e2rank is None:
-        e2rank_html = render.placeholder_column("e2rank", "E2Rank (listwise reranked)", "No candidates to rerank.")
+        e2rank_html = render.placeholder_column(MAIN, main.label, "No candidates to rerank.")
     else:
         note = model_note(index.embedder.name)
         e2rank_html = render.results_column(
-            render.Column("e2rank", "E2Rank (listwise reranked)", f"cos(prompt, doc); top {k} in the prompt",
-                          e2rank, _metrics(relevant, e2rank, recall_at), base, note), ctx)
-    rocchio = result.reranked.get("rocchio")
-    how = f"query + {result.settings['rocchio_beta']} × mean of the top {result.settings['rocchio_k']} (a baseline)"
-    rocchio_html = render.results_column(
-        render.Column("rocchio", "Rocchio PRF", how, rocchio, _metrics(relevant, rocchio, recall_at), base), ctx,
-    ) if rocchio else _rocchio_placeholder()
+            render.Column(MAIN, main.label, main.describe(result), e2rank, _metrics(relevant, e2rank, recall_at),
+                          base, note), ctx)
+    toggled = []
+    for spec in search_toggles():
+        ranking = result.reranked.get(spec.name)
+        toggled.append(render.results_column(
+            render.Column(spec.name, spec.label, spec.describe(result), ranking, _metrics(relevant, ranking, recall_at),
+                          base), ctx) if ranking else _toggle_placeholder(spec))
     shown = _shown_ids(result, show_all)
     first_rank = result.first_stage.rank_of()
     picker = gr.CheckboxGroup(
@@ -461,7 +488,7 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
         value=[pid for pid in shown if relevant.get(pid, 0) > 0],
     )
     prompt_html = render.prompt_view(result.prompt, result.first_stage.ids[:k]) if result.prompt else ""
-    return first_html, e2rank_html, rocchio_html, picker, prompt_html
+    return _result_tuple(first_html, e2rank_html, toggled, picker, prompt_html)
 
 
 def rerender(show_all: bool, state: UISession) -> tuple[Any, ...]:
@@ -471,12 +498,12 @@ def rerender(show_all: bool, state: UISession) -> tuple[Any, ...]:
 
 @user_errors
 def mark_relevant(ticked: Sequence[str] | None, show_all: bool, state: UISession) -> tuple[Any, ...]:
-    """Stores the user's relevance ticks for the current query; returns the three columns with fresh metrics."""
+    """Stores the user's relevance ticks for the current query; returns the result columns with fresh metrics."""
     if state.result is None:
         gr.Warning("Search first, then tick the relevant documents.")
-        return _skip(3)
+        return column_outputs(_skip(n_result_outputs()))
     state.set_relevant(state.result.query, _shown_ids(state.result, show_all), ticked or [])
-    return results_outputs(state, show_all)[:3]
+    return column_outputs(results_outputs(state, show_all))
 
 
 @user_errors

@@ -51,9 +51,10 @@ from e2rank_demo.evaluation import (
 )
 from e2rank_demo.models import OFFLINE_DEFAULT, load_embedder
 from e2rank_demo.plots import Figure
-from e2rank_demo.pipeline import RERANKERS, SearchSession, SearchSettings
+from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.prompts import DEFAULT_TASK
 from e2rank_demo.records import Passage
+from e2rank_demo.rerank import RERANKERS, title_of
 from e2rank_demo.samples import available_samples, load_sample, open_session
 from e2rank_demo.ui import callbacks
 from e2rank_demo.ui.render import esc, notice
@@ -64,9 +65,6 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 UPLOAD = "upload"
 DEFAULT_SAMPLE_SIZE = 50
 TOP_QUERIES = 5
-SYSTEM_LABELS = {"e2rank": "E2Rank", "rocchio": "Rocchio PRF", "dense": "Dense rerank"}
-RERANKER_CHOICES = [("E2Rank (listwise prompt)", "e2rank"), ("Rocchio PRF", "rocchio"),
-                    ("Dense rerank cos(q, d)", "dense")]
 SAMPLE_LABELS = {"scifact": "SciFact sample", "general": "General"}
 # Embedded collections kept in memory between runs (process-wide, shared by sessions, never uploads).
 SESSION_CACHE_SIZE = 2
@@ -336,7 +334,7 @@ def metrics_view(report: EvalReport, collection_label: str, reported: dict[str, 
     for system in systems:
         values = report.metrics[system]
         label = (f"First stage: {first_stage_label(report.first_stage)}" if system == "first_stage"
-                 else SYSTEM_LABELS.get(system, system))
+                 else title_of(system))
         if system == "e2rank":
             label += f" (k = {report.settings.get('prompt_docs')})"
         cells = "".join(
@@ -580,9 +578,9 @@ def open_query(which: str, index: int | str | None, model: str, state: UISession
     """
     hits = view.helped if which == "helped" else view.hurt
     if index is None or not str(index).isdigit() or not 0 <= int(index) < len(hits):
-        return _skip(N_OPEN_OUTPUTS + callbacks.N_INDEX_OUTPUTS)
+        return _skip(N_OPEN_OUTPUTS + callbacks.n_index_outputs())
     hit = hits[int(index)]
-    keep = _skip(callbacks.N_INDEX_OUTPUTS)
+    keep = _skip(callbacks.n_index_outputs())
     if view.sample is None:
         message = (f"“{hit.text}” is from {view.label}, which the Search tab cannot load (it searches the bundled "
                    "samples, uploads and pasted text): its candidates cannot be shown there. Copy the query to "
@@ -621,7 +619,7 @@ def unselect() -> gr.Radio:
 def search_if(go: bool, *args: Any) -> tuple[Any, ...]:
     """Runs the app's search only when :func:`open_query` said so."""
     if not go:
-        return _skip(callbacks.N_RESULT_OUTPUTS + 1)
+        return _skip(callbacks.n_result_outputs() + 1)
     return callbacks.search(*args)
 
 
@@ -673,7 +671,7 @@ def build_tab() -> EvalTab:
             with gr.Column(scale=2, min_width=280):
                 first_stage = gr.Radio(stage_choices(first), value=first.default_first_stage,
                                        label="First stage", elem_id="eval-first-stage")
-                rerankers = gr.CheckboxGroup(RERANKER_CHOICES, value=list(RERANKERS), label="Rerankers",
+                rerankers = gr.CheckboxGroup([(spec.label, name) for name, spec in RERANKERS.items()], value=list(RERANKERS), label="Rerankers",
                                              elem_id="eval-rerankers")
                 scope = gr.Radio([("A seeded sample of queries", "sample"), ("All judged queries", "all")],
                                  value="sample", label="Queries", elem_id="eval-scope")

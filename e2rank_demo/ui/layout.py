@@ -2,8 +2,9 @@
 
 Output groups shared by several events (callbacks return tuples in this order):
 
-* ``result_outputs``: first-stage column, E2Rank column, Rocchio column, relevance
-  picker, prompt view (``search`` adds the search line after them).
+* ``result_outputs``: first-stage column, E2Rank column, the first Search toggle's column
+  (Rocchio), relevance picker, prompt view, then the other toggles' columns, one per
+  :func:`~e2rank_demo.rerank.search_toggles` entry (``search`` adds the search line after them).
 * ``index_outputs``: corpus stats, status line, example queries, task preset, re-index
   note, then ``result_outputs`` (cleared, since a new index invalidates old results).
 
@@ -21,6 +22,7 @@ import gradio as gr
 from e2rank_demo.corpus import SUPPORTED_SUFFIXES, Limits
 from e2rank_demo.pipeline import MAX_INSTRUCTION_CHARS, MAX_QUERY_CHARS
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
+from e2rank_demo.rerank import search_toggles
 from e2rank_demo.samples import available_samples, default_sample
 from e2rank_demo.ui import callbacks, content, render, visuals
 from e2rank_demo.ui import evaluate as evaluate_tab
@@ -78,7 +80,8 @@ def build_demo() -> gr.Blocks:
     """Builds the whole app (nothing heavy is loaded here)."""
     model_list, default_model = callbacks.model_choices()
     initial = sample_picker()
-    empty_first, empty_e2rank, empty_rocchio, _, _ = callbacks.cleared_results()
+    empty_first, empty_e2rank, *empty_toggled = callbacks.column_outputs(callbacks.cleared_results())
+    toggle_specs = search_toggles()
     # delete_cache: uploads and exports older than an hour are removed (checked hourly).
     with gr.Blocks(title="E2Rank demo", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         state = gr.State(UISession(), delete_callback=UISession.close)
@@ -129,7 +132,8 @@ def build_demo() -> gr.Blocks:
                                           "E2Rank score")
                 prompt_order = gr.Radio([("Official: query last", "official"), ("Query first", "query_first")],
                                         value="official", label="Prompt order")
-                rocchio = gr.Checkbox(False, label="Also run Rocchio PRF (baseline)")
+                # The first toggle (Rocchio) keeps its place in the search API; the others follow the state.
+                rocchio, *also_run = [gr.Checkbox(False, label=spec.search_toggle) for spec in toggle_specs]
         gr.HTML(content.HEADER)
         with gr.Tabs() as main_tabs:
             with gr.Tab("Search", id="search"):
@@ -152,8 +156,10 @@ def build_demo() -> gr.Blocks:
                     relevance = gr.CheckboxGroup(choices=[], label="Relevant to this query", elem_id="relevance",
                                                  info="Judgments stay with this query for the session. Bundled "
                                                       "samples start with their known judgments.")
-                with gr.Accordion("Rocchio PRF baseline", open=False):
-                    rocchio_html = gr.HTML(empty_rocchio, js_on_load=None)
+                toggled_html = []
+                for spec, empty in zip(toggle_specs, empty_toggled):
+                    with gr.Accordion(f"{spec.label} baseline", open=False):
+                        toggled_html.append(gr.HTML(empty, js_on_load=None))
                 with gr.Accordion("Listwise prompt sent to the model", open=False, elem_id="prompt-acc"):
                     prompt_html = gr.HTML(js_on_load=None, elem_id="prompt")
                 with gr.Accordion("Export", open=False):
@@ -170,10 +176,11 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("About", id="about"):
                 gr.Markdown(content.ABOUT)
 
-        result_outputs = [first_html, e2rank_html, rocchio_html, relevance, prompt_html]
+        result_columns = [first_html, e2rank_html, *toggled_html]
+        result_outputs = [first_html, e2rank_html, *toggled_html[:1], relevance, prompt_html, *toggled_html[1:]]
         index_outputs = [stats, status, examples, task, reindex_msg, *result_outputs]
         search_inputs = [query, first_stage, candidates, prompt_docs, task, query_instruction, rerank_instruction,
-                         interpolation, prompt_order, rocchio, show_all, state]
+                         interpolation, prompt_order, rocchio, show_all, state, *also_run]
 
         page_loaded = demo.load(sample_picker, sample_name, sample_name, api_visibility="private",
                                 show_progress="hidden")
@@ -201,7 +208,7 @@ def build_demo() -> gr.Blocks:
         ).then(None, js=SCROLL_TO_RESULTS)
         show_all.change(callbacks.rerender, [show_all, state], result_outputs, api_visibility="private")
         # The picker is not an output here, so quick successive ticks are never overwritten.
-        relevance.input(callbacks.mark_relevant, [relevance, show_all, state], [first_html, e2rank_html, rocchio_html],
+        relevance.input(callbacks.mark_relevant, [relevance, show_all, state], result_columns,
                         api_name="set_relevant")
         export_btn.click(callbacks.export_files, state, export_out, api_name="export")
         visuals.wire(state, map_tab, map_ui, latency_ui)

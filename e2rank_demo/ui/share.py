@@ -488,7 +488,7 @@ def search_pending(view: SharedView | None, query: str, first_stage: str, candid
                    task: str, interpolation: float, prompt_order: str, rocchio: bool, show_all: bool,
                    state: UISession) -> tuple[Any, ...]:
     """After a link loaded its sample: runs its query with the sidebar's (now filled) settings."""
-    n = callbacks.N_RESULT_OUTPUTS + 1
+    n = callbacks.n_result_outputs() + 1
     if view is None or view.corpus is None or view.query is None or state.index is None or view.present:
         return tuple(gr.skip() for _ in range(n))
     preset = TASKS.get(view.task or task) or TASKS[next(iter(TASKS))]
