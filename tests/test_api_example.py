@@ -84,12 +84,24 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
 
 
+def _client_env() -> dict[str, str]:
+    """The environment of a client machine: no PYTHONPATH to this repository."""
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+# A client process has gradio_client but not this repository: make sure the example cannot import it.
+NO_E2RANK_DEMO = "import sys\nsys.modules['e2rank_demo'] = None  # any import of e2rank_demo fails\n"
+
+
 def test_readme_gradio_client_example_runs_against_the_live_app(live_app: str, tmp_path: Path) -> None:
     code = readme_block("api-example")
     assert code.count(DEFAULT_URL) == 1 and "api_name=\"/search\"" in code and "api_name=\"/report\"" in code
+    assert "e2rank_demo" not in code, "the client example must need gradio_client only"
     script = tmp_path / "api_example.py"
-    script.write_text(code.replace(DEFAULT_URL, live_app), encoding="utf-8")
-    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=_env(tmp_path), capture_output=True,
+    script.write_text(NO_E2RANK_DEMO + code.replace(DEFAULT_URL, live_app), encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=_client_env(), capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = [line for line in out.stdout.strip().splitlines() if not line.startswith("Loaded as API")]

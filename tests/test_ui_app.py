@@ -6,6 +6,7 @@ browser-like session with its own ``gr.State``.
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +54,22 @@ def test_endpoints_have_stable_api_names(app_url: str) -> None:
     """The functions gradio_client drives are published under fixed names."""
     named = _client(app_url).view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert ENDPOINTS <= set(named)
+
+
+def test_every_api_output_has_a_label(app_url: str) -> None:
+    """view_api names each output after its component, never Gradio's fallback ``value_<id>``."""
+    named = _client(app_url).view_api(print_info=False, return_format="dict")["named_endpoints"]
+    unlabelled = {name: [r["label"] for r in ep["returns"] if re.fullmatch(r"value_\d+", str(r["label"]))]
+                  for name, ep in named.items()}
+    assert {name: labels for name, labels in unlabelled.items() if labels} == {}
+    assert [r["label"] for r in named["/search"]["returns"]][:3] == [
+        "First-stage results", "E2Rank results", "Rocchio PRF results"]
+
+
+def test_export_before_any_search_is_a_clear_error(app_url: str) -> None:
+    """/export in a session that has not searched says so (it used to return a bare update dict)."""
+    with pytest.raises(Exception, match="Nothing to export yet: search first"):
+        _client(app_url).predict(api_name="/export")
 
 
 def test_first_search_on_a_bundled_sample(app_url: str) -> None:

@@ -507,16 +507,19 @@ def mark_relevant(ticked: Sequence[str] | None, show_all: bool, state: UISession
 
 
 @user_errors
-def export_files(state: UISession) -> list[str] | dict[str, Any]:
+def export_files(state: UISession) -> list[str]:
     """Writes the last rankings and the session's judgments into the session's temp folder.
 
     Returns:
-        The file paths, or ``gr.skip()`` (a dict) when nothing has been searched yet.
+        The file paths.
+
+    Raises:
+        gr.Error: Before the first search (an API client gets this message, not an empty update).
     """
     result, index = state.result, state.index
     if result is None or index is None:
-        gr.Warning("Search first; the export holds the last query's rankings.")
-        return gr.skip()
+        raise gr.Error("Nothing to export yet: search first; the export holds the last query's rankings.",
+                       print_exception=False)
     out = state.private_dir()
     qid = state.query_id(result.query)
     paths = [

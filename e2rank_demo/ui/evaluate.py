@@ -680,17 +680,17 @@ def build_tab() -> EvalTab:
                                      elem_id="eval-size", min_width=120)
                     seed = gr.Number(0, label="Seed", precision=0, elem_id="eval-seed", min_width=100)
                 run = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
-        summary = gr.HTML(elem_id="eval-summary")
-        metrics = gr.HTML(placeholder(), elem_id="eval-metrics")
-        chart = gr.Plot(visible=False, elem_id="eval-chart", show_label=False)
-        caption = gr.HTML(elem_id="eval-caption")
+        summary = gr.HTML(elem_id="eval-summary", label="Summary")
+        metrics = gr.HTML(placeholder(), elem_id="eval-metrics", label="Metrics per system")
+        chart = gr.Plot(visible=False, elem_id="eval-chart", show_label=False, label="Per-query chart")
+        caption = gr.HTML(elem_id="eval-caption", label="Chart caption")
         with gr.Row(equal_height=False, elem_id="eval-queries"):
             info = "Δ nDCG@10 · query (first stage → E2Rank). Click one to open it in the Search tab."
             helped = gr.Radio([], value=None, visible=False, label="E2Rank helped most", info=info,
                               elem_id="eval-helped", elem_classes="e2r-eval-hits")
             hurt = gr.Radio([], value=None, visible=False, label="E2Rank hurt most", info=info,
                             elem_id="eval-hurt", elem_classes="e2r-eval-hits")
-        open_message = gr.HTML(elem_id="eval-open-message")
+        open_message = gr.HTML(elem_id="eval-open-message", label="Message")
         downloads = gr.File(file_count="multiple", interactive=False, label="Downloads: evaluation.json (metrics, "
                             "per-query values) and trec-runs.zip (one TREC run per system)", elem_id="eval-files")
         view = gr.State(EvalView())

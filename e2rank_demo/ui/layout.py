@@ -106,16 +106,16 @@ def build_demo() -> gr.Blocks:
                     pasted = gr.Textbox(lines=8, label="Text (a blank line starts a new document)",
                                         elem_id="paste-text")
                     paste_btn = gr.Button("Index text", variant="primary", elem_id="index-text")
-            status = gr.HTML(elem_id="status")
+            status = gr.HTML(elem_id="status", label="Status")
             stats = gr.HTML(render.notice("No corpus loaded yet: load a sample, upload files or paste text."),
-                            elem_id="corpus-stats")
+                            elem_id="corpus-stats", label="Corpus statistics")
             with gr.Accordion("Model and passages", open=False, elem_id="index-settings"):
                 model = gr.Dropdown(model_list, value=default_model, label="Model", elem_id="model",
                                     info="Changing the model or the passages needs a re-index.")
                 max_words = gr.Slider(50, 500, value=200, step=10, label="Passage size (words)",
                                       info="Long uploaded or pasted documents are split; samples are not.")
                 overlap = gr.Slider(0, 100, value=40, step=5, label="Passage overlap (words)")
-                reindex_msg = gr.HTML()
+                reindex_msg = gr.HTML(label="Re-index note")
                 reindex_btn = gr.Button("Re-index", elem_id="reindex")
             with gr.Accordion("Search settings", open=False, elem_id="settings"):
                 first_stage = gr.Radio([("Dense (cosine)", "dense"), ("BM25", "bm25")], value="dense",
@@ -144,14 +144,14 @@ def build_demo() -> gr.Blocks:
                 examples = gr.Dataset(components=[query], samples=[], visible=False, samples_per_page=6,
                                       label="Example queries (click to search)", elem_id="examples")
                 with gr.Row(equal_height=True, elem_id="search-line"):
-                    search_info = gr.HTML(elem_id="search-info")
+                    search_info = gr.HTML(elem_id="search-info", label="Search line")
                     show_all = gr.Checkbox(False, label="Show all candidates", elem_id="show-all", scale=0,
                                            min_width=220)
                 with gr.Row(equal_height=False, elem_id="results"):
                     with gr.Column(min_width=320):
-                        first_html = gr.HTML(empty_first, elem_id="col-first", js_on_load=None)
+                        first_html = gr.HTML(empty_first, elem_id="col-first", js_on_load=None, label="First-stage results")
                     with gr.Column(min_width=320):
-                        e2rank_html = gr.HTML(empty_e2rank, elem_id="col-e2rank", js_on_load=None)
+                        e2rank_html = gr.HTML(empty_e2rank, elem_id="col-e2rank", js_on_load=None, label="E2Rank results")
                 with gr.Accordion("Mark relevant documents (updates nDCG@10, MRR@10 and Recall@N live)", open=True):
                     relevance = gr.CheckboxGroup(choices=[], label="Relevant to this query", elem_id="relevance",
                                                  info="Judgments stay with this query for the session. Bundled "
@@ -159,9 +159,9 @@ def build_demo() -> gr.Blocks:
                 toggled_html = []
                 for spec, empty in zip(toggle_specs, empty_toggled):
                     with gr.Accordion(f"{spec.label} baseline", open=False):
-                        toggled_html.append(gr.HTML(empty, js_on_load=None))
+                        toggled_html.append(gr.HTML(empty, js_on_load=None, label=f"{spec.label} results"))
                 with gr.Accordion("Listwise prompt sent to the model", open=False, elem_id="prompt-acc"):
-                    prompt_html = gr.HTML(js_on_load=None, elem_id="prompt")
+                    prompt_html = gr.HTML(js_on_load=None, elem_id="prompt", label="Listwise prompt")
                 with gr.Accordion("Export", open=False):
                     export_btn = gr.Button("Create export files", elem_id="export-btn")
                     export_out = gr.File(file_count="multiple", interactive=False, elem_id="export-files",
