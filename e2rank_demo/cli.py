@@ -133,6 +133,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"{dataset.name} ({args.split}, {report.n_queries} queries), model {embedder.name}, "
           f"first stage {report.first_stage}")
     print(f"{'system':<14}{'nDCG@10':>10}{'MRR@10':>10}{'R@100':>10}")
+    if report.binary_rel != 1:
+        print(f"MRR@10 and R@100 count judgments of grade >= {report.binary_rel} as relevant "
+              "(TREC DL convention); nDCG@10 uses the grades")
     for system, values in report.metrics.items():
         print(f"{system:<14}{values['ndcg@10']:>10.4f}{values['mrr@10']:>10.4f}{values['recall@100']:>10.4f}")
     print("mean seconds per query: " + ", ".join(f"{k} {v:.4f}" for k, v in report.mean_timings.items()))

@@ -48,6 +48,7 @@ class EvalReport:
         mean_timings: Mean seconds per query and stage.
         encode: How the corpus embeddings were obtained.
         query_texts: Query text by id (for reports and the UI).
+        binary_rel: Lowest grade MRR@10 and Recall@100 counted as relevant (2 on TREC DL).
     """
 
     dataset: str
@@ -61,6 +62,7 @@ class EvalReport:
     mean_timings: dict[str, float]
     encode: EncodeStats
     query_texts: dict[str, str] = field(default_factory=dict)
+    binary_rel: int = 1
 
     @property
     def n_queries(self) -> int:
@@ -75,6 +77,7 @@ class EvalReport:
             "model": self.model,
             "first_stage_mode": self.first_stage,
             "n_queries": self.n_queries,
+            "binary_rel": self.binary_rel,  # mrr@10 and recall@100 count grades >= this; ndcg@10 is graded
             "settings": self.settings,
             **{system: values for system, values in self.metrics.items()},
             "mean_timings_s": self.mean_timings,
@@ -172,8 +175,8 @@ def evaluate(
             query_progress(i + 1, len(queries))
 
     as_dicts = {s: {q: dict(r) for q, r in per_q.items()} for s, per_q in runs.items()}
-    metrics = {s: evaluate_run(qrels, r) for s, r in as_dicts.items()}
-    per_q = {s: per_query(qrels, r) for s, r in as_dicts.items()}
+    metrics = {s: evaluate_run(qrels, r, binary_rel=dataset.binary_rel) for s, r in as_dicts.items()}
+    per_q = {s: per_query(qrels, r, binary_rel=dataset.binary_rel) for s, r in as_dicts.items()}
     n = max(len(queries), 1)
     return EvalReport(
         dataset=dataset.name,
@@ -187,6 +190,7 @@ def evaluate(
         mean_timings={k: v / n for k, v in totals.items()},
         encode=session.encode_stats,
         query_texts=dict(queries),
+        binary_rel=dataset.binary_rel,
     )
 
 

@@ -75,6 +75,8 @@ def evaluate_all(models: Sequence[str]) -> list[tuple[str, str, str, dict[str, d
             dataset = load_beir(DATA / folder)
             settings = SearchSettings(task="scifact" if folder == "scifact" else "web")
             report = evaluate(dataset, loaded.embedder, first_stage, settings, cache=cache)  # type: ignore[arg-type]
+            if report.binary_rel != 1:  # TREC DL: the binary measures count grade >= 2 only
+                label += f"; MRR@10 and R@100 at rel ≥ {report.binary_rel}"
             out.append((model, folder, label, report.metrics))
     return out
 

@@ -384,3 +384,23 @@ def test_other_tabs_keep_working_while_an_evaluation_runs(minilm, monkeypatch: p
     finally:
         release.set()
         demo.close()
+
+
+def test_trec_dl_tables_and_exports_state_the_binary_relevance_level(minilm) -> None:  # noqa: ANN001
+    """An evaluation of a TREC DL collection scores MRR/Recall at rel >= 2 and says so in the table and the JSON."""
+    from e2rank_demo.corpus import BeirDataset
+    from e2rank_demo.evaluation import evaluate
+    from e2rank_demo.records import Document
+
+    docs = [Document("d1", "", "Sourdough bread rises because wild yeast makes gas."),
+            Document("d2", "", "Bread dough is kneaded and baked."), Document("d3", "", "Tides follow the Moon.")]
+    qrels = {"test": {"q1": {"d1": 1, "d2": 2}}}
+    for name, level in (("trec-dl-toy", 2), ("toy", 1)):
+        report = evaluate(BeirDataset(name, docs, {"q1": "why does bread rise"}, qrels), minilm, "dense")
+        assert report.binary_rel == level and report.to_json()["binary_rel"] == level
+        table = tab.metrics_view(report, name, None)
+        assert ("MRR@10 (rel ≥ 2)" in table and "Recall@100 (rel ≥ 2)" in table) == (level == 2)
+        rank_of_d2 = [d for d, _ in report.runs["first_stage"]["q1"]].index("d2") + 1
+        expected = 1 / rank_of_d2 if level == 2 else 1.0 / min(rank_of_d2, 1 + [d for d, _ in report.runs[
+            "first_stage"]["q1"]].index("d1"))
+        assert report.metrics["first_stage"]["mrr@10"] == pytest.approx(expected)

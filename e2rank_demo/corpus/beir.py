@@ -14,6 +14,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from e2rank_demo.corpus.limits import MIB, _human_size, _limit
+from e2rank_demo.metrics import binary_relevance_level
 from e2rank_demo.records import Document
 
 
@@ -31,6 +32,8 @@ class BeirDataset:
         queries: Query id -> text.
         qrels: Split -> query id -> doc id -> relevance grade.
         runs: Run name -> query id -> [(doc id, score)], best first.
+        binary_rel: Lowest grade that MRR and Recall count as relevant; by default from
+            the name (2 for TREC DL, else 1: :func:`~e2rank_demo.metrics.binary_relevance_level`).
     """
 
     name: str
@@ -38,6 +41,11 @@ class BeirDataset:
     queries: dict[str, str]
     qrels: dict[str, dict[str, dict[str, int]]]
     runs: dict[str, dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
+    binary_rel: int = 0
+
+    def __post_init__(self) -> None:
+        if self.binary_rel < 1:
+            self.binary_rel = binary_relevance_level(self.name)
 
     def split_queries(self, split: str) -> dict[str, str]:
         """Queries with at least one judgement in ``split``.

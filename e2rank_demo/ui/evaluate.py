@@ -49,6 +49,7 @@ from e2rank_demo.evaluation import (
     reported_ndcg10,
     win_tie_loss,
 )
+from e2rank_demo.metrics import binary_label
 from e2rank_demo.models import OFFLINE_DEFAULT, load_embedder
 from e2rank_demo.plots import Figure
 from e2rank_demo.pipeline import SearchSession, SearchSettings
@@ -346,12 +347,14 @@ def metrics_view(report: EvalReport, collection_label: str, reported: dict[str, 
             f'<span class="e2r-diff {"up" if delta > 1e-9 else "down" if delta < -1e-9 else "same"}">'
             f"{delta:+.4f}</span>")
         rows.append(f'<tr data-system="{esc(system)}"><th scope="row">{esc(label)}</th>{cells}<td>{diff}</td></tr>')
+    # TREC DL's binary measures count grade >= 2 only (nDCG stays graded): say so in the header.
+    rel = f" ({binary_label(report.binary_rel)})" if binary_label(report.binary_rel) else ""
     measured = (
         f'<div class="e2r-eval-measured"><h4>Measured here: {esc(collection_label)}</h4>'
         f'<p class="e2r-hint">{report.n_queries:,} queries · {esc(model_label or report.model)} · N = '
         f'{esc(report.settings.get("candidates"))} candidates</p>'
         '<table class="e2r-table e2r-eval-table" id="eval-measured"><thead><tr><th>system</th><th>nDCG@10</th>'
-        "<th>MRR@10</th><th>Recall@100</th><th>Δ nDCG@10</th></tr></thead>"
+        f"<th>MRR@10{rel}</th><th>Recall@100{rel}</th><th>Δ nDCG@10</th></tr></thead>"
         f'<tbody>{"".join(rows)}</tbody></table></div>')
     return f'<div class="e2r-eval-tables">{measured}{reported_view(reported)}</div>'
 
