@@ -140,6 +140,36 @@ def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement
     return out
 
 
+def bench_influence(repeats: int, k: int = 20) -> list[Measurement]:
+    """influence_k20_s: seconds for the leave-one-out influence chart at k prompt documents.
+
+    The offline default preset on the bundled SciFact sample, every sample query with its
+    judgments in turn: the k prompt builds, the batched forward pass, the rescoring, the
+    nDCG@10 of each variant and the plotly figure.
+    """
+    from e2rank_demo.cache import EmbeddingCache
+    from e2rank_demo.models import default_model_name, load_embedder
+    from e2rank_demo.pipeline import SearchSettings
+    from e2rank_demo.plots import influence_chart
+    from e2rank_demo.samples import load_sample, open_session
+
+    loaded = load_embedder(default_model_name({}))
+    sample = load_sample("scifact")
+    session, _ = open_session(sample, loaded.embedder, EmbeddingCache())
+    settings = SearchSettings(task="scifact", prompt_docs=k, rerankers=("e2rank",))
+    queries = [(qid, text) for qid, text in sample.queries.items() if sample.qrels.get(qid)][:5]
+    results = [(session.search(text, settings), sample.qrels[qid]) for qid, text in queries]
+    turn = iter(range(10**9))
+
+    def once() -> float:
+        result, qrels = results[next(turn) % len(results)]
+        return _timed(lambda: influence_chart(session.prompt_influence(result, qrels), session))
+
+    return [Measurement(f"influence_k{k}_s", repeat(once, repeats * 2), "s", "<= 3",
+                        f"leave-one-out influence chart, {k} prompts in one batched pass, N=100, "
+                        f"{loaded.embedder.name} on the scifact sample, first 5 judged queries in turn")]
+
+
 def bench_index_throughput(quick: bool, repeats: int) -> Measurement:
     """Documents per second of the project's indexing vs sentence-transformers ``encode``."""
     from sentence_transformers import SentenceTransformer
@@ -271,6 +301,7 @@ def run(quick: bool = False) -> dict[str, dict[str, object]]:
     results: list[Measurement] = []
     for step in (
         lambda: bench_reranking(quick, repeats),
+        lambda: bench_influence(repeats),
         lambda: [bench_index_throughput(quick, 2 if quick else 3)],
         lambda: bench_umap(repeats),
         lambda: bench_umap_cold(1),

@@ -18,3 +18,12 @@ def test_reranking_ratios_are_measured() -> None:
     results = {m.key: m for m in bench_reranking(quick=True, repeats=1, n=10)}
     assert set(results) == {"rerank_overhead", "pointwise_vs_e2rank@10", "nocache_vs_cache@10"}
     assert all(v > 0 for m in results.values() for v in m.values)
+
+
+def test_influence_is_measured() -> None:
+    """The influence benchmark times the chart on the sample with the offline default."""
+    from e2rank_demo.bench import bench_influence
+
+    (m,) = bench_influence(repeats=1, k=5)
+    assert m.key == "influence_k5_s" and len(m.values) == 2 and all(v > 0 for v in m.values)
+    assert "scifact sample" in m.note
