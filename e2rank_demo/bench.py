@@ -192,6 +192,52 @@ def bench_index_throughput(quick: bool, repeats: int) -> Measurement:
                        f"{len(docs)} SciFact abstracts, batch 32, {threads} threads, fp32")
 
 
+def bench_latency_panel(repeats: int) -> Measurement:
+    """latency_panel_s: "Measure this query" on the SciFact sample at N = 100 (default settings)."""
+    from e2rank_demo.latency import DEFAULT_SUBSAMPLE, measure_latency
+    from e2rank_demo.pipeline import SearchSettings
+
+    session, query, source = _sample_session(True)
+    settings = SearchSettings(candidates=100, task="scifact")
+    values = repeat(lambda: _timed(lambda: measure_latency(session, query, settings)), repeats, warmup=0)
+    return Measurement("latency_panel_s", values, "s", "<= 15",
+                       f"measure_latency, N = 100 ({source}), slow baselines on {DEFAULT_SUBSAMPLE} candidates "
+                       "and extrapolated")
+
+
+_SAMPLE_LOAD_SCRIPT = """
+import sys, tempfile, time
+from e2rank_demo.cache import EmbeddingCache
+from e2rank_demo.models import default_model_name, load_embedder
+from e2rank_demo.samples import load_sample, open_session
+embedder = load_embedder(default_model_name({})).embedder
+calls = []
+real = embedder.embed_documents
+embedder.embed_documents = lambda *a, **k: calls.append(1) or real(*a, **k)
+with tempfile.TemporaryDirectory() as tmp:
+    start = time.perf_counter()
+    session, stored = open_session(load_sample("scifact"), embedder, EmbeddingCache(tmp + "/e.sqlite"))
+    session.stats()
+    print(time.perf_counter() - start, stored, len(calls), embedder.name)
+"""
+
+
+def bench_sample_load(repeats: int) -> Measurement:
+    """sample_load_s: the default preset loading the SciFact sample with an empty cache (fresh process, model loaded)."""
+
+    def once() -> float:
+        proc = subprocess.run([sys.executable, "-c", _SAMPLE_LOAD_SCRIPT], cwd=REPO, capture_output=True, text=True,
+                              check=True, env={**os.environ, "TQDM_DISABLE": "1"})
+        seconds, stored, calls, name = proc.stdout.strip().splitlines()[-1].split()
+        if stored != "True" or calls != "0":
+            raise RuntimeError(f"{name} embedded the SciFact sample instead of reading its shipped vectors")
+        return float(seconds)
+
+    return Measurement("sample_load_s", repeat(once, repeats, warmup=0), "s", "<= 10",
+                       "default preset, SciFact sample (1,200 documents), empty embedding cache: read, shipped "
+                       "vectors, index, token counts (model already loaded, as at app start)")
+
+
 def bench_umap(repeats: int) -> list[Measurement]:
     """umap_place_warm: seconds to place one query's three vectors on a fitted map."""
     from e2rank_demo.projection import time_placement
@@ -303,6 +349,8 @@ def run(quick: bool = False) -> dict[str, dict[str, object]]:
         lambda: bench_reranking(quick, repeats),
         lambda: bench_influence(repeats),
         lambda: [bench_index_throughput(quick, 2 if quick else 3)],
+        lambda: [bench_latency_panel(1 if quick else 3)],
+        lambda: [bench_sample_load(1 if quick else 3)],
         lambda: bench_umap(repeats),
         lambda: bench_umap_cold(1),
         lambda: [bench_app_ready(1 if quick else 3)],

@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     results = sub.add_parser("results", help="regenerate docs/RESULTS.md from measured runs")
-    results.add_argument("--bench-json", default=None, help="a JSON written by `bench`")
+    results.add_argument("--bench-json", default=None,
+                         help="a JSON written by `bench` (default: docs/bench.json if present)")
     results.add_argument("--out", default="docs/RESULTS.md")
     results.add_argument("--models", default="minilm,minilm-e2rank", help="models to evaluate (skipped if absent)")
     results.add_argument("--evals-json", default=None, help="store evaluations here; re-used when the file exists")

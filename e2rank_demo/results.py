@@ -19,6 +19,9 @@ from pathlib import Path
 
 from e2rank_demo.bench import REPO, format_table
 
+DEFAULT_BENCH_JSON = REPO / "docs" / "bench.json"
+"""The committed full benchmark run, read when ``--bench-json`` is not given."""
+
 DATA = REPO.parent / "shared" / "data"
 
 # (collection folder, first stage, label) evaluated for each model.
@@ -147,15 +150,17 @@ def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench
                   "```", format_table(bench), "```", ""]
         parts += _target_notes(bench)
     parts += ["## Reproduce", "", "```bash",
-              "python -m e2rank_demo bench --json bench.json",
-              "python -m e2rank_demo results --bench-json bench.json",
+              "python -m e2rank_demo bench --json docs/bench.json",
+              "python -m e2rank_demo results  # reads docs/bench.json",
               "```", ""]
     return "\n".join(parts)
 
 
 def main(bench_json: str | None, out: str, models: Sequence[str], evals_json: str | None = None) -> int:
     """CLI body; ``evals_json`` stores the evaluations (re-used when it exists) so the
-    report can be re-rendered with a new benchmark without re-running them."""
+    report can be re-rendered with a new benchmark without re-running them. Without
+    ``bench_json``, the committed full benchmark (:data:`DEFAULT_BENCH_JSON`) is read if present."""
+    bench_json = bench_json or (str(DEFAULT_BENCH_JSON) if DEFAULT_BENCH_JSON.is_file() else None)
     bench = json.loads(Path(bench_json).read_text()) if bench_json else None
     if evals_json and Path(evals_json).exists():
         evals = [tuple(e) for e in json.loads(Path(evals_json).read_text())]

@@ -27,3 +27,28 @@ def test_influence_is_measured() -> None:
     (m,) = bench_influence(repeats=1, k=5)
     assert m.key == "influence_k5_s" and len(m.values) == 2 and all(v > 0 for v in m.values)
     assert "scifact sample" in m.note
+
+
+def test_results_reads_the_committed_bench_json_by_default(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """`results` without --bench-json renders docs/bench.json when it exists (evaluations re-used from a file)."""
+    import json
+
+    from e2rank_demo import results
+
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"_meta": {"cpus": 2, "quick": False},
+                                 "latency_panel_s": Measurement("latency_panel_s", [4.0], "s", "<= 15").summary()}))
+    evals = tmp_path / "evals.json"
+    evals.write_text("[]")
+    monkeypatch.setattr(results, "DEFAULT_BENCH_JSON", bench)
+    out = tmp_path / "RESULTS.md"
+    assert results.main(None, str(out), [], str(evals)) == 0
+    assert "latency_panel_s" in out.read_text()
+
+
+def test_sample_load_bench_reads_shipped_vectors() -> None:
+    """sample_load_s runs the default preset on the SciFact sample with an empty cache, without embedding."""
+    from e2rank_demo.bench import bench_sample_load
+
+    measurement = bench_sample_load(1)
+    assert measurement.key == "sample_load_s" and measurement.values[0] > 0

@@ -223,3 +223,80 @@ def test_decoder_presets_label_the_prompt_cap() -> None:
     note = decoder_note(8192)
     assert "8,192 tokens" in note and "32K" in note and "--max-prompt-tokens" in note
     assert model_note("minilm") and "8,192" not in model_note("minilm")
+
+
+def _reference_build_listwise(embedder, query, documents, header, order):  # noqa: ANN001, ANN202
+    """The straightforward fitting (every round tokenises the whole prompt; uncut first): the output to keep."""
+    from e2rank_demo.prompts import build_listwise_text
+
+    tok = embedder.tokenizer
+    overhead = tok.num_special_tokens_to_add(pair=False) if embedder.kind == "encoder" else 0
+    documents = [embedder.format_prompt_document(d) for d in documents]
+    doc_ids = tok(documents, add_special_tokens=False)["input_ids"]
+    full = [len(ids) for ids in doc_ids]
+
+    def total(text: str) -> int:
+        return len(tok(text, add_special_tokens=False)["input_ids"]) + overhead
+
+    text = embedder.wrap_prompt(build_listwise_text(query, documents, header, order))
+    if total(text) <= embedder.max_tokens:
+        return text, full, full
+    available = embedder.max_tokens - total(embedder.wrap_prompt(build_listwise_text(query, [""] * len(documents),
+                                                                                       header, order)))
+    for _ in range(8):
+        kept = equal_budget(full, available)
+        cut = [tok.decode(ids[:n]) if n < len(ids) else documents[i] for i, (ids, n) in enumerate(zip(doc_ids, kept))]
+        text = embedder.wrap_prompt(build_listwise_text(query, cut, header, order))
+        over = total(text) - embedder.max_tokens
+        if over <= 0:
+            return text, kept, full
+        available -= over
+    raise AssertionError("reference could not fit")
+
+
+class _CountingTokenizer:
+    """Delegates to a tokenizer and records every text it was asked to tokenise."""
+
+    def __init__(self, real) -> None:  # noqa: ANN001
+        self.real, self.seen = real, []
+
+    def __call__(self, text, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN204
+        self.seen.extend([text] if isinstance(text, str) else list(text))
+        return self.real(text, *args, **kwargs)
+
+    def __getattr__(self, name):  # noqa: ANN001, ANN204
+        return getattr(self.real, name)
+
+
+@pytest.mark.parametrize("backend", ["minilm", "tiny_decoder"])
+def test_prompt_fitting_tokenises_each_document_once_with_unchanged_output(backend: str, request) -> None:  # noqa: ANN001
+    """Same (text, kept, full) as the straightforward fitting, below, near and far over the window."""
+    embedder = request.getfixturevalue(backend)
+    words = "yeast ferments sugar and the dough rises while carbon dioxide fills the gluten network".split()
+    if backend == "tiny_decoder":
+        embedder.set_prompt_cap(160)
+    try:
+        cases = [[" ".join(words[: 3 + i]) for i in range(5)],  # fits uncut
+                 [" ".join(words * (1 + i % 4)) for i in range(20)],  # far over: cut
+                 [" ".join(words * 2) for _ in range(3 if backend == "tiny_decoder" else 12)]]  # near the edge
+        for docs in cases:
+            for order in ("official", "query_first"):
+                got = embedder.build_listwise("why does bread rise", docs, TASKS["web"].rerank, order)
+                assert got == _reference_build_listwise(embedder, "why does bread rise", docs, TASKS["web"].rerank,
+                                                        order)
+                prompt = embedder.encode_prompt(*got)  # the remembered ids: the same vector as a fresh tokenisation
+                fresh = embedder._forward(embedder._prompt_batch(got[0]))[0]
+                np.testing.assert_allclose(prompt.vector, fresh, atol=1e-5)
+                assert prompt.n_tokens <= embedder.max_tokens
+        spy = _CountingTokenizer(embedder.tokenizer)
+        embedder.tokenizer = spy
+        long_docs = cases[1]
+        embedder.build_listwise("why does bread rise", long_docs, TASKS["web"].rerank)
+        for doc in set(long_docs):
+            assert spy.seen.count(doc) == long_docs.count(doc), "a prompt document was tokenised more than once"
+        assert max(len(text) for text in spy.seen) < sum(map(len, long_docs)), "the uncut prompt was tokenised"
+    finally:
+        if isinstance(embedder.tokenizer, _CountingTokenizer):
+            embedder.tokenizer = embedder.tokenizer.real
+        if backend == "tiny_decoder":
+            embedder.set_prompt_cap(models.MAX_PROMPT_TOKENS)

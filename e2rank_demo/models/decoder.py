@@ -60,14 +60,11 @@ class DecoderEmbedder(Embedder):
     def format_pair(self, query: str, document: str) -> str:
         return f"{format_query(query, TASKS['web'].query)}\nDocument:{document}"
 
-    def _tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+    def _features(self, texts: Sequence[str], max_length: int) -> dict[str, list[list[int]]]:
         # Truncate first and append EOS after, so a long document still ends in EOS.
         ids = self.tokenizer(list(texts), add_special_tokens=False, truncation=True,
                              max_length=max_length - 1)["input_ids"]
-        return self._pad([seq + [self.eos_id] for seq in ids])
-
-    def _pad(self, sequences: list[list[int]]) -> dict[str, torch.Tensor]:
-        return dict(self.tokenizer.pad({"input_ids": sequences}, padding=True, return_tensors="pt"))
+        return {"input_ids": [seq + [self.eos_id] for seq in ids]}
 
     def wrap_prompt(self, body: str) -> str:
         return self.tokenizer.apply_chat_template(
@@ -79,11 +76,10 @@ class DecoderEmbedder(Embedder):
 
     def _prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
         # No EOS after the template: the official evaluation pools the template's last token.
-        return self._pad(self.tokenizer(list(texts), add_special_tokens=False)["input_ids"])
+        return self._pad({"input_ids": self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]})
 
-    @property
-    def _special_overhead(self) -> int:
-        return 0
+    def _prompt_ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def cut_words(text: str, limit: int) -> str:

@@ -6,6 +6,7 @@ import hashlib
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while documents are embedded."""
+
+_FITTED_PROMPTS_KEPT = 64  # leave-one-out influence builds k prompts, then embeds them together
 
 
 class PromptTooLongError(ValueError):
@@ -54,6 +57,8 @@ class Embedder(ABC):
         self._identity: str | None = None
         # The model is shared read-only by all sessions; torch modules are not re-entrant.
         self._lock = threading.Lock()
+        self._fitted_prompts: OrderedDict[str, list[int]] = OrderedDict()
+        self._fitted_lock = threading.Lock()
 
     # ----------------------------------------------------------------- identity
     @property
@@ -97,21 +102,32 @@ class Embedder(ABC):
     def _pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor: ...
 
     @abstractmethod
-    def _tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
-        """Tokenises full inputs (with whatever end token the backend needs)."""
+    def _features(self, texts: Sequence[str], max_length: int) -> dict[str, list[list[int]]]:
+        """Unpadded model inputs of full texts, cut to ``max_length`` (with the backend's special or end tokens)."""
 
-    def _encode(self, texts: Sequence[str], batch_size: int, progress: ProgressFn | None = None,
-                tokenize: Callable[[list[str], int], dict[str, torch.Tensor]] | None = None) -> np.ndarray:
-        texts = list(texts)
-        tokenize = tokenize or self._tokenize
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # Sorting by length keeps padding (and so wasted compute) small within a batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        for start in range(0, len(texts), batch_size):
+    def _pad(self, features: dict[str, list[list[int]]]) -> dict[str, torch.Tensor]:
+        """Pads unpadded inputs into one batch (on the tokenizer's padding side)."""
+        return dict(self.tokenizer.pad(features, padding=True, return_tensors="pt"))
+
+    def _tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+        """Tokenises full inputs into one padded batch."""
+        return self._pad(self._features(texts, max_length))
+
+    def _encode(self, texts: Sequence[str], batch_size: int, progress: ProgressFn | None = None) -> np.ndarray:
+        return self._encode_features(self._features(texts, self.doc_max_tokens), batch_size, progress)
+
+    def _encode_features(self, features: dict[str, list[list[int]]], batch_size: int,
+                         progress: ProgressFn | None = None) -> np.ndarray:
+        """Embeds tokenised inputs in batches of similar token counts (all texts are tokenised in one call)."""
+        ids = features["input_ids"]
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        # Sorting by token count keeps padding (and so wasted compute) small within a batch.
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
+        for start in range(0, len(ids), batch_size):
             idx = order[start : start + batch_size]
-            out[idx] = self._forward(tokenize([texts[i] for i in idx], self.doc_max_tokens))
+            out[idx] = self._forward(self._pad({key: [rows[i] for i in idx] for key, rows in features.items()}))
             if progress is not None:
-                progress(min(start + batch_size, len(texts)), len(texts))
+                progress(min(start + batch_size, len(ids)), len(ids))
         return out
 
     # ----------------------------------------------------------------- public API
@@ -145,10 +161,17 @@ class Embedder(ABC):
     def _prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
         """Tokenises fitted prompts without truncation (padded into one batch)."""
 
-    @property
     @abstractmethod
-    def _special_overhead(self) -> int:
-        """Tokens the tokenizer adds around a prompt (e.g. [CLS] and [SEP])."""
+    def _prompt_ids(self, text: str) -> list[int]:
+        """The model-input token ids of a prompt text, uncut (special tokens included)."""
+
+    def _remember_prompt(self, text: str, ids: list[int]) -> None:
+        """Keeps a fitted prompt's ids for :meth:`encode_prompts` (the last few, shared by all sessions)."""
+        with self._fitted_lock:
+            self._fitted_prompts[text] = ids
+            self._fitted_prompts.move_to_end(text)
+            while len(self._fitted_prompts) > _FITTED_PROMPTS_KEPT:
+                self._fitted_prompts.popitem(last=False)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Number of tokens of each text without special tokens."""
@@ -173,16 +196,25 @@ class Embedder(ABC):
             PromptTooLongError: If the instruction and query alone leave no room.
         """
         documents = [self.format_prompt_document(d) for d in documents]
+        # Each document is tokenised once; the prompt (at most max_tokens) once per fitting round.
         doc_ids = self.tokenizer(documents, add_special_tokens=False)["input_ids"] if documents else []
         full = [len(ids) for ids in doc_ids]
 
-        def total(text: str) -> int:
-            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) + self._special_overhead
+        def fits(text: str) -> int:
+            """Tokens over the window (<= 0: fits, and the ids are kept for encode_prompts)."""
+            ids = self._prompt_ids(text)
+            if len(ids) <= self.max_tokens:
+                self._remember_prompt(text, ids)
+            return len(ids) - self.max_tokens
 
-        text = self.wrap_prompt(build_listwise_text(query, documents, header, order))
-        if total(text) <= self.max_tokens:
-            return text, full, full
-        fixed = total(self.wrap_prompt(build_listwise_text(query, [""] * len(documents), header, order)))
+        fixed = len(self._prompt_ids(self.wrap_prompt(build_listwise_text(query, [""] * len(documents), header,
+                                                                            order))))
+        # Joining pieces changes a token count by a few tokens at most, so a prompt far over the window is not
+        # tokenised uncut: the fitting below then builds the same text it would have (decided by the same check).
+        if fixed + sum(full) <= self.max_tokens + 4 * (len(documents) + 2):
+            text = self.wrap_prompt(build_listwise_text(query, documents, header, order))
+            if fits(text) <= 0:
+                return text, full, full
         available = self.max_tokens - fixed
         if available < len(documents):
             raise PromptTooLongError(
@@ -195,7 +227,7 @@ class Embedder(ABC):
             cut = [self.tokenizer.decode(ids[:n]) if n < len(ids) else documents[i]
                    for i, (ids, n) in enumerate(zip(doc_ids, kept))]
             text = self.wrap_prompt(build_listwise_text(query, cut, header, order))
-            over = total(text) - self.max_tokens
+            over = fits(text)
             if over <= 0:
                 return text, kept, full
             available -= over
@@ -226,7 +258,11 @@ class Embedder(ABC):
         out: list[ListwisePrompt] = []
         for start in range(0, len(built), batch_size):
             chunk = built[start : start + batch_size]
-            batch = self._prompt_batch(*(text for text, _, _ in chunk))
+            known = [self._fitted_prompts.get(text) for text, _, _ in chunk]
+            if all(ids is not None for ids in known):  # tokenised while fitting: not again
+                batch = self._pad({"input_ids": known})  # type: ignore[dict-item]
+            else:
+                batch = self._prompt_batch(*(text for text, _, _ in chunk))
             vectors = self._forward(batch)
             lengths = batch["attention_mask"].sum(dim=1).tolist()
             out.extend(

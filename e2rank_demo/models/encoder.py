@@ -32,9 +32,8 @@ class EncoderEmbedder(Embedder):
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
-    def _tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
-        return dict(self.tokenizer(list(texts), padding=True, truncation=True, max_length=max_length,
-                                   return_tensors="pt"))
+    def _features(self, texts: Sequence[str], max_length: int) -> dict[str, list[list[int]]]:
+        return dict(self.tokenizer(list(texts), truncation=True, max_length=max_length))
 
     def wrap_prompt(self, body: str) -> str:
         return body
@@ -42,9 +41,8 @@ class EncoderEmbedder(Embedder):
     def _prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
         return self._tokenize(texts, self.max_tokens)
 
-    @property
-    def _special_overhead(self) -> int:
-        return self.tokenizer.num_special_tokens_to_add(pair=False)
+    def _prompt_ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text)["input_ids"])
 
     def embed_pairs(self, query: str, documents: Sequence[str], batch_size: int = 32,
                     progress: ProgressFn | None = None) -> np.ndarray:
@@ -52,9 +50,6 @@ class EncoderEmbedder(Embedder):
 
         Cut to :attr:`doc_max_tokens` (the document's side is cut) and length-sorted, as in :meth:`embed_documents`.
         """
-
-        def tokenize(chunk: list[str], max_length: int) -> dict[str, torch.Tensor]:
-            return dict(self.tokenizer([query] * len(chunk), chunk, padding=True, truncation="only_second",
-                                       max_length=max_length, return_tensors="pt"))
-
-        return self._encode(documents, batch_size, progress, tokenize)
+        features = self.tokenizer([query] * len(documents), list(documents), truncation="only_second",
+                                  max_length=self.doc_max_tokens)
+        return self._encode_features(dict(features), batch_size, progress)
