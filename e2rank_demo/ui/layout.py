@@ -174,7 +174,7 @@ def build_demo() -> gr.Blocks:
             eval_ui = evaluate_tab.build_tab()
             present_ui = present.build_tab()
             with gr.Tab("About", id="about"):
-                gr.Markdown(content.ABOUT)
+                gr.Markdown(content.about())
 
         result_columns = [first_html, e2rank_html, *toggled_html]
         result_outputs = [first_html, e2rank_html, *toggled_html[:1], relevance, prompt_html, *toggled_html[1:]]
