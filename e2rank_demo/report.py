@@ -253,11 +253,13 @@ def prompt_html(session: SearchSession, result: QueryResult) -> str:
     prompt = result.prompt
     if prompt is None:
         return '<p class="hint">E2Rank did not run in this search, so there is no listwise prompt.</p>'
-    ids = result.first_stage.ids[: len(prompt.doc_tokens_kept)]
+    ids = result.prompt_ids or result.first_stage.ids[: len(prompt.doc_tokens_kept)]
     cut = sum(1 for kept, full in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full) if kept < full)
+    edited = ("<p><b>Edited prompt</b> (Prompt lab): the documents below were chosen by hand, in this order, "
+              "instead of the first-stage top-k: " + esc(", ".join(ids)) + ".</p>") if result.prompt_edited else ""
     rows = [(f"[{i}]", session.passage(pid).title or pid, kept, full, "cut to fit" if kept < full else "")
             for i, (pid, kept, full) in enumerate(zip(ids, prompt.doc_tokens_kept, prompt.doc_tokens_full), 1)]
-    return (f"<p><b>{prompt.n_tokens}</b> tokens of a {prompt.max_tokens}-token window; "
+    return (f"{edited}<p><b>{prompt.n_tokens}</b> tokens of a {prompt.max_tokens}-token window; "
             f"{len(prompt.doc_tokens_kept)} documents, {cut} of them cut to fit. Embedding this one prompt is "
             "the only extra model call reranking needs.</p>"
             + _table(["#", "document", "tokens kept", "tokens full", ""], rows, numeric=(2, 3))

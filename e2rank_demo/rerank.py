@@ -241,7 +241,8 @@ register(RerankerSpec(
     lambda s, embedder: E2RankReranker(embedder, k=s.prompt_docs, header=s.header, order=s.prompt_order,
                                        interpolation=s.interpolation),
     ("prompt_docs", "task", "rerank_instruction", "prompt_order", "interpolation"),
-    lambda result: f"cos(prompt, doc); top {_prompt_docs(result)} in the prompt",
+    lambda result: (f"cos(prompt, doc); {_prompt_docs(result)} edited documents in the prompt" if result.prompt_edited
+                    else f"cos(prompt, doc); top {_prompt_docs(result)} in the prompt"),
 ))
 register(RerankerSpec(
     "rocchio", "Rocchio PRF", "Rocchio PRF",

@@ -6,6 +6,8 @@ loads the bundled general sample with the real offline MiniLM (shipped embedding
 
 from __future__ import annotations
 
+import dataclasses
+
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -106,7 +108,8 @@ def test_link_before_a_search_uses_the_sidebar_and_query_box() -> None:
 def test_link_after_a_search_carries_that_search() -> None:
     result = SimpleNamespace(query="how do tides work", settings={
         "first_stage": "dense", "candidates": 100, "prompt_docs": 20, "task": "web", "interpolation": 0.0,
-        "prompt_order": "official", "rerankers": ("e2rank",), "query_instruction": "my own words"})
+        "prompt_order": "official", "rerankers": ("e2rank",), "query_instruction": "my own words"},
+        prompt_edited=False, prompt_ids=[])
     view, notes = share.view_for_link(loaded_state("general", result), *SIDEBAR)
     assert view.query == "how do tides work" and view.first_stage == "dense" and view.rocchio is False
     assert any("Custom instruction" in n for n in notes)
@@ -184,3 +187,30 @@ def test_link_whitelists_follow_the_app() -> None:
 def test_report_refuses_before_a_search() -> None:
     with pytest.warns(UserWarning, match="Search first"):
         assert isinstance(share.export_report(False, UISession()), SKIP)
+
+
+def test_a_link_reproduces_an_edited_prompt(minilm) -> None:  # noqa: ANN001
+    """Prompt lab edits travel in ``prompt=`` and are applied after the link's search; bad ids are refused."""
+    state = UISession()
+    out = share.open_from_url({"corpus": "general", "q": "how do tides work", "k": "5"}, "minilm", state,
+                              INDEX_OUTPUTS, TARGETS)
+    share.search_pending(out["pending"], "", "dense", 100, 20, "web", 0.0, "official", False, False, state)
+    edited_ids = state.result.prompt_ids[1:]
+    state.result = state.index.rerank_with_prompt(state.result, edited_ids)
+    qs, _ = share.share_link(state, *SIDEBAR[:-1], "minilm")
+    assert "&prompt=" + "%2C".join(edited_ids) in qs
+    params = dict(part.split("=", 1) for part in qs[1:].split("&"))
+    from urllib.parse import unquote
+
+    fresh = UISession()
+    out = share.open_from_url({k: unquote(v) for k, v in params.items()}, "minilm", fresh, INDEX_OUTPUTS, TARGETS)
+    assert out["pending"].prompt == tuple(edited_ids)
+    _, e2rank, *_ = share.search_pending(out["pending"], "", "dense", 100, 20, "web", 0.0, "official", False, False,
+                                         fresh)
+    assert fresh.result.prompt_ids == edited_ids and "4 edited documents in the prompt" in e2rank
+    assert fresh.result.reranked["e2rank"].ids == state.result.reranked["e2rank"].ids
+    view, problems = share.parse_query_params({"prompt": "a,,b"}, samples=["general"], models=["minilm"])
+    assert view.prompt is None and "passage ids" in problems[0]
+    with pytest.warns(UserWarning, match="edited prompt"):
+        share.search_pending(dataclasses.replace(out["pending"], prompt=("nope",)), "", "dense", 100, 20, "web", 0.0,
+                             "official", False, False, fresh)

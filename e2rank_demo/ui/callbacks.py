@@ -487,7 +487,7 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
         choices=[(render.candidate_label(first_rank[pid], index.passage(pid)), pid) for pid in shown],
         value=[pid for pid in shown if relevant.get(pid, 0) > 0],
     )
-    prompt_html = render.prompt_view(result.prompt, result.first_stage.ids[:k]) if result.prompt else ""
+    prompt_html = render.prompt_view(result.prompt, result.prompt_ids) if result.prompt else ""
     return _result_tuple(first_html, e2rank_html, toggled, picker, prompt_html)
 
 

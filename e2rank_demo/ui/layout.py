@@ -9,7 +9,8 @@ Output groups shared by several events (callbacks return tuples in this order):
   note, then ``result_outputs`` (cleared, since a new index invalidates old results).
 
 Public API endpoints (``gradio_client``): ``load_sample``, ``upload``, ``paste``,
-``reindex``, ``search``, ``set_relevant``, ``export`` and ``report`` (``ui/share.py``).
+``reindex``, ``search``, ``set_relevant``, ``export``, ``report`` (``ui/share.py``), ``edit_prompt`` and
+``prompt_influence`` (``ui/prompt_panel.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from e2rank_demo.rerank import search_toggles
 from e2rank_demo.samples import available_samples, default_sample
 from e2rank_demo.ui import callbacks, content, render, visuals
 from e2rank_demo.ui import evaluate as evaluate_tab
-from e2rank_demo.ui import present, share
+from e2rank_demo.ui import present, prompt_panel, share
 from e2rank_demo.ui.state import UISession
 
 STATIC = Path(__file__).parent / "static"
@@ -156,6 +157,7 @@ def build_demo() -> gr.Blocks:
                     relevance = gr.CheckboxGroup(choices=[], label="Relevant to this query", elem_id="relevance",
                                                  info="Judgments stay with this query for the session. Bundled "
                                                       "samples start with their known judgments.")
+                prompt_lab = prompt_panel.build_panel()
                 toggled_html = []
                 for spec, empty in zip(toggle_specs, empty_toggled):
                     with gr.Accordion(f"{spec.label} baseline", open=False):
@@ -211,6 +213,8 @@ def build_demo() -> gr.Blocks:
         relevance.input(callbacks.mark_relevant, [relevance, show_all, state], result_columns,
                         api_name="set_relevant")
         export_btn.click(callbacks.export_files, state, export_out, api_name="export")
+        prompt_panel.wire(prompt_lab, state=state, show_all=show_all, result_outputs=result_outputs,
+                          e2rank_column=e2rank_html)
         visuals.wire(state, map_tab, map_ui, latency_ui)
         evaluate_tab.wire(eval_ui, model=model, state=state, tabs=main_tabs, query=query,
                           sidebar_first_stage=first_stage, index_outputs=index_outputs, search_inputs=search_inputs,

@@ -458,7 +458,8 @@ def render_step(ps: PresentState, progress: Any = None) -> tuple[Any, ...]:
             body = render.notice("E2Rank did not run (no candidates), so there is no prompt.", "warn")
         else:
             k = len(result.prompt.doc_tokens_kept)
-            body = prompt_html(result.prompt, result.first_stage.ids[:k], ps.session, result.query)
+            body = prompt_html(result.prompt, result.prompt_ids or result.first_stage.ids[:k], ps.session,
+                               result.query)
     elif step == 3:
         if not len(result.candidates):
             body = render.notice("The first stage found no candidates, so there is no map to show.", "warn")

@@ -57,8 +57,10 @@ STAGES = ("dense", "bm25")
 ORDERS = ("official", "query_first")
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
-PARAMS = ("corpus", "q", "model", "stage", "n", "k", "task", "lambda", "order", "rocchio", "present")
+PARAMS = ("corpus", "q", "model", "stage", "n", "k", "task", "lambda", "order", "rocchio", "prompt", "present")
 """Query parameters a link may carry, in the order links write them."""
+MAX_PROMPT_IDS = 100
+"""Passage ids an edited prompt in a link may hold (what ``rerank_with_prompt`` accepts)."""
 COPY_LABEL = "Copy link"
 UPLOAD_LABEL = "Copy link (uploaded documents cannot be included)"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -91,6 +93,8 @@ class SharedView:
         prompt_order: ``official`` or ``query_first``.
         rocchio: Also run Rocchio.
         present: Open the Present tab.
+        prompt: The Prompt lab's edited prompt (passage ids in prompt order, comma-separated
+            in the link); ``None`` for the first-stage top-k.
     """
 
     corpus: str | None = None
@@ -104,6 +108,7 @@ class SharedView:
     prompt_order: str | None = None
     rocchio: bool | None = None
     present: bool = False
+    prompt: tuple[str, ...] | None = None
 
     @property
     def empty(self) -> bool:
@@ -209,6 +214,12 @@ def parse_query_params(
                 fields["prompt_order"] = value
             else:
                 reject(key, raw, "the prompt order must be official or query_first")
+        elif key == "prompt":
+            ids = [_CONTROL.sub("", part).strip() for part in raw.split(",")]
+            if not all(ids) or len(ids) > MAX_PROMPT_IDS or len(set(ids)) != len(ids):
+                reject(key, raw, f"must be 1 to {MAX_PROMPT_IDS} different passage ids separated by commas")
+            else:
+                fields["prompt"] = tuple(ids)
         elif key in ("rocchio", "present"):
             flag = _flag(value)
             if flag is None:
@@ -234,7 +245,7 @@ def link_query(view: SharedView) -> str:
         "n": view.candidates, "k": view.prompt_docs, "task": view.task,
         "lambda": None if view.interpolation is None else _number(view.interpolation),
         "order": view.prompt_order, "rocchio": None if view.rocchio is None else int(view.rocchio),
-        "present": 1 if view.present else None,
+        "prompt": None if view.prompt is None else ",".join(view.prompt), "present": 1 if view.present else None,
     }
     pairs = [(key, str(values[key])) for key in PARAMS if values[key] is not None]
     return "?" + urlencode(pairs, quote_via=quote) if pairs else ""
@@ -284,6 +295,11 @@ def view_for_link(
             interpolation=float(s.get("interpolation", 0.0)), prompt_order=str(s.get("prompt_order")),
             rocchio="rocchio" in (s.get("rerankers") or ()),
         )
+        if result.prompt_edited and result.prompt_ids:
+            if any("," in pid for pid in result.prompt_ids):
+                notes.append("The edited prompt names a passage id with a comma, so the link uses the top-k prompt.")
+            else:
+                view = dataclasses.replace(view, prompt=tuple(result.prompt_ids))
         custom = s.get("query_instruction") or s.get("rerank_instruction")
     else:
         preset = TASKS.get(task)
@@ -493,11 +509,19 @@ def search_pending(view: SharedView | None, query: str, first_stage: str, candid
         return tuple(gr.skip() for _ in range(n))
     preset = TASKS.get(view.task or task) or TASKS[next(iter(TASKS))]
     # The link's own values win over whatever the sidebar holds (its task change may still be in flight).
-    return callbacks.search(
+    out = callbacks.search(
         view.query, view.first_stage or first_stage, view.candidates or candidates, view.prompt_docs or prompt_docs,
         preset.name, preset.query, preset.rerank,
         view.interpolation if view.interpolation is not None else interpolation,
         view.prompt_order or prompt_order, view.rocchio if view.rocchio is not None else rocchio, show_all, state)
+    if view.prompt and state.result is not None and state.result.prompt is not None:
+        try:
+            state.result = state.index.rerank_with_prompt(state.result, list(view.prompt))
+        except ValueError as exc:
+            gr.Warning(html.escape(f"Ignored the link's edited prompt: {exc}.", quote=False))
+        else:
+            out = callbacks.results_outputs(state, show_all) + tuple(out[-1:])
+    return out
 
 
 def share_link(state: UISession, query: str, first_stage: str, candidates: float, prompt_docs: float, task: str,

@@ -21,6 +21,21 @@
     if (!pinned) mark(hit.dataset.pid, "is-pinned", true);
   });
 
+  // A click on a bar of the Prompt lab's influence chart opens that document in the lab's list
+  // (the chart is redrawn by Gradio, so each new plot is bound once).
+  setInterval(() => {
+    const plot = document.querySelector("#prompt-influence .js-plotly-plot");
+    if (!plot || plot.e2rBound || typeof plot.on !== "function") return;
+    plot.e2rBound = true;
+    plot.on("plotly_click", (data) => {
+      const pid = data?.points?.[0]?.customdata;
+      const row = pid && document.querySelector(`#prompt-lab-info .e2r-hit[data-pid="${CSS.escape(pid)}"]`);
+      if (!row) return;
+      row.querySelector("details")?.setAttribute("open", "");
+      row.scrollIntoView({behavior: "smooth", block: "center"});
+    });
+  }, 500);
+
   // On a phone the sidebar covers the page: fold it away once a corpus is indexed.
   window.e2rankFoldSidebarOnPhone = () => {
     const sidebar = document.getElementById("sidebar");

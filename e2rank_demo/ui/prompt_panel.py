@@ -1,0 +1,185 @@
+"""The Search tab's Prompt lab: choose the listwise prompt's documents and see what each does.
+
+The panel sits under the results. Its multi-select holds the prompt's passages in prompt
+order: removing one takes it out, adding one appends it (so removing and re-adding moves
+a document to the end). *Pin marked-relevant first* puts the documents ticked relevant at
+the front (true relevance feedback), *Reset to top-k* returns to the paper's setting, and
+*Influence* draws the leave-one-out chart (one batched forward pass of k prompts).
+
+Every edit calls :meth:`~e2rank_demo.pipeline.SearchSession.rerank_with_prompt`, which
+re-embeds only the prompt and rescores the cached candidate vectors; the result replaces
+the session's last result, so the columns, badges, metrics, the prompt view, the share
+link, the report and the Embedding map's pseudo-query all follow it.
+
+Public API endpoint: ``edit_prompt`` (a list of passage ids, in prompt order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from e2rank_demo.plots import influence_chart
+from e2rank_demo.prompt_lab import compose_prompt
+from e2rank_demo.records import QueryResult
+from e2rank_demo.ui import callbacks, render
+from e2rank_demo.ui.render import esc
+from e2rank_demo.ui.state import UISession
+
+@dataclass
+class PromptPanel:
+    """The Prompt lab's components."""
+
+    docs: gr.Dropdown
+    pin: gr.Button
+    reset: gr.Button
+    influence: gr.Button
+    info: gr.HTML
+    chart: gr.Plot
+    caption: gr.Markdown
+
+    @property
+    def outputs(self) -> list[Any]:
+        """What a prompt edit refreshes in the panel (the chart is cleared: it was for the old prompt)."""
+        return [self.docs, self.info, self.chart, self.caption]
+
+
+def build_panel() -> PromptPanel:
+    """The Prompt lab accordion (call inside the Search tab)."""
+    with gr.Accordion("Prompt lab: choose the documents in the listwise prompt", open=True, elem_id="prompt-lab"):
+        gr.Markdown("The E2Rank column is scored with a listwise prompt of the top-k first-stage documents "
+                    "(pseudo-relevance feedback). Take documents out, add others (they go to the end), pin the "
+                    "ones you marked relevant, or reset; each edit embeds only the new prompt and rescores the "
+                    "cached document vectors.", elem_classes="e2r-hint")
+        docs = gr.Dropdown([], value=[], multiselect=True, label="Documents in the prompt, in prompt order",
+                           elem_id="prompt-docs", interactive=True)
+        with gr.Row():
+            pin = gr.Button("Pin marked-relevant first", elem_id="prompt-pin", scale=0, min_width=220)
+            reset = gr.Button("Reset to top-k", elem_id="prompt-reset", scale=0, min_width=160)
+            influence = gr.Button("Influence of each document", elem_id="prompt-influence-btn", scale=0,
+                                  min_width=240)
+        info = gr.HTML(elem_id="prompt-lab-info")
+        chart = gr.Plot(visible=False, elem_id="prompt-influence", show_label=False)
+        caption = gr.Markdown(visible=False, elem_classes="e2r-caption")
+    return PromptPanel(docs, pin, reset, influence, info, chart, caption)
+
+
+def panel_values(state: UISession) -> tuple[Any, ...]:
+    """The panel for the session's last result: the picker, the prompt as text with its cosines."""
+    result, index = state.result, state.index
+    hidden = (gr.Plot(value=None, visible=False), gr.Markdown(visible=False))
+    if result is None or index is None or result.prompt is None:
+        return (gr.Dropdown(choices=[], value=[]), render.notice("Search first; the prompt's documents appear here."),
+                *hidden)
+    first_rank = result.first_stage.rank_of()
+    ids = list(dict.fromkeys([*result.prompt_ids, *result.first_stage.ids]))
+    choices = [(_label(first_rank.get(pid), index.passage(pid)), pid) for pid in ids]
+    return gr.Dropdown(choices=choices, value=list(result.prompt_ids)), prompt_summary(state, result), *hidden
+
+
+def _label(rank: int | None, passage: Any) -> str:
+    return render.candidate_label(rank, passage) if rank else f"(not a candidate) {passage.title or passage.id}"
+
+
+def prompt_summary(state: UISession, result: QueryResult) -> str:
+    """The prompt's documents as text, with the pseudo-query's cosines next to Rocchio's."""
+    index = state.index
+    assert index is not None
+    prov = index.prompt_provenance(result)
+    k = int(result.settings.get("prompt_docs", 20))  # type: ignore[call-overload]
+    how = (f"edited: {len(result.prompt_ids)} documents chosen by you" if result.prompt_edited
+           else f"the paper's setting: the first-stage top {k}")
+    relevant = state.judgments_for(result.query)
+    first_rank = result.first_stage.rank_of()
+    rows = []
+    for i, (pid, cos_p, cos_r) in enumerate(zip(prov.doc_ids, prov.prompt_to_docs, prov.rocchio_to_docs), 1):
+        passage = index.passage(pid)
+        rank = first_rank.get(pid)
+        mark = ' <span class="e2r-rel">✓ relevant</span>' if relevant.get(pid, 0) > 0 else ""
+        rows.append(
+            f'<li class="e2r-hit" data-pid="{esc(pid)}"><details><summary>[{i}] '
+            f'<span class="e2r-title">{esc(passage.title or passage.doc_id)}</span>{mark} '
+            f'<span class="e2r-meta">first stage #{rank if rank else "–"} · cos to pseudo-query {cos_p:.3f} · '
+            f"to Rocchio {cos_r:.3f}</span></summary>"
+            f'<div class="e2r-full">{esc(passage.text)}</div></details></li>')
+    return (
+        f'<div class="e2r-lab" data-edited="{int(result.prompt_edited)}">'
+        f'<p class="e2r-lab-how">Prompt: {esc(how)}.</p>'
+        f'<p class="e2r-lab-prov">Where the pseudo-query comes from: cos(pseudo-query, query) '
+        f"<b>{prov.prompt_to_query:.3f}</b>, mean cos to the prompt documents "
+        f"<b>{_mean(prov.prompt_to_docs):.3f}</b>; Rocchio over the same documents "
+        f"(query + {result.settings.get('rocchio_beta', 0.5)} × their mean): "
+        f"<b>{prov.rocchio_to_query:.3f}</b> and <b>{_mean(prov.rocchio_to_docs):.3f}</b>; "
+        f"cos(pseudo-query, Rocchio) <b>{prov.prompt_to_rocchio:.3f}</b>. Measured now.</p>"
+        f'<ol class="e2r-list e2r-lab-docs">{"".join(rows)}</ol></div>'
+    )
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _apply(state: UISession, ids: Sequence[str] | None, show_all: bool) -> tuple[Any, ...]:
+    if state.result is None or state.index is None or state.result.prompt is None:
+        gr.Warning("Search first; then edit the prompt.")
+        return tuple(gr.skip() for _ in range(callbacks.N_RESULT_OUTPUTS + 4))
+    state.result = state.index.rerank_with_prompt(state.result, ids)
+    return callbacks.results_outputs(state, show_all) + panel_values(state)
+
+
+@callbacks.user_errors
+def edit_prompt(ids: Sequence[str] | None, show_all: bool, state: UISession) -> tuple[Any, ...]:
+    """Reranks with exactly ``ids`` in the prompt (in order); returns ``result_outputs`` and the panel."""
+    return _apply(state, list(ids or []), show_all)
+
+
+@callbacks.user_errors
+def pin_relevant(show_all: bool, state: UISession) -> tuple[Any, ...]:
+    """Puts the documents marked relevant first (best first-stage rank first), then the top-k others."""
+    result = state.result
+    if result is None:
+        return _apply(state, None, show_all)
+    relevant = state.judgments_for(result.query)
+    first_rank = result.first_stage.rank_of()
+    pinned = sorted((pid for pid, grade in relevant.items() if grade > 0 and state.index is not None
+                     and pid in state.index.row_of), key=lambda pid: first_rank.get(pid, len(first_rank) + 1))
+    if not pinned:
+        gr.Warning("No document is marked relevant for this query: tick some under “Mark relevant documents”.")
+    k = int(result.settings.get("prompt_docs", 20))  # type: ignore[call-overload]
+    return _apply(state, compose_prompt(result.first_stage.ids, k, pinned), show_all)
+
+
+@callbacks.user_errors
+def reset_prompt(show_all: bool, state: UISession) -> tuple[Any, ...]:
+    """Back to the first-stage top-k (the paper's setting)."""
+    return _apply(state, None, show_all)
+
+
+@callbacks.user_errors
+def show_influence(state: UISession) -> tuple[Any, Any]:
+    """The leave-one-out influence chart of the current prompt, and its caption."""
+    result, index = state.result, state.index
+    if result is None or index is None or result.prompt is None:
+        gr.Warning("Search first; then ask for the influence of each prompt document.")
+        return gr.skip(), gr.skip()
+    if not result.prompt_ids:
+        gr.Warning("The prompt holds no document.")
+        return gr.skip(), gr.skip()
+    figure = influence_chart(index.prompt_influence(result, state.judgments_for(result.query)), index)
+    return gr.Plot(value=figure.fig, visible=True), gr.Markdown(figure.caption, visible=True)
+
+
+def wire(panel: PromptPanel, *, state: gr.State, show_all: gr.Checkbox, result_outputs: Sequence[Any],
+         e2rank_column: gr.HTML) -> None:
+    """Connects the panel (call inside ``gr.Blocks`` after the result components exist)."""
+    outputs = [*result_outputs, *panel.outputs]
+    private: dict[str, Any] = {"api_visibility": "private"}
+    panel.docs.input(edit_prompt, [panel.docs, show_all, state], outputs, api_name="edit_prompt")
+    panel.pin.click(pin_relevant, [show_all, state], outputs, **private)
+    panel.reset.click(reset_prompt, [show_all, state], outputs, **private)
+    panel.influence.click(show_influence, state, [panel.chart, panel.caption], api_name="prompt_influence")
+    # A new search (or corpus) redraws the E2Rank column: the panel follows the new result.
+    e2rank_column.change(panel_values, state, panel.outputs, show_progress="hidden", **private)
