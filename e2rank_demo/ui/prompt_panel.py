@@ -72,12 +72,13 @@ def panel_values(state: UISession) -> tuple[Any, ...]:
     result, index = state.result, state.index
     hidden = (gr.Plot(value=None, visible=False), gr.Markdown(visible=False))
     if result is None or index is None or result.prompt is None:
-        return (gr.Dropdown(choices=[], value=[]), render.notice("Search first; the prompt's documents appear here."),
-                *hidden)
+        return (gr.Dropdown(choices=[], value=[], multiselect=True),
+                render.notice("Search first; the prompt's documents appear here."), *hidden)
     first_rank = result.first_stage.rank_of()
     ids = list(dict.fromkeys([*result.prompt_ids, *result.first_stage.ids]))
     choices = [(_label(first_rank.get(pid), index.passage(pid)), pid) for pid in ids]
-    return gr.Dropdown(choices=choices, value=list(result.prompt_ids)), prompt_summary(state, result), *hidden
+    docs = gr.Dropdown(choices=choices, value=list(result.prompt_ids), multiselect=True)
+    return docs, prompt_summary(state, result), *hidden
 
 
 def _label(rank: int | None, passage: Any) -> str:

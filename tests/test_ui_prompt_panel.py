@@ -1,0 +1,54 @@
+"""Prompt lab panel callbacks: edits rerank, reset, pins, influence chart, escaped text."""
+
+from __future__ import annotations
+
+import pytest
+
+from e2rank_demo.ui import prompt_panel, share
+from e2rank_demo.ui.state import UISession
+from tests.test_share import INDEX_OUTPUTS, TARGETS
+
+
+@pytest.fixture()
+def state(minilm) -> UISession:  # noqa: ANN001
+    state = UISession()
+    out = share.open_from_url({"corpus": "general", "q": "why does bread rise", "k": "5"}, "minilm", state,
+                              INDEX_OUTPUTS, TARGETS)
+    share.search_pending(out["pending"], "", "dense", 100, 20, "web", 0.0, "official", False, False, state)
+    return state
+
+
+def test_edit_reset_and_pin(state: UISession) -> None:
+    """Removing the top document reranks and says so; reset restores the top-k; pins lead the prompt."""
+    original = state.result
+    top = original.prompt_ids[0]
+    first, e2rank, _, _, prompt_view, docs, info, chart, _ = prompt_panel.edit_prompt(
+        original.prompt_ids[1:], False, state)
+    assert state.result.prompt_ids == original.prompt_ids[1:] and docs.value == original.prompt_ids[1:]
+    assert "4 edited documents in the prompt" in e2rank and 'data-edited="1"' in info
+    assert f"[1] {state.index.passage(top).full_text}" not in prompt_view and chart.visible is False
+    *_, docs, info, _, _ = prompt_panel.reset_prompt(False, state)
+    assert state.result.prompt_ids == original.prompt_ids and state.result.prompt.text == original.prompt.text
+    assert state.result.reranked["e2rank"].ids == original.reranked["e2rank"].ids and 'data-edited="0"' in info
+    last = original.first_stage.ids[-1]
+    state.judgments[original.query] = {last: 1}
+    prompt_panel.pin_relevant(False, state)
+    assert state.result.prompt_ids[0] == last and len(state.result.prompt_ids) == 5
+
+
+def test_influence_chart_and_bad_ids(state: UISession) -> None:
+    """The chart appears with its caption; an unknown id is a plain message, the result is kept."""
+    chart, caption = prompt_panel.show_influence(state)
+    assert chart.visible and "click a bar" in caption.value
+    before = state.result
+    with pytest.raises(Exception, match="not in this corpus"):
+        prompt_panel.edit_prompt(["<script>"], False, state)
+    assert state.result is before
+
+
+def test_nothing_searched_yet() -> None:
+    """Before a search the panel says so, and edits only warn."""
+    docs, info, *_ = prompt_panel.panel_values(UISession())
+    assert docs.choices == [] and "Search first" in info
+    with pytest.warns(UserWarning, match="Search first"):
+        prompt_panel.reset_prompt(False, UISession())
