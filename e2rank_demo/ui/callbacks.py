@@ -466,7 +466,6 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
     first_html = render.results_column(
         render.Column("first_stage", "First stage", f"Top {len(result.first_stage.ids)} by {stage}",
                       result.first_stage, base), ctx)
-    k = len(result.prompt.doc_tokens_kept) if result.prompt else 0
     main = RERANKERS[MAIN]
     if e2rank is None:
         e2rank_html = render.placeholder_column(MAIN, main.label, "No candidates to rerank.")
