@@ -126,7 +126,7 @@ def _mean(values: Sequence[float]) -> float:
 def _apply(state: UISession, ids: Sequence[str] | None, show_all: bool) -> tuple[Any, ...]:
     if state.result is None or state.index is None or state.result.prompt is None:
         gr.Warning("Search first; then edit the prompt.")
-        return tuple(gr.skip() for _ in range(callbacks.N_RESULT_OUTPUTS + 4))
+        return tuple(gr.skip() for _ in range(callbacks.n_result_outputs() + 4))
     state.result = state.index.rerank_with_prompt(state.result, ids)
     return callbacks.results_outputs(state, show_all) + panel_values(state)
 
