@@ -61,9 +61,9 @@ def build_panel() -> PromptPanel:
             reset = gr.Button("Reset to top-k", elem_id="prompt-reset", scale=0, min_width=160)
             influence = gr.Button("Influence of each document", elem_id="prompt-influence-btn", scale=0,
                                   min_width=240)
-        info = gr.HTML(elem_id="prompt-lab-info")
-        chart = gr.Plot(visible=False, elem_id="prompt-influence", show_label=False)
-        caption = gr.Markdown(visible=False, elem_classes="e2r-caption")
+        info = gr.HTML(elem_id="prompt-lab-info", label="Prompt documents and cosines")
+        chart = gr.Plot(visible=False, elem_id="prompt-influence", show_label=False, label="Influence chart")
+        caption = gr.Markdown(visible=False, elem_classes="e2r-caption", label="Influence chart caption")
     return PromptPanel(docs, pin, reset, influence, info, chart, caption)
 
 
