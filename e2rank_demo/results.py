@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from e2rank_demo.bench import REPO, format_table
+from e2rank_demo.models import MAX_PROMPT_TOKENS
 
 DEFAULT_BENCH_JSON = REPO / "docs" / "bench.json"
 """The committed full benchmark run, read when ``--bench-json`` is not given."""
@@ -149,6 +150,9 @@ def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench
         "",
         "Metrics from ir-measures (trec_eval conventions). k = 20 prompt documents, N = 100 candidates,",
         "Rocchio = normalise(q + 0.5 · mean of the top-5 document vectors).",
+        "",
+        f"Decoder presets (E2Rank, Qwen3; not measured in this file) cap the listwise prompt at {MAX_PROMPT_TOKENS:,}",
+        "tokens, a departure from the paper's 32K window; `eval --max-prompt-tokens 32768` restores it.",
     ]
     for model in dict.fromkeys(m for m, *_ in evals):
         for m, _, label, metrics in evals:

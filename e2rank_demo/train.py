@@ -74,7 +74,17 @@ class TrainConfig:
         mine_depth: Negatives are drawn from the base model's dense top-``mine_depth``.
         prompt_docs: k, documents in the listwise prompt.
         prompt_order: ``official`` (query last) or ``query_first``.
-        prompt_stages: First stages the prompt documents are drawn from (one per example).
+        prompt_stages: First stages the prompt documents and the negatives are drawn from
+            (one per example and step, as at inference: the prompt is the top-k of the very
+            candidates being ranked).
+        teacher: Order of the negatives after the judged positive: ``dense`` (the base
+            model's cosine), ``rocchio`` (cosine to ``q + 0.5 * mean(top-5)`` of the stage)
+            or ``rrf`` (reciprocal-rank fusion of BM25 and dense; the best of these on the
+            validation queries, see docs/training.md).
+        distill_weight: Weight of ``1 - cos(prompt, rocchio)``, which pulls the prompt
+            embedding toward the Rocchio vector ``q + distill_beta * mean(top-5)`` of the
+            same first stage, ``q`` being the model's own (detached) query embedding (0: off).
+        distill_beta: Feedback weight of that Rocchio target (the Rocchio reranker uses 0.5).
         snippets: ``lead`` or ``query`` (see :class:`~e2rank_demo.models.AdapterSpec`).
         documents: ``base`` (documents frozen) or ``adapted`` (one model for all).
         lora_rank: LoRA rank.
@@ -105,6 +115,9 @@ class TrainConfig:
     prompt_docs: int = 20
     prompt_order: Literal["official", "query_first"] = "official"
     prompt_stages: tuple[str, ...] = ("dense", "bm25")
+    teacher: Literal["dense", "rocchio", "rrf"] = "dense"
+    distill_weight: float = 0.0
+    distill_beta: float = 0.5
     snippets: Literal["lead", "query"] = "lead"
     documents: Literal["base", "adapted"] = "base"
     lora_rank: int = 16
@@ -129,6 +142,8 @@ class TrainConfig:
             problems.append("prompt_stages must be a non-empty subset of dense, bm25")
         if self.snippets not in ("lead", "query") or self.documents not in ("base", "adapted"):
             problems.append("snippets must be lead|query and documents base|adapted")
+        if self.teacher not in ("dense", "rocchio", "rrf") or self.distill_weight < 0:
+            problems.append("teacher must be dense|rocchio|rrf and distill_weight >= 0")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -150,15 +165,19 @@ class Example:
         qid: Query id.
         query: Query text.
         positive: Corpus row of the judged positive.
-        pool: Rows of negative candidates, in the base model's order (best first).
+        pools: Per first stage, the unjudged rows of its top-``mine_depth`` in teacher
+            order (best first): the negatives.
         prompt_rows: Per first stage, the rows of its top-k (the prompt documents).
+        feedback: Per first stage, the mean base embedding of its top-5 (the
+            feedback part of the distillation target).
     """
 
     qid: str
     query: str
     positive: int
-    pool: tuple[int, ...]
+    pools: dict[str, tuple[int, ...]]
     prompt_rows: dict[str, tuple[int, ...]]
+    feedback: dict[str, np.ndarray]
 
 
 @dataclass
@@ -208,6 +227,10 @@ def mine_examples(
 ) -> list[Example]:
     """Builds one :class:`Example` per (train query, judged positive in the corpus).
 
+    Each first stage in ``cfg.prompt_stages`` gives its own top-k prompt, its own
+    negatives (its unjudged top-``mine_depth``, ordered by ``cfg.teacher``) and its
+    own Rocchio feedback, so training sees what inference sees on those candidates.
+
     Args:
         dataset: The collection (train qrels are read).
         qids: Training query ids.
@@ -223,20 +246,61 @@ def mine_examples(
     texts = [dataset.queries[q] for q in qids]
     query_vectors = embedder.embed_queries(texts, TASKS[cfg.task].query)
     depth = max(cfg.mine_depth + 10, cfg.prompt_docs)
-    bm25 = BM25Retriever([_doc_text(d) for d in dataset.corpus]) if "bm25" in cfg.prompt_stages else None
+    bm25 = BM25Retriever([_doc_text(d) for d in dataset.corpus])
     examples = []
     for qid, text, qvec in zip(qids, texts, query_vectors):
+        judged = {row_of[d] for d in qrels[qid] if d in row_of}
         positives = {row_of[d] for d, grade in qrels[qid].items() if grade > 0 and d in row_of}
-        dense = np.argsort(-(doc_vectors @ qvec), kind="stable")[:depth].tolist()
-        pool = tuple(r for r in dense if r not in positives)[: cfg.mine_depth]
-        prompts = {"dense": tuple(dense[: cfg.prompt_docs])}
-        if bm25 is not None:
-            prompts["bm25"] = tuple(int(r) for r in bm25.search(text, cfg.prompt_docs).rows) or prompts["dense"]
+        dense_scores = doc_vectors @ qvec
+        bm25_rows = [int(r) for r in bm25.search(text, 1000).rows]
+        stages = {"dense": np.argsort(-dense_scores, kind="stable")[:depth].tolist(), "bm25": bm25_rows[:depth]}
+        stages = {s: rows or stages["dense"] for s, rows in stages.items() if s in cfg.prompt_stages}
+        feedback = {s: doc_vectors[rows[:5]].mean(axis=0) for s, rows in stages.items()}
+        teacher = _teacher_scores(cfg.teacher, doc_vectors, dense_scores, bm25_rows,
+                                  {s: _rocchio(qvec, f) for s, f in feedback.items()})
+        pools = {}
+        for stage, rows in stages.items():
+            unjudged = [r for r in rows if r not in judged][: cfg.mine_depth]
+            pools[stage] = tuple(sorted(unjudged, key=lambda r: -teacher[stage][r]))
+        prompts = {s: tuple(rows[: cfg.prompt_docs]) for s, rows in stages.items()}
         for positive in sorted(positives):
-            examples.append(Example(qid, text, positive, pool, prompts))
+            examples.append(Example(qid, text, positive, pools, prompts, feedback))
     if not examples:
         raise ValueError("no training examples: the train qrels point to no corpus document")
     return examples
+
+
+def _rocchio(query_vector: np.ndarray, feedback: np.ndarray, beta: float = 0.5) -> np.ndarray:
+    """``normalise(q + beta * feedback)``, the Rocchio reranker's vector (``feedback``: mean of the top-5)."""
+    vector = query_vector + beta * feedback
+    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+
+
+def _teacher_scores(
+    teacher: str,
+    doc_vectors: np.ndarray,
+    dense_scores: np.ndarray,
+    bm25_rows: Sequence[int],
+    targets: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Per first stage, a score for every corpus row; higher is ranked first.
+
+    ``rrf`` fuses two corpus-wide rankings with ``1 / (60 + rank)``: BM25 and dense;
+    rows BM25 does not return rank last.
+    """
+    if teacher == "dense":
+        return {s: dense_scores for s in targets}
+    if teacher == "rocchio":
+        return {s: doc_vectors @ t for s, t in targets.items()}
+    n = len(dense_scores)
+
+    def reciprocal(order: Sequence[int] | np.ndarray) -> np.ndarray:
+        fused = np.full(n, 1.0 / (60 + n))
+        fused[np.asarray(order, dtype=np.int64)] = 1.0 / (60 + np.arange(len(order)))
+        return fused
+
+    fused = reciprocal(bm25_rows) + reciprocal(np.argsort(-dense_scores, kind="stable"))
+    return {s: fused for s in targets}
 
 
 def _doc_text(document: object) -> str:
@@ -357,8 +421,9 @@ def validate(
 ) -> dict[str, float]:
     """nDCG@10 on the validation queries, as the app computes it.
 
-    Two passes: BM25 top-100 reranked by ``dense`` and ``e2rank`` (the acceptance
-    setting), and the model's own dense first stage reranked by ``e2rank``.
+    Two passes: BM25 top-100 reranked by ``dense``, ``rocchio`` and ``e2rank`` (the
+    acceptance setting), and the model's own dense first stage reranked by ``rocchio``
+    and ``e2rank``.
 
     Args:
         dataset: The collection (train qrels).
@@ -376,16 +441,18 @@ def validate(
     session = SearchSession(embedder, [Passage.from_document(d) for d in dataset.corpus], None,
                             vectors=doc_vectors)
     settings = SearchSettings(task=cfg.task, prompt_docs=cfg.prompt_docs, prompt_order=cfg.prompt_order,
-                              rerankers=("dense", "e2rank"))
+                              rerankers=("dense", "rocchio", "e2rank"))
     common = dict(split="train", limit_queries=cfg.val_queries, seed=cfg.seed, session=session)
     bm25 = evaluate(dataset, embedder, "bm25", settings, **common)  # type: ignore[arg-type]
-    dense = evaluate(dataset, embedder, "dense", settings.replace(rerankers=("e2rank",)),
+    dense = evaluate(dataset, embedder, "dense", settings.replace(rerankers=("rocchio", "e2rank")),
                      **common)  # type: ignore[arg-type]
     return {
         "bm25": bm25.metrics["first_stage"]["ndcg@10"],
         "bm25>dense": bm25.metrics["dense"]["ndcg@10"],
+        "bm25>rocchio": bm25.metrics["rocchio"]["ndcg@10"],
         "bm25>e2rank": bm25.metrics["e2rank"]["ndcg@10"],
         "dense": dense.metrics["first_stage"]["ndcg@10"],
+        "dense>rocchio": dense.metrics["rocchio"]["ndcg@10"],
         "dense>e2rank": dense.metrics["e2rank"]["ndcg@10"],
     }
 
@@ -414,8 +481,8 @@ def _micro_batch_loss(
     doc_vectors: np.ndarray,
     cfg: TrainConfig,
     rng: random.Random,
-) -> tuple[torch.Tensor, float, float]:
-    """Total loss of one micro-batch and its two terms (as floats, for the log)."""
+) -> tuple[torch.Tensor, float, float, float]:
+    """Total loss of one micro-batch and its terms (InfoNCE, RankNet, distillation; floats, for the log)."""
     import torch
 
     from e2rank_demo.prompts import TASKS
@@ -423,14 +490,18 @@ def _micro_batch_loss(
     task = TASKS[cfg.task]
     candidates = []
     prompts = []
+    feedback = []
     for ex in batch:
-        # Sampled negatives keep the base model's order: the teacher is positive first, then that order.
-        negatives = sorted(rng.sample(range(len(ex.pool)), min(cfg.negatives, len(ex.pool))))
-        candidates.append([ex.positive, *(ex.pool[i] for i in negatives)])
-        rows = ex.prompt_rows[rng.choice([s for s in cfg.prompt_stages if s in ex.prompt_rows])]
+        stage = rng.choice([s for s in cfg.prompt_stages if s in ex.prompt_rows])
+        pool = ex.pools[stage]
+        # Sampled negatives keep the teacher's order: the target is positive first, then that order.
+        negatives = sorted(rng.sample(range(len(pool)), min(cfg.negatives, len(pool))))
+        candidates.append([ex.positive, *(pool[i] for i in negatives)])
+        rows = ex.prompt_rows[stage]
         text, _, _ = embedder.build_listwise(ex.query, [corpus_texts[r] for r in rows], task.rerank,
                                              cfg.prompt_order)
         prompts.append(text)
+        feedback.append(ex.feedback[stage])
     width = min(len(c) for c in candidates)
     candidates = [c[:width] for c in candidates]
     queries = _embed(embedder, embedder._tokenize(  # noqa: SLF001 - the inference tokenisation
@@ -444,7 +515,15 @@ def _micro_batch_loss(
         docs = docs.reshape(len(batch), width, -1)
     contrastive = info_nce(queries, docs, cfg.temperature)
     ranking = ranknet(prompt_vectors, docs, cfg.ranknet_scale)
-    return contrastive + cfg.ranknet_weight * ranking, contrastive.item(), ranking.item()
+    loss = contrastive + cfg.ranknet_weight * ranking
+    distill = 0.0
+    if cfg.distill_weight:
+        target = queries.detach() + cfg.distill_beta * torch.from_numpy(np.stack(feedback)).to(queries.device)
+        target = torch.nn.functional.normalize(target, p=2, dim=-1)
+        term = (1.0 - (prompt_vectors * target).sum(-1)).mean()
+        loss = loss + cfg.distill_weight * term
+        distill = term.item()
+    return loss, contrastive.item(), ranking.item(), distill
 
 
 def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
@@ -497,20 +576,21 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     bar = tqdm(total=cfg.steps, desc="training", file=sys.stderr, disable=not progress)
     loop_start = time.perf_counter()
     for step in range(cfg.steps):
-        totals = [0.0, 0.0, 0.0]
+        totals = [0.0, 0.0, 0.0, 0.0]
         for _ in range(cfg.grad_accum):
             if len(order) < cfg.batch_size:
                 order.extend(rng.sample(examples, len(examples)))
             batch, order = order[: cfg.batch_size], order[cfg.batch_size :]
-            loss, contrastive, ranking = _micro_batch_loss(embedder, batch, corpus_texts, doc_vectors, cfg, rng)
+            loss, *terms = _micro_batch_loss(embedder, batch, corpus_texts, doc_vectors, cfg, rng)
             (loss / cfg.grad_accum).backward()
-            for i, value in enumerate((loss.item(), contrastive, ranking)):
+            for i, value in enumerate((loss.item(), *terms)):
                 totals[i] += value / cfg.grad_accum
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         record: dict[str, float] = {"step": step + 1, "loss": totals[0], "infonce": totals[1], "ranknet": totals[2],
+                                    "distill": totals[3],
                                     "lr": optimizer.param_groups[0]["lr"],
                                     "seconds": round(time.perf_counter() - loop_start, 2)}
         if cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
@@ -529,6 +609,10 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
              "train_seconds": round(result.seconds, 1), "prep_seconds": round(result.prep_seconds, 1),
              "validation_ndcg@10": result.validation}
     result.adapter_bytes = save_adapter(embedder, out, cfg, extra)
+    if result.validation:
+        with log_path.open("a", encoding="utf-8") as fh:  # the log ends with the selection scores
+            fh.write(json.dumps({"step": cfg.steps, "final": True,
+                                 **{f"val_{k}": v for k, v in result.validation.items()}}) + "\n")
     return result
 
 
@@ -553,6 +637,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt-docs", type=int, default=d.prompt_docs, help="k")
     parser.add_argument("--prompt-order", choices=["official", "query_first"], default=d.prompt_order)
     parser.add_argument("--prompt-stages", default=",".join(d.prompt_stages), help="dense,bm25 or one of them")
+    parser.add_argument("--teacher", choices=["dense", "rocchio", "rrf"], default=d.teacher,
+                        help="order of the negatives after the positive")
+    parser.add_argument("--distill-weight", type=float, default=d.distill_weight,
+                        help="weight of 1 - cos(prompt, Rocchio vector of the same top-5)")
+    parser.add_argument("--distill-beta", type=float, default=d.distill_beta, help="feedback weight of that target")
     parser.add_argument("--snippets", choices=["lead", "query"], default=d.snippets)
     parser.add_argument("--documents", choices=["base", "adapted"], default=d.documents)
     parser.add_argument("--lora-rank", type=int, default=d.lora_rank)

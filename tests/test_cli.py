@@ -86,3 +86,12 @@ def test_eval_max_prompt_tokens_rejects_zero(tiny_beir: Path, tiny_qwen_dir: Pat
     assert main(["eval", "--data", str(tiny_beir), "--model", str(tiny_qwen_dir), "--no-cache",
                  "--max-prompt-tokens", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_results_label_the_decoder_prompt_cap() -> None:
+    """docs/RESULTS.md states the decoder prompt cap and the paper's 32K beside it."""
+    from e2rank_demo.models import MAX_PROMPT_TOKENS
+    from e2rank_demo.results import render
+
+    text = render([], None)
+    assert f"cap the listwise prompt at {MAX_PROMPT_TOKENS:,}\ntokens" in text and "32K" in text

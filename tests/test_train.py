@@ -79,8 +79,11 @@ def test_quick_training_lowers_the_loss_on_the_encoder(tiny_bert_dir: Path, tiny
     result = train(cfg, progress=False)
     first, last = _first_last([r["loss"] for r in result.log])
     assert last < first
-    assert set(result.validation) == {"bm25", "bm25>dense", "bm25>e2rank", "dense", "dense>e2rank"}
-    assert (tmp_path / "a" / "train_log.jsonl").read_text().count("\n") == 20
+    assert set(result.validation) == {"bm25", "bm25>dense", "bm25>rocchio", "bm25>e2rank", "dense", "dense>rocchio",
+                                      "dense>e2rank"}
+    lines = [json.loads(line) for line in (tmp_path / "a" / "train_log.jsonl").read_text().splitlines()]
+    assert len(lines) == 21 and lines[-1]["final"] is True
+    assert lines[-1]["val_bm25>e2rank"] == pytest.approx(result.validation["bm25>e2rank"])
 
 
 def test_quick_training_runs_on_the_decoder_and_reloads(tiny_qwen_dir: Path, tiny_train_beir: Path,
@@ -100,6 +103,39 @@ def test_quick_training_runs_on_the_decoder_and_reloads(tiny_qwen_dir: Path, tin
     np.testing.assert_allclose(reloaded.embed_documents(docs), base.embed_documents(docs), atol=1e-5)
     assert not np.allclose(reloaded.embed_queries(["what causes tides"]), base.embed_queries(["what causes tides"]),
                            atol=1e-4)
+
+
+def test_rrf_teacher_and_rocchio_distillation_lower_the_loss(tiny_bert_dir: Path, tiny_train_beir: Path,
+                                                             tmp_path: Path) -> None:
+    """With the fused teacher and the pull toward the Rocchio vector, the loss and that pull both go down."""
+    cfg = TrainConfig.quick_settings(model=str(tiny_bert_dir), data=str(tiny_train_beir), out=str(tmp_path / "a"),
+                                     steps=20, task="web", teacher="rrf", distill_weight=2.0)
+    result = train(cfg, progress=False)
+    assert _first_last([r["loss"] for r in result.log])[1] < _first_last([r["loss"] for r in result.log])[0]
+    first, last = _first_last([r["distill"] for r in result.log])
+    assert 0 < last < first
+
+
+def test_negatives_come_from_each_stage_in_teacher_order(tiny_train_beir: Path, minilm) -> None:  # noqa: ANN001
+    """Each first stage gives its own prompt (its top-k) and unjudged negatives sorted by the teacher."""
+    from e2rank_demo.corpus import load_beir
+    from e2rank_demo.train import _doc_text, mine_examples
+
+    dataset = load_beir(tiny_train_beir)
+    vectors = minilm.embed_documents([_doc_text(d) for d in dataset.corpus])
+    cfg = TrainConfig(negatives=3, mine_depth=6, prompt_docs=4, teacher="rocchio", val_queries=0)
+    examples = mine_examples(dataset, ["q-tides"], minilm, vectors, cfg)
+    ex = examples[0]
+    qvec = minilm.embed_queries(["what causes ocean tides"])[0]
+    row_of = {d.id: i for i, d in enumerate(dataset.corpus)}
+    assert ex.positive == row_of["tides"] and set(ex.pools) == {"dense", "bm25"}
+    for stage, pool in ex.pools.items():
+        assert row_of["tides"] not in pool and len(pool) <= 6
+        target = qvec + 0.5 * ex.feedback[stage]
+        teacher = vectors[list(pool)] @ target
+        assert list(teacher) == sorted(teacher, reverse=True)
+        assert len(ex.prompt_rows[stage]) == 4
+    assert ex.prompt_rows["dense"] == tuple(np.argsort(-(vectors @ qvec), kind="stable")[:4].tolist())
 
 
 def test_training_is_seeded(tiny_bert_dir: Path, tiny_train_beir: Path, tmp_path: Path) -> None:
