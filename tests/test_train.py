@@ -134,7 +134,8 @@ def test_negatives_come_from_each_stage_in_teacher_order(tiny_train_beir: Path, 
         target = qvec + 0.5 * ex.feedback[stage]
         teacher = vectors[list(pool)] @ target
         assert list(teacher) == sorted(teacher, reverse=True)
-        assert len(ex.prompt_rows[stage]) == 4
+    # BM25 returns only documents sharing a term with the query, so its prompt may be shorter.
+    assert len(ex.prompt_rows["dense"]) == 4 and 1 <= len(ex.prompt_rows["bm25"]) <= 4
     assert ex.prompt_rows["dense"] == tuple(np.argsort(-(vectors @ qvec), kind="stable")[:4].tolist())
 
 
