@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 from e2rank_demo import models, projection, samples
 from e2rank_demo.pipeline import MAX_INSTRUCTION_CHARS, MAX_QUERY_CHARS
 from e2rank_demo.prompts import TASKS
-from e2rank_demo.ui import callbacks
+from e2rank_demo.ui import callbacks, common
 from e2rank_demo.ui.state import Corpus, IndexConfig, UISession
 from test_corpus_fuzz import HOSTILE_NAMES, upload  # the ingestion fuzzer's strategies
 
@@ -386,8 +386,8 @@ def test_embedding_cache_of_zero_megabytes_keeps_nothing(tmp_path: Path) -> None
 
 def test_embedding_cache_is_opened_once() -> None:
     """The shared embedding cache is one object even when the first sessions arrive together."""
-    callbacks._open_cache.cache_clear()
-    caches = _at_once(8, callbacks._cache)
+    common._open_cache.cache_clear()
+    caches = _at_once(8, common.embedding_cache)
     assert all(c is caches[0] for c in caches)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 import pytest
 
+from e2rank_demo.collections import UPLOAD, check_upload_zip, collections, find_collection, prepare
 from e2rank_demo.corpus import load_beir
 from e2rank_demo.eval_plots import win_tie_loss_chart
 from e2rank_demo.evaluation import (
@@ -26,6 +27,7 @@ from e2rank_demo.evaluation import (
 from e2rank_demo.metrics import evaluate_run
 from e2rank_demo.samples import SAMPLES_DIR
 from e2rank_demo.ui import evaluate as tab
+from e2rank_demo.ui.common import embedding_cache
 from e2rank_demo.ui.state import UISession
 
 SKIP = type(gr.skip())
@@ -93,7 +95,7 @@ def test_reported_figures_only_for_the_full_collections() -> None:
     reported_ndcg10("scifact")["BM25"] = 0.0  # type: ignore[index]
     assert reported_ndcg10("scifact")["BM25"] == 67.89  # type: ignore[index]
     # Samples are subsets, not the paper's collections.
-    assert all(c.reported is None for c in tab.collections()[0] if c.sample is not None)
+    assert all(c.reported is None for c in collections()[0] if c.sample is not None)
 
 
 def test_win_tie_loss_chart_is_labelled_and_escaped() -> None:
@@ -115,13 +117,13 @@ def test_win_tie_loss_chart_is_labelled_and_escaped() -> None:
 
 def test_collections_say_plainly_when_shared_data_is_absent(tmp_path: Path) -> None:
     """Without ../shared/data only samples and upload are offered, with a note; with it, both full collections."""
-    offered, note = tab.collections(shared=tmp_path / "missing")
+    offered, note = collections(shared=tmp_path / "missing")
     assert [c.label for c in offered] == ["SciFact sample", "General", "Upload a BEIR zip"]
     assert note is not None and "not beside the repository" in note
     for name in ("scifact", "trec-dl-2019"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "queries.jsonl").write_text("")
-    offered, note = tab.collections(shared=tmp_path)
+    offered, note = collections(shared=tmp_path)
     labels = {c.label: c for c in offered}
     assert note is None
     assert labels["SciFact test (full, ../shared/data)"].reported == "scifact"
@@ -136,12 +138,12 @@ def test_upload_zip_size_check_counts_gzipped_members(tmp_path: Path) -> None:
     path = tmp_path / "bomb.zip"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("corpus.jsonl.gz", gzip.compress(b" " * 300_000))
-    tab.check_upload_zip(path, 400_000)
+    check_upload_zip(path, 400_000)
     with pytest.raises(ValueError, match="unpacks to more than"):
-        tab.check_upload_zip(path, 200_000)
+        check_upload_zip(path, 200_000)
     (tmp_path / "not.zip").write_text("plain text")
     with pytest.raises(ValueError, match="not a zip"):
-        tab.check_upload_zip(tmp_path / "not.zip", 1000)
+        check_upload_zip(tmp_path / "not.zip", 1000)
 
 
 # ------------------------------------------------------------------ callbacks on the bundled General sample
@@ -314,11 +316,12 @@ def test_an_uploaded_zip_is_embedded_afresh_for_another_session(tmp_path: Path, 
 
     path = tmp_path / "toy.zip"
     path.write_bytes(_beir_zip({"q1": f"bread {uuid.uuid4().hex}", "q2": "bats"}, with_run=False))
-    upload = tab._collection(tab.UPLOAD)
+    upload = find_collection(UPLOAD)
+    cache = embedding_cache()
     first, second = UISession().upload_scope(), UISession().upload_scope()
-    mine, _ = tab.prepare(upload, minilm, str(path), lambda done, total: None, first)
-    again, _ = tab.prepare(upload, minilm, str(path), lambda done, total: None, first)
-    theirs, _ = tab.prepare(upload, minilm, str(path), lambda done, total: None, second)
+    mine, _ = prepare(upload, minilm, str(path), lambda done, total: None, first, cache)
+    again, _ = prepare(upload, minilm, str(path), lambda done, total: None, first, cache)
+    theirs, _ = prepare(upload, minilm, str(path), lambda done, total: None, second, cache)
     encoded = [(p.session.encode_stats.n_encoded, p.session.encode_stats.n_cached) for p in (mine, again, theirs)]
     assert encoded == [(4, 0), (0, 4), (4, 0)]
     strip = re.compile(r"[\d.]+ s\b")

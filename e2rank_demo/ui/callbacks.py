@@ -1,6 +1,6 @@
 """Gradio callbacks: parse inputs, call the plain Python API, format outputs.
 
-Callbacks never let an exception reach the page as a traceback (:func:`user_errors`),
+Callbacks never let an exception reach the page as a traceback (:func:`~e2rank_demo.ui.common.user_errors`),
 and they only touch the session state after the new corpus or result is complete, so
 a failure leaves the loaded corpus in place. Output tuples follow the component
 groups documented in :mod:`e2rank_demo.ui.layout` (``index_outputs`` and
@@ -10,23 +10,19 @@ groups documented in :mod:`e2rank_demo.ui.layout` (``index_outputs`` and
 from __future__ import annotations
 
 import csv
-import functools
-import html
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import gradio as gr
 
-from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.corpus import IngestReport, Limits, ingest_files, ingest_text, split_passages
 from e2rank_demo.metrics import evaluate_run
 from e2rank_demo.models import (
     PRESETS,
-    PromptTooLongError,
     ProgressFn,
     default_model_name,
     load_embedder,
@@ -37,18 +33,11 @@ from e2rank_demo.records import Passage, QueryResult, Ranking
 from e2rank_demo.rerank import MAIN, RERANKERS, RerankerSpec, search_toggles
 from e2rank_demo.samples import Sample, default_sample, load_sample, open_session, prefit_maps
 from e2rank_demo.ui import exports, render
+from e2rank_demo.ui.common import embedding_cache, on_gpu, skip, user_errors
 from e2rank_demo.ui.content import model_note
 from e2rank_demo.ui.state import Corpus, IndexConfig, UISession
 
-try:  # Hugging Face ZeroGPU hands out the GPU only inside spaces.GPU-decorated calls.
-    import spaces
-except ImportError:
-    spaces = None
-
 logger = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 AUTO_COLUMN = "(automatic)"
 N_INDEX_HEAD = 5
@@ -65,49 +54,7 @@ def n_index_outputs() -> int:
     return N_INDEX_HEAD + n_result_outputs()
 
 
-def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turns any failure into a plain ``gr.Error`` (no traceback on the page)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except (ValueError, PromptTooLongError) as exc:  # the API's messages are written for users
-            # Gradio renders error messages as HTML; they may quote user input.
-            raise gr.Error(html.escape(str(exc), quote=False), print_exception=False) from None
-        except Exception as exc:  # noqa: BLE001 - the page must get a message, never a crash
-            logger.exception("callback %s failed", fn.__name__)
-            raise gr.Error(f"Something went wrong ({type(exc).__name__}). Your corpus and judgments are unchanged.",
-                           print_exception=False) from None
-
-    return wrapper
-
-
-def _skip(n: int) -> tuple[Any, ...]:
-    return tuple(gr.skip() for _ in range(n))
-
-
 # --------------------------------------------------------------------- models
-
-
-_cache_lock = threading.Lock()
-
-
-@functools.cache
-def _open_cache() -> EmbeddingCache:
-    return EmbeddingCache()
-
-
-def _cache() -> EmbeddingCache:
-    """The process-wide embedding cache (thread-safe), opened once.
-
-    Shared vectors (samples, server collections) use the empty scope, each session's
-    uploads its own (:meth:`UISession.upload_scope`).
-    """
-    with _cache_lock:
-        return _open_cache()
 
 
 def model_choices() -> tuple[list[tuple[str, str]], str]:
@@ -195,7 +142,7 @@ def _index(
     """Embeds ``corpus`` and installs it in ``state``; returns ``index_outputs``."""
     if not state.begin_indexing():
         gr.Warning("This session is already indexing a corpus; wait for it to finish.")
-        return _skip(n_index_outputs())
+        return skip(n_index_outputs())
     try:
         progress(0.0, desc=f"Loading model {config.model}…")
         loaded = load_embedder(config.model)
@@ -203,7 +150,7 @@ def _index(
             gr.Warning(loaded.notice)
         sample = load_sample(corpus.sample) if corpus.sample else None
         if sample is not None:
-            index, stored = open_session(sample, loaded.embedder, _cache(), _reporter(progress),
+            index, stored = open_session(sample, loaded.embedder, embedding_cache(), _reporter(progress),
                                          announce=_announcer(loaded.embedder.label, progress))
         else:
             index, stored = _session_for(corpus, config, loaded.embedder, state.upload_scope(), progress), False
@@ -235,7 +182,7 @@ def _session_for(corpus: Corpus, config: IndexConfig, embedder: Any, scope: str,
     if len(passages) > limit:
         raise ValueError(f"{len(passages):,} passages exceed the limit of {limit:,} (E2RANK_MAX_PASSAGES); use "
                          "fewer or shorter documents, or longer passages. The current corpus is unchanged.")
-    return SearchSession(embedder, passages, _cache(), progress=_reporter(progress), scope=scope)
+    return SearchSession(embedder, passages, embedding_cache(), progress=_reporter(progress), scope=scope)
 
 
 def _sample_judgments(sample: Sample) -> dict[str, dict[str, int]]:
@@ -246,7 +193,7 @@ def _sample_judgments(sample: Sample) -> dict[str, dict[str, int]]:
 def _nothing_read(report: IngestReport, warning: str) -> tuple[Any, ...]:
     """``index_outputs`` when ingestion found no document: a warning and the reasons, nothing else changes."""
     gr.Warning(warning)
-    return (gr.skip(), render.notice("\n".join(report.messages), "warn")) + _skip(n_index_outputs() - 2)
+    return (gr.skip(), render.notice("\n".join(report.messages), "warn")) + skip(n_index_outputs() - 2)
 
 
 @user_errors
@@ -265,7 +212,7 @@ def upload_files(files: Sequence[str] | None, text_column: str | None, max_words
     paths = [str(f) for f in files or []]
     if not paths:
         gr.Warning("Choose one or more files first.")
-        return _skip(n_index_outputs())
+        return skip(n_index_outputs())
     column = None if not text_column or text_column == AUTO_COLUMN else text_column
     report = ingest_files(paths, names=[Path(p).name for p in paths], text_column=column)
     if not report.documents:
@@ -292,7 +239,7 @@ def reindex(model: str, max_words: float, overlap: float, state: UISession,
     """Re-embeds the loaded corpus with the current model and passage settings."""
     if state.corpus is None or state.config is None:
         gr.Warning("Nothing to re-index yet: load a sample, upload files or paste text.")
-        return _skip(n_index_outputs())
+        return skip(n_index_outputs())
     split = state.config.split
     config = IndexConfig(model, split, int(max_words) if split else 0, int(overlap) if split else 0)
     return _index(state, state.corpus, config, progress)
@@ -349,7 +296,7 @@ def _run_search(index: SearchSession, query: str, settings: SearchSettings) -> Q
     return index.search(query, settings)
 
 
-run_search = spaces.GPU(_run_search) if spaces is not None else _run_search
+run_search = on_gpu(_run_search)
 
 
 def task_instructions(task: str) -> tuple[str, str]:
@@ -375,13 +322,13 @@ def search(query: str, first_stage: str, candidates: float, prompt_docs: float, 
     """
     if state.indexing:
         gr.Warning("Indexing is still running; search again when it has finished.")
-        return _skip(n_result_outputs() + 1)
+        return skip(n_result_outputs() + 1)
     if state.index is None:
         gr.Warning("Load a sample, upload files or paste text before searching.")
-        return _skip(n_result_outputs() + 1)
+        return skip(n_result_outputs() + 1)
     if not (query or "").strip():
         gr.Warning("Type a query first.")
-        return _skip(n_result_outputs() + 1)
+        return skip(n_result_outputs() + 1)
     preset = TASKS.get(task)
     settings = SearchSettings(
         first_stage=first_stage,  # type: ignore[arg-type]  # validated by SearchSettings
@@ -500,7 +447,7 @@ def mark_relevant(ticked: Sequence[str] | None, show_all: bool, state: UISession
     """Stores the user's relevance ticks for the current query; returns the result columns with fresh metrics."""
     if state.result is None:
         gr.Warning("Search first, then tick the relevant documents.")
-        return column_outputs(_skip(n_result_outputs()))
+        return column_outputs(skip(n_result_outputs()))
     state.set_relevant(state.result.query, _shown_ids(state.result, show_all), ticked or [])
     return column_outputs(results_outputs(state, show_all))
 

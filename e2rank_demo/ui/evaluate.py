@@ -7,36 +7,31 @@ system beside the paper's reported figures, a per-query win/tie/loss chart of E2
 the first stage, the queries E2Rank helped and hurt most (a click opens one in the
 Search tab) and JSON / TREC-run downloads written to the session's private folder.
 
-The work happens in :func:`~e2rank_demo.evaluation.evaluate`; this module only resolves
-the inputs, keeps the embedded collection in memory for the next run (the corpus
-embeddings themselves go through the shared :class:`~e2rank_demo.cache.EmbeddingCache`)
-and renders the results. :func:`build_tab` lays out the components inside the app's
+The work happens in :func:`~e2rank_demo.evaluation.evaluate` and
+:mod:`e2rank_demo.collections` (the collections on offer, read and embedded once and
+kept in memory for the next run); this module only resolves the inputs and renders the
+results. :func:`build_tab` lays out the components inside the app's
 ``gr.Tabs``; :func:`wire` connects them once the rest of the page exists.
 
 Example:
-    >>> [c.label for c in collections(shared=Path("/nonexistent"))[0]][-1]
-    'Upload a BEIR zip'
+    >>> first_stage_label("run:bm25"), first_stage_label("dense")
+    ('TREC run bm25', 'dense cosine')
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
-import threading
 import time
 import zipfile
-import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.components.plot import PlotData
 
-from e2rank_demo.corpus import BeirDataset, Limits, load_beir
+from e2rank_demo.collections import UPLOAD, Collection, collections, find_collection, prepare
 from e2rank_demo.eval_plots import win_tie_loss_chart
 from e2rank_demo.evaluation import (
     REPORTED_LABEL,
@@ -51,109 +46,16 @@ from e2rank_demo.evaluation import (
 )
 from e2rank_demo.metrics import binary_label
 from e2rank_demo.models import OFFLINE_DEFAULT, load_embedder
-from e2rank_demo.plots import Figure
-from e2rank_demo.pipeline import SearchSession, SearchSettings
-from e2rank_demo.prompts import DEFAULT_TASK
-from e2rank_demo.records import Passage
+from e2rank_demo.pipeline import SearchSettings
 from e2rank_demo.rerank import RERANKERS, title_of
-from e2rank_demo.samples import available_samples, load_sample, open_session
 from e2rank_demo.ui import callbacks
+from e2rank_demo.ui.common import embedding_cache, plot_value, skip, user_errors
 from e2rank_demo.ui.render import esc, notice
 from e2rank_demo.ui.state import UISession
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO.parent / "shared" / "data"
-UPLOAD = "upload"
 DEFAULT_SAMPLE_SIZE = 50
 TOP_QUERIES = 5
-SAMPLE_LABELS = {"scifact": "SciFact sample", "general": "General"}
-# Embedded collections kept in memory between runs (process-wide, shared by sessions, never uploads).
-SESSION_CACHE_SIZE = 2
 SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
-
-
-# --------------------------------------------------------------------- collections
-
-
-@dataclass(frozen=True)
-class Collection:
-    """One collection the tab offers.
-
-    Attributes:
-        key: Choice value (``sample:<name>``, ``shared:<folder>`` or ``upload``).
-        label: Choice label.
-        path: Folder to read (``None`` for uploads).
-        sample: Bundled sample name, when it is one (the Search tab can load it).
-        reported: Key of the paper's figures (full collections only).
-        task: Instruction preset.
-        has_run: Whether it ships a TREC run (``runs/*.trec``).
-        note: One sentence shown when it is chosen.
-    """
-
-    key: str
-    label: str
-    path: Path | None
-    sample: str | None = None
-    reported: str | None = None
-    task: str = DEFAULT_TASK
-    has_run: bool = False
-    note: str = ""
-
-    @property
-    def default_first_stage(self) -> str:
-        """``run`` where a run ships (the paper's setup), else ``dense``."""
-        return "run" if self.has_run else "dense"
-
-
-def collections(shared: Path = SHARED_DATA) -> tuple[list[Collection], str | None]:
-    """The collections on offer and, when ``shared`` is absent, a plain note saying so.
-
-    Args:
-        shared: The ``shared/data`` folder (beside the repository by default).
-
-    Returns:
-        ``(collections, note)``; the upload choice is always last.
-    """
-    found: list[Collection] = []
-    for info in sorted(available_samples(), key=lambda i: (i.name != "scifact", i.name)):
-        found.append(Collection(
-            f"sample:{info.name}", SAMPLE_LABELS.get(info.name, info.title), info.path, sample=info.name,
-            task=info.task, note=f"Bundled sample: {info.description} Its queries can be opened in the Search tab."))
-    missing = []
-    scifact, dl19 = shared / "scifact", shared / "trec-dl-2019"
-    if (scifact / "queries.jsonl").is_file():
-        found.append(Collection(
-            "shared:scifact", "SciFact test (full, ../shared/data)", scifact, reported="scifact", task="scifact",
-            note="BEIR SciFact: 5,183 abstracts, 300 test claims. The first run embeds the corpus (a few minutes "
-                 "on a CPU); later runs read the embedding cache."))
-    else:
-        missing.append("SciFact test (full)")
-    if (dl19 / "queries.jsonl").is_file():
-        found.append(Collection(
-            "shared:trec-dl-2019", "TREC DL 2019 (../shared/data, BM25 top-100 run)", dl19, reported="trec-dl-2019",
-            task="web", has_run=True,
-            note="43 judged queries; the corpus holds only the 4,297 passages of the official BM25 top-100, so "
-                 "rerank the run (a dense or BM25 first stage over this subset is not comparable to published "
-                 "figures)."))
-    else:
-        missing.append("TREC DL 2019")
-    found.append(Collection(UPLOAD, "Upload a BEIR zip", None, has_run=True,
-                            note="A .zip holding corpus.jsonl[.gz], queries.jsonl, qrels/test.tsv and optionally "
-                                 "runs/*.trec (at the top level or inside one folder)."))
-    note = None
-    if not shared.is_dir():
-        note = (f"../shared/data is not beside the repository (looked for {shared}), so the full SciFact and "
-                "TREC DL 2019 collections are not offered; the bundled samples and uploads work.")
-    elif missing:
-        note = f"{' and '.join(missing)} not offered: not found in {shared}."
-    return found, note
-
-
-def _collection(key: str) -> Collection:
-    found = next((c for c in collections()[0] if c.key == key), None)
-    if found is None:
-        raise ValueError("Choose a collection first.")
-    return found
 
 
 # --------------------------------------------------------------------- per-session view state
@@ -192,118 +94,6 @@ class EvalView:
     helped: list[EvalHit] = field(default_factory=list)
     hurt: list[EvalHit] = field(default_factory=list)
 
-
-# --------------------------------------------------------------------- loading and embedding
-
-
-@dataclass
-class Prepared:
-    """A collection read and embedded by one model."""
-
-    dataset: BeirDataset
-    session: SearchSession
-    embeddings: str
-
-
-_prepared: OrderedDict[tuple[str, str], Prepared] = OrderedDict()
-_prepared_lock = threading.Lock()
-_build_locks: dict[tuple[str, str], threading.Lock] = {}
-
-
-def _embeddings_note(session: SearchSession, stored: bool) -> str:
-    enc = session.encode_stats
-    if stored:
-        return "precomputed (shipped with the sample)"
-    if enc.cache_hit:
-        return f"all {enc.n_cached:,} from the embedding cache ({enc.seconds:.1f} s)"
-    if enc.n_cached:
-        return f"{enc.n_encoded:,} embedded in {enc.seconds:.1f} s, {enc.n_cached:,} from the embedding cache"
-    return f"{enc.n_encoded:,} embedded in {enc.seconds:.1f} s (now in the embedding cache)"
-
-
-def check_upload_zip(path: Path, limit_bytes: int) -> None:
-    """Refuses a zip whose members (gzipped ones decompressed) add up to more than ``limit_bytes``.
-
-    Raises:
-        ValueError: With a plain message.
-    """
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path.name} is not a zip file; upload a .zip of a BEIR folder.")
-    total = 0
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            if not info.filename.endswith(".gz"):
-                total += info.file_size
-            else:
-                with zf.open(info) as raw, gzip.GzipFile(fileobj=raw) as gz:
-                    while chunk := gz.read(1 << 20):
-                        total += len(chunk)
-                        if total > limit_bytes:
-                            break
-            if total > limit_bytes:
-                raise ValueError(f"the zip unpacks to more than {limit_bytes / (1 << 20):.0f} MB, the upload "
-                                 "limit (E2RANK_MAX_TOTAL_MB); evaluate a smaller collection.")
-
-
-def _read(collection: Collection, upload: str | None) -> BeirDataset:
-    if collection.key != UPLOAD:
-        assert collection.path is not None
-        return load_beir(collection.path)
-    if not upload:
-        raise ValueError("Choose a BEIR .zip to upload first.")
-    limits = Limits.from_env()
-    path = Path(upload)
-    try:
-        check_upload_zip(path, limits.max_total_bytes)
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-        raise ValueError(f"the zip could not be read ({type(exc).__name__})") from None
-    dataset = load_beir(path)
-    if len(dataset.corpus) > limits.max_passages:
-        raise ValueError(f"the uploaded corpus has {len(dataset.corpus):,} documents, over the limit of "
-                         f"{limits.max_passages:,} (E2RANK_MAX_PASSAGES).")
-    return dataset
-
-
-def _embed(collection: Collection, dataset: BeirDataset, embedder: Any,
-           progress: Callable[[int, int], None], scope: str = "") -> Prepared:
-    if collection.sample is not None:
-        session, stored = open_session(load_sample(collection.sample), embedder, callbacks._cache(), progress)
-    else:
-        session = SearchSession(embedder, [Passage.from_document(d) for d in dataset.corpus], callbacks._cache(),
-                                progress=progress, scope=scope)
-        stored = False
-    return Prepared(dataset, session, _embeddings_note(session, stored))
-
-
-def prepare(collection: Collection, embedder: Any, upload: str | None,
-            progress: Callable[[int, int], None], user_scope: str = "") -> tuple[Prepared, bool]:
-    """The collection read and embedded, from memory when an earlier run already did it.
-
-    Uploads are never kept in memory; their embeddings go through the cache in the
-    uploader's ``user_scope`` (:meth:`UISession.upload_scope`), so neither the note nor
-    the time taken tells whether another user uploaded the same texts.
-
-    Returns:
-        ``(prepared, reused)``.
-    """
-    if collection.key == UPLOAD:
-        return _embed(collection, _read(collection, upload), embedder, progress, user_scope), False
-    key = (collection.key, embedder.identity)
-    with _prepared_lock:
-        lock = _build_locks.setdefault(key, threading.Lock())
-    with lock:  # two sessions evaluating the same collection embed it once
-        with _prepared_lock:
-            if key in _prepared:
-                _prepared.move_to_end(key)
-                return _prepared[key], True
-        prepared = _embed(collection, _read(collection, None), embedder, progress)
-        with _prepared_lock:
-            _prepared[key] = prepared
-            while len(_prepared) > SESSION_CACHE_SIZE:
-                _prepared.popitem(last=False)
-    return prepared, False
 
 
 # --------------------------------------------------------------------- rendering
@@ -410,13 +200,6 @@ def summary_view(report: EvalReport, collection: Collection, total_queries: int,
     return "".join(parts)
 
 
-def plot_value(figure: Figure) -> PlotData:
-    """A ``gr.Plot`` value that keeps the figure's plotly config (PNG name and scale of the camera button)."""
-    spec = json.loads(figure.fig.to_json())
-    spec["config"] = figure.config
-    return PlotData(type="plotly", plot=json.dumps(spec))
-
-
 def _hits(items: Sequence[QueryDelta]) -> list[EvalHit]:
     return [EvalHit(d.qid, d.text, d.delta, d.baseline, d.system) for d in items]
 
@@ -447,10 +230,6 @@ def write_downloads(report: EvalReport, folder: Path) -> list[str]:
 N_RUN_OUTPUTS = 8
 
 
-def _skip(n: int) -> tuple[Any, ...]:
-    return tuple(gr.skip() for _ in range(n))
-
-
 def stage_choices(collection: Collection) -> list[tuple[str, str]]:
     """The first stages a collection allows (a run only where one ships)."""
     stages = [("Dense (cosine)", "dense"), ("BM25", "bm25")]
@@ -462,7 +241,7 @@ def stage_choices(collection: Collection) -> list[tuple[str, str]]:
 
 def choose_collection(key: str) -> tuple[Any, ...]:
     """Shows the upload box only for uploads, the collection's note and the first stages it allows."""
-    collection = _collection(key)
+    collection = find_collection(key)
     return (gr.File(visible=collection.key == UPLOAD), notice(collection.note),
             gr.Radio(choices=stage_choices(collection), value=collection.default_first_stage))
 
@@ -481,7 +260,7 @@ def _progress_fns(progress: gr.Progress) -> tuple[Callable[[int, int], None], Ca
     return encode, queries
 
 
-@callbacks.user_errors
+@user_errors
 def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, rerankers: Sequence[str] | None,
                    scope: str, size: float | None, seed: float | None, state: UISession, view: EvalView,
                    progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
@@ -489,11 +268,11 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
     if view.running:
         gr.Warning("An evaluation is already running in this session; wait for it to finish (the other tabs "
                    "keep working meanwhile).")
-        return _skip(N_RUN_OUTPUTS)
-    collection = _collection(key)
+        return skip(N_RUN_OUTPUTS)
+    collection = find_collection(key)
     if collection.key == UPLOAD and not upload:
         gr.Warning("Choose a BEIR .zip to upload first.")
-        return _skip(N_RUN_OUTPUTS)
+        return skip(N_RUN_OUTPUTS)
     if first_stage not in ("dense", "bm25", "run"):
         raise ValueError(f"Unknown first stage {first_stage!r}; choose dense, bm25 or run.")
     limit = None if scope == "all" else int(size or 0)
@@ -510,7 +289,8 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
             gr.Warning(loaded.notice)
         progress(0.0, desc="Reading the collection…")
         encode_progress, query_progress = _progress_fns(progress)
-        prepared, reused = prepare(collection, loaded.embedder, upload, encode_progress, state.upload_scope())
+        prepared, reused = prepare(collection, loaded.embedder, upload, encode_progress, state.upload_scope(),
+                                    embedding_cache())
         dataset = prepared.dataset
         n_docs = len(prepared.session.passages)
         encode_progress(n_docs, n_docs)  # stored, cached or kept in memory: the bar still says the corpus is done
@@ -570,7 +350,7 @@ def hits_note(deltas: Sequence[QueryDelta], helped: Sequence[QueryDelta], hurt: 
 N_OPEN_OUTPUTS = 5  # tabs, query, message, go flag, first stage (then index_outputs)
 
 
-@callbacks.user_errors
+@user_errors
 def open_query(which: str, index: int | str | None, model: str, state: UISession, view: EvalView,
                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
     """Opens a helped/hurt query in the Search tab (loading its bundled sample first if needed).
@@ -581,9 +361,9 @@ def open_query(which: str, index: int | str | None, model: str, state: UISession
     """
     hits = view.helped if which == "helped" else view.hurt
     if index is None or not str(index).isdigit() or not 0 <= int(index) < len(hits):
-        return _skip(N_OPEN_OUTPUTS + callbacks.n_index_outputs())
+        return skip(N_OPEN_OUTPUTS + callbacks.n_index_outputs())
     hit = hits[int(index)]
-    keep = _skip(callbacks.n_index_outputs())
+    keep = skip(callbacks.n_index_outputs())
     if view.sample is None:
         message = (f"“{hit.text}” is from {view.label}, which the Search tab cannot load (it searches the bundled "
                    "samples, uploads and pasted text): its candidates cannot be shown there. Copy the query to "
@@ -622,7 +402,7 @@ def unselect() -> gr.Radio:
 def search_if(go: bool, *args: Any) -> tuple[Any, ...]:
     """Runs the app's search only when :func:`open_query` said so."""
     if not go:
-        return _skip(callbacks.n_result_outputs() + 1)
+        return skip(callbacks.n_result_outputs() + 1)
     return callbacks.search(*args)
 
 

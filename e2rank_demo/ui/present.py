@@ -32,8 +32,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
-import functools
-import html
 import logging
 import threading
 from collections import Counter, OrderedDict
@@ -49,7 +47,16 @@ from e2rank_demo.models import load_embedder
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.records import ListwisePrompt, QueryResult
 from e2rank_demo.samples import available_samples, load_sample, open_session
-from e2rank_demo.ui import callbacks, render, share, visuals
+from e2rank_demo.ui import render, share, visuals
+from e2rank_demo.ui.common import (
+    embedding_cache,
+    on_gpu,
+    plot_value,
+    settings_of,
+    skip,
+    user_errors,
+    warn_on_error,
+)
 from e2rank_demo.ui.content import model_note
 from e2rank_demo.ui.state import UISession
 
@@ -364,21 +371,12 @@ def sample_session(name: str, model: str, state: UISession | None = None) -> tup
             return _sessions[key]
     sample = load_sample(name)
     loaded = load_embedder(model)
-    index, _ = open_session(sample, loaded.embedder, _embedding_cache())
+    index, _ = open_session(sample, loaded.embedder, embedding_cache())
     with _sessions_lock:
         _sessions[key] = (index, loaded.notice)
         while len(_sessions) > SESSIONS_KEPT:
             _sessions.popitem(last=False)
     return index, loaded.notice
-
-
-def _embedding_cache() -> Any:
-    """The app's shared embedding cache (``None`` if it cannot be opened)."""
-    try:
-        return callbacks._cache()  # noqa: SLF001 - the one process-wide cache the Search tab uses
-    except Exception:  # noqa: BLE001 - shipped embeddings still work without it
-        logger.exception("embedding cache unavailable")
-        return None
 
 
 def _search(index: SearchSession, query: str, settings: SearchSettings) -> QueryResult:
@@ -402,24 +400,15 @@ def start_latency(index: SearchSession, result: QueryResult) -> concurrent.futur
     with _latency_lock:
         job = _latency_jobs.get(key)
         if job is None or (job.done() and job.exception() is not None):
-            job = _latency_jobs[key] = _latency_pool.submit(_measure, index, result.query, settings_for(result))
+            job = _latency_jobs[key] = _latency_pool.submit(_measure, index, result.query, settings_of(result))
         _latency_jobs.move_to_end(key)
         while len(_latency_jobs) > LATENCY_KEPT:
             _latency_jobs.popitem(last=False)
     return job
 
 
-if callbacks.spaces is not None:  # Hugging Face ZeroGPU: model calls run inside spaces.GPU
-    _search = callbacks.spaces.GPU(_search)
-    _measure = callbacks.spaces.GPU(_measure)
-
-
-def settings_for(result: QueryResult) -> SearchSettings:
-    """The settings a walkthrough's search ran with."""
-    try:
-        return SearchSettings(**result.settings)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return SearchSettings()
+_search = on_gpu(_search)
+_measure = on_gpu(_measure)
 
 
 # --------------------------------------------------------------------- steps
@@ -434,7 +423,7 @@ def _map_value(ps: PresentState) -> tuple[Any, str]:
             proj = dataclasses.replace(proj, notice=PCA_NOTICE)
         figure = plots.embedding_map(proj, ps.session, ps.result, relevance=ps.relevance or None, animate=True)
         figure.caption = MAP_CAPTION
-        ps.map_value, ps.map_method = visuals.plot_value(figure), proj.method
+        ps.map_value, ps.map_method = plot_value(figure), proj.method
         ps.map_note = figure_note(figure) + (render.notice(proj.notice, "warn") if proj.notice else "")
     return ps.map_value, ps.map_note
 
@@ -478,7 +467,7 @@ def render_step(ps: PresentState, progress: Any = None) -> tuple[Any, ...]:
                 ps.latency = job.result(timeout=LATENCY_WAIT_S)
         if ps.latency is not None:
             figure = plots.latency_bars(ps.latency)
-            plot = gr.Plot(value=visuals.plot_value(figure), visible=True)
+            plot = gr.Plot(value=plot_value(figure), visible=True)
             extra = figure_note(figure) + reported_html()
         elif len(result.candidates):
             body = render.notice(MEASURING_NOTICE) + reported_html()
@@ -489,24 +478,11 @@ def render_step(ps: PresentState, progress: Any = None) -> tuple[Any, ...]:
 
 
 def _failed() -> tuple[Any, ...]:
-    return tuple(gr.skip() for _ in range(N_OUTPUTS))
+    return skip(N_OUTPUTS)
 
 
-def guarded(fn: Any) -> Any:
-    """Any failure becomes a plain warning; the walkthrough stays where it was."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ValueError as exc:
-            gr.Warning(html.escape(str(exc), quote=False))
-        except Exception as exc:  # noqa: BLE001 - the page gets a message, never a crash
-            logger.exception("present callback %s failed", fn.__name__)
-            gr.Warning(f"Something went wrong ({type(exc).__name__}); the walkthrough is unchanged.")
-        return _failed()
-
-    return wrapper
+# Any failure becomes a plain warning; the walkthrough stays where it was.
+guarded = warn_on_error(_failed, capitalise=False, unchanged="The walkthrough is unchanged.")
 
 
 def begin(ps: PresentState, corpus: str | None, query: str | None, model: str, first_stage: str, candidates: float,
@@ -610,7 +586,7 @@ def walkthrough_link(ps: PresentState) -> tuple[str, str]:
     return share.link_query(view), render.notice("Link copied (where the browser allows it); it is also in the box.")
 
 
-@callbacks.user_errors
+@user_errors
 def export_report(ps: PresentState, state: UISession) -> Any:
     """A one-file report of the walkthrough's query (with its latency, once step 5 measured it)."""
     from e2rank_demo.report import write_report

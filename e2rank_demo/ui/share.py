@@ -45,6 +45,7 @@ from e2rank_demo.pipeline import MAX_QUERY_CHARS
 from e2rank_demo.prompts import TASKS
 from e2rank_demo.samples import available_samples, load_sample
 from e2rank_demo.ui import callbacks, render
+from e2rank_demo.ui.common import user_errors
 from e2rank_demo.ui.state import UISession
 
 logger = logging.getLogger(__name__)
@@ -544,7 +545,7 @@ def copy_button(state: UISession) -> Any:
     return gr.Button(UPLOAD_LABEL if uploaded else COPY_LABEL)
 
 
-@callbacks.user_errors
+@user_errors
 def export_report(include_latency: bool, state: UISession,
                   progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 - Gradio's idiom
     """"Export report": writes the last search as one offline HTML file into the session's folder."""

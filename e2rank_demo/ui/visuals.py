@@ -21,49 +21,37 @@ background; opening the map tab draws UMAP when it is ready, else PCA at once, a
 Figures go to ``gr.Plot`` as :class:`~gradio.components.plot.PlotData` built here, so
 they keep their plotly ``config`` (PNG file name and scale for the mode bar's camera
 button). Gradio's plotly renderer drops ``frames``, so the map animation carries its
-frames inline in the Play button and slider (``Plotly.animate`` accepts frame objects).
+frames inline in the Play button and slider (``Plotly.animate`` accepts frame objects;
+see :func:`e2rank_demo.ui.common.inline_frames`).
 
 Example:
-    >>> layout = {"updatemenus": [{"buttons": [{"method": "animate", "args": [None, {}]}]}],
-    ...           "sliders": [{"steps": [{"method": "animate", "args": [["0.00"], {}]}]}]}
-    >>> inline_frames(layout, [{"name": "0.00", "data": [{"x": [0]}], "traces": [3]}])
-    >>> layout["updatemenus"][0]["buttons"][0]["args"][0][0]["traces"], layout["sliders"][0]["steps"][0]["args"][0]
-    ([3], [{'name': '0.00', 'data': [{'x': [0]}], 'traces': [3]}])
+    >>> caption_html("a <b> caption")
+    '<p class="e2r-hint e2r-caption">a &lt;b&gt; caption</p>'
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import html
-import json
 import logging
 import threading
 import math
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec
+from typing import Any
 
 import gradio as gr
 import numpy as np
-from gradio.components.plot import PlotData
 
 from e2rank_demo import cosines, latency, plots, projection
-from e2rank_demo.pipeline import SearchSession, SearchSettings
+from e2rank_demo.pipeline import SearchSession
 from e2rank_demo.records import QueryResult
 from e2rank_demo.ui import render
+from e2rank_demo.ui.common import on_gpu, plot_value, settings_of, skip, warn_on_error
 from e2rank_demo.ui.state import UISession
 
-try:  # Hugging Face ZeroGPU hands out the GPU only inside spaces.GPU-decorated calls.
-    import spaces
-except ImportError:
-    spaces = None
-
 logger = logging.getLogger(__name__)
-
-P = ParamSpec("P")
 
 SCOPES = [("All documents", "corpus"), ("Only the N candidates", "candidates")]
 COLOURS = [("First-stage rank", "rank"), ("Relevance (your judgments)", "relevance")]
@@ -245,31 +233,6 @@ def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_ui: LatencyTa
 # --------------------------------------------------------------------- helpers
 
 
-def _skip(n: int) -> tuple[Any, ...]:
-    return tuple(gr.skip() for _ in range(n))
-
-
-def warn_on_error(fallback: Callable[[], tuple[Any, ...]]) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
-    """Turns any failure into a plain ``gr.Warning`` and returns ``fallback()`` (no traceback, no lost state)."""
-
-    def decorate(fn: Callable[P, Any]) -> Callable[P, Any]:
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except ValueError as exc:  # the API's messages are written for users
-                message = str(exc)  # Gradio renders toasts as HTML and the message may quote user input
-                gr.Warning(html.escape(message[:1].upper() + message[1:], quote=False))
-            except Exception as exc:  # noqa: BLE001 - the page gets a message, never a crash
-                logger.exception("visuals callback %s failed", fn.__name__)
-                gr.Warning(f"Something went wrong ({type(exc).__name__}). Your corpus and judgments are unchanged.")
-            return fallback()
-
-        return wrapper
-
-    return decorate
-
-
 def refusal(state: UISession, what: str) -> str | None:
     """Why ``what`` cannot be shown now (no corpus, no search, indexing), or ``None``."""
     if state.indexing:
@@ -281,45 +244,6 @@ def refusal(state: UISession, what: str) -> str | None:
     if not len(state.result.candidates):
         return f"The last search found no candidates, so there is no {what} to show; try another query."
     return None
-
-
-def plot_value(figure: plots.Figure) -> PlotData:
-    """A ``gr.Plot`` value that keeps the figure's plotly config and carries animation frames inline."""
-    spec = json.loads(figure.fig.to_json())
-    frames = spec.pop("frames", None)
-    if frames:
-        inline_frames(spec.setdefault("layout", {}), frames)
-    spec["config"] = figure.config
-    return PlotData(type="plotly", plot=json.dumps(spec))
-
-
-def inline_frames(layout: dict[str, Any], frames: Sequence[dict[str, Any]]) -> None:
-    """Replaces frame names in ``animate`` buttons and slider steps by the frame objects themselves.
-
-    Gradio's plotly renderer passes only data, layout and config to ``Plotly.react``, so
-    named frames would be lost; ``Plotly.animate`` also takes a list of frame objects.
-    A Play button animating all frames (``args[0] is None``) gets all of them; the
-    pause button (``[None]``) is left alone.
-    """
-    by_name = {str(f.get("name")): f for f in frames}
-    for menu in layout.get("updatemenus", []):
-        for button in menu.get("buttons", []):
-            if button.get("method") == "animate" and button.get("args") and button["args"][0] is None:
-                button["args"][0] = list(frames)
-    for slider in layout.get("sliders", []):
-        for step in slider.get("steps", []):
-            names = step.get("args", [None])[0]
-            if step.get("method") == "animate" and isinstance(names, list) and names and all(
-                    isinstance(n, str) and n in by_name for n in names):
-                step["args"][0] = [by_name[n] for n in names]
-
-
-def settings_of(result: QueryResult) -> SearchSettings:
-    """The settings a search ran with (defaults if they cannot be rebuilt)."""
-    try:
-        return SearchSettings(**result.settings)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return SearchSettings()
 
 
 def with_rocchio(index: SearchSession, result: QueryResult) -> tuple[QueryResult, bool]:
@@ -408,7 +332,7 @@ def cosine_outputs(table: cosines.CosineTable) -> tuple[str, str]:
 
 
 def _map_failed() -> tuple[Any, ...]:
-    return _skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=False),)
+    return skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=False),)
 
 
 def _empty_map(message: str, kind: str = "warn") -> tuple[Any, ...]:
@@ -435,7 +359,7 @@ def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, f
     options = (scope, color_by, bool(animate), tuple(sorted(judged.items())))
     same_search = view.result is result and view.options[-1:] == options[-1:]
     if not force and same_search and view.options == options and not view.waiting:
-        return _skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=False),)
+        return skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=False),)
 
     full, rocchio_added = with_rocchio(index, result)
     placed = view.placed if view.result is result else None
@@ -470,7 +394,7 @@ def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, f
         lines.append("Nothing is judged for this query yet: tick relevant documents in the Search tab.")
 
     if same_search:  # the cosine table and charts depend only on the search and its judgments
-        charts = _skip(6)
+        charts = skip(6)
     else:
         cos_label, cos_table = cosine_outputs(cosines.cosine_table_for(index, full, judged))
         if "e2rank" in result.reranked:
@@ -512,8 +436,8 @@ def poll_map(scope: str, color_by: str, animate: bool, state: UISession) -> tupl
         if time.monotonic() - view.since > POLL_GIVE_UP_S:
             view.waiting = False
             return (render.notice("UMAP is taking long on this corpus; press Refresh later to try again.", "warn"),
-                    *_skip(N_MAP_OUTPUTS - 2), gr.Timer(active=False))
-        return _skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=True),)
+                    *skip(N_MAP_OUTPUTS - 2), gr.Timer(active=False))
+        return skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=True),)
     return map_outputs(scope, color_by, animate, state, force=True)
 
 
@@ -536,12 +460,8 @@ def after_indexing(state: UISession) -> tuple[Any, ...]:
 # --------------------------------------------------------------------- latency callbacks
 
 
-def _on_gpu(fn: Callable[P, Any]) -> Callable[P, Any]:
-    return spaces.GPU(fn) if spaces is not None else fn
-
-
-_measure = _on_gpu(latency.measure_latency)
-_scale = _on_gpu(latency.scaling_run)
+_measure = on_gpu(latency.measure_latency)
+_scale = on_gpu(latency.scaling_run)
 
 
 def _refuse(state: UISession, what: str, n_outputs: int) -> tuple[Any, ...] | None:
@@ -549,7 +469,7 @@ def _refuse(state: UISession, what: str, n_outputs: int) -> tuple[Any, ...] | No
     if why is None:
         return None
     gr.Warning(why)
-    return (render.notice(why, "warn"), *_skip(n_outputs - 1))
+    return (render.notice(why, "warn"), *skip(n_outputs - 1))
 
 
 def _measure_outputs(state: UISession, repeats: float, progress: gr.Progress, subsample: int | None) -> tuple[Any, ...]:
@@ -570,7 +490,7 @@ def _measure_outputs(state: UISession, repeats: float, progress: gr.Progress, su
     except latency.MeasurementCancelled:
         gr.Info("Measurement cancelled; the last result stays.")
         return (render.notice("Measurement cancelled; the chart shows the last completed one."),
-                *_skip(N_MEASURE_OUTPUTS - 1))
+                *skip(N_MEASURE_OUTPUTS - 1))
     return latency_outputs(measured)
 
 
@@ -590,14 +510,14 @@ def latency_outputs(report: latency.LatencyReport) -> tuple[Any, ...]:
     return info, plot_value(fig), caption_html(fig.caption), gr.Dataframe(value=rows, headers=headers)
 
 
-@warn_on_error(lambda: _skip(N_MEASURE_OUTPUTS))
+@warn_on_error(lambda: skip(N_MEASURE_OUTPUTS))
 def measure_query(repeats: float, state: UISession,
                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
     """"Measure this query": times every system on the last query (slow baselines on a subsample)."""
     return _measure_outputs(state, repeats, progress, latency.DEFAULT_SUBSAMPLE)
 
 
-@warn_on_error(lambda: _skip(N_MEASURE_OUTPUTS))
+@warn_on_error(lambda: skip(N_MEASURE_OUTPUTS))
 def measure_query_in_full(repeats: float, state: UISession,
                           progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
     """"Measure in full": as :func:`measure_query`, the slow baselines on all N candidates."""
@@ -610,7 +530,7 @@ def cancel_measurement(state: UISession) -> None:
         state.measure_cancel.set()
 
 
-@warn_on_error(lambda: _skip(N_SCALING_OUTPUTS))
+@warn_on_error(lambda: skip(N_SCALING_OUTPUTS))
 def scaling_run(ns: Sequence[int | str] | None, repeats: float, state: UISession,
                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
     """"Scaling run": rerank latency against N for E2Rank, E2Rank without cache and pointwise."""
@@ -620,7 +540,7 @@ def scaling_run(ns: Sequence[int | str] | None, repeats: float, state: UISession
     chosen = sorted({int(n) for n in ns or []})
     if not chosen:
         gr.Warning("Tick at least one candidate count N first.")
-        return _skip(N_SCALING_OUTPUTS)
+        return skip(N_SCALING_OUTPUTS)
     index, result = state.index, state.result
     assert index is not None and result is not None
 
