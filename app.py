@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -21,14 +22,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Builds the page, starts loading the model in the background and serves."""
     args = parse_args(argv)
+    # Start-up logs each step with its time (model, faiss, numba warm-up, sample maps), like the MTEB
+    # leaderboard app; an embedding host that configured logging itself keeps its own setup.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("e2rank_demo").setLevel(logging.INFO)
     from e2rank_demo.ui import build_demo, launch_options, warm_up_in_background
+    from e2rank_demo.ui.callbacks import start_up_step
 
-    demo = build_demo()
+    with start_up_step("building the page"):
+        demo = build_demo()
     warm_up_in_background()
     # Four events at a time: one session's long indexing run never blocks another's search.
     demo.queue(default_concurrency_limit=4, max_size=64)
     # SIGTERM (docker stop, a Space restart) stops the server like Ctrl+C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    logging.getLogger("e2rank_demo").info("start-up: serving on http://%s:%d", args.host, args.port)
     try:
         demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
     finally:

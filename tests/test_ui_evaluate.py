@@ -163,7 +163,7 @@ def test_evaluation_callback_on_the_general_sample(general_run) -> None:  # noqa
     """The table matches the downloaded runs scored again; progress goes embedding corpus -> queries."""
     outputs, state, view, progress = general_run
     summary, metrics, plot, caption, helped, hurt, files, message = outputs
-    assert len(outputs) == tab.N_RUN_OUTPUTS and not view.running
+    assert len(outputs) == len(tab.RUN_OUTPUTS) and not view.running
     paths = {Path(p).name: Path(p) for p in files}
     assert set(paths) == {"evaluation.json", "trec-runs.zip"}
     assert all(p.parent.parent == state.private_dir() for p in paths.values())
@@ -221,7 +221,7 @@ def test_a_second_evaluation_in_the_same_session_is_refused_politely() -> None:
     with pytest.warns(UserWarning, match="already running"):
         outputs = tab.run_evaluation("sample:general", None, "minilm", "dense", ["e2rank"], "sample", 5, 0,
                                      UISession(), view, Progress())
-    assert len(outputs) == tab.N_RUN_OUTPUTS and all(isinstance(o, SKIP) for o in outputs)
+    assert len(outputs) == len(tab.RUN_OUTPUTS) and all(isinstance(o, SKIP) for o in outputs)
     assert view.running
 
 

@@ -185,7 +185,7 @@ def test_second_query_on_the_same_corpus_does_not_refit_umap(index: SearchSessio
     with fit_patch as fit, transform_patch as transform:
         state = loaded(index)
         cleared = visuals.after_indexing(state)  # what the app runs after indexing: starts the fit
-        assert len(cleared) == visuals.N_MAP_OUTPUTS + 1 and cleared[1] is None and "Search first" in cleared[0]
+        assert len(cleared) == len(visuals.MAP_OUTPUTS) + 1 and cleared[1] is None and "Search first" in cleared[0]
         search(state, "why does bread rise")
         visuals.show_map(*VIEW, state)
         wait_for_fit(projector, state)

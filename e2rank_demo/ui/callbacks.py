@@ -9,11 +9,12 @@ groups documented in :mod:`e2rank_demo.ui.layout` (``index_outputs`` and
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,21 +67,34 @@ def model_choices() -> tuple[list[tuple[str, str]], str]:
     return choices, default
 
 
+@contextlib.contextmanager
+def start_up_step(step: str) -> Iterator[None]:
+    """Logs one start-up step and how long it took (a failure propagates, logged by the caller)."""
+    start = time.monotonic()
+    logger.info("start-up: %s ...", step)
+    yield
+    logger.info("start-up: %s done in %.1f s", step, time.monotonic() - start)
+
+
 def warm_up_in_background() -> threading.Thread:
     """Loads the default model and the heavy libraries, and fits the samples' maps, without delaying the page."""
 
     def work() -> None:
         try:
-            load_embedder(default_model_name())
-            import faiss  # noqa: F401 - imported for its load time only
+            with start_up_step(f"loading model {default_model_name()}"):
+                load_embedder(default_model_name())
+            with start_up_step("importing faiss"):
+                import faiss  # noqa: F401 - imported for its load time only
         except Exception:  # noqa: BLE001 - a failed warm-up is retried by the first real load
             logger.exception("background warm-up failed")
         try:  # compiles UMAP's numba code on the map's own worker thread (returns at once)
             from e2rank_demo import projection
 
-            projection.warm_up()
+            with start_up_step("starting the numba warm-up (UMAP compiles in the background)"):
+                projection.warm_up()
             # The bundled samples' maps too, so the first search's map is UMAP, not PCA.
-            prefit_maps(load_embedder(default_model_name()).embedder, first=default_sample())
+            with start_up_step("fitting the samples' UMAP maps"):
+                prefit_maps(load_embedder(default_model_name()).embedder, first=default_sample())
         except Exception:  # noqa: BLE001 - the map shows PCA until UMAP works
             logger.exception("UMAP warm-up failed")
 

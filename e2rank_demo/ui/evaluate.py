@@ -49,7 +49,7 @@ from e2rank_demo.models import OFFLINE_DEFAULT, load_embedder
 from e2rank_demo.pipeline import SearchSettings
 from e2rank_demo.rerank import RERANKERS, title_of
 from e2rank_demo.ui import callbacks
-from e2rank_demo.ui.common import embedding_cache, plot_value, skip, user_errors
+from e2rank_demo.ui.common import Outputs, embedding_cache, plot_value, skip, user_errors
 from e2rank_demo.ui.render import esc, notice
 from e2rank_demo.ui.state import UISession
 
@@ -227,7 +227,8 @@ def write_downloads(report: EvalReport, folder: Path) -> list[str]:
 # --------------------------------------------------------------------- callbacks
 
 
-N_RUN_OUTPUTS = 8
+RUN_OUTPUTS = Outputs("summary", "metrics", "chart", "caption", "helped", "hurt", "downloads", "open_message")
+"""What :func:`run_evaluation` returns, by :class:`EvalTab` component."""
 
 
 def stage_choices(collection: Collection) -> list[tuple[str, str]]:
@@ -268,11 +269,11 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
     if view.running:
         gr.Warning("An evaluation is already running in this session; wait for it to finish (the other tabs "
                    "keep working meanwhile).")
-        return skip(N_RUN_OUTPUTS)
+        return RUN_OUTPUTS.skip()
     collection = find_collection(key)
     if collection.key == UPLOAD and not upload:
         gr.Warning("Choose a BEIR .zip to upload first.")
-        return skip(N_RUN_OUTPUTS)
+        return RUN_OUTPUTS.skip()
     if first_stage not in ("dense", "bm25", "run"):
         raise ValueError(f"Unknown first stage {first_stage!r}; choose dense, bm25 or run.")
     limit = None if scope == "all" else int(size or 0)
@@ -322,15 +323,15 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
     view.collection, view.label, view.sample = collection.key, label, collection.sample
     view.first_stage, view.helped, view.hurt = report.first_stage, _hits(helped), _hits(hurt)
     files = write_downloads(report, state.private_dir() / "evaluation")
-    return (
-        summary,
-        metrics_view(report, label, reported, loaded.embedder.label.split(" (")[0]),
-        plot,
-        caption,
-        gr.Radio(choices=hit_choices(view.helped), value=None, visible=bool(view.helped)),
-        gr.Radio(choices=hit_choices(view.hurt), value=None, visible=bool(view.hurt)),
-        files,
-        notice(hits_note(deltas, helped, hurt)),
+    return RUN_OUTPUTS.values(
+        summary=summary,
+        metrics=metrics_view(report, label, reported, loaded.embedder.label.split(" (")[0]),
+        chart=plot,
+        caption=caption,
+        helped=gr.Radio(choices=hit_choices(view.helped), value=None, visible=bool(view.helped)),
+        hurt=gr.Radio(choices=hit_choices(view.hurt), value=None, visible=bool(view.hurt)),
+        downloads=files,
+        open_message=notice(hits_note(deltas, helped, hurt)),
     )
 
 
@@ -504,7 +505,7 @@ def wire(tab: EvalTab, *, model: gr.Dropdown, state: gr.State, tabs: gr.Tabs, qu
         run_evaluation,
         [tab.collection, tab.upload, model, tab.first_stage, tab.rerankers, tab.scope, tab.size, tab.seed, state,
          tab.view],
-        [tab.summary, tab.metrics, tab.chart, tab.caption, tab.helped, tab.hurt, tab.downloads, tab.open_message],
+        RUN_OUTPUTS.components(tab),
         api_name="evaluate", show_progress_on=tab.metrics, concurrency_limit=2, concurrency_id="evaluate",
     )
     for picker, fn in ((tab.helped, open_helped), (tab.hurt, open_hurt)):

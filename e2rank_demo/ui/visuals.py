@@ -37,7 +37,7 @@ import threading
 import math
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,7 @@ from e2rank_demo import cosines, latency, plots, projection
 from e2rank_demo.pipeline import SearchSession
 from e2rank_demo.records import QueryResult
 from e2rank_demo.ui import render
-from e2rank_demo.ui.common import on_gpu, plot_value, settings_of, skip, warn_on_error
+from e2rank_demo.ui.common import Outputs, on_gpu, plot_value, settings_of, warn_on_error
 from e2rank_demo.ui.state import UISession
 
 logger = logging.getLogger(__name__)
@@ -65,9 +65,40 @@ WAITING_FOR_UMAP = ("UMAP is still fitting — showing PCA for now; the map upda
 LATENCY_CONCURRENCY = "e2rank-latency"
 """One measurement at a time, across sessions: two overlapping runs would slow each other down."""
 
-N_MAP_OUTPUTS = 10
-N_MEASURE_OUTPUTS = 4
-N_SCALING_OUTPUTS = 3
+
+
+# --------------------------------------------------------------------- charts under the map
+
+
+@dataclass(frozen=True)
+class MapChart:
+    """One chart under the embedding map.
+
+    Attributes:
+        key: Names its outputs (``<key>_plot``, ``<key>_caption``) and element ids (``<key>-plot``).
+        label: The plot's label.
+        draw: ``draw(result, full, session, judged)``: the figure (a :mod:`e2rank_demo.plots`
+            function), or a plain message when this search has nothing to show. ``full`` is
+            the result with a Rocchio ranking added for the map.
+    """
+
+    key: str
+    label: str
+    draw: Callable[[QueryResult, QueryResult, SearchSession, dict[str, int]], plots.Figure | str]
+
+
+MAP_CHARTS: tuple[MapChart, ...] = (
+    MapChart("shift", "Rank shift", lambda result, full, index, judged: plots.rank_shift(
+        result, index, relevance=judged or None) if "e2rank" in result.reranked
+        else "No E2Rank ranking in this search, so there is no rank shift to show."),
+    MapChart("scores", "Score curves", lambda result, full, index, judged: plots.score_distribution(full, index)),
+)
+"""The charts under the map, in order; a new one is a :mod:`~e2rank_demo.plots` function and an entry here."""
+
+MAP_OUTPUTS = Outputs("info", "plot", "caption", "cosine_label", "cosine",
+                      *(f"{c.key}_{part}" for c in MAP_CHARTS for part in ("plot", "caption")), "timer")
+MEASURE_OUTPUTS = Outputs("info", "bars", "bars_caption", "bars_table")
+SCALING_OUTPUTS = Outputs("info", "scaling", "scaling_caption")
 
 
 # --------------------------------------------------------------------- components
@@ -86,10 +117,8 @@ class MapTab:
     caption: gr.HTML
     cosine_label: gr.HTML
     cosine: gr.HTML
-    shift_plot: gr.Plot
-    shift_caption: gr.HTML
-    scores_plot: gr.Plot
-    scores_caption: gr.HTML
+    charts: dict[str, Any]
+    """``<key>_plot`` and ``<key>_caption`` components of each :data:`MAP_CHARTS` entry."""
     timer: gr.Timer
 
     @property
@@ -99,9 +128,8 @@ class MapTab:
 
     @property
     def outputs(self) -> list[Any]:
-        """What the map callbacks return, in order (``N_MAP_OUTPUTS``)."""
-        return [self.info, self.plot, self.caption, self.cosine_label, self.cosine, self.shift_plot,
-                self.shift_caption, self.scores_plot, self.scores_caption, self.timer]
+        """What the map callbacks return, in :data:`MAP_OUTPUTS` order."""
+        return [self.charts[name] if name in self.charts else getattr(self, name) for name in MAP_OUTPUTS.names]
 
 
 @dataclass
@@ -146,14 +174,13 @@ def build_map_tab() -> MapTab:
         with gr.Column(scale=2, min_width=280):
             cosine = gr.HTML(elem_id="cosine-table")
             cosine_label = gr.HTML(elem_id="cosine-label")
+    charts: dict[str, Any] = {}
     with gr.Accordion("Charts: rank shift and score curves", open=True, elem_id="map-charts"):
-        shift_plot = gr.Plot(label="Rank shift", elem_id="shift-plot")
-        shift_caption = gr.HTML(elem_id="shift-caption")
-        scores_plot = gr.Plot(label="Score curves", elem_id="scores-plot")
-        scores_caption = gr.HTML(elem_id="scores-caption")
+        for chart in MAP_CHARTS:
+            charts[f"{chart.key}_plot"] = gr.Plot(label=chart.label, elem_id=f"{chart.key}-plot")
+            charts[f"{chart.key}_caption"] = gr.HTML(elem_id=f"{chart.key}-caption")
     timer = gr.Timer(POLL_SECONDS, active=False)
-    return MapTab(info, scope, color_by, animate, refresh, plot, caption, cosine_label, cosine, shift_plot,
-                  shift_caption, scores_plot, scores_caption, timer)
+    return MapTab(info, scope, color_by, animate, refresh, plot, caption, cosine_label, cosine, charts, timer)
 
 
 def build_latency_tab() -> LatencyTab:
@@ -216,7 +243,7 @@ def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_ui: LatencyTa
           show_progress="minimal", **private)
     map_ui.refresh.click(refresh_map, inputs, map_ui.outputs, show_progress="minimal", **private)
     map_ui.timer.tick(poll_map, inputs, map_ui.outputs, show_progress="hidden", trigger_mode="once", **private)
-    measure_outputs = [latency_ui.info, latency_ui.bars, latency_ui.bars_caption, latency_ui.bars_table]
+    measure_outputs = MEASURE_OUTPUTS.components(latency_ui)
     latency_ui.measure.click(measure_query, [latency_ui.repeats, state], measure_outputs,
                              concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1,
                              show_progress_on=latency_ui.bars, **private)
@@ -226,7 +253,7 @@ def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_ui: LatencyTa
     latency_ui.cancel.click(cancel_measurement, state, None, **private)
     latency_ui.scale.click(
         scaling_run, [latency_ui.ns, latency_ui.repeats, state],
-        [latency_ui.info, latency_ui.scaling, latency_ui.scaling_caption],
+        SCALING_OUTPUTS.components(latency_ui),
         concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1, show_progress_on=latency_ui.scaling, **private)
 
 
@@ -332,16 +359,18 @@ def cosine_outputs(table: cosines.CosineTable) -> tuple[str, str]:
 
 
 def _map_failed() -> tuple[Any, ...]:
-    return skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=False),)
+    return MAP_OUTPUTS.values(timer=gr.Timer(active=False))
 
 
 def _empty_map(message: str, kind: str = "warn") -> tuple[Any, ...]:
-    return render.notice(message, kind), None, "", "", "", None, "", None, "", gr.Timer(active=False)
+    charts = {f"{c.key}_{part}": value for c in MAP_CHARTS for part, value in (("plot", None), ("caption", ""))}
+    return MAP_OUTPUTS.values(info=render.notice(message, kind), plot=None, caption="", cosine_label="", cosine="",
+                              **charts, timer=gr.Timer(active=False))
 
 
 def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, force: bool = False,
                 warn: bool = False) -> tuple[Any, ...]:
-    """Draws the map, the cosine table and the two charts for the last search (``N_MAP_OUTPUTS`` values).
+    """Draws the map, the cosine table and the charts for the last search (:data:`MAP_OUTPUTS`).
 
     Unchanged views are skipped unless ``force``; the timer output turns polling on while
     PCA stands in for a UMAP map that is still fitting, and off otherwise.
@@ -359,7 +388,7 @@ def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, f
     options = (scope, color_by, bool(animate), tuple(sorted(judged.items())))
     same_search = view.result is result and view.options[-1:] == options[-1:]
     if not force and same_search and view.options == options and not view.waiting:
-        return skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=False),)
+        return _map_failed()
 
     full, rocchio_added = with_rocchio(index, result)
     placed = view.placed if view.result is result else None
@@ -393,24 +422,21 @@ def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, f
     if color_by == "relevance" and not judged:
         lines.append("Nothing is judged for this query yet: tick relevant documents in the Search tab.")
 
-    if same_search:  # the cosine table and charts depend only on the search and its judgments
-        charts = skip(6)
-    else:
-        cos_label, cos_table = cosine_outputs(cosines.cosine_table_for(index, full, judged))
-        if "e2rank" in result.reranked:
-            shift = plots.rank_shift(result, index, relevance=judged or None)
-            shift_out = (plot_value(shift), caption_html(shift.caption))
-        else:
-            shift_out = (None, caption_html("No E2Rank ranking in this search, so there is no rank shift to show."))
-        scores = plots.score_distribution(full, index)
-        charts = (cos_label, cos_table, *shift_out, plot_value(scores), caption_html(scores.caption))
+    charts: dict[str, Any] = {}
+    if not same_search:  # the cosine table and charts depend only on the search and its judgments
+        charts["cosine_label"], charts["cosine"] = cosine_outputs(cosines.cosine_table_for(index, full, judged))
+        for chart in MAP_CHARTS:
+            drawn = chart.draw(result, full, index, judged)
+            figure = None if isinstance(drawn, str) else drawn
+            charts[f"{chart.key}_plot"] = plot_value(figure) if figure is not None else None
+            charts[f"{chart.key}_caption"] = caption_html(drawn if isinstance(drawn, str) else drawn.caption)
 
     if waiting and not view.waiting:
         view.since = time.monotonic()
     view.result, view.options, view.waiting = result, options, waiting
     view.placed = proj if proj.method == "umap" else None
-    return (render.notice("\n".join(lines), kind), plot_value(fig), caption_html(fig.caption), *charts,
-            gr.Timer(active=waiting))
+    return MAP_OUTPUTS.values(info=render.notice("\n".join(lines), kind), plot=plot_value(fig),
+                              caption=caption_html(fig.caption), **charts, timer=gr.Timer(active=waiting))
 
 
 @warn_on_error(_map_failed)
@@ -435,9 +461,10 @@ def poll_map(scope: str, color_by: str, animate: bool, state: UISession) -> tupl
     if umap_status(state.index) == "fitting":
         if time.monotonic() - view.since > POLL_GIVE_UP_S:
             view.waiting = False
-            return (render.notice("UMAP is taking long on this corpus; press Refresh later to try again.", "warn"),
-                    *skip(N_MAP_OUTPUTS - 2), gr.Timer(active=False))
-        return skip(N_MAP_OUTPUTS - 1) + (gr.Timer(active=True),)
+            return MAP_OUTPUTS.values(
+                info=render.notice("UMAP is taking long on this corpus; press Refresh later to try again.", "warn"),
+                timer=gr.Timer(active=False))
+        return MAP_OUTPUTS.values(timer=gr.Timer(active=True))
     return map_outputs(scope, color_by, animate, state, force=True)
 
 
@@ -464,16 +491,16 @@ _measure = on_gpu(latency.measure_latency)
 _scale = on_gpu(latency.scaling_run)
 
 
-def _refuse(state: UISession, what: str, n_outputs: int) -> tuple[Any, ...] | None:
+def _refuse(state: UISession, what: str, outputs: Outputs) -> tuple[Any, ...] | None:
     why = refusal(state, what)
     if why is None:
         return None
     gr.Warning(why)
-    return (render.notice(why, "warn"), *skip(n_outputs - 1))
+    return outputs.values(info=render.notice(why, "warn"))
 
 
 def _measure_outputs(state: UISession, repeats: float, progress: gr.Progress, subsample: int | None) -> tuple[Any, ...]:
-    refused = _refuse(state, "measurement", N_MEASURE_OUTPUTS)
+    refused = _refuse(state, "measurement", MEASURE_OUTPUTS)
     if refused is not None:
         return refused
     index, result = state.index, state.result
@@ -489,8 +516,8 @@ def _measure_outputs(state: UISession, repeats: float, progress: gr.Progress, su
                             progress=report, cancel=cancel)
     except latency.MeasurementCancelled:
         gr.Info("Measurement cancelled; the last result stays.")
-        return (render.notice("Measurement cancelled; the chart shows the last completed one."),
-                *skip(N_MEASURE_OUTPUTS - 1))
+        cancelled = render.notice("Measurement cancelled; the chart shows the last completed one.")
+        return MEASURE_OUTPUTS.values(info=cancelled)
     return latency_outputs(measured)
 
 
@@ -507,17 +534,18 @@ def latency_outputs(report: latency.LatencyReport) -> tuple[Any, ...]:
     info = render.notice(f"Measured just now on {report.device}: {report.model}, N = {report.n_candidates}, "
                          f"k = {report.prompt_docs}, median of {report.repeats} run(s), {how}. "
                          f"{report.method_note}")
-    return info, plot_value(fig), caption_html(fig.caption), gr.Dataframe(value=rows, headers=headers)
+    return MEASURE_OUTPUTS.values(info=info, bars=plot_value(fig), bars_caption=caption_html(fig.caption),
+                                  bars_table=gr.Dataframe(value=rows, headers=headers))
 
 
-@warn_on_error(lambda: skip(N_MEASURE_OUTPUTS))
+@warn_on_error(MEASURE_OUTPUTS.skip)
 def measure_query(repeats: float, state: UISession,
                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
     """"Measure this query": times every system on the last query (slow baselines on a subsample)."""
     return _measure_outputs(state, repeats, progress, latency.DEFAULT_SUBSAMPLE)
 
 
-@warn_on_error(lambda: skip(N_MEASURE_OUTPUTS))
+@warn_on_error(MEASURE_OUTPUTS.skip)
 def measure_query_in_full(repeats: float, state: UISession,
                           progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
     """"Measure in full": as :func:`measure_query`, the slow baselines on all N candidates."""
@@ -530,17 +558,17 @@ def cancel_measurement(state: UISession) -> None:
         state.measure_cancel.set()
 
 
-@warn_on_error(lambda: skip(N_SCALING_OUTPUTS))
+@warn_on_error(SCALING_OUTPUTS.skip)
 def scaling_run(ns: Sequence[int | str] | None, repeats: float, state: UISession,
                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
     """"Scaling run": rerank latency against N for E2Rank, E2Rank without cache and pointwise."""
-    refused = _refuse(state, "scaling run", N_SCALING_OUTPUTS)
+    refused = _refuse(state, "scaling run", SCALING_OUTPUTS)
     if refused is not None:
         return refused
     chosen = sorted({int(n) for n in ns or []})
     if not chosen:
         gr.Warning("Tick at least one candidate count N first.")
-        return skip(N_SCALING_OUTPUTS)
+        return SCALING_OUTPUTS.skip()
     index, result = state.index, state.result
     assert index is not None and result is not None
 
@@ -555,4 +583,4 @@ def scaling_run(ns: Sequence[int | str] | None, repeats: float, state: UISession
                          f"{', '.join(str(n) for n in sorted({p.n_used for p in measured.points}))}, median of "
                          f"{measured.repeats} run(s) per point." + (f" {measured.capped_note}"
                                                                     if measured.capped_note else ""))
-    return info, plot_value(fig), caption_html(fig.caption)
+    return SCALING_OUTPUTS.values(info=info, scaling=plot_value(fig), scaling_caption=caption_html(fig.caption))
