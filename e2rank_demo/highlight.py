@@ -51,3 +51,22 @@ def snippet(text: str, terms: Sequence[str], words: int = 40) -> str:
     start = max(0, min(first - words // 4, len(tokens) - words))
     body = highlight(" ".join(tokens[start : start + words]), terms)
     return ("… " if start else "") + body + (" …" if start + words < len(tokens) else "")
+
+
+def rank_change(rank: int, before: int, top: int) -> tuple[str, str]:
+    """The kind (``new``, ``up``, ``down`` or ``same``) and text of a rank-change badge.
+
+    One rule for the app's columns and the HTML report: a document entering the top
+    ``top`` from below it is "new", else the badge shows how many places it moved.
+
+    Example:
+        >>> rank_change(2, 5, 10), rank_change(4, 23, 10), rank_change(3, 3, 10)
+        (('up', '▲3'), ('new', 'new in top-10'), ('same', '='))
+    """
+    if rank <= top < before:
+        return "new", f"new in top-{top}"
+    if before > rank:
+        return "up", f"▲{before - rank}"
+    if before < rank:
+        return "down", f"▼{rank - before}"
+    return "same", "="

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from e2rank_demo.records import Ranking
 
 Qrels = Mapping[str, Mapping[str, int]]
 Run = Mapping[str, Mapping[str, float]]
@@ -77,3 +81,15 @@ def per_query(qrels: Qrels, run: Run, recall_at: int = 100, binary_rel: int = 1)
     for metric in ir_measures.iter_calc(list(names.values()), judged, scored):
         out[metric.query_id][lookup[str(metric.measure)]] = float(metric.value)
     return out
+
+
+def ranking_metrics(relevance: Mapping[str, int], ranking: Ranking | None, recall_at: int) -> dict[str, float] | None:
+    """nDCG@10, MRR@10 and Recall@``recall_at`` of one shown ranking; ``None`` when nothing is judged relevant.
+
+    The app's columns, the walkthrough and the HTML report all use this. Rank-derived
+    scores make the metrics follow the displayed order exactly (no tie effects).
+    """
+    if ranking is None or not any(grade > 0 for grade in relevance.values()):
+        return None
+    run = {pid: float(len(ranking.ids) - i) for i, pid in enumerate(ranking.ids)}
+    return evaluate_run({"q": dict(relevance)}, {"q": run}, recall_at=recall_at)

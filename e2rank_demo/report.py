@@ -39,7 +39,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e2rank_demo.highlight import highlight, query_terms, snippet
+from e2rank_demo.highlight import highlight, query_terms, rank_change, snippet
+from e2rank_demo.metrics import ranking_metrics
 from e2rank_demo.rerank import RERANKERS, label_of
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from e2rank_demo.pipeline import SearchSession
     from e2rank_demo.plots import Figure
     from e2rank_demo.projection import Projection
-    from e2rank_demo.records import QueryResult, Ranking
+    from e2rank_demo.records import QueryResult
 
 TOP = 10
 SNIPPET_WORDS = 32
@@ -120,19 +121,11 @@ def esc(value: object) -> str:
 
 def badge(rank: int, before: int, top: int = TOP) -> str:
     """Plain text of a rank-change badge (as in the app's E2Rank column)."""
-    if rank <= top < before:
-        return f"new in top-{top}"
-    if before > rank:
-        return f"▲{before - rank}"
-    if before < rank:
-        return f"▼{rank - before}"
-    return "="
+    return rank_change(rank, before, top)[1]
 
 
 def _badge_html(rank: int, before: int, top: int) -> str:
-    text = badge(rank, before, top)
-    kind = "new" if text.startswith("new") else "up" if text.startswith("▲") else "down" if text.startswith("▼") \
-        else "same"
+    kind, text = rank_change(rank, before, top)
     return f'<span class="badge {kind}" title="first stage #{before}">{esc(text)}</span>'
 
 
@@ -151,13 +144,6 @@ def package_versions() -> dict[str, str]:
             "transformers": _version("transformers")}
 
 
-def _metrics(relevance: Mapping[str, int], ranking: Ranking, recall_at: int) -> dict[str, float] | None:
-    if not any(g > 0 for g in relevance.values()):
-        return None
-    from e2rank_demo.metrics import evaluate_run
-
-    run = {pid: float(len(ranking.ids) - i) for i, pid in enumerate(ranking.ids)}
-    return evaluate_run({"q": dict(relevance)}, {"q": run}, recall_at=recall_at)
 
 
 def _metrics_line(values: Mapping[str, float] | None, baseline: Mapping[str, float] | None, recall_at: int) -> str:
@@ -188,8 +174,8 @@ def result_list_html(session: SearchSession, result: QueryResult, system: str, *
     terms = query_terms(result.query)
     before = result.first_stage.rank_of()
     recall_at = len(result.first_stage.ids)
-    values = _metrics(relevance, ranking, recall_at)
-    base = _metrics(relevance, result.first_stage, recall_at) if system != "first_stage" else None
+    values = ranking_metrics(relevance, ranking, recall_at)
+    base = ranking_metrics(relevance, result.first_stage, recall_at) if system != "first_stage" else None
     rows = []
     for rank, (pid, score) in enumerate(ranking.top(top), start=1):
         passage = session.passage(pid)

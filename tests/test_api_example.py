@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from app_server import serve_app
 
 pytestmark = pytest.mark.slow
 
@@ -45,43 +42,12 @@ def _env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python app.py --port <free port>``, once it answers HTTP 200."""
     tmp = tmp_path_factory.mktemp("api-app")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    log = tmp / "app.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=_env(tmp), stdout=fh,
-                                stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py gave no HTTP 200 within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.25)
+    with serve_app(_env(tmp), tmp / "app.log", START_TIMEOUT_S) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _client_env() -> dict[str, str]:

@@ -16,13 +16,9 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,6 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app_server import serve_app
 from e2rank_demo import models, projection, samples
 from e2rank_demo.pipeline import MAX_INSTRUCTION_CHARS, MAX_QUERY_CHARS
 from e2rank_demo.prompts import TASKS
@@ -428,46 +425,6 @@ def test_each_session_gets_its_own_upload_scope_from_a_deep_copied_default() -> 
 
 
 # ----------------------------------------------------------------------------- the served app, in a sandbox
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve_app(env: dict[str, str], log: Path, start_timeout: float = 180) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``python app.py --port <free>`` on 127.0.0.1 with ``env``; yields ``(url, process)`` once it answers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=REPO,
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py gave no HTTP 200 within {start_timeout} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.25)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def app_env(**extra: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from typing import Any
 import gradio as gr
 
 from e2rank_demo.corpus import IngestReport, Limits, ingest_files, ingest_text, split_passages
-from e2rank_demo.metrics import evaluate_run
+from e2rank_demo.metrics import ranking_metrics
 from e2rank_demo.models import (
     PRESETS,
     ProgressFn,
@@ -30,7 +30,7 @@ from e2rank_demo.models import (
 )
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
-from e2rank_demo.records import Passage, QueryResult, Ranking
+from e2rank_demo.records import Passage, QueryResult
 from e2rank_demo.rerank import MAIN, RERANKERS, RerankerSpec, search_toggles
 from e2rank_demo.samples import Sample, default_sample, load_sample, open_session, prefit_maps
 from e2rank_demo.ui import exports, render
@@ -375,12 +375,6 @@ def _shown_ids(result: QueryResult, show_all: bool) -> list[str]:
     return ids
 
 
-def _metrics(relevant: dict[str, int], ranking: Ranking | None, recall_at: int) -> dict[str, float] | None:
-    if ranking is None or not any(grade > 0 for grade in relevant.values()):
-        return None
-    # Rank-derived scores make the metric follow the displayed order exactly (no tie effects).
-    run = {pid: float(len(ranking.ids) - i) for i, pid in enumerate(ranking.ids)}
-    return evaluate_run({"q": relevant}, {"q": run}, recall_at=recall_at)
 
 
 def _toggle_placeholder(spec: RerankerSpec) -> str:
@@ -422,7 +416,7 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
         first_stage=result.first_stage, reranked=e2rank, recall_at=recall_at,
         limit=len(result.first_stage.ids) if show_all else render.TOP,
     )
-    base = _metrics(relevant, result.first_stage, recall_at)
+    base = ranking_metrics(relevant, result.first_stage, recall_at)
     stage = "BM25" if result.candidates.stage == "bm25" else "dense cosine similarity"
     first_html = render.results_column(
         render.Column("first_stage", "First stage", f"Top {len(result.first_stage.ids)} by {stage}",
@@ -433,13 +427,13 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
     else:
         note = model_note(index.embedder.name)
         e2rank_html = render.results_column(
-            render.Column(MAIN, main.label, main.describe(result), e2rank, _metrics(relevant, e2rank, recall_at),
+            render.Column(MAIN, main.label, main.describe(result), e2rank, ranking_metrics(relevant, e2rank, recall_at),
                           base, note), ctx)
     toggled = []
     for spec in search_toggles():
         ranking = result.reranked.get(spec.name)
         toggled.append(render.results_column(
-            render.Column(spec.name, spec.label, spec.describe(result), ranking, _metrics(relevant, ranking, recall_at),
+            render.Column(spec.name, spec.label, spec.describe(result), ranking, ranking_metrics(relevant, ranking, recall_at),
                           base), ctx) if ranking else _toggle_placeholder(spec))
     shown = _shown_ids(result, show_all)
     first_rank = result.first_stage.rank_of()

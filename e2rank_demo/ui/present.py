@@ -43,9 +43,11 @@ from typing import Any
 import gradio as gr
 
 from e2rank_demo import latency, plots, projection
+from e2rank_demo.metrics import ranking_metrics
 from e2rank_demo.models import load_embedder
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.records import ListwisePrompt, QueryResult
+from e2rank_demo.rerank import MAIN, RERANKERS
 from e2rank_demo.samples import available_samples, load_sample, open_session
 from e2rank_demo.ui import render, share, visuals
 from e2rank_demo.ui.common import (
@@ -238,13 +240,6 @@ def _context(ps: PresentState) -> render.RowContext:
         reranked=ps.result.reranked.get("e2rank"), recall_at=len(ps.result.first_stage.ids), limit=render.TOP)
 
 
-def _metrics(relevant: dict[str, int], ranking: Any, recall_at: int) -> dict[str, float] | None:
-    if ranking is None or not any(g > 0 for g in relevant.values()):
-        return None
-    from e2rank_demo.metrics import evaluate_run
-
-    run = {pid: float(len(ranking.ids) - i) for i, pid in enumerate(ranking.ids)}
-    return evaluate_run({"q": relevant}, {"q": run}, recall_at=recall_at)
 
 
 def _first_column(ps: PresentState) -> str:
@@ -252,7 +247,7 @@ def _first_column(ps: PresentState) -> str:
     ctx = _context(ps)
     stage = "BM25" if ps.result.candidates.stage == "bm25" else "dense cosine similarity"
     column = render.Column("first_stage", "First stage", f"Top {len(ps.result.first_stage.ids)} by {stage}",
-                           ps.result.first_stage, _metrics(ps.relevance, ps.result.first_stage, ctx.recall_at))
+                           ps.result.first_stage, ranking_metrics(ps.relevance, ps.result.first_stage, ctx.recall_at))
     return render.results_column(column, ctx)
 
 
@@ -260,13 +255,12 @@ def _e2rank_column(ps: PresentState) -> str:
     assert ps.result is not None and ps.session is not None
     e2rank = ps.result.reranked.get("e2rank")
     if e2rank is None:
-        return render.placeholder_column("e2rank", "E2Rank (listwise reranked)", "No candidates to rerank.")
+        return render.placeholder_column(MAIN, RERANKERS[MAIN].label, "No candidates to rerank.")
     ctx = _context(ps)
-    k = len(ps.result.prompt.doc_tokens_kept) if ps.result.prompt else 0
     note = model_note(ps.session.embedder.name)
-    column = render.Column("e2rank", "E2Rank (listwise reranked)", f"cos(prompt, doc); top {k} in the prompt", e2rank,
-                           _metrics(ps.relevance, e2rank, ctx.recall_at),
-                           _metrics(ps.relevance, ps.result.first_stage, ctx.recall_at), note)
+    column = render.Column(MAIN, RERANKERS[MAIN].label, RERANKERS[MAIN].describe(ps.result), e2rank,
+                           ranking_metrics(ps.relevance, e2rank, ctx.recall_at),
+                           ranking_metrics(ps.relevance, ps.result.first_stage, ctx.recall_at), note)
     return render.results_column(column, ctx)
 
 

@@ -16,7 +16,7 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from e2rank_demo.highlight import highlight, query_terms, snippet
+from e2rank_demo.highlight import highlight, query_terms, rank_change, snippet
 from e2rank_demo.pipeline import CorpusStats, SearchSession
 from e2rank_demo.records import ListwisePrompt, Passage, Ranking
 from e2rank_demo.samples import SampleInfo
@@ -50,14 +50,8 @@ def rank_badge(rank: int, before: int, top: int = TOP) -> str:
         >>> rank_badge(4, 23)
         '<span class="e2r-badge new" title="first stage #23">new in top-10</span>'
     """
-    title = f'title="first stage #{before}"'
-    if rank <= top < before:
-        return f'<span class="e2r-badge new" {title}>new in top-{top}</span>'
-    if before > rank:
-        return f'<span class="e2r-badge up" {title}>▲{before - rank}</span>'
-    if before < rank:
-        return f'<span class="e2r-badge down" {title}>▼{rank - before}</span>'
-    return f'<span class="e2r-badge same" {title}>=</span>'
+    kind, text = rank_change(rank, before, top)
+    return f'<span class="e2r-badge {kind}" title="first stage #{before}">{text}</span>'
 
 
 @dataclass(frozen=True)

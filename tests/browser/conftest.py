@@ -8,17 +8,12 @@ them fail instead. Screenshots land in ``artifacts/screenshots/`` (git-ignored).
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from app_server import serve_app
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -35,13 +30,6 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("E2RANK_REQUIRE_BROWSER") == "1":
         pytest.fail(f"browser tests required but {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -63,36 +51,11 @@ def browser() -> Iterator[Any]:
 def app_url(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python app.py --port <free port>`` in a subprocess, once HTTP 200 comes back."""
     tmp = tmp_path_factory.mktemp("app")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
            "GRADIO_TEMP_DIR": str(tmp / "gradio"), "E2RANK_MODEL": "minilm"}
     env.pop("SPACE_ID", None)
-    log_path = tmp / "app.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + APP_START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py gave no HTTP 200 within {APP_START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.25)
+    with serve_app(env, tmp / "app.log", APP_START_TIMEOUT_S) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 class AppPage:
