@@ -295,6 +295,24 @@ class SearchSession:
             prompt_ids=list(candidates.ids[: settings.prompt_docs]) if e2rank else [],
         )
 
+    def add_reranker(self, result: QueryResult, name: str) -> tuple[QueryResult, bool]:
+        """``result`` with the registered reranker ``name`` run on its candidates too.
+
+        Uses the result's own settings and the cached document vectors (Rocchio and dense
+        cosine need no model call). The given result is never changed.
+
+        Returns:
+            The result (a copy when the ranking was added) and whether it was added here:
+            ``False`` when it already had one or there are no candidates.
+        """
+        if name in result.reranked or not len(result.candidates):
+            return result, False
+        reranker = RERANKERS[name].build(SearchSettings.from_dict(result.settings), self.embedder)
+        rows = result.candidates.rows
+        ranking = reranker.rerank(result.query, result.query_vector, result.candidates, self.vectors[rows],
+                                  [self.texts[r] for r in rows])
+        return dataclasses.replace(result, reranked={**result.reranked, name: ranking}), True
+
     # ------------------------------------------------------------------ prompt lab
     def _e2rank(self, result: QueryResult) -> E2RankReranker:
         reranker = RERANKERS["e2rank"].build(SearchSettings.from_dict(result.settings), self.embedder)

@@ -56,6 +56,11 @@ def test_toy_reranker_runs_in_the_pipeline_plots_and_report(toy: RerankerSpec, m
     session = SearchSession.from_documents(small_docs, minilm, cache=None)
     result = session.search("why does bread rise", SearchSettings(candidates=5, prompt_docs=3))
     assert result.reranked["reversed"].ids == result.first_stage.ids[::-1]
+    plain = session.search("why does bread rise", SearchSettings(candidates=5, prompt_docs=3, rerankers=("e2rank",)))
+    added, was_added = session.add_reranker(plain, "reversed")
+    assert was_added and "reversed" not in plain.reranked  # the given result is never changed
+    assert added.reranked["reversed"].ids == plain.first_stage.ids[::-1]
+    assert session.add_reranker(added, "reversed") == (added, False)
     figure = plots.rank_shift(result, session, reranker="reversed")
     assert any(f"→ {TITLE} " in str(trace.hovertext) for trace in figure.fig.data)
     page = report.build_report_html(session, result, include_map=False)

@@ -40,7 +40,6 @@ from e2rank_demo.ui import callbacks, common
 from e2rank_demo.ui.state import Corpus, IndexConfig, UISession
 from test_corpus_fuzz import HOSTILE_NAMES, upload  # the ingestion fuzzer's strategies
 
-REPO = Path(__file__).resolve().parents[1]
 XSS = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(1)</script>"
 GOOD_TEXT = "Sourdough bread rises because wild yeast makes carbon dioxide.\n\nThe Moon's gravity causes the tides."

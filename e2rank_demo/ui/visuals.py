@@ -273,23 +273,6 @@ def refusal(state: UISession, what: str) -> str | None:
     return None
 
 
-def with_rocchio(index: SearchSession, result: QueryResult) -> tuple[QueryResult, bool]:
-    """The result with a Rocchio ranking for the map's third marker (no model call).
-
-    Returns:
-        The result (a copy when Rocchio was added; the session's own is never changed)
-        and whether Rocchio was added here.
-    """
-    if "rocchio" in result.reranked or not len(result.candidates):
-        return result, False
-    settings = settings_of(result).replace(rerankers=("rocchio",))
-    rocchio = settings.build_rerankers(index.embedder)["rocchio"]
-    rows = result.candidates.rows
-    ranking = rocchio.rerank(result.query, result.query_vector, result.candidates, index.vectors[rows],
-                             [index.texts[r] for r in rows])
-    return dataclasses.replace(result, reranked={**result.reranked, "rocchio": ranking}), True
-
-
 _KEYS: weakref.WeakKeyDictionary[SearchSession, str] = weakref.WeakKeyDictionary()
 
 
@@ -390,7 +373,8 @@ def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, f
     if not force and same_search and view.options == options and not view.waiting:
         return _map_failed()
 
-    full, rocchio_added = with_rocchio(index, result)
+    # The map's third marker: Rocchio costs no model call, so it is added when the search did not run it.
+    full, rocchio_added = index.add_reranker(result, "rocchio")
     placed = view.placed if view.result is result else None
     status = "ready"
     if isinstance(placed, projection.Projection):
