@@ -26,6 +26,7 @@ from typing import Any
 
 from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.corpus import BeirDataset, Limits, load_beir
+from e2rank_demo.models import load_embedder
 from e2rank_demo.pipeline import SearchSession
 from e2rank_demo.prompts import DEFAULT_TASK
 from e2rank_demo.records import Passage
@@ -243,3 +244,28 @@ def prepare(collection: Collection, embedder: Any, upload: str | None, progress:
             while len(_prepared) > SESSION_CACHE_SIZE:
                 _prepared.popitem(last=False)
     return prepared, False
+
+
+_samples: OrderedDict[tuple[str, str], tuple[SearchSession, str | None]] = OrderedDict()
+_samples_lock = threading.Lock()
+
+
+def shared_sample_session(name: str, model: str, cache: EmbeddingCache | None,
+                          keep: int = SESSION_CACHE_SIZE) -> tuple[SearchSession, str | None]:
+    """A bundled sample indexed by ``model``, shared process-wide, and the model's fallback notice (if any).
+
+    Bundled samples are read-only, so sessions share their indexes; the last ``keep``
+    are kept in memory.
+    """
+    key = (name, model)
+    with _samples_lock:
+        if key in _samples:
+            _samples.move_to_end(key)
+            return _samples[key]
+    loaded = load_embedder(model)
+    index, _ = open_session(load_sample(name), loaded.embedder, cache)
+    with _samples_lock:
+        _samples[key] = (index, loaded.notice)
+        while len(_samples) > keep:
+            _samples.popitem(last=False)
+    return index, loaded.notice

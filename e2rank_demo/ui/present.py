@@ -43,12 +43,12 @@ from typing import Any
 import gradio as gr
 
 from e2rank_demo import latency, plots, projection
+from e2rank_demo.collections import shared_sample_session
 from e2rank_demo.metrics import ranking_metrics
-from e2rank_demo.models import load_embedder
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.records import ListwisePrompt, QueryResult
 from e2rank_demo.rerank import MAIN, RERANKERS
-from e2rank_demo.samples import available_samples, load_sample, open_session
+from e2rank_demo.samples import available_samples, load_sample
 from e2rank_demo.ui import render, share, visuals
 from e2rank_demo.ui.common import (
     embedding_cache,
@@ -345,10 +345,6 @@ def figure_note(figure: plots.Figure) -> str:
 
 # --------------------------------------------------------------------- sessions
 
-_sessions: OrderedDict[tuple[str, str], tuple[SearchSession, str | None]] = OrderedDict()
-_sessions_lock = threading.Lock()
-
-
 def sample_session(name: str, model: str, state: UISession | None = None) -> tuple[SearchSession, str | None]:
     """The index of a bundled sample for ``model`` and a model fallback notice (if any).
 
@@ -358,19 +354,7 @@ def sample_session(name: str, model: str, state: UISession | None = None) -> tup
     if (state is not None and state.index is not None and not state.indexing and state.corpus is not None
             and state.corpus.sample == name and state.config is not None and state.config.model == model):
         return state.index, None
-    key = (name, model)
-    with _sessions_lock:
-        if key in _sessions:
-            _sessions.move_to_end(key)
-            return _sessions[key]
-    sample = load_sample(name)
-    loaded = load_embedder(model)
-    index, _ = open_session(sample, loaded.embedder, embedding_cache())
-    with _sessions_lock:
-        _sessions[key] = (index, loaded.notice)
-        while len(_sessions) > SESSIONS_KEPT:
-            _sessions.popitem(last=False)
-    return index, loaded.notice
+    return shared_sample_session(name, model, embedding_cache(), keep=SESSIONS_KEPT)
 
 
 def _search(index: SearchSession, query: str, settings: SearchSettings) -> QueryResult:
