@@ -52,7 +52,8 @@ class Collection:
         sample: Bundled sample name, when it is one (the Search tab can load it).
         reported: Key of the paper's figures (full collections only).
         task: Instruction preset.
-        has_run: Whether it ships a TREC run (``runs/*.trec``).
+        has_run: Whether it ships a TREC run (``runs/*.trec``); an uploaded zip may or may
+            not, so its run is offered once a zip with one is chosen (``ui.evaluate.choose_zip``).
         note: One sentence shown when it is chosen.
     """
 
@@ -103,7 +104,7 @@ def collections(shared: Path = SHARED_DATA) -> tuple[list[Collection], str | Non
                  "figures)."))
     else:
         missing.append("TREC DL 2019")
-    found.append(Collection(UPLOAD, "Upload a BEIR zip", None, has_run=True,
+    found.append(Collection(UPLOAD, "Upload a BEIR zip", None,
                             note="A .zip holding corpus.jsonl[.gz], queries.jsonl, qrels/test.tsv and optionally "
                                  "runs/*.trec (at the top level or inside one folder)."))
     note = None

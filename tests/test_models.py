@@ -221,8 +221,9 @@ def test_decoder_presets_label_the_prompt_cap() -> None:
 
     assert decoder_note(8192) == model_note("e2rank-0.6b") or models.MAX_PROMPT_TOKENS != 8192
     note = decoder_note(8192)
-    assert "8,192 tokens" in note and "32K" in note and "--max-prompt-tokens" in note
-    assert model_note("minilm") and "8,192" not in model_note("minilm")
+    assert "8,192 tokens" in note.headline and "32K" in note.headline and "--max-prompt-tokens" in note.details
+    minilm = model_note("minilm")
+    assert minilm is not None and "8,192" not in minilm.headline + minilm.details
 
 
 def _reference_build_listwise(embedder, query, documents, header, order):  # noqa: ANN001, ANN202

@@ -300,10 +300,12 @@ def test_uploaded_zip_with_a_run(tmp_path: Path, minilm) -> None:  # noqa: ANN00
     assert "all 2 judged test queries (the sample size 50 covers them all)" in summary
     labels = [label for label, _ in helped.choices + hurt.choices]
     assert any(hostile in label for label in labels)  # raw text in a radio label: Gradio renders it as text
-    with pytest.raises(gr.Error, match="ships no TREC run"):
-        path.write_bytes(_beir_zip({"q1": "bread", "q2": "bats"}, with_run=False))
-        tab.run_evaluation("upload", str(path), "minilm", "run", ["e2rank"], "all", 50, 0, state, view, Progress())
-    assert not view.running
+    # Runs are optional in a zip: asking for its run without one falls back to Dense and says so.
+    path.write_bytes(_beir_zip({"q1": "bread", "q2": "bats"}, with_run=False))
+    summary, metrics, *_ = tab.run_evaluation("upload", str(path), "minilm", "run", ["e2rank"], "all", 50, 0,
+                                              state, view, Progress())
+    assert tab.NO_RUN_NOTE in summary and "First stage: dense cosine" in summary
+    assert "TREC run" not in metrics and not view.running
     with pytest.warns(UserWarning, match="Choose a BEIR"):
         tab.run_evaluation("upload", None, "minilm", "dense", ["e2rank"], "all", 50, 0, state, view, Progress())
     state.close()
@@ -326,6 +328,22 @@ def test_an_uploaded_zip_is_embedded_afresh_for_another_session(tmp_path: Path, 
     assert encoded == [(4, 0), (0, 4), (4, 0)]
     strip = re.compile(r"[\d.]+ s\b")
     assert strip.sub("", mine.embeddings) == strip.sub("", theirs.embeddings)
+
+
+def test_upload_offers_the_zips_run_only_when_it_has_one(tmp_path: Path) -> None:
+    """Choosing "Upload a BEIR zip" selects Dense; a zip with runs/ then selects its run, one without says why."""
+    _, _, stage = tab.choose_collection("upload")
+    assert stage.value == "dense" and "run" not in [v for _, v in stage.choices]
+    with_run, without = tmp_path / "with.zip", tmp_path / "without.zip"
+    with_run.write_bytes(_beir_zip({"q1": "bread"}, with_run=True))
+    without.write_bytes(_beir_zip({"q1": "bread"}, with_run=False))
+    note, stage = tab.choose_zip(str(with_run))
+    assert stage.value == "run" and "run" in [v for _, v in stage.choices] and "TREC run" in note
+    note, stage = tab.choose_zip(str(without))
+    assert stage.value == "dense" and "run" not in [v for _, v in stage.choices]
+    assert tab.NO_RUN_NOTE in note
+    assert tab.choose_zip(None)[1].value == "dense"
+    assert not tab.zip_has_run(tmp_path / "missing.zip")
 
 
 def test_the_tab_is_part_of_the_app() -> None:

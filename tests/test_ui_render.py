@@ -93,7 +93,7 @@ def test_results_column_escapes_every_user_field() -> None:
     reranked = Ranking("e2rank", [plain.id, evil.id], np.array([0.8, 0.7], dtype=np.float32))
     ctx = _context([evil, plain], first, reranked, parts={evil.doc_id: 3}, relevant={evil.id: 2})
     for column in (render.Column("first_stage", "First", "sub", first),
-                   render.Column("e2rank", "E2Rank", "sub", reranked, note=HOSTILE)):
+                   render.Column("e2rank", "E2Rank", "sub", reranked, note=render.Note(HOSTILE, HOSTILE))):
         html = render.results_column(column, ctx)
         tags = Tags(html)
         assert "img" not in tags.tags and "script" not in tags.tags

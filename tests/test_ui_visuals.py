@@ -157,9 +157,8 @@ def test_map_shows_pca_first_then_umap_with_table_and_charts(index: SearchSessio
     # The cosine table: one column per query vector, the top-k stand in while nothing is judged.
     assert "stand-in" in cos_label and "top-6" in cos_label
     assert "<th></th><th>Query</th><th>E2Rank pseudo-query</th><th>Rocchio query</th>" in cos_table
-    row = '<tr><th style="white-space:nowrap">'
-    assert f"{row}to top-k</th>" in cos_table and f"{row}to the rest</th>" in cos_table
-    assert f'{row}Δ to top-k</th><td style="text-align:right">+0.0000</td>' in cos_table  # the query vs itself
+    assert "<tr><th>to top-k</th>" in cos_table and "<tr><th>to the rest</th>" in cos_table
+    assert "<tr><th>Δ to top-k</th><td>+0.0000</td>" in cos_table  # the query vs itself
     assert "First stage" in json.dumps(spec(shift)["layout"]) and "e2r-caption" in shift_caption
     assert set(trace_names(scores)) == {"Query", "E2Rank pseudo-query", "Rocchio query"}
     assert scores_caption

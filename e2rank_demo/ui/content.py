@@ -7,6 +7,10 @@ stored (the trained adapter's metadata), never written into this module.
 
 from __future__ import annotations
 
+from typing import Any
+
+from e2rank_demo.ui.render import Note
+
 PAPER_URL = "https://arxiv.org/abs/2510.22733"
 
 HEADER = f"""
@@ -20,21 +24,28 @@ HEADER = f"""
 </div>
 """
 
-MINILM_NOTE = (
+MINILM_NOTE = Note(
+    "Untrained MiniLM: this column is often worse than the first stage",
     "Offline MiniLM was never trained on listwise prompts, so this column is often worse than the "
     "first stage, as the paper's ablation predicts. The trained minilm-e2rank preset (Model and passages) "
-    "shows what the ranking training changes."
+    "shows what the ranking training changes.",
 )
+
+
+def _training(preset: str) -> dict[str, Any]:
+    """What training stored about the preset's adapter (settings and validation figures)."""
+    from e2rank_demo.models.adapter import training_record
+    from e2rank_demo.models.presets import ADAPTER_ROOT
+
+    return training_record(ADAPTER_ROOT / preset)
+
 
 def trained_note(preset: str = "minilm-e2rank") -> str:
     """The note for the trained preset, with the validation figures stored in its adapter's metadata.
 
     Read, never copied, so that a retrained adapter brings its own numbers.
     """
-    from e2rank_demo.models.adapter import training_record
-    from e2rank_demo.models.presets import ADAPTER_ROOT
-
-    record = training_record(ADAPTER_ROOT / preset)
+    record = _training(preset)
     validation = record.get("validation_ndcg@10") or {}
     figures = "; ".join(f"{system.replace('>', ' > ')} {value:.3f}" for system, value in validation.items())
     measured = (f" Validation nDCG@10 on {record.get('val_queries')} held-out SciFact train queries (from "
@@ -44,23 +55,36 @@ def trained_note(preset: str = "minilm-e2rank") -> str:
             f"queries.{measured} Test-set tables: docs/RESULTS.md. Switch to minilm for the untrained ablation.")
 
 
-def decoder_note(max_prompt_tokens: int) -> str:
+def trained_headline(preset: str = "minilm-e2rank") -> str:
+    """One line with the trained preset's key figure (read like :func:`trained_note`): E2Rank reranking
+    BM25 against BM25 itself, on the held-out validation queries."""
+    validation = _training(preset).get("validation_ndcg@10") or {}
+    if "bm25>e2rank" in validation and "bm25" in validation:
+        return (f"Trained here: validation nDCG@10 {validation['bm25>e2rank']:.3f} reranking BM25 "
+                f"({validation['bm25']:.3f})")
+    return "Trained here on SciFact train queries"
+
+
+def decoder_note(max_prompt_tokens: int) -> Note:
     """The note for decoder presets: the prompt window here is not the paper's."""
-    return (f"The listwise prompt is capped at {max_prompt_tokens:,} tokens here (the paper's E2Rank models "
-            "take 32K): long top-k documents are cut to share that window, a departure from the paper. "
-            "E2RANK_MAX_PROMPT_TOKENS, or `eval --max-prompt-tokens`, raises it.")
+    return Note(
+        f"Prompt capped at {max_prompt_tokens:,} tokens here (the paper: 32K)",
+        f"The listwise prompt is capped at {max_prompt_tokens:,} tokens here (the paper's E2Rank models "
+        "take 32K): long top-k documents are cut to share that window, a departure from the paper. "
+        "E2RANK_MAX_PROMPT_TOKENS, or `eval --max-prompt-tokens`, raises it.",
+    )
 
 
-def model_note(model_name: str) -> str:
-    """The plain note shown above the reranked column for the offline and decoder presets."""
+def model_note(model_name: str) -> Note | None:
+    """The note above the reranked column for the offline and decoder presets (one line, details behind a toggle)."""
     from e2rank_demo.models import MAX_PROMPT_TOKENS, PRESETS
 
     preset = PRESETS.get(model_name)
     if preset is not None and preset.kind == "decoder":
         return decoder_note(MAX_PROMPT_TOKENS)
     if model_name == "minilm-e2rank":
-        return trained_note(model_name)
-    return MINILM_NOTE if model_name == "minilm" else ""
+        return Note(trained_headline(model_name), trained_note(model_name))
+    return MINILM_NOTE if model_name == "minilm" else None
 
 ABOUT = f"""
 ## How E2Rank works

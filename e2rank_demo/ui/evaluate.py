@@ -26,7 +26,7 @@ import time
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import gradio as gr
@@ -53,6 +53,7 @@ from e2rank_demo.ui.common import Outputs, embedding_cache, plot_value, skip, us
 from e2rank_demo.ui.render import esc, notice
 from e2rank_demo.ui.state import UISession
 
+NO_RUN_NOTE = "This zip has no runs/*.trec (runs are optional), so the first stage is Dense; BM25 works too."
 DEFAULT_SAMPLE_SIZE = 50
 TOP_QUERIES = 5
 SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
@@ -231,13 +232,44 @@ RUN_OUTPUTS = Outputs("summary", "metrics", "chart", "caption", "helped", "hurt"
 """What :func:`run_evaluation` returns, by :class:`EvalTab` component."""
 
 
-def stage_choices(collection: Collection) -> list[tuple[str, str]]:
-    """The first stages a collection allows (a run only where one ships)."""
+def stage_choices(collection: Collection, zip_run: bool = False) -> list[tuple[str, str]]:
+    """The first stages a collection allows (a run only where one ships, or the chosen zip holds one)."""
     stages = [("Dense (cosine)", "dense"), ("BM25", "bm25")]
     if collection.has_run:
-        stages.append(("TREC run in the zip (runs/*.trec)" if collection.key == UPLOAD
-                       else "Official BM25 top-100 run", "run"))
+        stages.append(("Official BM25 top-100 run", "run"))
+    elif zip_run:
+        stages.append(("TREC run in the zip (runs/*.trec)", "run"))
     return stages
+
+
+def zip_has_run(path: str | Path) -> bool:
+    """Whether a BEIR zip holds ``runs/*.trec`` at its top level or inside one folder (names only).
+
+    Example:
+        >>> import io
+        >>> buf = io.BytesIO()
+        >>> with zipfile.ZipFile(buf, "w") as zf:
+        ...     zf.writestr("toy/runs/bm25.trec", "q1 Q0 d1 1 1.0 bm25")
+        >>> zip_has_run(buf)
+        True
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = [PurePosixPath(name).parts for name in zf.namelist()]
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(p[-1].endswith(".trec") and len(p) in (2, 3) and p[-2] == "runs" for p in parts)
+
+
+def choose_zip(upload: str | None) -> tuple[Any, ...]:
+    """A zip was chosen: offers its run as first stage if it has one, else Dense, saying why (runs are optional)."""
+    collection = find_collection(UPLOAD)
+    if not upload:
+        return notice(collection.note), gr.Radio(choices=stage_choices(collection), value="dense")
+    if zip_has_run(upload):
+        return (notice("This zip holds a TREC run (runs/*.trec): it is the first stage, as in the paper's setup."),
+                gr.Radio(choices=stage_choices(collection, zip_run=True), value="run"))
+    return (notice(NO_RUN_NOTE), gr.Radio(choices=stage_choices(collection), value="dense"))
 
 
 def choose_collection(key: str) -> tuple[Any, ...]:
@@ -295,8 +327,11 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
         dataset = prepared.dataset
         n_docs = len(prepared.session.passages)
         encode_progress(n_docs, n_docs)  # stored, cached or kept in memory: the bar still says the corpus is done
-        if first_stage == "run" and not dataset.runs:
+        fallback = first_stage == "run" and not dataset.runs
+        if fallback and collection.key != UPLOAD:
             raise ValueError(f"{dataset.name} ships no TREC run (runs/*.trec); choose dense or BM25.")
+        if fallback:
+            first_stage = "dense"
         settings = SearchSettings(task=collection.task, rerankers=chosen)
         total = len(dataset.split_queries("test")) if "test" in dataset.qrels else 0
         report = evaluate(dataset, loaded.embedder, first_stage, settings,  # type: ignore[arg-type]
@@ -309,6 +344,8 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
     label = collection.label if collection.key != UPLOAD else f"{report.dataset} (uploaded)"
     summary = summary_view(report, collection, total, seconds, prepared.embeddings, reused, loaded.notice, limit,
                            seed_value, loaded.embedder.label)
+    if fallback:
+        summary = notice(NO_RUN_NOTE, "warn") + summary
     deltas = query_deltas(report.per_query, texts=report.query_texts) if "e2rank" in report.metrics else []
     if deltas:
         chart = win_tie_loss_chart(deltas, baseline_label=f"first stage ({first_stage_label(report.first_stage)})")
@@ -501,6 +538,7 @@ def wire(tab: EvalTab, *, model: gr.Dropdown, state: gr.State, tabs: gr.Tabs, qu
     """
     tab.collection.change(choose_collection, tab.collection, [tab.upload, tab.collection_note, tab.first_stage],
                           api_visibility="private")
+    tab.upload.change(choose_zip, tab.upload, [tab.collection_note, tab.first_stage], api_visibility="private")
     tab.run.click(
         run_evaluation,
         [tab.collection, tab.upload, model, tab.first_stage, tab.rerankers, tab.scope, tab.size, tab.seed, state,

@@ -33,6 +33,8 @@ from e2rank_demo.ui.state import UISession
 STATIC = Path(__file__).parent / "static"
 # After a search the results, not the controls, should fill the screen (a projector shows ~720 px).
 SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
+# The compact phone view is pure CSS (app.css), switched off by a class on the page; no server call.
+TOGGLE_COMPACT = "(on) => { document.body.classList.toggle('e2r-full-lists', !on); }"
 FOLD_SIDEBAR_ON_PHONE = "() => window.e2rankFoldSidebarOnPhone?.()"
 UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
 
@@ -148,6 +150,8 @@ def build_demo() -> gr.Blocks:
                     search_info = gr.HTML(elem_id="search-info", label="Search line")
                     show_all = gr.Checkbox(False, label="Show all candidates", elem_id="show-all", scale=0,
                                            min_width=220)
+                    compact = gr.Checkbox(True, label="Compact side-by-side view", elem_id="compact-view", scale=0,
+                                          min_width=220, info="Phones: titles and rank badges only")
                 with gr.Row(equal_height=False, elem_id="results"):
                     with gr.Column(min_width=320):
                         first_html = gr.HTML(empty_first, elem_id="col-first", js_on_load=None, label="First-stage results")
@@ -171,7 +175,7 @@ def build_demo() -> gr.Blocks:
                 share_ui = share.build_panel()
             with gr.Tab("Embedding map", id="map") as map_tab:
                 map_ui = visuals.build_map_tab()
-            with gr.Tab("Latency", id="latency"):
+            with gr.Tab("Latency", id="latency") as latency_tab:
                 latency_ui = visuals.build_latency_tab()
             eval_ui = evaluate_tab.build_tab()
             present_ui = present.build_tab()
@@ -208,6 +212,7 @@ def build_demo() -> gr.Blocks:
         examples.click(pick_example, examples, query, api_visibility="private").then(
             callbacks.search, search_inputs, [*result_outputs, search_info], api_visibility="private",
         ).then(None, js=SCROLL_TO_RESULTS)
+        compact.change(None, compact, None, js=TOGGLE_COMPACT)
         show_all.change(callbacks.rerender, [show_all, state], result_outputs, api_visibility="private")
         # The picker is not an output here, so quick successive ticks are never overwritten.
         relevance.input(callbacks.mark_relevant, [relevance, show_all, state], result_columns,
@@ -215,7 +220,7 @@ def build_demo() -> gr.Blocks:
         export_btn.click(callbacks.export_files, state, export_out, api_name="export")
         prompt_panel.wire(prompt_lab, state=state, show_all=show_all, result_outputs=result_outputs,
                           e2rank_column=e2rank_html)
-        visuals.wire(state, map_tab, map_ui, latency_ui)
+        visuals.wire(state, map_tab, map_ui, latency_tab, latency_ui)
         evaluate_tab.wire(eval_ui, model=model, state=state, tabs=main_tabs, query=query,
                           sidebar_first_stage=first_stage, index_outputs=index_outputs, search_inputs=search_inputs,
                           search_outputs=[*result_outputs, search_info])

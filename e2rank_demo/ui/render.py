@@ -55,6 +55,31 @@ def rank_badge(rank: int, before: int, top: int = TOP) -> str:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A caveat above a results column: one line always shown, the rest behind a toggle.
+
+    Attributes:
+        headline: One short line with the key figure.
+        details: The explanation, shown when the reader opens the note.
+    """
+
+    headline: str
+    details: str = ""
+
+    def html(self) -> str:
+        """The note as a ``<details>`` toggle (a plain line when there are no details).
+
+        Example:
+            >>> Note("Worse than BM25 <here>", "Why.").html()
+            '<details class="e2r-note"><summary>Worse than BM25 &lt;here&gt;</summary><p>Why.</p></details>'
+        """
+        if not self.details:
+            return f'<p class="e2r-note">{esc(self.headline)}</p>'
+        return (f'<details class="e2r-note"><summary>{esc(self.headline)}</summary>'
+                f"<p>{esc(self.details)}</p></details>")
+
+
+@dataclass(frozen=True)
 class Column:
     """One results column.
 
@@ -65,7 +90,7 @@ class Column:
         ranking: The ranking to show.
         metrics: Measured metrics for this column, when the query has judgments.
         baseline: The first-stage metrics, to show differences against.
-        note: A plain-text caveat shown under the heading.
+        note: A caveat shown under the heading (one line, details behind a toggle).
     """
 
     system: str
@@ -74,7 +99,7 @@ class Column:
     ranking: Ranking
     metrics: Mapping[str, float] | None = None
     baseline: Mapping[str, float] | None = None
-    note: str = ""
+    note: Note | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +148,7 @@ def results_column(column: Column, ctx: RowContext) -> str:
     if len(ranking.ids) > len(shown):
         more = (f'<p class="e2r-more">Showing {len(shown)} of {len(ranking.ids)} candidates. '
                 f'Tick "Show all candidates" to see the rest.</p>')
-    note = f'<p class="e2r-note">{esc(column.note)}</p>' if column.note else ""
+    note = column.note.html() if column.note else ""
     return (
         f'<section class="e2r-col" data-system="{esc(column.system)}">'
         f'<header class="e2r-col-head"><h3>{esc(column.heading)}</h3>'

@@ -97,6 +97,7 @@ class UISession:
         measure_cancel: Set by *Cancel* to stop the session's running latency measurement.
         scope: This session's secret cache scope for its uploads and pastes (created on
             first use, see :meth:`upload_scope`).
+        measured: The search the Latency tab's line last reported a measurement of.
     """
 
     corpus: Corpus | None = None
@@ -111,6 +112,7 @@ class UISession:
     map_view: MapView = field(default_factory=MapView)
     measure_cancel: threading.Event | None = None
     scope: str | None = None
+    measured: QueryResult | None = None
 
     def upload_scope(self) -> str:
         """The cache scope of this session's own texts: a random secret, made on first use.

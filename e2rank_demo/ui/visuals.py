@@ -227,13 +227,14 @@ def wire_indexed(indexed: Any, state: gr.State, map_ui: MapTab, latency_ui: Late
                     api_visibility="private")
 
 
-def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_ui: LatencyTab) -> None:
+def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_tab: gr.Tab, latency_ui: LatencyTab) -> None:
     """Connects the two tabs' events (call inside ``gr.Blocks`` after building them).
 
     Args:
         state: The session's ``gr.State`` holding a :class:`UISession`.
         map_tab: The Embedding map ``gr.Tab`` (drawn when selected).
         map_ui: From :func:`build_map_tab`.
+        latency_tab: The Latency ``gr.Tab`` (its line is brought up to date when selected).
         latency_ui: From :func:`build_latency_tab`.
     """
     private: dict[str, Any] = {"api_visibility": "private"}
@@ -243,6 +244,7 @@ def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_ui: LatencyTa
           show_progress="minimal", **private)
     map_ui.refresh.click(refresh_map, inputs, map_ui.outputs, show_progress="minimal", **private)
     map_ui.timer.tick(poll_map, inputs, map_ui.outputs, show_progress="hidden", trigger_mode="once", **private)
+    latency_tab.select(latency_status, state, latency_ui.info, show_progress="hidden", **private)
     measure_outputs = MEASURE_OUTPUTS.components(latency_ui)
     latency_ui.measure.click(measure_query, [latency_ui.repeats, state], measure_outputs,
                              concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1,
@@ -327,13 +329,14 @@ def cosine_outputs(table: cosines.CosineTable) -> tuple[str, str]:
     ]
     head = "".join(f"<th>{render.esc(r.label)}</th>" for r in table.rows)
     body = "".join(
-        f'<tr><th style="white-space:nowrap">{render.esc(name)}</th>'
-        + "".join(f'<td style="text-align:right">{_number(getattr(r, attr), signed)}</td>' for r in table.rows)
+        f"<tr><th>{render.esc(name)}</th>"
+        + "".join(f"<td>{_number(getattr(r, attr), signed)}</td>" for r in table.rows)
         + "</tr>" for name, attr, signed in measures)
+    # Compact enough for the narrow column beside the map (app.css: .e2r-cosine); it scrolls, visibly, below that.
     html_table = (f'<p class="e2r-hint"><b>Mean cosine in the full embedding space</b> (exact; the map only '
                   f'approximates it). Gap: {group} minus the rest; Δ: change against the query.</p>'
-                  f'<div style="overflow-x:auto"><table class="e2r-table" '
-                  f'style="font-size:0.85rem" data-group="{"stand-in" if table.stand_in else "judged"}">'
+                  f'<div class="e2r-cosine-wrap"><table class="e2r-table e2r-cosine" '
+                  f'data-group="{"stand-in" if table.stand_in else "judged"}">'
                   f"<thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table></div>")
     return render.notice(label), html_table
 
@@ -483,6 +486,27 @@ def _refuse(state: UISession, what: str, outputs: Outputs) -> tuple[Any, ...] | 
     return outputs.values(info=render.notice(why, "warn"))
 
 
+def latency_status(state: UISession) -> Any:
+    """The Latency tab's line when the tab is opened: what a measurement would time now.
+
+    Any search path (the Search tab, an example, a shared link, the Evaluate tab) leads here,
+    so the line never says "Search first" once a search exists. A line reporting a
+    measurement of the current search is left alone.
+    """
+    why = refusal(state, "measurement")
+    if why is not None:
+        return render.notice(why)
+    result = state.result
+    assert result is not None
+    if state.measured is result:
+        return gr.skip()
+    s = settings_of(result)
+    earlier = " The charts below are from an earlier query." if state.measured is not None else ""
+    query = result.query if len(result.query) <= 80 else result.query[:79] + "…"
+    return render.notice(f"Ready to time the last query, “{query}” (N = {s.candidates}, k = {s.prompt_docs}): "
+                         f"press “Measure this query”.{earlier}")
+
+
 def _measure_outputs(state: UISession, repeats: float, progress: gr.Progress, subsample: int | None) -> tuple[Any, ...]:
     refused = _refuse(state, "measurement", MEASURE_OUTPUTS)
     if refused is not None:
@@ -502,6 +526,7 @@ def _measure_outputs(state: UISession, repeats: float, progress: gr.Progress, su
         gr.Info("Measurement cancelled; the last result stays.")
         cancelled = render.notice("Measurement cancelled; the chart shows the last completed one.")
         return MEASURE_OUTPUTS.values(info=cancelled)
+    state.measured = result
     return latency_outputs(measured)
 
 
@@ -563,6 +588,7 @@ def scaling_run(ns: Sequence[int | str] | None, repeats: float, state: UISession
     measured = _scale(index, result.query, chosen, settings=settings_of(result), repeats=int(repeats),
                       progress=report)
     fig = plots.scaling_chart(measured)
+    state.measured = result
     info = render.notice(f"Scaling run measured just now: {measured.model}, N = "
                          f"{', '.join(str(n) for n in sorted({p.n_used for p in measured.points}))}, median of "
                          f"{measured.repeats} run(s) per point." + (f" {measured.capped_note}"

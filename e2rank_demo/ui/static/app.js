@@ -36,6 +36,74 @@
     });
   }, 500);
 
+  // The query box keeps at most `maxlength` characters and the browser cuts a longer paste without
+  // a word, so say what was kept (the note sits under the box until the query fits again).
+  const queryNote = (box, text) => {
+    const block = box.closest("#query");
+    let note = block.querySelector(".e2r-query-cut");
+    if (!note && text) {
+      note = document.createElement("p");
+      note.className = "e2r-status warn e2r-query-cut";
+      note.setAttribute("role", "status");
+      block.appendChild(note);
+    }
+    if (note) {
+      note.textContent = text;
+      note.hidden = !text;
+    }
+  };
+  document.addEventListener("paste", (event) => {
+    const box = event.target;
+    if (!(box instanceof HTMLTextAreaElement) || !box.closest("#query") || box.maxLength <= 0) return;
+    const pasted = event.clipboardData?.getData("text") ?? "";
+    const total = box.value.length - (box.selectionEnd - box.selectionStart) + pasted.length;
+    const fmt = (n) => n.toLocaleString("en");
+    queryNote(box, total > box.maxLength
+      ? `Your query has ${fmt(total)} characters; only the first ${fmt(box.maxLength)} were kept (the query limit).`
+      : "");
+  });
+  document.addEventListener("input", (event) => {
+    const box = event.target;
+    if (box instanceof HTMLTextAreaElement && box.closest("#query") && box.value.length < box.maxLength) {
+      queryNote(box, "");
+    }
+  });
+
+  // The map's Play button animates frame objects carried inline (Gradio drops named frames), which
+  // plotly's slider cannot follow by name: move the slider, and so its label, with every frame.
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element ? event.target.closest(".updatemenu-button") : null;
+    const gd = button?.closest(".js-plotly-plot");
+    if (!gd || gd.e2rankSliderFollows || !window.Plotly || !gd.layout?.sliders?.length) return;
+    gd.e2rankSliderFollows = true;
+    gd.on("plotly_animatingframe", (event) => {
+      const name = event.name ?? event.frame?.name; // frame objects' names come with the frame, not the event
+      const index = gd.layout.sliders[0].steps.findIndex((step) => step.label === name);
+      if (index >= 0) window.Plotly.relayout(gd, { "sliders[0].active": index });
+    });
+  }, true);
+
+  // The two result columns start their lists at the same height although their headers differ
+  // (metrics with differences, the model note): both headers take the taller one's height.
+  const levelHeads = () => {
+    const heads = [...document.querySelectorAll("#results .e2r-col-head")];
+    heads.forEach((head) => { head.style.minHeight = ""; });
+    if (heads.length < 2) return;
+    const tops = heads.map((head) => head.getBoundingClientRect().top);
+    if (Math.max(...tops) - Math.min(...tops) > 4) return; // stacked (phone, full lists): nothing to level
+    const tallest = Math.max(...heads.map((head) => head.getBoundingClientRect().height));
+    heads.forEach((head) => { head.style.minHeight = `${tallest}px`; });
+  };
+  let levelQueued = false;
+  const queueLevel = () => {
+    if (levelQueued) return;
+    levelQueued = true;
+    requestAnimationFrame(() => { levelQueued = false; levelHeads(); });
+  };
+  new MutationObserver(queueLevel).observe(document.body, { childList: true, subtree: true });
+  window.addEventListener("resize", queueLevel);
+  document.addEventListener("toggle", queueLevel, true);
+
   // On a phone the sidebar covers the page: fold it away once a corpus is indexed.
   window.e2rankFoldSidebarOnPhone = () => {
     const sidebar = document.getElementById("sidebar");
