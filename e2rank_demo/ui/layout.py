@@ -33,8 +33,8 @@ from e2rank_demo.ui.state import UISession
 STATIC = Path(__file__).parent / "static"
 # After a search the results, not the controls, should fill the screen (a projector shows ~720 px).
 SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
-# The compact phone view is pure CSS (app.css), switched off by a class on the page; no server call.
-TOGGLE_COMPACT = "(on) => { document.body.classList.toggle('e2r-full-lists', !on); }"
+# The compact phone view is pure CSS (app.css), switched off by an attribute on #results; no server call.
+TOGGLE_COMPACT = "(on) => { document.getElementById('results')?.setAttribute('data-lists', on ? 'compact' : 'full'); }"
 FOLD_SIDEBAR_ON_PHONE = "() => window.e2rankFoldSidebarOnPhone?.()"
 UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)
 

@@ -120,7 +120,7 @@ def test_phone_compares_the_lists_side_by_side(open_app: Callable[..., AppPage])
     assert height < 6000, height
     app.screenshot("layout-phone", full_page=True)
     page.locator("#compact-view input").uncheck()
-    page.wait_for_function("() => document.body.classList.contains('e2r-full-lists')")
+    page.wait_for_selector("#results[data-lists=full]")
     assert page.locator("#col-first .e2r-snippet").first.is_visible()
     first, e2rank = _box(page, "#col-first .e2r-hit"), _box(page, "#col-e2rank .e2r-hit")
     assert e2rank["y"] > first["y"] + 100  # stacked, full text
