@@ -99,12 +99,12 @@ def test_map_cosine_table_fits_and_the_animation_label_follows(open_app: Callabl
     assert rocchio["x"] + rocchio["width"] <= holder["x"] + holder["width"] + 1, (rocchio, holder)
     page.locator("#map-animate input").check()
     page.wait_for_selector("#map-plot .updatemenu-button", timeout=60_000)
-    label = page.locator("#map-plot .slider-label")
+    label = page.locator("#map-plot .slider-label", has_text="pseudo-query:")  # the current value, not a tick
     assert label.inner_text().endswith("0.00")
     page.locator("#map-plot .updatemenu-button", has_text="Play").click()
     page.wait_for_function(
-        "() => document.querySelector('#map-plot .slider-label')?.textContent.endsWith('1.00')",
-        timeout=15_000)
+        "() => [...document.querySelectorAll('#map-plot .slider-label')].some("
+        "el => el.textContent.includes('pseudo-query: 1.00'))", timeout=30_000)
     app.screenshot("layout-map-wide")
 
 
