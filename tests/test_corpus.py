@@ -92,6 +92,38 @@ def test_markdown_and_rst_are_text(tmp_path: Path) -> None:
     assert [d.id for d in report.documents] == ["a", "b", "c"]
 
 
+def test_markdown_titles_come_from_the_first_heading_and_markers_go(tmp_path: Path) -> None:
+    """A Markdown file is titled by its first heading; '#' markers and underlines never reach the text."""
+    content = "Intro line.\n\n# Why Bread Rises #\n\nYeast makes gas.\n\n## Gluten\nIt traps the gas.\n"
+    setext = "Tides\n=====\n\nThe Moon pulls.\n\nSpring tides\n------------\nStronger.\n"
+    plain = "No heading here, only text with a #hashtag.\n"
+    report = ingest_files([write(tmp_path, "bread.md", content), write(tmp_path, "tides.markdown", setext),
+                           write(tmp_path, "plain.md", plain)])
+    bread, tides, other = report.documents
+    assert (bread.id, bread.title) == ("bread", "Why Bread Rises")
+    assert bread.text == "Intro line.\n\nWhy Bread Rises\n\nYeast makes gas.\n\nGluten\nIt traps the gas.\n"
+    assert (tides.title, tides.text) == ("Tides", "Tides\n\nThe Moon pulls.\n\nSpring tides\nStronger.\n")
+    assert (other.title, other.text) == ("plain", plain)
+
+
+def test_docx_title_is_its_first_heading(tmp_path: Path) -> None:
+    """A .docx is titled by its first Title/Heading paragraph, else by its file name."""
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("A line before the heading.")
+    document.add_heading("Why Bread Rises", level=1)
+    document.add_heading("Gluten", level=2)
+    document.add_paragraph("It traps the gas.")
+    document.save(str(tmp_path / "memo.docx"))
+    untitled = docx.Document()
+    untitled.add_paragraph("Only body text.")
+    untitled.save(str(tmp_path / "plain.docx"))
+    titled, plain = ingest_files([tmp_path / "memo.docx", tmp_path / "plain.docx"]).documents
+    assert (titled.id, titled.title) == ("memo", "Why Bread Rises") and "Gluten" in titled.text
+    assert (plain.id, plain.title) == ("plain", "plain")
+
+
 def test_every_supported_suffix_has_a_reader(tmp_path: Path) -> None:
     """Each suffix the upload widget accepts is parsed, never read as an unknown type (.text included)."""
     assert ".text" in SUPPORTED_SUFFIXES and ".gz" in SUPPORTED_SUFFIXES
@@ -279,6 +311,28 @@ def test_csv_uses_common_text_title_and_id_columns(tmp_path: Path) -> None:
         ("d2", "Ibuprofen", "Eases pain."),
     ]
     assert report.messages == ["papers.csv: text from column 'abstract', titles from 'title', ids from 'id'"]
+
+
+def test_csv_name_column_gives_titles(tmp_path: Path) -> None:
+    """A 'name' (or 'headline') column titles the rows when there is no 'title' column."""
+    content = "id,name,text\na1,Bread,Yeast makes dough rise.\na2,Tides,The Moon pulls the oceans.\n"
+    report = ingest_files([write(tmp_path, "notes.csv", content)])
+    assert [(d.id, d.title) for d in report.documents] == [("a1", "Bread"), ("a2", "Tides")]
+    assert report.messages == ["notes.csv: text from column 'text', titles from 'name', ids from 'id'"]
+
+
+def test_csv_broken_quoting_is_reported_with_its_line(tmp_path: Path) -> None:
+    """A quote left open merges the rows after it: the message names the line; real multi-line fields pass."""
+    broken = ('id,title,text\na1,Bread,"Yeast makes dough rise.\na2,Tides,The Moon pulls the oceans.\n'
+              'a3,Bats,"Bats hibernate in caves."\na4,Solar,Panels turn light into power.\n')
+    report = ingest_files([write(tmp_path, "broken.csv", broken)])
+    assert [d.id for d in report.documents] == ["a1", "a4"]  # 4 rows became 2 documents ...
+    assert report.messages[0] == ("broken.csv: line 2: a quote opened there is only closed on line 4, so 2 lines "
+                                  'were read into one row; check the quoting ("" inside a quoted field)')
+    fine = 'id,title,text\na1,Bread,"Yeast makes\ndough rise."\na2,Tides,"He said ""hi"", twice."\n'
+    report = ingest_files([write(tmp_path, "fine.csv", fine)])
+    assert [d.text for d in report.documents] == ["Yeast makes\ndough rise.", 'He said "hi", twice.']
+    assert not any("quote" in m for m in report.messages)
 
 
 def test_csv_text_column_argument_wins(tmp_path: Path) -> None:

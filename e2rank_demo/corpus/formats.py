@@ -24,8 +24,14 @@ from e2rank_demo.corpus.limits import KIB, Limits, _human_size, _limit
 TEXT_KEYS = ("text", "body", "content", "passage", "abstract", "document", "doc", "sentence")
 ID_KEYS = ("_id", "id", "doc_id", "docid")
 TITLE_KEY = "title"
+TITLE_KEYS = (TITLE_KEY, "name", "headline", "heading")
 
-_TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".rst"})
+_TEXT_SUFFIXES = frozenset({".txt", ".text", ".rst"})
+_MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+# ATX headings ("## Title ##"); up to three spaces of indent, as CommonMark allows.
+_MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$|^ {0,3}(#{1,6})[ \t]*$", re.M)
+# A setext heading: a text line underlined with === or ---.
+_MD_SETEXT = re.compile(r"^(?! {4})(\S.*)\n {0,3}(=+|-+)[ \t]*$", re.M)
 # Refused without reading: sniffing these as text could only produce garbage.
 _BINARY_SUFFIXES = frozenset(
     ".png .jpg .jpeg .gif .bmp .tif .tiff .webp .ico .heic .psd "
@@ -194,6 +200,39 @@ def _parse_text(data: bytes, f: _File) -> list[_Raw]:
     return [_Raw(f.stem, f.stem, text)]
 
 
+def markdown_text(text: str) -> tuple[str, str]:
+    r"""The first heading of a Markdown text (``""`` if none) and the text without heading markers.
+
+    The ``#`` markers and setext underlines are layout, not words: left in, they would show
+    raw in result snippets and count as tokens.
+
+    Example:
+        >>> markdown_text("# Bread\n\nYeast makes dough rise.\n\n## Why ##\nGas.")
+        ('Bread', 'Bread\n\nYeast makes dough rise.\n\nWhy\nGas.')
+        >>> markdown_text("Tides\n=====\nThe Moon pulls.")
+        ('Tides', 'Tides\nThe Moon pulls.')
+    """
+    first = None
+    for match in _MD_HEADING.finditer(text):
+        if match.group(2):
+            first = (match.start(), match.group(2).strip())
+            break
+    setext = _MD_SETEXT.search(text)
+    if setext is not None and (first is None or setext.start() < first[0]):
+        first = (setext.start(), setext.group(1).strip())
+    text = _MD_HEADING.sub(lambda m: m.group(2) or "", text)
+    text = _MD_SETEXT.sub(lambda m: m.group(1), text)
+    return (first[1] if first else ""), text
+
+
+def _parse_markdown(data: bytes, f: _File) -> list[_Raw]:
+    records = _parse_text(data, f)
+    if not records:
+        return []
+    heading, text = markdown_text(records[0].text)
+    return [_Raw(f.stem, _clean_title(f, heading) or f.stem, text)]
+
+
 # ------------------------------------------------------------------- csv / json
 
 
@@ -228,8 +267,10 @@ def _parse_csv(data: bytes, f: _File, *, sniff: bool) -> list[_Raw]:
             dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     rows: list[list[str]] = []
+    spans: list[tuple[int, int]] = []  # first and last line of each row, for messages
     try:
         for row in reader:
+            spans.append((spans[-1][1] + 1 if spans else 1, reader.line_num))
             rows.append(row)
     except csv.Error as exc:
         f.note(f"stopped reading at line {reader.line_num} ({exc}); kept the rows before it")
@@ -240,6 +281,7 @@ def _parse_csv(data: bytes, f: _File, *, sniff: bool) -> list[_Raw]:
     header = [h.strip() for h in rows[start]]
     body = rows[start + 1 :]
     width = len(header)
+    _warn_merged_rows(f, body, spans[start + 1 :], dialect.delimiter, width)
     good = [r for r in body if len(r) == width]
     blank = sum(1 for r in body if not r)
     wrong_width = len(body) - len(good) - blank
@@ -253,7 +295,7 @@ def _parse_csv(data: bytes, f: _File, *, sniff: bool) -> list[_Raw]:
     if text_col is None:
         text_col = _pick_column(header, TEXT_KEYS, set())
     id_col = _pick_column(header, ID_KEYS, {text_col} if text_col is not None else set())
-    title_col = _pick_column(header, [TITLE_KEY], {c for c in (text_col, id_col) if c is not None})
+    title_col = _pick_column(header, TITLE_KEYS, {c for c in (text_col, id_col) if c is not None})
     if text_col is None:
         others = [i for i in range(width) if i not in {id_col, title_col}] or list(range(width))
         text_col = max(others, key=lambda i: sum(len(r[i]) for r in good))
@@ -287,6 +329,23 @@ def _parse_csv(data: bytes, f: _File, *, sniff: bool) -> list[_Raw]:
         f.note(f"skipped {_count(wrong_width + empty, 'row')} of {data_rows:,}: " + ", ".join(reasons))
         f.skipped_records += wrong_width + empty
     return records
+
+
+def _warn_merged_rows(f: _File, body: Sequence[list[str]], spans: Sequence[tuple[int, int]], delimiter: str,
+                      width: int) -> None:
+    """Notes rows that swallowed the lines after them through a quote left open.
+
+    A quoted field may span lines legitimately; one whose inner lines look like whole rows
+    (as many delimiters as a row has) almost always means an unclosed quote merged rows.
+    """
+    for row, (first, last) in zip(body, spans, strict=True):
+        if last == first:
+            continue
+        swallowed = [line for cell in row for line in cell.split("\n")[1:] if line.count(delimiter) >= width - 1]
+        if swallowed:
+            f.note(f"line {first}: a quote opened there is only closed on line {last}, so "
+                   f"{_count(last - first, 'line')} were read into one row; check the quoting (\"\" inside a "
+                   "quoted field)")
 
 
 def _text_field(f: _File, value: dict[Any, Any]) -> str | None:
@@ -445,11 +504,15 @@ def _parse_docx(data: bytes, f: _File) -> list[_Raw]:
     try:
         document = docx.Document(io.BytesIO(data))
         blocks: list[str] = []
+        heading = ""
         for block in document.iter_inner_content():
             if isinstance(block, Table):
                 blocks.extend("\t".join(cell.text for cell in row.cells) for row in block.rows)
             else:
                 blocks.append(block.text)
+                style = (block.style.name if block.style is not None else "") or ""
+                if not heading and block.text.strip() and style.startswith(("Title", "Heading")):
+                    heading = block.text
     except Exception as exc:  # python-docx/lxml raise many types on malformed input
         f.fail(f"malformed .docx, cannot read ({type(exc).__name__})")
         return []
@@ -457,13 +520,14 @@ def _parse_docx(data: bytes, f: _File) -> list[_Raw]:
     if not text.strip():
         f.fail("empty document")
         return []
-    return [_Raw(f.stem, f.stem, text)]
+    return [_Raw(f.stem, _clean_title(f, heading) or f.stem, text)]
 
 
 _Parser = Callable[[bytes, _File], list[_Raw]]
 
 _PARSERS: dict[str, _Parser] = {
     **{s: _parse_text for s in _TEXT_SUFFIXES},
+    **{s: _parse_markdown for s in _MARKDOWN_SUFFIXES},
     ".csv": lambda data, f: _parse_csv(data, f, sniff=True),
     ".tsv": lambda data, f: _parse_csv(data, f, sniff=False),
     ".json": _parse_json,
