@@ -100,7 +100,7 @@ def test_map_cosine_table_fits_and_the_animation_label_follows(open_app: Callabl
     page.locator("#map-animate input").check()
     page.wait_for_selector("#map-plot .updatemenu-button", timeout=60_000)
     label = page.locator("#map-plot .slider-label", has_text="pseudo-query:")  # the current value, not a tick
-    assert label.inner_text().endswith("0.00")
+    assert (label.text_content() or "").endswith("0.00")
     page.locator("#map-plot .updatemenu-button", has_text="Play").click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('#map-plot .slider-label')].some("
