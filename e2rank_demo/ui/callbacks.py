@@ -80,23 +80,27 @@ def warm_up_in_background() -> threading.Thread:
     """Loads the default model and the heavy libraries, and fits the samples' maps, without delaying the page."""
 
     def work() -> None:
+        # First, as the longest step: UMAP's numba compilation, on the map's own worker thread (returns at once).
         try:
-            with start_up_step(f"loading model {default_model_name()}"):
-                load_embedder(default_model_name())
-            with start_up_step("importing faiss"):
-                import faiss  # noqa: F401 - imported for its load time only
-        except Exception:  # noqa: BLE001 - a failed warm-up is retried by the first real load
-            logger.exception("background warm-up failed")
-        try:  # compiles UMAP's numba code on the map's own worker thread (returns at once)
             from e2rank_demo import projection
 
             with start_up_step("starting the numba warm-up (UMAP compiles in the background)"):
                 projection.warm_up()
-            # The bundled samples' maps too, so the first search's map is UMAP, not PCA.
-            with start_up_step("fitting the samples' UMAP maps"):
-                prefit_maps(load_embedder(default_model_name()).embedder, first=default_sample())
         except Exception:  # noqa: BLE001 - the map shows PCA until UMAP works
             logger.exception("UMAP warm-up failed")
+        try:
+            with start_up_step(f"loading model {default_model_name()}"):
+                loaded = load_embedder(default_model_name())
+            with start_up_step("importing faiss"):
+                import faiss  # noqa: F401 - imported for its load time only
+        except Exception:  # noqa: BLE001 - a failed warm-up is retried by the first real load
+            logger.exception("background warm-up failed")
+            return
+        try:  # the bundled samples' maps, queued behind the compilation: the first search's map is UMAP
+            with start_up_step("fitting the samples' UMAP maps"):
+                prefit_maps(loaded.embedder, first=default_sample())
+        except Exception:  # noqa: BLE001 - the map shows PCA until UMAP works
+            logger.exception("UMAP start-up fit failed")
 
     thread = threading.Thread(target=work, name="e2rank-warm-up", daemon=True)
     thread.start()

@@ -8,6 +8,7 @@ them fail instead. Screenshots land in ``artifacts/screenshots/`` (git-ignored).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -112,3 +113,22 @@ def open_app(browser: Any, app_url: str) -> Iterator[Callable[..., AppPage]]:
     for app in opened:
         app.context.close()
 
+
+
+@pytest.fixture
+def first_run_app(browser: Any, tmp_path: Path) -> Iterator[tuple[AppPage, float]]:
+    """A brand-new app as on a fresh machine: default preset, empty embedding, map and numba caches.
+
+    Yields the page and the ``time.monotonic()`` at which ``app.py`` was started.
+    """
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "E2RANK_CACHE_DIR": str(tmp_path / "cache")}
+    for name in ("SPACE_ID", "E2RANK_MODEL", "NUMBA_CACHE_DIR"):
+        env.pop(name, None)
+    started = time.monotonic()
+    with serve_app(env, tmp_path / "app.log", APP_START_TIMEOUT_S) as (url, _):
+        app = AppPage(browser, url)
+        try:
+            yield app, started
+        finally:
+            app.context.close()
