@@ -1,4 +1,4 @@
-"""Command line: ``python -m e2rank_demo {search,eval,train} ...``.
+"""Command line: ``python -m e2rank_demo {search,eval,index,bench,results,train} ...``.
 
 Example:
     $ python -m e2rank_demo eval --data ../shared/data/trec-dl-2019 --first-stage run
@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from e2rank_demo.prompts import TASKS
+from e2rank_demo.stores import STORE_FORMS
 from e2rank_demo.records import Document
 
 
@@ -66,21 +67,71 @@ def _corpus_documents(path: Path) -> list[Document]:
     return report.documents
 
 
+def _open_store(uri: str, model: str | None, *, create: bool = False):  # noqa: ANN202
+    """Opens a document store with ``model``, or with the model that built it when none is named."""
+    from e2rank_demo.stores import StoreInfo, open_store
+
+    if model is None:
+        try:
+            probe = open_store(uri)
+        except ValueError:
+            if not create:
+                raise
+        else:
+            model = probe.info.model
+            probe.close()
+    embedder = _load_model(model)
+    return open_store(uri, StoreInfo.of(embedder), create=create), embedder
+
+
+def _store_session(store, embedder):  # noqa: ANN001, ANN202
+    from e2rank_demo.stores.session import StoreSession
+
+    return StoreSession(store, embedder)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Streams a corpus into a document store (resumable: run it again after any interruption)."""
+    from e2rank_demo.cache import EmbeddingCache
+    from e2rank_demo.stores.indexer import CorpusStream, index_corpus
+
+    stream = CorpusStream(args.corpus, split=args.split_passages)
+    store, embedder = _open_store(args.store, args.model, create=True)
+    update, close = _progress_bar("indexing")
+    try:
+        report = index_corpus(stream, store, embedder, batch_size=args.batch_size,
+                              cache=None if args.no_cache else EmbeddingCache(), progress=update)
+    finally:
+        close()
+        store.close()
+    print(f"{report.stored:,} passages in {args.store} (model {embedder.name}, {report.index} index); this run "
+          f"added {report.added:,} and skipped {report.already:,} already stored, in {report.seconds:.1f} s")
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     """Searches a folder or file and prints (or writes as JSON) both rankings."""
     from e2rank_demo.cache import EmbeddingCache
     from e2rank_demo.pipeline import SearchSession
 
-    documents = _corpus_documents(Path(args.corpus))
-    if not documents:
-        print("error: no readable documents in the corpus", file=sys.stderr)
-        return 2
-    embedder = _load_model(args.model)
-    update, close = _progress_bar("embedding documents")
-    session = SearchSession.from_documents(documents, embedder, EmbeddingCache(), split=args.split_passages,
-                                           progress=update)
-    close()
-    result = session.search(args.query, _settings(args, args.task))
+    if args.store:
+        store, embedder = _open_store(args.store, args.model)
+        session = _store_session(store, embedder)
+    else:
+        documents = _corpus_documents(Path(args.corpus))
+        if not documents:
+            print("error: no readable documents in the corpus", file=sys.stderr)
+            return 2
+        embedder = _load_model(args.model)
+        update, close = _progress_bar("embedding documents")
+        session = SearchSession.from_documents(documents, embedder, EmbeddingCache(), split=args.split_passages,
+                                               progress=update)
+        close()
+    try:
+        result = session.search(args.query, _settings(args, args.task))
+    finally:
+        if args.store:
+            store.close()
     systems = [result.first_stage, *result.reranked.values()]
     if args.json:
         payload = {
@@ -114,7 +165,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     dataset = load_beir(args.data)
     task = args.task if args.task != "auto" else ("scifact" if "scifact" in dataset.name.lower() else "web")
     settings = _settings(args, task)
-    embedder = _load_model(args.model)
+    store = session = None
+    if args.store:
+        if args.first_stage != "dense":
+            raise ValueError("with --store the first stage is the store's dense search (--first-stage dense)")
+        store, embedder = _open_store(args.store, args.model)
+        session = _store_session(store, embedder)
+    else:
+        embedder = _load_model(args.model)
     if args.max_prompt_tokens is not None:
         if embedder.kind != "decoder":
             print(f"note: --max-prompt-tokens applies to decoders; {embedder.name} keeps its "
@@ -123,13 +181,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
             embedder.set_prompt_cap(args.max_prompt_tokens)  # type: ignore[attr-defined]
     encode_update, encode_close = _progress_bar("embedding corpus")
     query_update, query_close = _progress_bar("queries")
-    report = evaluate(
-        dataset, embedder, args.first_stage, settings, split=args.split, limit_queries=args.limit_queries,
-        cache=None if args.no_cache else EmbeddingCache(), encode_progress=encode_update,
-        query_progress=query_update,
-    )
-    encode_close()
-    query_close()
+    try:
+        report = evaluate(
+            dataset, embedder, args.first_stage, settings, split=args.split, limit_queries=args.limit_queries,
+            cache=None if args.no_cache else EmbeddingCache(), session=session, encode_progress=encode_update,
+            query_progress=query_update,
+        )
+    finally:
+        encode_close()
+        query_close()
+        if store is not None:
+            store.close()
     print(f"{dataset.name} ({args.split}, {report.n_queries} queries), model {embedder.name}, "
           f"first stage {report.first_stage}")
     print(f"{'system':<14}{'nDCG@10':>10}{'MRR@10':>10}{'R@100':>10}")
@@ -151,6 +213,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Runs the benchmark suite (ratios, min/median/max) and writes JSON."""
+    if args.scale:
+        from e2rank_demo.stores.bench_scale import run
+
+        return run([int(n) for n in args.sizes.split(",") if n.strip()], args.json or "docs/scale.json")
     from e2rank_demo.bench import main as bench_main
 
     return bench_main(args.quick, args.json)
@@ -182,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     search = sub.add_parser("search", help="search a folder or file of documents")
-    search.add_argument("--corpus", required=True, help="folder, file, or BEIR folder")
+    where = search.add_mutually_exclusive_group(required=True)
+    where.add_argument("--corpus", help="folder, file, or BEIR folder")
+    where.add_argument("--store", help=f"a document store built by `index`: {STORE_FORMS}")
     search.add_argument("--query", required=True)
     search.add_argument("--first-stage", choices=["dense", "bm25"], default="dense")
     search.add_argument("--task", choices=list(TASKS), default="web")
@@ -203,12 +271,25 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     ev.add_argument("--max-prompt-tokens", type=int, default=None,
                     help="decoder listwise-prompt window (default 8192, E2RANK_MAX_PROMPT_TOKENS; the paper: 32768)")
+    ev.add_argument("--store", default=None, help=f"first stage from a document store built by `index`: {STORE_FORMS}")
     _add_search_options(ev)
     ev.set_defaults(func=cmd_eval)
 
+    ix = sub.add_parser("index", help="stream a corpus into a document store (FAISS on disk or Milvus); resumable")
+    ix.add_argument("--corpus", required=True, help="BEIR folder, .jsonl[.gz] file, or folder/file of documents")
+    ix.add_argument("--store", required=True, help=STORE_FORMS)
+    ix.add_argument("--model", default=None, help="preset, folder or hub id (default: the store's, else minilm)")
+    ix.add_argument("--batch-size", type=int, default=256, help="passages per commit")
+    ix.add_argument("--split-passages", action="store_true", help="split long documents into passages")
+    ix.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    ix.set_defaults(func=cmd_index)
+
     bench = sub.add_parser("bench", help="benchmark suite (ratios with min/median/max)")
     bench.add_argument("--quick", action="store_true", help="bundled sample, fewer repeats (< 3 min)")
-    bench.add_argument("--json", default=None, help="write the results JSON here")
+    bench.add_argument("--json", default=None, help="write the results JSON here (--scale: docs/scale.json)")
+    bench.add_argument("--scale", action="store_true",
+                       help="document stores against corpus size (synthetic 384-d vectors; Milvus Lite, FAISS HNSW)")
+    bench.add_argument("--sizes", default="10000,100000,1000000", help="corpus sizes for --scale")
     bench.set_defaults(func=cmd_bench)
 
     results = sub.add_parser("results", help="regenerate docs/RESULTS.md from measured runs")

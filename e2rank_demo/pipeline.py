@@ -270,8 +270,9 @@ class SearchSession:
             candidates = self.first_stage(query, query_vector, settings, timer)
         first = Ranking("first_stage", list(candidates.ids), np.asarray(candidates.scores, dtype=np.float32),
                         vectors={"query": query_vector})
-        doc_vectors = self.vectors[candidates.rows]
-        doc_texts = [self.texts[r] for r in candidates.rows]
+        # A document store hands back the candidates' stored vectors and texts with them.
+        doc_vectors = candidates.vectors if candidates.vectors is not None else self.vectors[candidates.rows]
+        doc_texts = candidates.texts if candidates.texts is not None else [self.texts[r] for r in candidates.rows]
         reranked: dict[str, Ranking] = {}
         system_stages: dict[str, dict[str, float]] = {}
         if len(candidates):

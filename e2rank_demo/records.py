@@ -86,12 +86,17 @@ class Candidates:
         scores: First-stage scores aligned with ``ids``.
         rows: Row of each passage in the corpus embedding matrix.
         stage: Which first stage produced them.
+        vectors: Their embeddings, when the first stage returned them (a document store);
+            otherwise the rerankers read ``rows`` of the session's matrix.
+        texts: Their full texts, likewise.
     """
 
     ids: list[str]
     scores: np.ndarray
     rows: np.ndarray
     stage: FirstStageName = "dense"
+    vectors: np.ndarray | None = None
+    texts: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)

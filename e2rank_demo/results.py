@@ -169,6 +169,11 @@ def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench
                   f"on {meta.get('cpus')} cores; min / median / max over repeats after a warm-up.", "",
                   "```", format_table(bench), "```", ""]
         parts += _target_notes(bench)
+    scale = REPO / "docs" / "scale.json"
+    if scale.exists():
+        from e2rank_demo.stores.bench_scale import markdown
+
+        parts += markdown(json.loads(scale.read_text(encoding="utf-8")))
     parts += ["## Reproduce", "", "```bash",
               "python -m e2rank_demo bench --json docs/bench.json",
               "python -m e2rank_demo results  # reads docs/bench.json",

@@ -1,0 +1,192 @@
+"""``bench --scale``: cost of a store's first stage + E2Rank rescoring against corpus size.
+
+Synthetic 384-d unit vectors (clustered, so approximate search faces a realistic
+neighbourhood structure) at each size, in Milvus Lite and FAISS HNSW. Per store and size:
+build time (add + index), p50/p95 of one query's top-100 search returning the stored
+vectors plus the E2Rank rescoring of those 100 (the prompt's forward pass excluded: it
+does not depend on the corpus size and is measured apart with the real offline model),
+peak RSS of the process that built and searched, and recall@100 against exact search.
+Each (store, size) runs in its own process so peak RSS is its own.
+
+This is a benchmark, not a test: it writes ``docs/scale.json``, which
+``python -m e2rank_demo results`` renders into RESULTS.md (:func:`markdown`).
+
+Example:
+    >>> import numpy as np
+    >>> v = synthetic_vectors(0, 5, 8)
+    >>> v.shape, bool(np.allclose(np.linalg.norm(v, axis=1), 1))
+    ((5, 8), True)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DIM = 384
+CHUNK = 10_000
+N_QUERIES = 50
+TOP = 100
+STORES = ("faiss-hnsw", "milvus-lite")
+_CENTERS = 1_000
+
+
+def _centers(dim: int) -> np.ndarray:
+    return np.random.default_rng(12345).standard_normal((_CENTERS, dim)).astype(np.float32)
+
+
+def synthetic_vectors(start: int, count: int, dim: int = DIM) -> np.ndarray:
+    """Rows ``[start, start + count)`` of the synthetic corpus, the same on every call.
+
+    Generated per chunk of :data:`CHUNK` rows from a seed of the chunk, so any range can be
+    regenerated without holding the corpus.
+    """
+    centers = _centers(dim)
+    out = []
+    for chunk in range(start // CHUNK, (start + count - 1) // CHUNK + 1):
+        rng = np.random.default_rng(chunk)
+        labels = rng.integers(0, _CENTERS, CHUNK)
+        rows = centers[labels] + 1.5 * rng.standard_normal((CHUNK, dim)).astype(np.float32)
+        lo, hi = max(start, chunk * CHUNK) - chunk * CHUNK, min(start + count, (chunk + 1) * CHUNK) - chunk * CHUNK
+        out.append(rows[lo:hi])
+    vectors = np.concatenate(out).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _queries(dim: int = DIM) -> np.ndarray:
+    rng = np.random.default_rng(999)
+    q = _centers(dim)[rng.integers(0, _CENTERS, N_QUERIES)] + 1.5 * rng.standard_normal((N_QUERIES, dim))
+    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _exact_top(n: int, queries: np.ndarray) -> list[set[int]]:
+    """Exact top-100 rows per query, scanning the corpus chunk by chunk."""
+    best_scores = np.full((len(queries), TOP), -np.inf, dtype=np.float32)
+    best_rows = np.zeros((len(queries), TOP), dtype=np.int64)
+    for start in range(0, n, CHUNK):
+        scores = queries @ synthetic_vectors(start, min(CHUNK, n - start)).T
+        all_scores = np.concatenate([best_scores, scores], axis=1)
+        all_rows = np.concatenate([best_rows, np.broadcast_to(np.arange(start, start + scores.shape[1]),
+                                                              scores.shape)], axis=1)
+        keep = np.argsort(-all_scores, axis=1)[:, :TOP]
+        best_scores = np.take_along_axis(all_scores, keep, axis=1)
+        best_rows = np.take_along_axis(all_rows, keep, axis=1)
+    return [set(r.tolist()) for r in best_rows]
+
+
+def measure(store_name: str, n: int, folder: str) -> dict[str, object]:
+    """Builds one store of ``n`` synthetic vectors, then times queries; run in a fresh process."""
+    from e2rank_demo.stores import StoreInfo, open_store
+
+    uri = f"faiss:{folder}/faiss" if store_name == "faiss-hnsw" else f"milvus:{folder}/milvus.db"
+    store = open_store(uri, StoreInfo("synthetic", "synthetic", DIM), create=True)
+    start = time.perf_counter()
+    for lo in range(0, n, CHUNK):
+        count = min(CHUNK, n - lo)
+        ids = [str(i) for i in range(lo, lo + count)]
+        store.add(ids, [""] * count, [f"passage {i}" for i in ids], synthetic_vectors(lo, count))
+    add_s = time.perf_counter() - start
+    store.optimize("hnsw")
+    build_s = time.perf_counter() - start
+    queries = _queries()
+    prompt = _queries()[::-1]  # stands in for the listwise prompt's embedding
+    store.search(queries[0], TOP)  # warm-up: loads the index
+    times, found = [], []
+    for q, p in zip(queries, prompt):
+        t0 = time.perf_counter()
+        hits = store.search(q, TOP)
+        order = np.argsort(-(hits.vectors @ p), kind="stable")  # E2Rank's rescoring of the 100
+        _ = [hits.ids[i] for i in order]
+        times.append(time.perf_counter() - t0)
+        found.append({int(i) for i in hits.ids})
+    store.close()
+    exact = _exact_top(n, queries)
+    recall = float(np.mean([len(f & e) / TOP for f, e in zip(found, exact)]))
+    return {"store": store_name, "n": n, "add_s": add_s, "build_s": build_s,
+            "p50_ms": 1000 * float(np.percentile(times, 50)), "p95_ms": 1000 * float(np.percentile(times, 95)),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "recall@100": recall}
+
+
+def prompt_forward_ms(repeats: int = 7) -> dict[str, object]:
+    """The listwise prompt's forward pass (k = 20 sample passages), real offline model, apart."""
+    from e2rank_demo.models import load_embedder
+    from e2rank_demo.samples import load_sample
+
+    embedder = load_embedder("minilm").embedder
+    docs = [p.full_text for p in load_sample("scifact").passages][:20]
+    text, kept, full = embedder.build_listwise("what reduces heart disease risk", docs, "Rank the passages.",
+                                               "official")
+    times = []
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        embedder.encode_prompt(text, kept, full)
+        times.append(time.perf_counter() - t0)
+    return {"model": embedder.name, "k": 20, "p50_ms": 1000 * float(np.median(times[1:])), "repeats": repeats}
+
+
+def run(sizes: list[int], json_path: str, timeout_s: float = 3600.0) -> int:
+    """Measures every (store, size) in a subprocess and writes ``json_path``; prints a table."""
+    rows, skipped = [], []
+    for n in sizes:
+        for store in STORES:
+            with tempfile.TemporaryDirectory(prefix="e2rank-scale-") as folder:
+                code = f"import json; from e2rank_demo.stores.bench_scale import measure; " \
+                       f"print(json.dumps(measure({store!r}, {n}, {folder!r})))"
+                try:
+                    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                          timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    skipped.append(f"{store} at {n:,}: over {timeout_s:.0f} s")
+                    print(f"{store:<12}{n:>10,}  skipped (over {timeout_s:.0f} s)", flush=True)
+                    continue
+            if proc.returncode != 0:
+                skipped.append(f"{store} at {n:,}: failed ({proc.stderr.strip().splitlines()[-1:]})")
+                continue
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(f"{row['store']:<12}{n:>10,}  build {row['build_s']:8.1f} s  p50 {row['p50_ms']:7.2f} ms  "
+                  f"p95 {row['p95_ms']:7.2f} ms  RSS {row['peak_rss_mb']:7.0f} MB  recall@100 "
+                  f"{row['recall@100']:.3f}", flush=True)
+    data = {"meta": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+                     "dim": DIM, "queries": N_QUERIES, "top": TOP, "sizes": sizes, "skipped": skipped},
+            "prompt_forward": prompt_forward_ms(), "rows": rows}
+    Path(json_path).write_text(json.dumps(data, indent=1), encoding="utf-8")
+    print(f"prompt forward pass (apart): {data['prompt_forward']['p50_ms']:.1f} ms; wrote {json_path}")
+    return 0
+
+
+def markdown(data: dict) -> list[str]:
+    """The RESULTS.md section for a ``docs/scale.json``: a table and a cost-against-size chart."""
+    rows = sorted(data["rows"], key=lambda r: (r["store"], r["n"]))
+    meta, prompt = data["meta"], data["prompt_forward"]
+    lines = ["## Scaling: a document store's first stage + E2Rank rescoring", "",
+             f"`python -m e2rank_demo bench --scale` (committed as `docs/scale.json`): synthetic {meta['dim']}-d "
+             f"clustered unit vectors, {meta['queries']} queries, top-{meta['top']} search returning the stored "
+             f"vectors plus E2Rank's rescoring of them, on {meta['cpus']} CPU cores shared with other work. "
+             f"The listwise prompt's forward pass does not depend on the corpus size and is excluded: "
+             f"{prompt['p50_ms']:.1f} ms median ({prompt['model']}, k = {prompt['k']}). See "
+             "[SCALING.md](SCALING.md).", "",
+             "| store | passages | build (s) | p50 (ms) | p95 (ms) | peak RSS (MB) | recall@100 vs exact |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['store']} | {r['n']:,} | {r['build_s']:.1f} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+              f"{r['peak_rss_mb']:.0f} | {r['recall@100']:.3f} |" for r in rows]
+    if meta.get("skipped"):
+        lines += ["", "Not measured: " + "; ".join(meta["skipped"]) + "."]
+    sizes = sorted({r["n"] for r in rows})
+    lines += ["", "```mermaid", "xychart-beta", '    title "p50 ms per query (search top-100 + E2Rank rescoring)"',
+              "    x-axis [" + ", ".join(f'"{n:,}"' for n in sizes) + "]", '    y-axis "ms"']
+    for store in dict.fromkeys(r["store"] for r in rows):
+        by_n = {r["n"]: r["p50_ms"] for r in rows if r["store"] == store}
+        if all(n in by_n for n in sizes):
+            lines.append("    line [" + ", ".join(f"{by_n[n]:.2f}" for n in sizes) + f"]  %% {store}")
+    lines += ["```", ""]
+    return lines

@@ -1,0 +1,201 @@
+"""Milvus: Milvus Lite in a local ``.db`` folder, or a Milvus server or cluster by URL.
+
+One collection per store (default ``e2rank_documents``; ``#name`` picks another) with
+fields ``id`` (primary key), ``vector``, ``title`` and ``text``. The building model's
+identity, name and dimension are collection properties. Until :meth:`MilvusStore.optimize`
+the vector index is ``FLAT`` (exact); ``optimize`` swaps in HNSW or IVF by size.
+
+Example:
+    >>> import numpy as np, tempfile
+    >>> from e2rank_demo.stores import StoreInfo, open_store
+    >>> store = open_store(f"milvus:{tempfile.mkdtemp()}/s.db", StoreInfo("i", "m", 2), create=True)
+    >>> store.add(["a", "b"], ["", ""], ["first", "second"], np.eye(2, dtype=np.float32))
+    2
+    >>> store.search(np.array([1.0, 0.0], dtype=np.float32), 1).ids
+    ['a']
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from e2rank_demo.stores import IndexChoice, StoreDependencyError, StoreHits, StoreInfo, check_vectors
+from e2rank_demo.stores import first_new, index_choice
+
+DEFAULT_COLLECTION = "e2rank_documents"
+ID_BYTES = 512
+TITLE_BYTES = 2048
+TEXT_BYTES = 65_535  # Milvus' VARCHAR limit; only the listwise prompt reads the stored text
+_INDEX_PARAMS: dict[str, tuple[str, dict[str, int]]] = {
+    "flat": ("FLAT", {}),
+    "hnsw": ("HNSW", {"M": 16, "efConstruction": 100}),
+    "ivf": ("IVF_FLAT", {"nlist": 4096}),
+}
+_PROPERTY = "e2rank.{}"
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, on a character boundary."""
+    data = text.encode("utf-8")
+    return text if len(data) <= limit else data[:limit].decode("utf-8", errors="ignore")
+
+
+def _search_params(kind: str, n: int) -> dict[str, object]:
+    params: dict[str, int] = {}
+    if kind == "hnsw":
+        params["ef"] = max(128, n)  # HNSW needs ef >= the number of results
+    elif kind == "ivf":
+        params["nprobe"] = 32
+    return {"metric_type": "IP", "params": params}
+
+
+class MilvusStore:
+    """A :class:`~e2rank_demo.stores.DocumentStore` in a Milvus collection."""
+
+    def __init__(self, uri: str, location: str, collection: str | None, info: StoreInfo | None, *,
+                 create: bool = False, read_only: bool = False) -> None:
+        self.uri = uri
+        self.read_only = read_only
+        self.collection = collection or DEFAULT_COLLECTION
+        self._lite_path: str | None = None
+        if not location.startswith(("http://", "https://", "tcp://", "unix:")):
+            if not location.endswith(".db"):
+                raise ValueError(f"{uri}: a Milvus Lite store is a file ending in .db, or a server URL")
+            if importlib.util.find_spec("milvus_lite") is None:
+                raise StoreDependencyError("a milvus:<file>.db store needs Milvus Lite: pip install milvus-lite==3.2.2")
+            if not os.path.exists(location) and (not create or read_only):
+                raise ValueError(f"no Milvus Lite store at {location}; build one with "
+                                 f"python -m e2rank_demo index --store {uri}")
+            self._lite_path = os.path.abspath(os.path.expanduser(location))
+            # The embedded server logs each RPC pymilvus probes and it lacks (AllocTimestamp) as an error.
+            logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+            location = self._lite_path
+        # gRPC's C core logs keep-alive chatter to stderr, which would break the progress bar.
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+        from pymilvus import MilvusClient
+
+        try:
+            self._client = MilvusClient(location)
+        except Exception as exc:  # pymilvus raises its own types for a busy file or an unreachable server
+            raise ValueError(f"cannot open {uri}: {exc}") from None
+        if not self._client.has_collection(self.collection):
+            if not create or read_only:
+                self.close()
+                raise ValueError(f"{uri} has no collection {self.collection!r}; build it with "
+                                 f"python -m e2rank_demo index --store {uri}")
+            assert info is not None
+            self._create(info)
+        props = self._client.describe_collection(self.collection).get("properties", {})
+        try:
+            self.info = StoreInfo(props[_PROPERTY.format("identity")], props[_PROPERTY.format("model")],
+                                  int(props[_PROPERTY.format("dim")]))
+        except (KeyError, ValueError):
+            self.close()
+            raise ValueError(f"collection {self.collection!r} at {uri} was not built by e2rank_demo") from None
+        self._kind = self._current_kind()
+        self._client.load_collection(self.collection)
+
+    def _create(self, info: StoreInfo) -> None:
+        from pymilvus import DataType
+
+        schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_BYTES)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=info.dim)
+        schema.add_field("title", DataType.VARCHAR, max_length=TITLE_BYTES)
+        schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES)
+        self._client.create_collection(self.collection, schema=schema, index_params=self._index_params("flat"),
+                                       properties={_PROPERTY.format("identity"): info.identity,
+                                                   _PROPERTY.format("model"): info.model,
+                                                   _PROPERTY.format("dim"): str(info.dim)})
+
+    def _index_params(self, kind: IndexChoice):  # noqa: ANN202 - pymilvus IndexParams
+        index_type, params = _INDEX_PARAMS[kind]
+        index = self._client.prepare_index_params()
+        index.add_index(field_name="vector", index_type=index_type, metric_type="IP", params=params)
+        return index
+
+    def _current_kind(self) -> IndexChoice:
+        names = self._client.list_indexes(self.collection, field_name="vector")
+        if not names:
+            return "flat"
+        index_type = str(self._client.describe_index(self.collection, names[0]).get("index_type", "FLAT"))
+        return {v[0]: k for k, v in _INDEX_PARAMS.items()}.get(index_type.upper(), "flat")  # type: ignore[return-value]
+
+    # ----------------------------------------------------------------- writing
+    def _stored(self, ids: Sequence[str]) -> set[str]:
+        unique = list(dict.fromkeys(ids))
+        found: set[str] = set()
+        for start in range(0, len(unique), 1000):
+            # JSON string literals: pymilvus' own ``ids=`` quoting breaks on an id with a quote.
+            quoted = ", ".join(json.dumps(pid, ensure_ascii=False) for pid in unique[start:start + 1000])
+            rows = self._client.query(self.collection, filter=f"id in [{quoted}]", output_fields=["id"])
+            found.update(str(r["id"]) for r in rows)
+        return found
+
+    def missing(self, ids: Sequence[str]) -> list[str]:
+        """The ids not stored yet, in their order."""
+        stored = self._stored(ids)
+        return [pid for pid in ids if pid not in stored]
+
+    def add(self, ids: Sequence[str], titles: Sequence[str], texts: Sequence[str], vectors: np.ndarray) -> int:
+        """Inserts the passages not stored yet, as one insert call."""
+        if self.read_only:
+            raise ValueError(f"{self.uri} is open read-only")
+        vectors = check_vectors(self.info, ids, vectors)
+        for pid in ids:
+            if len(pid.encode("utf-8")) > ID_BYTES:
+                raise ValueError(f"passage id {pid[:40]!r}... is longer than Milvus' {ID_BYTES} bytes")
+        keep = first_new(ids, self._stored(ids))
+        if keep:
+            self._client.insert(self.collection, [
+                {"id": ids[i], "vector": vectors[i], "title": _clip(titles[i], TITLE_BYTES),
+                 "text": _clip(texts[i], TEXT_BYTES)} for i in keep])
+        return len(keep)
+
+    def count(self) -> int:
+        """Passages stored (an exact ``count(*)``)."""
+        rows = self._client.query(self.collection, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    def optimize(self, kind: IndexChoice | None = None) -> IndexChoice:
+        """Replaces the vector index with the one for the current size (or ``kind``)."""
+        kind = kind or index_choice(self.count())
+        if kind != self._kind and not self.read_only:
+            self._client.release_collection(self.collection)
+            for name in self._client.list_indexes(self.collection, field_name="vector"):
+                self._client.drop_index(self.collection, name)
+            self._client.create_index(self.collection, self._index_params(kind))
+            self._client.load_collection(self.collection)
+            self._kind = kind
+        return self._kind
+
+    # ----------------------------------------------------------------- reading
+    def search(self, query_vector: np.ndarray, n: int) -> StoreHits:
+        """Top-``n`` by inner product, with the stored vectors, titles and texts."""
+        query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        found = self._client.search(self.collection, data=[query.tolist()], limit=n,
+                                    output_fields=["vector", "title", "text"],
+                                    search_params=_search_params(self._kind, n))[0]
+        dim = self.info.dim
+        return StoreHits(
+            [str(h["id"]) for h in found],
+            np.array([h["distance"] for h in found], dtype=np.float32),
+            np.array([h["entity"]["vector"] for h in found], dtype=np.float32).reshape(len(found), dim),
+            [h["entity"]["title"] for h in found],
+            [h["entity"]["text"] for h in found],
+        )
+
+    def close(self) -> None:
+        """Closes the client and, for Milvus Lite, stops its server so the file lock is freed."""
+        self._client.close()
+        if self._lite_path is not None:
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self._lite_path)

@@ -1,0 +1,83 @@
+"""Search over a document store: the store is the first stage, its vectors feed the rerankers.
+
+Example:
+    >>> import numpy as np, tempfile
+    >>> from e2rank_demo.models import load_embedder
+    >>> from e2rank_demo.pipeline import SearchSettings
+    >>> from e2rank_demo.stores import StoreInfo, open_store
+    >>> from e2rank_demo.stores.session import StoreSession
+    >>> embedder = load_embedder("minilm").embedder
+    >>> texts = ["Yeast makes bread dough rise.", "The Moon causes the tides."]
+    >>> store = open_store(f"faiss:{tempfile.mkdtemp()}/s", StoreInfo.of(embedder), create=True)
+    >>> store.add(["bread", "tides"], ["", ""], texts, embedder.embed_documents(texts))
+    2
+    >>> session = StoreSession(store, embedder)
+    >>> result = session.search("why does bread rise", SearchSettings(candidates=2, prompt_docs=2))
+    >>> result.first_stage.ids[0], sorted(result.reranked)
+    ('bread', ['dense', 'e2rank', 'rocchio'])
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from e2rank_demo.index import EncodeStats
+from e2rank_demo.models import Embedder
+from e2rank_demo.pipeline import CorpusStats, SearchSession, SearchSettings
+from e2rank_demo.records import Candidates, Passage
+from e2rank_demo.stores import DocumentStore, StoreInfo
+from e2rank_demo.timing import StageTimer
+
+
+class StoreSession(SearchSession):
+    """A :class:`~e2rank_demo.pipeline.SearchSession` whose corpus lives in a store.
+
+    Nothing is embedded when it opens and no document is re-encoded at query time: the
+    store returns the candidates with their stored vectors and texts. Only the dense
+    first stage exists (BM25 and TREC runs need the corpus in memory).
+
+    Args:
+        store: An open store built with ``embedder``'s document identity.
+        embedder: The model for queries and listwise prompts.
+    """
+
+    def __init__(self, store: DocumentStore, embedder: Embedder) -> None:  # noqa: D107
+        # The parent's constructor embeds a corpus; this session has none in memory.
+        expected = StoreInfo.of(embedder)
+        if store.info.identity != expected.identity:
+            raise ValueError(f"the store {store.uri} was built with model {store.info.model}; "
+                             f"the model in use is {embedder.name}")
+        self.embedder = embedder
+        self.store = store
+        self.encode_stats = EncodeStats(0.0, store.count(), 0)
+        self._last: dict[str, Passage] = {}
+
+    def first_stage(self, query: str, query_vector: np.ndarray, settings: SearchSettings,
+                    timer: StageTimer) -> Candidates:
+        """The store's top-N, carrying their stored vectors and texts."""
+        if settings.first_stage != "dense":
+            raise ValueError(f"a document store serves the dense first stage only, not {settings.first_stage!r}")
+        with timer.stage("first_stage"):
+            hits = self.store.search(query_vector, settings.candidates)
+        passages = [Passage(pid, pid, title, text) for pid, title, text in zip(hits.ids, hits.titles, hits.texts)]
+        self._last = {p.id: p for p in passages}
+        return Candidates(list(hits.ids), hits.scores, np.full(len(hits), -1, dtype=np.int64), "dense",
+                          vectors=hits.vectors, texts=[p.full_text for p in passages])
+
+    def passage(self, pid: str) -> Passage:
+        """A passage returned by the last search."""
+        if pid not in self._last:
+            raise KeyError(f"{pid!r} was not among the last search's results")
+        return self._last[pid]
+
+    @property
+    def bm25(self):  # noqa: ANN201
+        """Not available: BM25 needs every text in memory."""
+        raise ValueError("BM25 is not available over a document store; use the dense first stage")
+
+    def stats(self) -> CorpusStats:
+        """Counts for the corpus panel (no token count: the texts stay in the store)."""
+        n = self.store.count()
+        return CorpusStats(n_documents=n, n_passages=n, n_tokens=0, model=self.embedder.name,
+                           encode=self.encode_stats)

@@ -1,0 +1,215 @@
+"""Document stores (FAISS on disk, Milvus Lite): protocol, identity, resumable indexing, search."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from e2rank_demo.stores import StoreInfo, open_store, parse_uri
+from e2rank_demo.stores.indexer import CorpusStream, index_corpus
+
+REPO = Path(__file__).resolve().parents[1]
+BACKENDS = ["faiss", "milvus"]
+
+
+def _uri(backend: str, folder: Path, name: str = "store") -> str:
+    return f"faiss:{folder / name}" if backend == "faiss" else f"milvus:{folder / name}.db"
+
+
+def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_search_returns_exact_top_n_with_stored_vectors(backend: str, tmp_path: Path) -> None:
+    """Top-N ids and scores equal brute force, and the vectors are the ones added."""
+    rng = np.random.default_rng(0)
+    vectors = _unit(rng, 300, 16)
+    ids = [f"d{i}" for i in range(300)]
+    store = open_store(_uri(backend, tmp_path), StoreInfo("ident", "m", 16), create=True)
+    try:
+        assert store.add(ids, [""] * 300, [f"text {i}" for i in range(300)], vectors) == 300
+        query = _unit(rng, 1, 16)[0]
+        hits = store.search(query, 10)
+        order = np.argsort(-(vectors @ query))[:10]
+        assert hits.ids == [ids[i] for i in order]
+        np.testing.assert_allclose(hits.scores, (vectors @ query)[order], atol=1e-5)
+        np.testing.assert_array_equal(hits.vectors, vectors[order])
+        assert hits.texts == [f"text {i}" for i in order]
+        assert store.count() == 300
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_add_skips_stored_and_repeated_ids_and_survives_reopen(backend: str, tmp_path: Path) -> None:
+    """Adding an id twice (same batch or later) keeps the first; a reopened store has the same rows."""
+    rng = np.random.default_rng(1)
+    vectors = _unit(rng, 4, 8)
+    uri = _uri(backend, tmp_path)
+    store = open_store(uri, StoreInfo("ident", "m", 8), create=True)
+    assert store.add(["a", "b", "a"], ["", "", ""], ["1", "2", "3"], vectors[:3]) == 2
+    assert store.add(["b", "c"], ["", ""], ["4", "5"], vectors[2:4]) == 1
+    assert store.missing(["a", "x", "c", "it's \"quoted\""]) == ["x", "it's \"quoted\""]
+    store.close()
+    reopened = open_store(uri, StoreInfo("ident", "m", 8))
+    try:
+        assert reopened.count() == 3
+        hits = reopened.search(vectors[1], 3)
+        assert sorted(hits.ids) == ["a", "b", "c"]
+        np.testing.assert_array_equal(hits.vectors[hits.ids.index("b")], vectors[1])
+    finally:
+        reopened.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_store_built_with_minilm_refuses_another_model(backend: str, tmp_path: Path, minilm, tiny_decoder) -> None:  # noqa: ANN001
+    """Opening a store with a model that embeds documents differently names both models."""
+    uri = _uri(backend, tmp_path)
+    open_store(uri, StoreInfo.of(minilm), create=True).close()
+    with pytest.raises(ValueError) as err:
+        open_store(uri, StoreInfo.of(tiny_decoder))
+    assert minilm.name in str(err.value) and tiny_decoder.name in str(err.value)
+    open_store(uri, StoreInfo.of(minilm)).close()  # the building model is still welcome
+
+
+def test_missing_store_and_bad_uri_are_clear_errors(tmp_path: Path) -> None:
+    """No store there, or an unknown form, is a ValueError that says what to do."""
+    with pytest.raises(ValueError, match="index --store"):
+        open_store(f"faiss:{tmp_path / 'none'}")
+    with pytest.raises(ValueError, match="index --store"):
+        open_store(f"milvus:{tmp_path / 'none.db'}")
+    with pytest.raises(ValueError, match="milvus:<file>.db"):
+        parse_uri("sqlite:/tmp/x")
+    with pytest.raises(ValueError, match=".db"):
+        open_store(f"milvus:{tmp_path / 'plain'}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_store_session_reranks_with_stored_vectors_not_the_model(backend: str, tmp_path: Path, minilm,
+                                                                 small_docs) -> None:  # noqa: ANN001
+    """Search through a store equals the in-memory session and never calls embed_documents."""
+    from unittest.mock import patch
+
+    from e2rank_demo.pipeline import SearchSession, SearchSettings
+    from e2rank_demo.stores.session import StoreSession
+
+    memory = SearchSession.from_documents(small_docs, minilm, cache=None)
+    store = open_store(_uri(backend, tmp_path), StoreInfo.of(minilm), create=True)
+    try:
+        store.add(memory.ids, [p.title for p in memory.passages], [p.text for p in memory.passages], memory.vectors)
+        settings = SearchSettings(candidates=5, prompt_docs=3)
+        expected = memory.search("why does bread rise", settings)
+        with patch.object(minilm, "embed_documents", wraps=minilm.embed_documents) as encode:
+            got = StoreSession(store, minilm).search("why does bread rise", settings)
+        assert encode.call_count == 0
+        assert got.first_stage.ids == expected.first_stage.ids
+        for name in ("e2rank", "rocchio", "dense"):
+            assert got.reranked[name].ids == expected.reranked[name].ids
+            np.testing.assert_allclose(got.reranked[name].scores, expected.reranked[name].scores, atol=1e-5)
+        assert got.prompt.text == expected.prompt.text
+    finally:
+        store.close()
+
+
+def _corpus(folder: Path, n: int) -> Path:
+    path = folder / "corpus.jsonl"
+    topics = ["bread and yeast", "ocean tides", "planets and moons", "telephones", "rivers and deltas"]
+    path.write_text("\n".join(json.dumps({"_id": f"doc{i}", "title": f"Title {i}",
+                                          "text": f"Passage {i} about {topics[i % 5]}, number {i * 7}."})
+                              for i in range(n)) + "\n", encoding="utf-8")
+    return path
+
+
+def _stored(uri: str, info: StoreInfo, ids: list[str]) -> tuple[int, dict[str, np.ndarray]]:
+    store = open_store(uri, info)
+    try:
+        hits = store.search(np.ones(info.dim, dtype=np.float32) / np.sqrt(info.dim), len(ids) + 10)
+        return store.count(), dict(zip(hits.ids, hits.vectors))
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_index_killed_mid_way_resumes_without_duplicates_or_gaps(backend: str, tmp_path: Path, minilm) -> None:  # noqa: ANN001
+    """SIGKILL during `index`, then run it again: every corpus id once, vectors equal to a clean build."""
+    n = 240
+    corpus = _corpus(tmp_path, n)
+    uri = _uri(backend, tmp_path, "killed")
+    env = {**os.environ, "E2RANK_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "e2rank_demo", "index", "--corpus", str(corpus), "--store", uri,
+           "--model", "minilm", "--batch-size", "20", "--no-cache"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    seen = b""
+    assert proc.stderr is not None
+    while True:  # wait until some batches are committed, then kill without warning
+        chunk = proc.stderr.read1(4096)
+        if not chunk:
+            break
+        seen += chunk
+        done = [int(m) for m in re.findall(rb"(\d+)/%d" % n, seen)]
+        if done and 40 <= max(done) < n - 60:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, seen.decode(errors="replace")[-2000:]
+    info = StoreInfo.of(minilm)
+    partial, _ = _stored(uri, info, [])
+    assert 0 < partial < n
+
+    rerun = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"{n:,} passages" in rerun.stdout
+
+    clean = _uri(backend, tmp_path, "clean")
+    store = open_store(clean, info, create=True)
+    index_corpus(CorpusStream(corpus), store, minilm, batch_size=20)
+    store.close()
+    ids = [f"doc{i}" for i in range(n)]
+    count, resumed = _stored(uri, info, ids)
+    _, reference = _stored(clean, info, ids)
+    assert count == n and sorted(resumed) == sorted(ids)
+    for pid in ids:
+        np.testing.assert_allclose(resumed[pid], reference[pid], atol=1e-5)
+
+
+def test_corpus_stream_reads_folders_and_renames_colliding_ids(tmp_path: Path) -> None:
+    """A folder streams file by file, sorted; equal file stems get -2 as one upload would."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "note.txt").write_text("first note", encoding="utf-8")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "note.txt").write_text("second note", encoding="utf-8")
+    stream = CorpusStream(tmp_path)
+    passages = list(stream.passages())
+    assert stream.total == 2 and stream.done == 2
+    assert [p.text for p in passages] == ["first note", "second note"]
+    assert len({p.id for p in passages}) == 2
+
+
+def test_cli_index_search_and_store_model_default(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """`index` then `search --store` (model taken from the store) prints the stored passages."""
+    from e2rank_demo.cli import main
+
+    corpus = _corpus(tmp_path, 20)
+    uri = f"faiss:{tmp_path / 'cli'}"
+    assert main(["index", "--corpus", str(corpus), "--store", uri, "--model", "minilm", "--no-cache"]) == 0
+    assert "20 passages" in capsys.readouterr().out
+    assert main(["index", "--corpus", str(corpus), "--store", uri, "--no-cache"]) == 0
+    assert "added 0 and skipped 20" in capsys.readouterr().out
+    assert main(["search", "--store", uri, "--query", "ocean tides", "--top", "3", "--json",
+                 "--rerankers", "e2rank"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["model"] == "minilm"
+    assert int(payload["first_stage"][0]["id"][3:]) % 5 == 1  # a passage about ocean tides
+    assert main(["search", "--store", f"faiss:{tmp_path / 'nothing'}", "--query", "x"]) == 2
+    assert "index --store" in capsys.readouterr().err
