@@ -69,8 +69,6 @@ def test_trained_preset_reproduces_its_figures(shared_data: Path, cache, collect
     for system, expected in TRAINED[(collection, first_stage)].items():
         assert measured[system] == pytest.approx(expected, abs=TOLERANCE), (system, measured)
 
-    assert 0.0 < report.metrics["e2rank"]["ndcg@10"] < 1.0
-
 
 @pytest.mark.parametrize("backend", ["milvus", "faiss"])
 def test_scifact_through_a_store_equals_the_in_memory_path(backend: str, shared_data: Path, minilm, cache,

@@ -134,8 +134,13 @@ def prompt_forward_ms(repeats: int = 7) -> dict[str, object]:
 
 
 def run(sizes: list[int], json_path: str, timeout_s: float = 3600.0) -> int:
-    """Measures every (store, size) in a subprocess and writes ``json_path``; prints a table."""
-    rows, skipped = [], []
+    """Measures every (store, size) in a subprocess and writes ``json_path``; prints a table.
+
+    Rows of other sizes already in ``json_path`` are kept, so sizes can be measured in turns.
+    """
+    old = json.loads(Path(json_path).read_text(encoding="utf-8")) if Path(json_path).exists() else {}
+    rows = [r for r in old.get("rows", []) if r["n"] not in sizes]
+    skipped = [s for s in old.get("meta", {}).get("skipped", []) if not any(f"{n:,}" in s for n in sizes)]
     for n in sizes:
         for store in STORES:
             with tempfile.TemporaryDirectory(prefix="e2rank-scale-") as folder:
@@ -157,7 +162,8 @@ def run(sizes: list[int], json_path: str, timeout_s: float = 3600.0) -> int:
                   f"p95 {row['p95_ms']:7.2f} ms  RSS {row['peak_rss_mb']:7.0f} MB  recall@100 "
                   f"{row['recall@100']:.3f}", flush=True)
     data = {"meta": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-                     "dim": DIM, "queries": N_QUERIES, "top": TOP, "sizes": sizes, "skipped": skipped},
+                     "dim": DIM, "queries": N_QUERIES, "top": TOP, "sizes": sorted({r["n"] for r in rows}),
+                     "skipped": skipped},
             "prompt_forward": prompt_forward_ms(), "rows": rows}
     Path(json_path).write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(f"prompt forward pass (apart): {data['prompt_forward']['p50_ms']:.1f} ms; wrote {json_path}")
