@@ -187,12 +187,15 @@ def markdown(data: dict) -> list[str]:
               f"{r['peak_rss_mb']:.0f} | {r['recall@100']:.3f} |" for r in rows]
     if meta.get("skipped"):
         lines += ["", "Not measured: " + "; ".join(meta["skipped"]) + "."]
+    if meta.get("note"):
+        lines += ["", str(meta["note"])]
     sizes = sorted({r["n"] for r in rows})
-    lines += ["", "```mermaid", "xychart-beta", '    title "p50 ms per query (search top-100 + E2Rank rescoring)"',
+    lines += ["", "```mermaid", "xychart-beta",
+              f'    title "p50 ms per query against passages: {" vs ".join(dict.fromkeys(r["store"] for r in rows))}"',
               "    x-axis [" + ", ".join(f'"{n:,}"' for n in sizes) + "]", '    y-axis "ms"']
     for store in dict.fromkeys(r["store"] for r in rows):
         by_n = {r["n"]: r["p50_ms"] for r in rows if r["store"] == store}
         if all(n in by_n for n in sizes):
-            lines.append("    line [" + ", ".join(f"{by_n[n]:.2f}" for n in sizes) + f"]  %% {store}")
+            lines += [f"    %% {store}", "    line [" + ", ".join(f"{by_n[n]:.2f}" for n in sizes) + "]"]
     lines += ["```", ""]
     return lines
