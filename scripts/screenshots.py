@@ -1,7 +1,7 @@
 """Regenerates the README's screenshots in ``docs/screenshots/`` from the running app.
 
-Starts ``python app.py`` on a free port (offline, the untrained ``minilm`` preset unless
-``--model`` says otherwise), drives it in headless system Chromium and writes:
+Starts ``python app.py`` on a free port (offline, with the app's default model unless
+``--model`` names another), drives it in headless system Chromium and writes:
 
 * ``overview.png``: the Search tab at 1440 px after a search on the General sample;
 * ``phone.png``: the same search at 390 px (the compact side-by-side view);
@@ -46,12 +46,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_app(model: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_app(model: str | None, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``app.py`` in a subprocess, offline; returns it and its URL once it answers."""
     port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "E2RANK_MODEL": model}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     env.pop("SPACE_ID", None)
+    if model:
+        env["E2RANK_MODEL"] = model
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
@@ -98,7 +99,7 @@ def shoot(page: Any, path: Path, **kwargs: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="minilm", help="model preset the app starts with (default: minilm)")
+    parser.add_argument("--model", help="model preset the app starts with (default: the app's own default)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             page.get_by_role("tab", name="Latency").click()
             page.locator("#measure-btn").click()
             page.wait_for_function("() => document.querySelector('#latency-info')?.textContent.includes('Measured')")
-            page.locator("#latency-info").scroll_into_view_if_needed()
+            page.wait_for_timeout(1500)
+            page.evaluate("() => document.getElementById('measure-btn')?.scrollIntoView()")
             shoot(page, args.out / "latency.png")
 
             phone = open_searched(browser, url, PHONE)

@@ -60,8 +60,7 @@ def trained_headline(preset: str = "minilm-e2rank") -> str:
     BM25 against BM25 itself, on the held-out validation queries."""
     validation = _training(preset).get("validation_ndcg@10") or {}
     if "bm25>e2rank" in validation and "bm25" in validation:
-        return (f"Trained here: validation nDCG@10 {validation['bm25>e2rank']:.3f} reranking BM25 "
-                f"({validation['bm25']:.3f})")
+        return f"Trained: nDCG@10 {validation['bm25>e2rank']:.3f} vs BM25 {validation['bm25']:.3f} (validation)"
     return "Trained here on SciFact train queries"
 
 
