@@ -41,10 +41,10 @@ def walkthrough(minilm, monkeypatch: pytest.MonkeyPatch) -> present.PresentState
     return ps
 
 
-def test_the_five_steps(walkthrough: present.PresentState) -> None:
+def test_the_six_steps(walkthrough: present.PresentState) -> None:
     ps = walkthrough
     steps, head, body, plot, extra, back, nxt = present.render_step(ps)
-    assert 'data-step="1"' in steps and "Step 1 of 5" in head and QUERY in body
+    assert 'data-step="1"' in steps and "Step 1 of 6" in head and QUERY in body
     assert body.count('class="e2r-hit') == 10 and "✓ relevant" in body  # the sample's judgments
     assert plot.visible is False and back.interactive is False and nxt.interactive is True
 
@@ -67,6 +67,11 @@ def test_the_five_steps(walkthrough: present.PresentState) -> None:
     assert body.count('data-system="e2rank"') == 1 and body.count("e2r-badge") == 10
 
     ps.step = 5
+    _, _, body, plot, extra, *_ = present.render_step(ps)
+    assert plot.visible is True and "click a bar" in extra and body == ""
+    assert present.render_step(ps)[3].value is plot.value  # drawn once, reused on Back / Next
+
+    ps.step = 6
     assert ps.latency_job is not None
     ps.latency_job.result(timeout=300)  # started in the background at Start
     _, _, body, plot, extra, back, nxt = present.render_step(ps)
@@ -132,8 +137,8 @@ def test_split_prompt_and_escaping(minilm) -> None:  # noqa: ANN001
     assert '<mark class="pp-query">&lt;q&gt;</mark>' in out and "3/9 tokens" in out and "1 cut to fit" in out
 
 
-def test_step_five_never_blocks_on_the_measurement(minilm, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    """While the background measurement runs, step 5 says so at once; it shows the result when done, cached."""
+def test_step_six_never_blocks_on_the_measurement(minilm, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """While the background measurement runs, step 6 says so at once; it shows the result when done, cached."""
     import threading
 
     release = threading.Event()
@@ -151,9 +156,9 @@ def test_step_five_never_blocks_on_the_measurement(minilm, monkeypatch: pytest.M
     monkeypatch.setattr(present, "_latency_jobs", type(present._latency_jobs)())
     ps = present.PresentState()
     present.begin(ps, "general", QUERY, "minilm", "dense", 10, 4, 0.0, "official", UISession())
-    ps.step = 4
+    ps.step = 5
     _, _, body, plot, _, _, nxt = present.next_step(ps)
-    assert ps.step == 5 and plot.visible is False and "measured in the background" in body
+    assert ps.step == 6 and plot.visible is False and "measured in the background" in body
     assert nxt.interactive is True and "Show latency" in nxt.value
     release.set()
     ps.latency_job.result(timeout=300)

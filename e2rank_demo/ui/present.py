@@ -1,4 +1,4 @@
-"""The Present tab: a guided, five-step walkthrough of one query for lectures and talks.
+"""The Present tab: a guided, six-step walkthrough of one query for lectures and talks.
 
 Pick a bundled corpus and one of its example queries (no typing needed), press Start,
 then Next / Back (or the arrow and Page keys of a presenter's clicker):
@@ -7,13 +7,14 @@ then Next / Back (or the arrow and Page keys of a presenter's clicker):
 2. the listwise prompt built from the top-k, documents numbered, with its token count;
 3. the pseudo-query moving on the embedding map (animated, ``plots.embedding_map(animate=True)``);
 4. the reranked list with rank-change badges (``ui/render.py`` rendering);
-5. latency measured now (``latency.measure_latency``) beside the paper's reported A100 table.
+5. which prompt documents pull the pseudo-query (``plots.influence_chart``, leave-one-out);
+6. latency measured now (``latency.measure_latency``) beside the paper's reported A100 table.
 
 The walkthrough has its own state (:class:`PresentState`), so it never replaces the
 corpus, results or judgments of the Search tab; it reuses the Search tab's index when
 that holds the same sample and model, and otherwise keeps a few sample sessions per
-process. Start begins step 3's UMAP fit and step 5's latency measurement in the background,
-so no step blocks navigation: step 3 waits briefly for the fit (PCA meanwhile), and step 5
+process. Start begins step 3's UMAP fit and step 6's latency measurement in the background,
+so no step blocks navigation: step 3 waits briefly for the fit (PCA meanwhile), and step 6
 shows the measurement when it is done (the same query's earlier one at once).
 Fonts are large and scoped to the tab (:data:`CSS`).
 
@@ -80,6 +81,10 @@ STEPS: tuple[tuple[str, str, str], ...] = (
     ("The reranked list", "Rerank",
      "Every candidate is re-scored by cosine with the pseudo-query, reusing the document embeddings already "
      "computed. Badges show each document's move against the first stage; ✓ marks known relevant documents."),
+    ("Which documents pull the pseudo-query", "Influence",
+     "Each bar is one prompt document: how far the pseudo-query moves when the prompt is embedded without it (the "
+     "k leave-one-out prompts go through the model in one batched pass); with known judgments, green bars helped "
+     "nDCG@10 and red ones hurt it."),
     ("Latency", "Latency",
      "Measured now on this machine, stage by stage: E2Rank adds one prompt pass to the first stage, while "
      "re-encoding the candidates or a pointwise pass per document costs far more. Below: the paper's A100 numbers."),
@@ -94,7 +99,7 @@ N_OUTPUTS = 7
 MAP_WAIT_S = 2.0
 """Seconds step 3 waits for the corpus's UMAP fit before showing PCA."""
 LATENCY_WAIT_S = 2.0
-"""Seconds step 5 waits for its background measurement before saying it is still running."""
+"""Seconds step 6 waits for its background measurement before saying it is still running."""
 LATENCY_KEPT = 8
 MEASURING_NOTICE = ("Latency is being measured in the background (it started with Start and takes a few seconds): "
                     "press ⟳ Show latency in a moment, or go Back meanwhile.")
@@ -158,8 +163,10 @@ class PresentState:
         map_value: The drawn map of step 3 (reused on Back / Next).
         map_method: ``umap`` or ``pca`` (a PCA map is redrawn once UMAP is ready).
         map_note: The map's caption and projection note.
-        latency: The measurement of step 5, once taken.
-        latency_job: Step 5's measurement, running in the background since Start.
+        influence_value: The drawn influence chart of step 5 (reused on Back / Next).
+        influence_note: Its caption.
+        latency: The measurement of step 6, once taken.
+        latency_job: Step 6's measurement, running in the background since Start.
         notice: A model fallback notice, if any.
     """
 
@@ -172,6 +179,8 @@ class PresentState:
     map_value: Any = None
     map_method: str | None = None
     map_note: str = ""
+    influence_value: Any = None
+    influence_note: str = ""
     latency: latency.LatencyReport | None = None
     latency_job: concurrent.futures.Future[latency.LatencyReport] | None = None
     notice: str | None = None
@@ -208,7 +217,7 @@ class PresentTab:
 
 
 def steps_html(step: int) -> str:
-    """The step indicator: five numbered steps, the current one highlighted."""
+    """The step indicator: six numbered steps, the current one highlighted."""
     items = []
     for i, (title, short, _) in enumerate(STEPS, start=1):
         cls = "current" if i == step else "done" if i < step else ""
@@ -223,7 +232,7 @@ def heading_html(step: int, notice: str | None = None) -> str:
     """The step's title and caption."""
     warn = f'<p class="e2r-warn" role="alert">{render.esc(notice)}</p>' if notice else ""
     if step == 0:
-        return ('<div class="present-head"><h2>Present E2Rank in five steps</h2><p class="present-caption">Choose a '
+        return ('<div class="present-head"><h2>Present E2Rank in six steps</h2><p class="present-caption">Choose a '
                 "bundled corpus and one of its example queries, then press Start. Next and Back (or the arrow "
                 "keys, or a presenter's clicker) walk through one query: the first stage, the listwise prompt, the "
                 "pseudo-query on the map, the reranked list and the latency.</p></div>")
@@ -436,6 +445,14 @@ def render_step(ps: PresentState, progress: Any = None) -> tuple[Any, ...]:
     elif step == 4:
         body = (query_html(ps) + f'<div class="present-cols">{_first_column(ps)}{_e2rank_column(ps)}</div>')
     elif step == 5:
+        if result.prompt is None or not result.prompt_ids:
+            body = render.notice("E2Rank did not run (no candidates), so there is no prompt to take apart.", "warn")
+        else:
+            if ps.influence_value is None:
+                figure = plots.influence_chart(ps.session.prompt_influence(result, ps.relevance or None), ps.session)
+                ps.influence_value, ps.influence_note = visuals.plot_value(figure), figure_note(figure)
+            plot, extra = gr.Plot(value=ps.influence_value, visible=True), ps.influence_note
+    elif step == 6:
         if ps.latency is None and len(result.candidates):
             job = ps.latency_job or start_latency(ps.session, result)
             ps.latency_job = job
@@ -490,6 +507,7 @@ def begin(ps: PresentState, corpus: str | None, query: str | None, model: str, f
     relevance = {pid: grade for pid, grade in sample.qrels.get(qid, {}).items()} if qid else {}
     ps.sample, ps.model, ps.session, ps.result, ps.relevance = corpus, model, index, result, relevance
     ps.step, ps.map_value, ps.map_method, ps.latency, ps.notice = 1, None, None, None, notice
+    ps.influence_value = None
     _prefetch_map(index)
     ps.latency_job = start_latency(index, result) if len(result.candidates) else None
     return render_step(ps)

@@ -140,7 +140,7 @@ def test_shared_link_reopens_the_search_and_exports_an_offline_report(browser: A
     assert app.dialogs == [] and app.errors == []
 
 
-def test_present_link_walks_through_five_steps(browser: Any, app_url: str, opened: list[Page]) -> None:
+def test_present_link_walks_through_six_steps(browser: Any, app_url: str, opened: list[Page]) -> None:
     app = Page(browser, app_url + PRESENT)
     opened.append(app)
     page = app.page
@@ -182,19 +182,25 @@ def test_present_link_walks_through_five_steps(browser: Any, app_url: str, opene
 
     page.click("#present-next")
     app.wait_for_step(5)
+    page.wait_for_selector("#present-plot .bars path", timeout=120_000)
+    assert "click a bar" in page.locator("#present-extra").inner_text()
+    app.screenshot("present-5-influence")
+
+    page.click("#present-next")
+    app.wait_for_step(6)
     page.wait_for_function("() => [...document.querySelectorAll('#present-plot .legendtext')]"
                            ".some(e => e.textContent === 'prompt encoding')", timeout=180_000)
     reported = page.locator("#present-extra .present-reported").inner_text()
     assert "Reported in the paper (A100) — not measured here" in reported and "0.63" in reported
     assert page.locator("#present-next").is_disabled()
-    app.screenshot("present-5")
+    app.screenshot("present-6")
 
     # The arrow keys step too (a presenter's clicker sends PageUp / PageDown).
     page.locator("#present-heading").click()
     page.keyboard.press("ArrowLeft")
-    app.wait_for_step(4, timeout=30_000)
-    page.keyboard.press("PageDown")
     app.wait_for_step(5, timeout=30_000)
+    page.keyboard.press("PageDown")
+    app.wait_for_step(6, timeout=30_000)
     assert app.dialogs == [] and app.errors == []
 
 
