@@ -33,7 +33,7 @@ def star(app: AppPage, before: list[float] | None = None) -> list[float]:
             const gd = document.querySelector('#map-plot .js-plotly-plot');
             const t = gd?.data?.find(t => t.name === name);
             return t && (!before || t.x[0] !== before[0] || t.y[0] !== before[1]);
-        }""", arg=[PSEUDO, before], timeout=60_000)
+        }""", arg=[PSEUDO, before], timeout=180_000)
     xy = app.page.evaluate("""name => {
         const t = document.querySelector('#map-plot .js-plotly-plot').data.find(t => t.name === name);
         return [t.x[0], t.y[0]];
