@@ -69,7 +69,8 @@ def test_the_six_steps(walkthrough: present.PresentState) -> None:
     ps.step = 5
     _, _, body, plot, extra, *_ = present.render_step(ps)
     assert plot.visible is True and "click a bar" in extra and body == ""
-    assert present.render_step(ps)[3].value is plot.value  # drawn once, reused on Back / Next
+    drawn = ps.influence_value
+    assert drawn is not None and present.render_step(ps)[3] is not None and ps.influence_value is drawn  # reused
 
     ps.step = 6
     assert ps.latency_job is not None
