@@ -89,8 +89,8 @@
     const heads = [...document.querySelectorAll("#results .e2r-col-head")];
     heads.forEach((head) => { head.style.minHeight = ""; });
     if (heads.length < 2) return;
-    const tops = heads.map((head) => head.getBoundingClientRect().top);
-    if (Math.max(...tops) - Math.min(...tops) > 4) return; // stacked (phone, full lists): nothing to level
+    const [left, right] = heads.map((head) => head.getBoundingClientRect());
+    if (right.left < left.right) return; // stacked (phone, full lists): nothing to level
     const tallest = Math.max(...heads.map((head) => head.getBoundingClientRect().height));
     heads.forEach((head) => { head.style.minHeight = `${tallest}px`; });
   };
@@ -99,6 +99,7 @@
     if (levelQueued) return;
     levelQueued = true;
     requestAnimationFrame(() => { levelQueued = false; levelHeads(); });
+    setTimeout(levelHeads, 400); // again once Gradio's fade-in of new outputs has settled
   };
   new MutationObserver(queueLevel).observe(document.body, { childList: true, subtree: true });
   window.addEventListener("resize", queueLevel);
