@@ -105,7 +105,7 @@ def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement
     e2rank = E2RankReranker(embedder, k=20)
     nocache = E2RankReranker(embedder, k=20, reencode=True)
     text, _, _ = embedder.build_listwise(query, texts[:20])
-    batch = embedder._prompt_batch(text)
+    batch = embedder.prompt_batch(text)
 
     def bare_forward() -> None:
         with torch.inference_mode():

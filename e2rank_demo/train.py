@@ -368,7 +368,7 @@ def _embed(embedder: Embedder, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
     batch = {k: v.to(embedder.device) for k, v in batch.items()}
     hidden = embedder.model(**batch).last_hidden_state
-    pooled = embedder._pool(hidden, batch["attention_mask"])  # noqa: SLF001 - same pooling as inference
+    pooled = embedder.pool(hidden, batch["attention_mask"])
     return torch.nn.functional.normalize(pooled.float(), p=2, dim=-1)
 
 
@@ -504,14 +504,14 @@ def _micro_batch_loss(
         feedback.append(ex.feedback[stage])
     width = min(len(c) for c in candidates)
     candidates = [c[:width] for c in candidates]
-    queries = _embed(embedder, embedder._tokenize(  # noqa: SLF001 - the inference tokenisation
+    queries = _embed(embedder, embedder.tokenize(
         [embedder.format_query(ex.query, task.query) for ex in batch], embedder.doc_max_tokens))
-    prompt_vectors = torch.cat([_embed(embedder, embedder._prompt_batch(t)) for t in prompts])  # noqa: SLF001
+    prompt_vectors = torch.cat([_embed(embedder, embedder.prompt_batch(t)) for t in prompts])
     if cfg.documents == "base":
         docs = torch.from_numpy(doc_vectors[np.asarray(candidates)]).to(queries.device)
     else:
         flat = [embedder.format_document(corpus_texts[r]) for c in candidates for r in c]
-        docs = _embed(embedder, embedder._tokenize(flat, embedder.doc_max_tokens))  # noqa: SLF001
+        docs = _embed(embedder, embedder.tokenize(flat, embedder.doc_max_tokens))
         docs = docs.reshape(len(batch), width, -1)
     contrastive = info_nce(queries, docs, cfg.temperature)
     ranking = ranknet(prompt_vectors, docs, cfg.ranknet_scale)

@@ -82,16 +82,16 @@ def test_decoder_query_and_document_end_with_eos(tiny_decoder: DecoderEmbedder) 
     query = tiny_decoder.format_query("how do tides work", TASKS["web"].query)
     assert query == ("Instruct: Given a web search query, retrieve relevant passages that answer the query\n"
                      "Query:how do tides work")
-    batch = tiny_decoder._tokenize([query, "short doc"], tiny_decoder.doc_max_tokens)
+    batch = tiny_decoder.tokenize([query, "short doc"], tiny_decoder.doc_max_tokens)
     assert (batch["input_ids"][:, -1] == tiny_decoder.eos_id).all()
     long_doc = "word " * 5000
-    ids = tiny_decoder._tokenize([long_doc], 64)["input_ids"][0]
+    ids = tiny_decoder.tokenize([long_doc], 64)["input_ids"][0]
     assert len(ids) == 64 and int(ids[-1]) == tiny_decoder.eos_id
 
 
 def test_decoder_prompt_has_no_eos_after_template(tiny_decoder: DecoderEmbedder) -> None:
     """The prompt input ends with the template's own last token, no <|endoftext|> appended."""
-    batch = tiny_decoder._prompt_batch(REFERENCE_PROMPT)
+    batch = tiny_decoder.prompt_batch(REFERENCE_PROMPT)
     assert int(batch["input_ids"][0, -1]) != tiny_decoder.eos_id
     assert tiny_decoder.tokenizer.decode(batch["input_ids"][0]) == REFERENCE_PROMPT
 
@@ -99,10 +99,10 @@ def test_decoder_prompt_has_no_eos_after_template(tiny_decoder: DecoderEmbedder)
 def test_last_token_pooling_is_correct_under_left_padding(tiny_decoder: DecoderEmbedder) -> None:
     """A batch with left padding gives the same vectors as each text alone."""
     texts = ["a short one", "a much longer document " * 12, "mid length text here"]
-    batch = tiny_decoder._tokenize(texts, 512)
+    batch = tiny_decoder.tokenize(texts, 512)
     assert batch["attention_mask"][0, 0] == 0, "the tokenizer must pad on the left"
     together = tiny_decoder._forward(batch)
-    alone = np.stack([tiny_decoder._forward(tiny_decoder._tokenize([t], 512))[0] for t in texts])
+    alone = np.stack([tiny_decoder._forward(tiny_decoder.tokenize([t], 512))[0] for t in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
@@ -129,7 +129,7 @@ def test_encoder_prompt_never_truncates_query(minilm) -> None:
     prompt = minilm.embed_listwise(query, docs)
     assert prompt.n_tokens <= minilm.max_tokens == 512
     assert prompt.text.endswith(f"Search Query: {query}")
-    batch = minilm._prompt_batch(prompt.text)
+    batch = minilm.prompt_batch(prompt.text)
     decoded = minilm.tokenizer.decode(batch["input_ids"][0], skip_special_tokens=True)
     assert decoded.endswith(f"search query : {query}")
     assert all(k < f for k, f in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full))
@@ -286,7 +286,7 @@ def test_prompt_fitting_tokenises_each_document_once_with_unchanged_output(backe
                 assert got == _reference_build_listwise(embedder, "why does bread rise", docs, TASKS["web"].rerank,
                                                         order)
                 prompt = embedder.encode_prompt(*got)  # the remembered ids: the same vector as a fresh tokenisation
-                fresh = embedder._forward(embedder._prompt_batch(got[0]))[0]
+                fresh = embedder._forward(embedder.prompt_batch(got[0]))[0]
                 np.testing.assert_allclose(prompt.vector, fresh, atol=1e-5)
                 assert prompt.n_tokens <= embedder.max_tokens
         spy = _CountingTokenizer(embedder.tokenizer)

@@ -166,9 +166,9 @@ def test_present_links_open_the_present_tab_without_searching(minilm) -> None:  
 
 def test_an_empty_url_changes_nothing() -> None:
     assert share.open_from_url({}, "minilm", UISession(), INDEX_OUTPUTS, TARGETS) == {"pending": None}
-    assert share._query_params(None) == {}  # noqa: SLF001
+    assert share.request_query_params(None) == {}
     request = SimpleNamespace(query_params={"corpus": "general", "k": "3"})
-    assert share._query_params(request) == {"corpus": "general", "k": "3"}  # noqa: SLF001
+    assert share.request_query_params(request) == {"corpus": "general", "k": "3"}
 
 
 def test_a_query_without_a_corpus_fills_the_box_and_warns() -> None:

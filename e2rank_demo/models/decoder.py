@@ -45,7 +45,7 @@ class DecoderEmbedder(Embedder):
             raise ValueError("the prompt cap must be at least 1 token")
         self.max_tokens = int(min(self.model.config.max_position_embeddings, tokens))
 
-    def _pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return last_token_pool(hidden, attention_mask)
 
     def format_document(self, text: str) -> str:
@@ -74,7 +74,7 @@ class DecoderEmbedder(Embedder):
             enable_thinking=False,
         )
 
-    def _prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
+    def prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
         # No EOS after the template: the official evaluation pools the template's last token.
         return self._pad({"input_ids": self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]})
 

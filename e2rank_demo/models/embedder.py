@@ -94,12 +94,13 @@ class Embedder(ABC):
         with self._lock, torch.inference_mode():
             batch = {k: v.to(self.device) for k, v in batch.items()}
             hidden = self.model(**batch).last_hidden_state
-            pooled = self._pool(hidden, batch["attention_mask"])
+            pooled = self.pool(hidden, batch["attention_mask"])
             pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=-1)
         return pooled.cpu().numpy().astype(np.float32)
 
     @abstractmethod
-    def _pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor: ...
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The model's pooling of last hidden states (public: training reuses inference's pooling)."""
 
     @abstractmethod
     def _features(self, texts: Sequence[str], max_length: int) -> dict[str, list[list[int]]]:
@@ -109,7 +110,7 @@ class Embedder(ABC):
         """Pads unpadded inputs into one batch (on the tokenizer's padding side)."""
         return dict(self.tokenizer.pad(features, padding=True, return_tensors="pt"))
 
-    def _tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+    def tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
         """Tokenises full inputs into one padded batch."""
         return self._pad(self._features(texts, max_length))
 
@@ -158,7 +159,7 @@ class Embedder(ABC):
         """Turns a listwise prompt body into the exact model input text."""
 
     @abstractmethod
-    def _prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
+    def prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
         """Tokenises fitted prompts without truncation (padded into one batch)."""
 
     @abstractmethod
@@ -262,7 +263,7 @@ class Embedder(ABC):
             if all(ids is not None for ids in known):  # tokenised while fitting: not again
                 batch = self._pad({"input_ids": known})  # type: ignore[dict-item]
             else:
-                batch = self._prompt_batch(*(text for text, _, _ in chunk))
+                batch = self.prompt_batch(*(text for text, _, _ in chunk))
             vectors = self._forward(batch)
             lengths = batch["attention_mask"].sum(dim=1).tolist()
             out.extend(

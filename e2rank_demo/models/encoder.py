@@ -28,7 +28,7 @@ class EncoderEmbedder(Embedder):
         seq = json.loads(st_config.read_text())["max_seq_length"] if st_config.exists() else self.max_tokens
         self.doc_max_tokens = int(min(seq, self.max_tokens))
 
-    def _pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
@@ -38,8 +38,8 @@ class EncoderEmbedder(Embedder):
     def wrap_prompt(self, body: str) -> str:
         return body
 
-    def _prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
-        return self._tokenize(texts, self.max_tokens)
+    def prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
+        return self.tokenize(texts, self.max_tokens)
 
     def _prompt_ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text)["input_ids"])

@@ -422,7 +422,7 @@ def wire(
 
     def apply_url(model_value: str, session: UISession, request: gr.Request,
                   progress: gr.Progress = gr.Progress()) -> dict[Any, Any]:  # noqa: B008 - Gradio's idiom
-        values = open_from_url(_query_params(request), model_value, session, list(index_outputs), targets, progress)
+        values = open_from_url(request_query_params(request), model_value, session, list(index_outputs), targets, progress)
         values[pending] = values.pop("pending", None)
         return {targets[k] if isinstance(k, str) else k: v for k, v in values.items()}
 
@@ -440,7 +440,7 @@ def wire(
     return UrlWiring(opened, pending)
 
 
-def _query_params(request: gr.Request | None) -> dict[str, str]:
+def request_query_params(request: gr.Request | None) -> dict[str, str]:
     if request is None:
         return {}
     try:
