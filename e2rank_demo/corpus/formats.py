@@ -189,13 +189,21 @@ def _decode(data: bytes, f: _File) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def _parse_text(data: bytes, f: _File) -> list[_Raw]:
+def _readable_text(data: bytes, f: _File) -> str | None:
+    """Decoded, cleaned text of a plain-text file; ``None`` (and the reason noted on ``f``) when unusable."""
     text = _decode(data, f)
     if text is None:
-        return []
+        return None
     text = f.clean(text)
     if not text.strip():
         f.fail("empty file")
+        return None
+    return text
+
+
+def _parse_text(data: bytes, f: _File) -> list[_Raw]:
+    text = _readable_text(data, f)
+    if text is None:
         return []
     return [_Raw(f.stem, f.stem, text)]
 
@@ -246,12 +254,8 @@ def _pick_column(header: list[str], candidates: Sequence[str], exclude: set[int]
 
 
 def _parse_csv(data: bytes, f: _File, *, sniff: bool) -> list[_Raw]:
-    text = _decode(data, f)
+    text = _readable_text(data, f)
     if text is None:
-        return []
-    text = f.clean(text)
-    if not text.strip():
-        f.fail("empty file")
         return []
     # The limit is process-wide; raising it to the file-size cap only ever allows more.
     csv.field_size_limit(max(csv.field_size_limit(), min(f.limits.max_file_bytes, 2**31 - 1)))
