@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import threading
+from unittest.mock import patch
 
 import numpy as np
+import pytest
 
 from e2rank_demo.latency import (
     REPORTED_LATENCY,
@@ -124,7 +124,7 @@ def test_full_measurement_reports_progress_and_can_be_cancelled(big_session: Sea
         measure_latency(big_session, "bread", settings, subsample=None, progress=stop, cancel=cancel)
 
 
-def test_pointwise_pairs_are_cut_and_batched_like_documents(minilm, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_pointwise_pairs_are_cut_and_batched_like_documents(minilm) -> None:  # noqa: ANN001
     """A fair baseline: each (query, document) input is cut to the documents' budget, batches sorted by length."""
     seen: list[tuple[int, int]] = []
     real = minilm._forward
@@ -133,8 +133,10 @@ def test_pointwise_pairs_are_cut_and_batched_like_documents(minilm, monkeypatch:
         seen.append(tuple(batch["input_ids"].shape))
         return real(batch)
 
-    monkeypatch.setattr(minilm, "_forward", forward)
     docs = ["short"] * 3 + ["word " * 600] * 3
-    out = minilm.embed_pairs("why does bread rise", docs, batch_size=3)
+    # patch.object, not monkeypatch: monkeypatch would leave the bound method on the shared instance,
+    # shadowing later class-level patches of _forward.
+    with patch.object(minilm, "_forward", forward):
+        out = minilm.embed_pairs("why does bread rise", docs, batch_size=3)
     assert out.shape == (6, minilm.dim) and np.allclose(out[0], out[1])
     assert seen[0] == (3, minilm.doc_max_tokens) and seen[1][1] < 20  # long ones first, cut; then short ones
