@@ -83,10 +83,12 @@ class AppPage:
         return path
 
     def wait_for_corpus(self, label: str) -> None:
-        """Waits until the corpus panel shows ``label`` as the indexed corpus."""
+        """Waits until the corpus panel shows ``label`` as the indexed corpus and no progress is left."""
+        # The panel's old text stays in the page (hidden) under Gradio's progress overlay while it loads.
         self.page.wait_for_function(
-            "label => document.querySelector('#corpus-stats dl')?.textContent.includes(label)", arg=label,
-            timeout=120_000)
+            "label => { const s = document.querySelector('#corpus-stats');"
+            " return !!s && !s.querySelector('.progress-text') && !!s.querySelector('dl')?.textContent.includes(label); }",
+            arg=label, timeout=120_000)
 
     def search(self, query: str) -> None:
         """Types a query, presses Enter and waits for both columns to fill."""
