@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     # leaderboard app; an embedding host that configured logging itself keeps its own setup.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("e2rank_demo").setLevel(logging.INFO)
+    if args.share or args.host.strip() not in ("127.0.0.1", "localhost", "::1"):
+        # Visitors from elsewhere pick a listed index; they never type a path or URL (SECURITY.md).
+        os.environ.setdefault("E2RANK_ALLOW_STORE_URI", "0")
     from e2rank_demo.ui import build_demo, launch_options, warm_up_in_background
     from e2rank_demo.ui.callbacks import start_up_step
 

@@ -208,6 +208,11 @@ class SearchSession:
         return cls(embedder, passages, cache, **kwargs)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ lookups
+    @property
+    def size(self) -> int:
+        """Passages searched by the first stage (the whole corpus)."""
+        return len(self.passages)
+
     def passage(self, pid: str) -> Passage:
         """The passage with id ``pid``."""
         return self.passages[self.row_of[pid]]

@@ -139,6 +139,11 @@ class DocumentStore(Protocol):
         """Passages stored."""
         ...
 
+    @property
+    def index_kind(self) -> IndexChoice:
+        """The vector index searched now: ``flat`` (exact), ``hnsw`` or ``ivf``."""
+        ...
+
     def optimize(self, kind: IndexChoice | None = None) -> IndexChoice:
         """Builds the index for the current size (``kind`` forces one); returns the kind."""
         ...

@@ -182,6 +182,11 @@ class FaissStore:
                 self._index.nprobe = _IVF_NPROBE
             return self._index
 
+    @property
+    def index_kind(self) -> IndexChoice:
+        """The index searches use (loads it, as the first search would): ``flat``, ``hnsw`` or ``ivf``."""
+        return self._kind_of(self._loaded_index())
+
     def optimize(self, kind: IndexChoice | None = None) -> IndexChoice:
         """Builds (or extends) the index for the current size and saves it atomically."""
         import faiss

@@ -39,6 +39,8 @@ _INDEX_PARAMS: dict[str, tuple[str, dict[str, int]]] = {
     "ivf": ("IVF_FLAT", {"nlist": 4096}),
 }
 _PROPERTY = "e2rank.{}"
+CONNECT_TIMEOUT_S = float(os.environ.get("E2RANK_MILVUS_TIMEOUT", "5"))
+"""How long to wait for a Milvus server before saying it is unreachable."""
 
 
 def _clip(text: str, limit: int) -> str:
@@ -82,7 +84,8 @@ class MilvusStore:
         from pymilvus import MilvusClient
 
         try:
-            self._client = MilvusClient(location)
+            # A server that does not answer is reported after a short wait, not after gRPC's default.
+            self._client = MilvusClient(location, timeout=None if self._lite_path else CONNECT_TIMEOUT_S)
         except Exception as exc:  # pymilvus raises its own types for a busy file or an unreachable server
             raise ValueError(f"cannot open {uri}: {exc}") from None
         if not self._client.has_collection(self.collection):
@@ -127,6 +130,11 @@ class MilvusStore:
             return "flat"
         index_type = str(self._client.describe_index(self.collection, names[0]).get("index_type", "FLAT"))
         return {v[0]: k for k, v in _INDEX_PARAMS.items()}.get(index_type.upper(), "flat")  # type: ignore[return-value]
+
+    @property
+    def index_kind(self) -> IndexChoice:
+        """The collection's vector index: ``flat``, ``hnsw`` or ``ivf``."""
+        return self._kind
 
     # ----------------------------------------------------------------- writing
     def _stored(self, ids: Sequence[str]) -> set[str]:

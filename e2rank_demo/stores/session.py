@@ -37,6 +37,11 @@ class StoreSession(SearchSession):
     store returns the candidates with their stored vectors and texts. Only the dense
     first stage exists (BM25 and TREC runs need the corpus in memory).
 
+    The in-memory attributes of a session (``passages``, ``ids``, ``texts``, ``vectors``,
+    ``row_of``) hold the **last search's candidates** here, so everything that works from
+    a result's candidates (adding a reranker, editing the prompt, exports, the charts of
+    one query) works unchanged; :attr:`size` is the whole store.
+
     Args:
         store: An open store built with ``embedder``'s document identity.
         embedder: The model for queries and listwise prompts.
@@ -50,26 +55,42 @@ class StoreSession(SearchSession):
                              f"the model in use is {embedder.name}")
         self.embedder = embedder
         self.store = store
-        self.encode_stats = EncodeStats(0.0, store.count(), 0)
-        self._last: dict[str, Passage] = {}
+        self.scope = ""
+        self._size = store.count()
+        self.encode_stats = EncodeStats(0.0, self._size, 0)
+        self._hold([], np.zeros((0, store.info.dim), dtype=np.float32))
+
+    def _hold(self, passages: list[Passage], vectors: np.ndarray) -> None:
+        """Makes ``passages`` (the last candidates) the in-memory window, rows in their order."""
+        self.passages = passages
+        self.ids = [p.id for p in passages]
+        self.row_of = {pid: i for i, pid in enumerate(self.ids)}
+        self.texts = [p.full_text for p in passages]
+        self.vectors = vectors
+
+    @property
+    def size(self) -> int:
+        """Passages in the store (counted when it was opened; an opened store is read-only)."""
+        return self._size
 
     def first_stage(self, query: str, query_vector: np.ndarray, settings: SearchSettings,
                     timer: StageTimer) -> Candidates:
         """The store's top-N, carrying their stored vectors and texts."""
         if settings.first_stage != "dense":
-            raise ValueError(f"a document store serves the dense first stage only, not {settings.first_stage!r}")
+            raise ValueError(f"a document store serves the dense first stage only, not {settings.first_stage!r}: "
+                             "BM25 needs every text in memory")
         with timer.stage("first_stage"):
             hits = self.store.search(query_vector, settings.candidates)
         passages = [Passage(pid, pid, title, text) for pid, title, text in zip(hits.ids, hits.titles, hits.texts)]
-        self._last = {p.id: p for p in passages}
-        return Candidates(list(hits.ids), hits.scores, np.full(len(hits), -1, dtype=np.int64), "dense",
-                          vectors=hits.vectors, texts=[p.full_text for p in passages])
+        self._hold(passages, hits.vectors)
+        return Candidates(list(hits.ids), hits.scores, np.arange(len(hits), dtype=np.int64), "dense",
+                          vectors=hits.vectors, texts=list(self.texts))
 
     def passage(self, pid: str) -> Passage:
         """A passage returned by the last search."""
-        if pid not in self._last:
+        if pid not in self.row_of:
             raise KeyError(f"{pid!r} was not among the last search's results")
-        return self._last[pid]
+        return super().passage(pid)
 
     @property
     def bm25(self):  # noqa: ANN201
@@ -78,6 +99,5 @@ class StoreSession(SearchSession):
 
     def stats(self) -> CorpusStats:
         """Counts for the corpus panel (no token count: the texts stay in the store)."""
-        n = self.store.count()
-        return CorpusStats(n_documents=n, n_passages=n, n_tokens=0, model=self.embedder.name,
+        return CorpusStats(n_documents=self._size, n_passages=self._size, n_tokens=0, model=self.embedder.name,
                            encode=self.encode_stats)

@@ -33,6 +33,7 @@ from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.records import Passage, QueryResult
 from e2rank_demo.rerank import MAIN, RERANKERS, RerankerSpec, search_toggles
 from e2rank_demo.samples import Sample, default_sample, load_sample, open_session, prefit_maps
+from e2rank_demo.stores.catalog import chosen_uri, listed_stores, open_store_session, typed_uri_allowed
 from e2rank_demo.ui import exports, render
 from e2rank_demo.ui.common import embedding_cache, on_gpu, skip, user_errors
 from e2rank_demo.ui.content import model_note
@@ -251,13 +252,56 @@ def paste_text(text: str, max_words: float, overlap: float, model: str, state: U
     return _index(state, Corpus("pasted text", report.documents), config, progress, report.messages)
 
 
+def store_names() -> list[str]:
+    """The names of the stores the server lists now (never their paths)."""
+    return [e.name for e in listed_stores()]
+
+
+def store_picker() -> gr.Dropdown:
+    """The "Open an index" picker refreshed with :func:`store_names` (an update, for page loads)."""
+    names = store_names()
+    return gr.Dropdown(choices=names, value=names[0] if names else None)
+
+
+@user_errors
+def open_index(name: str | None, typed: str | None, model: str, state: UISession,
+               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    """Opens a listed (or, where allowed, typed) document store read-only as the session's corpus."""
+    return _open_store(state, chosen_uri(name, typed, allow_typed=typed_uri_allowed()), model, progress)
+
+
+def _open_store(state: UISession, uri: str, model: str, progress: gr.Progress) -> tuple[Any, ...]:
+    """Installs a read-only session over the store at ``uri``; returns ``index_outputs``."""
+    if not state.begin_indexing():
+        gr.Warning("This session is already indexing a corpus; wait for it to finish.")
+        return skip(n_index_outputs())
+    try:
+        progress(0.0, desc=f"Loading model {model}…")
+        loaded = load_embedder(model)
+        if loaded.notice:
+            gr.Warning(loaded.notice)
+        progress(0.5, desc="Opening the index…")
+        session = open_store_session(uri, loaded.embedder)
+        kind = session.store.index_kind
+        state.install(Corpus(uri, [], store=uri), session, IndexConfig(model, False, 0, 0))
+    finally:
+        state.indexing = False
+    stats_html = render.store_view(uri, session.size, kind, session.store.info.model, loaded.embedder.label,
+                                   loaded.notice)
+    status = render.notice(f"Opened the index ({session.size:,} passages). Ready to search: the first stage is "
+                           "its dense top-N; BM25, the embedding map and latency need a corpus in memory.")
+    return (stats_html, status, gr.Dataset(samples=[], visible=False), gr.skip(), "") + cleared_results()
+
+
 @user_errors
 def reindex(model: str, max_words: float, overlap: float, state: UISession,
             progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-    """Re-embeds the loaded corpus with the current model and passage settings."""
+    """Re-embeds the loaded corpus with the current model and passage settings (an index is reopened)."""
     if state.corpus is None or state.config is None:
         gr.Warning("Nothing to re-index yet: load a sample, upload files or paste text.")
         return skip(n_index_outputs())
+    if state.corpus.store is not None:  # its vectors are fixed: the new model is accepted only if it built them
+        return _open_store(state, state.corpus.store, model, progress)
     split = state.config.split
     config = IndexConfig(model, split, int(max_words) if split else 0, int(overlap) if split else 0)
     return _index(state, state.corpus, config, progress)
@@ -275,6 +319,9 @@ def reindex_note(model: str, max_words: float, overlap: float, state: UISession)
         changed.append("the passage size or overlap")
     if not changed:
         return ""
+    if state.corpus is not None and state.corpus.store is not None:
+        return render.notice("You changed the model: an opened index is searched only with the model that built "
+                             "it; press “Re-index” to check.", "warn")
     return render.notice(f"You changed {' and '.join(changed)}: press “Re-index” to re-embed the corpus "
                          "(other settings apply to the next search without re-indexing).", "warn")
 
@@ -364,7 +411,7 @@ def search(query: str, first_stage: str, candidates: float, prompt_docs: float, 
     state.result = result
     state.query_id(result.query)
     seconds = result.timings.query_total
-    line = render.notice(f"{len(result.first_stage.ids)} candidates from {len(index.passages):,} passages, "
+    line = render.notice(f"{len(result.first_stage.ids)} candidates from {index.size:,} passages, "
                          f"searched and reranked in {seconds:.2f} s.")
     return results_outputs(state, show_all) + (line,)
 

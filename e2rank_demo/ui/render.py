@@ -250,6 +250,23 @@ def stats_view(label: str, stats: CorpusStats, model_label: str, embeddings_note
         ("Model", model_label),
         ("Embeddings", embeddings_note),
     ]
+    return _stats_list(items, notice)
+
+
+def store_view(uri: str, n_passages: int, kind: str, built_with: str, model_label: str, notice: str | None) -> str:
+    """The corpus panel for an opened index: where it is, its size, index kind and model."""
+    exact = "exact (flat)" if kind == "flat" else f"{kind.upper()} (approximate)"
+    return _stats_list([
+        ("Index", uri),
+        ("Passages", f"{n_passages:,}"),
+        ("Index kind", exact),
+        ("Built with", built_with),
+        ("Model", model_label),
+        ("Embeddings", "stored in the index, read-only (nothing embedded)"),
+    ], notice)
+
+
+def _stats_list(items: Sequence[tuple[str, str]], notice: str | None) -> str:
     cells = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items)
     warn = f'<p class="e2r-warn" role="alert">{esc(notice)}</p>' if notice else ""
     return f'<div class="e2r-stats">{warn}<dl>{cells}</dl></div>'

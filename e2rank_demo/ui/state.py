@@ -53,11 +53,13 @@ class Corpus:
         label: What to call the corpus in the UI ("3 uploaded files", a sample title).
         documents: The documents as loaded.
         sample: Name of the bundled sample, if it is one.
+        store: URI of the opened index ("Open an index"), whose passages stay in the store.
     """
 
     label: str
     documents: list[Document]
     sample: str | None = None
+    store: str | None = None
 
 
 @dataclass

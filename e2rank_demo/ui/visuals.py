@@ -268,6 +268,9 @@ def refusal(state: UISession, what: str) -> str | None:
         return f"Indexing is still running; the {what} appears once it has finished and you have searched."
     if state.index is None:
         return f"No corpus loaded yet: load a sample, upload files or paste text, then search; the {what} uses the last query."
+    if state.corpus is not None and state.corpus.store is not None:
+        return (f"The {what} needs the whole corpus in memory, and an opened index keeps its passages in the store: "
+                "it is not available here. Search, the prompt lab, judgments and exports work.")
     if state.result is None:
         return f"Search first: the {what} uses the last query's results."
     if not len(state.result.candidates):
