@@ -207,6 +207,9 @@ class SearchSession:
             passages = [Passage.from_document(d) for d in documents]
         return cls(embedder, passages, cache, **kwargs)  # type: ignore[arg-type]
 
+    holds_corpus = True
+    """Whether ``passages`` and ``vectors`` are the whole corpus (a document store's session holds less)."""
+
     # ------------------------------------------------------------------ lookups
     @property
     def size(self) -> int:

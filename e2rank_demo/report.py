@@ -318,11 +318,14 @@ def build_report_html(
     systems = ["first_stage", *[s for s in RERANKERS if s in result.reranked]]
     n_docs = len({p.doc_id for p in session.passages})
     corpus = corpus_label or "corpus"
+    # A document store's session holds only the last candidates; its size is the store's.
+    counts = (f"{n_docs:,} documents, {len(session.passages):,} passages" if session.holds_corpus
+              else f"{session.size:,} passages in a document store")
     identity = getattr(embedder, "identity", "")
     doc_identity = getattr(embedder, "document_identity", identity)
     meta = [
         ("date", created.isoformat(timespec="seconds")),
-        ("corpus", f"{corpus}: {n_docs:,} documents, {len(session.passages):,} passages"),
+        ("corpus", f"{corpus}: {counts}"),
         ("model", f"{getattr(embedder, 'label', embedder.name)}"
                   + (f" (asked for: {model_name})" if model_name and model_name != embedder.name else "")),
         ("model identity", identity + (f" (documents: {doc_identity})" if doc_identity != identity else "")),

@@ -19,7 +19,7 @@ from e2rank_demo.prompts import TASKS
 from e2rank_demo.records import Passage
 from e2rank_demo.stores import StoreInfo, open_store
 from e2rank_demo.stores.catalog import listed_stores, typed_uri_allowed
-from e2rank_demo.ui import callbacks, visuals
+from e2rank_demo.ui import callbacks, share, visuals
 from e2rank_demo.ui.state import UISession
 
 BACKENDS = {"faiss": "docs", "milvus": "docs.db"}
@@ -103,6 +103,8 @@ def test_open_listed_store_then_search_rerank_judge_and_export(backend: str, ser
     assert state.judgments_for(result.query) == {"bread": 1} and "e2r-metric" in columns[0]
     names = sorted(Path(p).name for p in callbacks.export_files(state))
     assert "rankings.csv" in names and ",Sourdough\n" in (state.private_dir() / "rankings.csv").read_text()
+    report = Path(share.export_report(True, state)).read_text(encoding="utf-8")
+    assert "5 passages in a document store" in report and "is an opened index" in report
 
 
 def test_features_needing_the_corpus_in_memory_say_so(served: Path) -> None:

@@ -47,6 +47,8 @@ class StoreSession(SearchSession):
         embedder: The model for queries and listwise prompts.
     """
 
+    holds_corpus = False
+
     def __init__(self, store: DocumentStore, embedder: Embedder) -> None:  # noqa: D107
         # The parent's constructor embeds a corpus; this session has none in memory.
         expected = StoreInfo.of(embedder)

@@ -556,17 +556,22 @@ def export_report(include_latency: bool, state: UISession,
     if result is None or index is None or state.corpus is None:
         gr.Warning("Search first; the report shows the last query.")
         return gr.skip()
+    opened = state.corpus.store is not None
     measured = None
-    if include_latency:
+    if include_latency and not opened:
         progress(0.1, desc="Timing every system on this query…")
         settings = _settings_of(result)
         measured = latency_mod.measure_latency(index, result.query, settings)
     progress(0.6, desc="Drawing the charts…")
     notes = []
-    if state.corpus.sample is None:
+    if opened:
+        notes.append("The corpus is an opened index; the report holds the shown snippets only, and no embedding "
+                     "map or latency (they need the whole corpus in memory).")
+    elif state.corpus.sample is None:
         notes.append("The corpus was uploaded or pasted in this session; the report holds the shown snippets only.")
     path = write_report(index, result, state.private_dir(), relevance=state.judgments_for(result.query),
-                        latency=measured, map_wait=5.0, model_name=state.config.model if state.config else None,
+                        latency=measured, map_wait=5.0, include_map=not opened,
+                        model_name=state.config.model if state.config else None,
                         corpus_label=state.corpus.label, notes=notes)
     return str(path)
 
