@@ -103,6 +103,8 @@ def test_open_listed_store_then_search_rerank_judge_and_export(backend: str, ser
     assert state.judgments_for(result.query) == {"bread": 1} and "e2r-metric" in columns[0]
     names = sorted(Path(p).name for p in callbacks.export_files(state))
     assert "rankings.csv" in names and ",Sourdough\n" in (state.private_dir() / "rankings.csv").read_text()
+    _, notes = share.view_for_link(state, "", "dense", 100, 3, "web", "", "", 0.0, "official", False, "minilm")
+    assert "cannot open an index" in notes[0]
     report = Path(share.export_report(True, state)).read_text(encoding="utf-8")
     assert "5 passages in a document store" in report and "is an opened index" in report
 

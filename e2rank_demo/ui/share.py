@@ -318,7 +318,10 @@ def view_for_link(
                                model=model_name if model_name in model_names() else None)
     if view.query and len(view.query) > MAX_QUERY_CHARS:
         view = dataclasses.replace(view, query=None)
-    if state.corpus.sample is None:
+    if state.corpus.store is not None:
+        notes.insert(0, "This link cannot open an index: it carries the query, the model and the settings only. "
+                        "Whoever opens it has to open the same index and search.")
+    elif state.corpus.sample is None:
         notes.insert(0, "This link cannot include uploaded documents: it carries the query, the model and the "
                         "settings only. Whoever opens it has to upload or paste the same documents and search.")
     if custom:
