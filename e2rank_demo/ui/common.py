@@ -28,6 +28,12 @@ from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.models import PromptTooLongError
 from e2rank_demo.pipeline import SearchSettings
 
+# After a search the results, not the controls, should fill the screen (a projector shows ~720 px).
+SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
+# Set when the page-open chain (sample picker, URL, pending search) has run: a click before it can be
+# overwritten by that chain's outputs, so browser tests (and scripts driving the app) wait for it.
+PAGE_READY = "() => { document.body.dataset.e2rReady = '1'; }"
+
 if TYPE_CHECKING:
     from e2rank_demo.plots import Figure
     from e2rank_demo.records import QueryResult

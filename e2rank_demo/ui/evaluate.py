@@ -49,14 +49,13 @@ from e2rank_demo.models import OFFLINE_DEFAULT, load_embedder
 from e2rank_demo.pipeline import SearchSettings
 from e2rank_demo.rerank import RERANKERS, title_of
 from e2rank_demo.ui import callbacks
-from e2rank_demo.ui.common import Outputs, embedding_cache, plot_value, skip, user_errors
+from e2rank_demo.ui.common import SCROLL_TO_RESULTS, Outputs, embedding_cache, plot_value, skip, user_errors
 from e2rank_demo.ui.render import esc, notice
 from e2rank_demo.ui.state import UISession
 
 NO_RUN_NOTE = "This zip has no runs/*.trec (runs are optional), so the first stage is Dense; BM25 works too."
 DEFAULT_SAMPLE_SIZE = 50
 TOP_QUERIES = 5
-SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
 
 
 # --------------------------------------------------------------------- per-session view state

@@ -28,11 +28,10 @@ from e2rank_demo.samples import available_samples, default_sample
 from e2rank_demo.ui import callbacks, content, render, visuals
 from e2rank_demo.ui import evaluate as evaluate_tab
 from e2rank_demo.ui import present, prompt_panel, share
+from e2rank_demo.ui.common import PAGE_READY, SCROLL_TO_RESULTS
 from e2rank_demo.ui.state import UISession
 
 STATIC = Path(__file__).parent / "static"
-# After a search the results, not the controls, should fill the screen (a projector shows ~720 px).
-SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
 # The compact phone view is pure CSS (app.css), switched off by an attribute on #results; no server call.
 TOGGLE_COMPACT = "(on) => { document.getElementById('results')?.setAttribute('data-lists', on ? 'compact' : 'full'); }"
 FOLD_SIDEBAR_ON_PHONE = "() => window.e2rankFoldSidebarOnPhone?.()"
@@ -233,4 +232,5 @@ def build_demo() -> gr.Blocks:
                             present_targets=[present_ui.corpus, present_ui.query])
         present.wire(present_ui, state=state, model=model, url=shared,
                      settings=[first_stage, candidates, prompt_docs, interpolation, prompt_order])
+        shared.opened.then(None, js=PAGE_READY, api_visibility="private")
     return demo

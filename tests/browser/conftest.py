@@ -68,7 +68,8 @@ class AppPage:
         self.dialogs: list[str] = []
         self.page.on("dialog", self._on_dialog)
         self.page.goto(url)
-        self.page.wait_for_selector("#load-sample")
+        # The page-open chain (sample picker, URL, pending search) would overwrite a click made before it ends.
+        self.page.wait_for_selector("body[data-e2r-ready='1']", state="attached", timeout=60_000)
 
     def _on_dialog(self, dialog: Any) -> None:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -84,10 +85,11 @@ class AppPage:
 
     def wait_for_corpus(self, label: str) -> None:
         """Waits until the corpus panel shows ``label`` as the indexed corpus and no progress is left."""
-        # The panel's old text stays in the page (hidden) under Gradio's progress overlay while it loads.
+        # The panel's old text stays in the page (hidden) under Gradio's progress overlay while it loads, and
+        # the new text is hidden until Gradio drops its pending class: innerText is what a person sees.
         self.page.wait_for_function(
             "label => { const s = document.querySelector('#corpus-stats');"
-            " return !!s && !s.querySelector('.progress-text') && !!s.querySelector('dl')?.textContent.includes(label); }",
+            " return !!s && !s.querySelector('.progress-text') && !!s.querySelector('dl')?.innerText.includes(label); }",
             arg=label, timeout=120_000)
 
     def search(self, query: str) -> None:
