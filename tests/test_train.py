@@ -193,6 +193,26 @@ def test_shipped_adapter_loads_offline_on_top_of_minilm(minilm) -> None:  # noqa
                            atol=1e-3)
 
 
+@pytest.mark.skipif(not (SHIPPED / ADAPTER_SPEC_FILE).is_file(), reason="the trained adapter is not shipped yet")
+def test_inference_merges_the_adapter_and_embeds_like_the_peft_model() -> None:
+    """The loaded preset has the LoRA merged into its weights, with the same vectors as the PeftModel it came from."""
+    from peft import PeftModel
+
+    from e2rank_demo.models import with_adapter
+
+    merged = build_embedder("minilm-e2rank")
+    assert not isinstance(merged.model, PeftModel) and not isinstance(merged._document_model, PeftModel)
+    base = build_embedder("minilm")  # a fresh copy: PeftModel.from_pretrained changes it in place
+    peft = with_adapter(base, PeftModel.from_pretrained(base.model, str(SHIPPED)).eval(), merged.spec,
+                        merged.adapter_fingerprint)
+    query = "aspirin and heart attack"
+    docs = ["Aspirin lowers the risk of heart attack.", "Vitamin D deficiency is common in winter."]
+    np.testing.assert_allclose(merged.embed_queries([query]), peft.embed_queries([query]), atol=1e-5)
+    np.testing.assert_allclose(merged.embed_listwise(query, docs).vector, peft.embed_listwise(query, docs).vector,
+                               atol=1e-5)
+    np.testing.assert_array_equal(merged.embed_documents(docs), peft.embed_documents(docs))
+
+
 def test_trained_preset_reuses_base_document_embeddings(minilm) -> None:  # noqa: ANN001
     """With documents embedded by the base, the trained preset shares the base's document cache key."""
     from e2rank_demo.models import load_embedder

@@ -30,6 +30,7 @@ from e2rank_demo.models.adapter import (
     AdaptedDecoderEmbedder,
     AdaptedEncoderEmbedder,
     AdapterSpec,
+    merged_adapter,
     query_snippet,
     with_adapter,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "fingerprint_model_dir",
     "last_token_pool",
     "load_embedder",
+    "merged_adapter",
     "pick_device",
     "query_snippet",
     "resolve_source",

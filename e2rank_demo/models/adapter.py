@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -90,17 +91,22 @@ def query_snippet(query: str, text: str) -> str:
 class _AdapterMixin(Embedder):
     """A base embedder with a trained PEFT adapter (E2Rank Stage II) attached.
 
-    The model is a ``peft.PeftModel``. With ``spec.documents == "base"`` documents are
-    embedded with the adapter disabled (a re-entrant lock keeps other threads from
-    using the model meanwhile), so they equal the base model's document embeddings.
+    While training, the model is a ``peft.PeftModel`` and documents (with
+    ``spec.documents == "base"``) are embedded with the adapter disabled. For inference
+    (:func:`merged_adapter`) the adapter is merged into a copy of the weights, which saves
+    LoRA's extra matrix products on every query and prompt, and documents go through the
+    untouched base model, so they equal the base model's document embeddings. A
+    re-entrant lock keeps other threads from using the model while documents are embedded.
     """
 
     spec: AdapterSpec
     adapter_fingerprint: str
+    _document_model: Any
 
-    def _attach(self, spec: AdapterSpec, adapter_fingerprint: str) -> None:
+    def _attach(self, spec: AdapterSpec, adapter_fingerprint: str, document_model: Any = None) -> None:
         self.spec = spec
         self.adapter_fingerprint = adapter_fingerprint
+        self._document_model = document_model
         self._lock = threading.RLock()  # type: ignore[assignment]
 
     @property
@@ -123,8 +129,15 @@ class _AdapterMixin(Embedder):
         """Embeds documents; with the adapter off when the spec says documents use the base."""
         if self.spec.documents == "adapted":
             return super().embed_documents(texts, batch_size, progress)
-        with self._lock, self.model.disable_adapter():
-            return super().embed_documents(texts, batch_size, progress)
+        if self._document_model is None:  # training: the PeftModel itself
+            with self._lock, self.model.disable_adapter():
+                return super().embed_documents(texts, batch_size, progress)
+        with self._lock:
+            adapted, self.model = self.model, self._document_model
+            try:
+                return super().embed_documents(texts, batch_size, progress)
+            finally:
+                self.model = adapted
 
     def build_listwise(
         self,
@@ -143,23 +156,23 @@ class AdaptedEncoderEmbedder(_AdapterMixin, EncoderEmbedder):
     """:class:`EncoderEmbedder` with a trained adapter (e.g. ``minilm-e2rank``)."""
 
     def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str, *,
-                 spec: AdapterSpec, adapter_fingerprint: str) -> None:
+                 spec: AdapterSpec, adapter_fingerprint: str, document_model: Any = None) -> None:
         super().__init__(name, model_dir, model, tokenizer, device)
-        self._attach(spec, adapter_fingerprint)
+        self._attach(spec, adapter_fingerprint, document_model)
 
 
 class AdaptedDecoderEmbedder(_AdapterMixin, DecoderEmbedder):
     """:class:`DecoderEmbedder` with a trained adapter (e.g. LoRA on Qwen3-Embedding)."""
 
     def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str, *,
-                 spec: AdapterSpec, adapter_fingerprint: str) -> None:
+                 spec: AdapterSpec, adapter_fingerprint: str, document_model: Any = None) -> None:
         super().__init__(name, model_dir, model, tokenizer, device)
-        self._attach(spec, adapter_fingerprint)
+        self._attach(spec, adapter_fingerprint, document_model)
 
 
 def with_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_fingerprint: str,
                  name: str | None = None) -> Embedder:
-    """Wraps a loaded base embedder and its model with an attached PEFT adapter.
+    """Wraps a loaded base embedder and its model with an attached PEFT adapter (trainable).
 
     Args:
         base: The base embedder (its tokenizer, folder and device are reused).
@@ -171,3 +184,28 @@ def with_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_fin
     cls = AdaptedEncoderEmbedder if base.kind == "encoder" else AdaptedDecoderEmbedder
     return cls(name or base.name, base.model_dir, peft_model, base.tokenizer, base.device, spec=spec,
                adapter_fingerprint=adapter_fingerprint)
+
+
+def merged_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_fingerprint: str,
+                   name: str | None = None) -> Embedder:
+    """Like :func:`with_adapter`, for inference: the adapter merged into the weights.
+
+    With ``spec.documents == "base"`` the base weights are kept beside the merged copy
+    (documents use them), so a small model is held twice; otherwise the merge is in place.
+
+    Args:
+        base: The base embedder (its tokenizer, folder and device are reused).
+        peft_model: ``base.model`` with the adapter attached (``peft.PeftModel``); consumed.
+        spec: How the adapter is applied.
+        adapter_fingerprint: Content hash of the adapter (part of the cache identity).
+        name: Name of the result; defaults to the base name.
+    """
+    document_model = None
+    if spec.documents == "base":
+        merged = copy.deepcopy(peft_model).merge_and_unload().eval()
+        document_model = peft_model.unload().eval()  # the LoRA layers taken out, base weights untouched
+    else:
+        merged = peft_model.merge_and_unload().eval()
+    cls = AdaptedEncoderEmbedder if base.kind == "encoder" else AdaptedDecoderEmbedder
+    return cls(name or base.name, base.model_dir, merged, base.tokenizer, base.device, spec=spec,
+               adapter_fingerprint=adapter_fingerprint, document_model=document_model)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from e2rank_demo.models.adapter import ADAPTER_SPEC_FILE, AdapterSpec, with_adapter
+from e2rank_demo.models.adapter import ADAPTER_SPEC_FILE, AdapterSpec, merged_adapter
 from e2rank_demo.models.decoder import DecoderEmbedder
 from e2rank_demo.models.embedder import Embedder, fingerprint_model_dir
 from e2rank_demo.models.encoder import EncoderEmbedder
@@ -81,7 +81,7 @@ def build_adapted_embedder(adapter_dir: str | Path, name: str | None = None) -> 
     spec = AdapterSpec.read(adapter_dir)
     base = build_embedder(spec.base)
     model = PeftModel.from_pretrained(base.model, str(adapter_dir)).to(base.device).eval()
-    return with_adapter(base, model, spec, fingerprint_model_dir(adapter_dir), name or str(adapter_dir))
+    return merged_adapter(base, model, spec, fingerprint_model_dir(adapter_dir), name or str(adapter_dir))
 
 
 
