@@ -22,7 +22,7 @@ from e2rank_demo.ui.state import UISession
 
 gradio_client = pytest.importorskip("gradio_client")
 
-ENDPOINTS = {"/load_sample", "/upload", "/paste", "/reindex", "/search", "/set_relevant", "/export"}
+ENDPOINTS = {"/load_sample", "/upload", "/paste", "/open_index", "/reindex", "/search", "/set_relevant", "/export"}
 
 
 def _free_port() -> int:

@@ -72,6 +72,17 @@ def test_server_lists_stores_by_name_and_skips_other_folders(served: Path) -> No
     assert callbacks.store_picker().choices == [("docs", "docs"), ("docs.db", "docs.db")]
 
 
+def test_page_has_one_store_picker_and_hides_typing_on_a_public_server(served: Path) -> None:
+    """The sidebar holds exactly one labelled picker with the listed names and no visible address box."""
+    from e2rank_demo.ui import build_demo
+
+    blocks = build_demo().blocks.values()
+    dropdowns = [b for b in blocks if isinstance(b, gr.Dropdown) and b.choices == [("docs", "docs"),
+                                                                                      ("docs.db", "docs.db")]]
+    assert [(d.elem_id, d.label) for d in dropdowns] == [("store-name", "Index on this server")]
+    assert [b.visible for b in blocks if getattr(b, "elem_id", None) == "store-uri"] == [False]
+
+
 def test_typed_addresses_only_where_allowed() -> None:
     """A Space or a non-loopback host refuses typed URIs unless the operator allows them."""
     assert typed_uri_allowed({}) is True

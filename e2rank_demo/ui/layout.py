@@ -8,7 +8,7 @@ Output groups shared by several events (callbacks return tuples in this order):
 * ``index_outputs``: corpus stats, status line, example queries, task preset, re-index
   note, then ``result_outputs`` (cleared, since a new index invalidates old results).
 
-Public API endpoints (``gradio_client``): ``load_sample``, ``upload``, ``paste``,
+Public API endpoints (``gradio_client``): ``load_sample``, ``upload``, ``paste``, ``open_index``,
 ``reindex``, ``search``, ``set_relevant``, ``export``, ``report`` (``ui/share.py``), ``edit_prompt`` and
 ``prompt_influence`` (``ui/prompt_panel.py``).
 """
@@ -25,6 +25,8 @@ from e2rank_demo.pipeline import MAX_INSTRUCTION_CHARS, MAX_QUERY_CHARS
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.rerank import search_toggles
 from e2rank_demo.samples import available_samples, default_sample
+from e2rank_demo.stores import STORE_FORMS
+from e2rank_demo.stores.catalog import typed_uri_allowed
 from e2rank_demo.ui import callbacks, content, render, visuals
 from e2rank_demo.ui import evaluate as evaluate_tab
 from e2rank_demo.ui import present, prompt_panel, share
@@ -111,6 +113,19 @@ def build_demo() -> gr.Blocks:
             status = gr.HTML(elem_id="status", label="Status")
             stats = gr.HTML(render.notice("No corpus loaded yet: load a sample, upload files or paste text."),
                             elem_id="corpus-stats", label="Corpus statistics")
+            # An accordion, not a fourth tab: the narrow sidebar would push a fourth tab into an overflow menu.
+            # Hidden where the server lists no index and takes no typed address (a default Space).
+            store_list = callbacks.store_names()
+            with gr.Accordion("Open an index", open=False, elem_id="open-index-panel",
+                              visible=bool(store_list) or typed_uri_allowed()):
+                store_name = gr.Dropdown(store_list, value=store_list[0] if store_list else None,
+                                         label="Index on this server", elem_id="store-name")
+                store_uri = gr.Textbox(label="…or a store address", placeholder=STORE_FORMS,
+                                       visible=typed_uri_allowed(), elem_id="store-uri")
+                gr.Markdown("A store built with `python -m e2rank_demo index`, opened read-only: the first "
+                            "stage is its dense top-N and E2Rank reranks the vectors it returns. See the "
+                            "README's “Open an index”.", elem_classes="e2r-hint")
+                open_btn = gr.Button("Open index", variant="primary", elem_id="open-index")
             with gr.Accordion("Model and passages", open=False, elem_id="index-settings"):
                 model = gr.Dropdown(model_list, value=default_model, label="Model", elem_id="model",
                                     info="Changing the model or the passages needs a re-index.")
@@ -190,12 +205,15 @@ def build_demo() -> gr.Blocks:
         page_loaded = demo.load(sample_picker, sample_name, sample_name, api_visibility="private",
                                 show_progress="hidden")
         sample_name.change(sample_card, sample_name, sample_info, api_visibility="private")
+        # Stores added to the server's folder since the page was built appear on the next page load.
+        demo.load(callbacks.store_picker, None, store_name, api_visibility="private", show_progress="hidden")
         # Indexing shows its progress bar (passages embedded / total, ETA) on the corpus panel only,
         # then folds the sidebar away on a phone.
         for button, fn, inputs, api_name in (
             (load_btn, callbacks.load_sample_corpus, [sample_name, model, state], "load_sample"),
             (upload_btn, callbacks.upload_files, [files, text_column, max_words, overlap, model, state], "upload"),
             (paste_btn, callbacks.paste_text, [pasted, max_words, overlap, model, state], "paste"),
+            (open_btn, callbacks.open_index, [store_name, store_uri, model, state], "open_index"),
             (reindex_btn, callbacks.reindex, [model, max_words, overlap, state], "reindex"),
         ):
             indexed = button.click(fn, inputs, index_outputs, api_name=api_name, show_progress_on=stats)
