@@ -33,7 +33,7 @@ class Page:
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(url)
-        self.page.wait_for_selector("body[data-e2r-ready='1']", state="attached", timeout=60_000)
+        self.page.wait_for_selector("#load-sample")  # not the ready mark: a link's toasts are gone by then
 
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
