@@ -143,17 +143,6 @@ _prepared_lock = threading.Lock()
 _build_locks: dict[tuple[str, str], threading.Lock] = {}
 
 
-def _embeddings_note(session: SearchSession, stored: bool) -> str:
-    enc = session.encode_stats
-    if stored:
-        return "precomputed (shipped with the sample)"
-    if enc.cache_hit:
-        return f"all {enc.n_cached:,} from the embedding cache ({enc.seconds:.1f} s)"
-    if enc.n_cached:
-        return f"{enc.n_encoded:,} embedded in {enc.seconds:.1f} s, {enc.n_cached:,} from the embedding cache"
-    return f"{enc.n_encoded:,} embedded in {enc.seconds:.1f} s (now in the embedding cache)"
-
-
 def check_upload_zip(path: Path, limit_bytes: int) -> None:
     """Refuses a zip whose members (gzipped ones decompressed) add up to more than ``limit_bytes``.
 
@@ -207,7 +196,7 @@ def _embed(collection: Collection, dataset: BeirDataset, embedder: Any, progress
         session = SearchSession(embedder, [Passage.from_document(d) for d in dataset.corpus], cache,
                                 progress=progress, scope=scope)
         stored = False
-    return Prepared(dataset, session, _embeddings_note(session, stored))
+    return Prepared(dataset, session, session.encode_stats.describe(stored))
 
 
 def prepare(collection: Collection, embedder: Any, upload: str | None, progress: Callable[[int, int], None],

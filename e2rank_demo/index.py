@@ -42,6 +42,21 @@ class EncodeStats:
         """True when no text needed the model."""
         return self.n_encoded == 0
 
+    def describe(self, stored: bool = False) -> str:
+        """Where the vectors came from, in one line (``stored``: shipped with a sample, read from disk).
+
+        Example:
+            >>> EncodeStats(0.61, 0, 3).describe()
+            'embedded now: 3 in 0.6 s (not in the cache)'
+        """
+        if stored:
+            return "precomputed (shipped with the sample)"
+        if self.cache_hit:
+            return f"cache hit: all {self.n_cached:,} from the embedding cache ({self.seconds:.1f} s)"
+        if self.n_cached:
+            return f"{self.n_encoded:,} embedded in {self.seconds:.1f} s, {self.n_cached:,} from the cache"
+        return f"embedded now: {self.n_encoded:,} in {self.seconds:.1f} s (not in the cache)"
+
 
 def embed_corpus(
     embedder: Embedder,

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
+from e2rank_demo.highlight import query_terms
 from e2rank_demo.index import EncodeStats
 from e2rank_demo.pipeline import CorpusStats
 from e2rank_demo.records import ListwisePrompt, Passage, Ranking
@@ -63,7 +64,7 @@ def test_highlight_never_matches_inside_an_entity(term: str) -> None:
 
 def test_query_terms_drop_stopwords_and_repeat() -> None:
     """Stopwords and one-letter words are dropped; the rest come longest first."""
-    assert render.query_terms("What is the Moon's pull on a tide? tide!") == ["moon", "pull", "tide"]
+    assert query_terms("What is the Moon's pull on a tide? tide!") == ["moon", "pull", "tide"]
 
 
 def test_snippet_centres_on_the_first_match() -> None:

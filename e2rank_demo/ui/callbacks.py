@@ -21,6 +21,7 @@ from typing import Any
 import gradio as gr
 
 from e2rank_demo.corpus import IngestReport, Limits, ingest_files, ingest_text, split_passages
+from e2rank_demo.highlight import query_terms
 from e2rank_demo.metrics import ranking_metrics
 from e2rank_demo.models import (
     PRESETS,
@@ -135,22 +136,6 @@ def _announcer(model: str, progress: gr.Progress) -> Callable[[int, float], None
 # --------------------------------------------------------------------- indexing
 
 
-def _embeddings_note(index: SearchSession, stored: bool) -> str:
-    """Where the vectors came from.
-
-    Uploads and pastes are cached in the session's own scope, so a cache hit here only
-    ever means this session embedded the text before (SECURITY.md).
-    """
-    enc = index.encode_stats
-    if stored:
-        return "precomputed (shipped with the sample)"
-    if enc.cache_hit:
-        return f"cache hit: all {enc.n_cached:,} from the embedding cache ({enc.seconds:.1f} s)"
-    if enc.n_cached:
-        return f"{enc.n_encoded:,} embedded in {enc.seconds:.1f} s, {enc.n_cached:,} from the cache"
-    return f"embedded now: {enc.n_encoded:,} in {enc.seconds:.1f} s (not in the cache)"
-
-
 def _index(
     state: UISession,
     corpus: Corpus,
@@ -180,7 +165,9 @@ def _index(
             known_judgments=_sample_judgments(sample) if sample else None,
             known_query_ids={q: qid for qid, q in sample.queries.items()} if sample else None,
         )
-        note = _embeddings_note(index, stored)
+        # Uploads and pastes are cached in the session's own scope, so a cache hit only ever means this
+        # session embedded the text before (SECURITY.md).
+        note = index.encode_stats.describe(stored)
     finally:
         state.indexing = False
     stats_html = render.stats_view(corpus.label, stats, loaded.embedder.label, note, loaded.notice)
@@ -463,7 +450,7 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
     recall_at = int(result.settings["candidates"])  # type: ignore[call-overload]
     e2rank = result.reranked.get("e2rank")
     ctx = render.RowContext(
-        session=index, parts=state.parts, terms=render.query_terms(result.query), relevant=relevant,
+        session=index, parts=state.parts, terms=query_terms(result.query), relevant=relevant,
         first_stage=result.first_stage, reranked=e2rank, recall_at=recall_at,
         limit=len(result.first_stage.ids) if show_all else render.TOP,
     )

@@ -45,6 +45,7 @@ import gradio as gr
 
 from e2rank_demo import latency, plots, projection
 from e2rank_demo.collections import shared_sample_session
+from e2rank_demo.highlight import query_terms
 from e2rank_demo.metrics import ranking_metrics
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.records import ListwisePrompt, QueryResult
@@ -245,7 +246,7 @@ def _context(ps: PresentState) -> render.RowContext:
     assert ps.session is not None and ps.result is not None
     return render.RowContext(
         session=ps.session, parts=dict(Counter(p.doc_id for p in ps.session.passages)),
-        terms=render.query_terms(ps.result.query), relevant=ps.relevance, first_stage=ps.result.first_stage,
+        terms=query_terms(ps.result.query), relevant=ps.relevance, first_stage=ps.result.first_stage,
         reranked=ps.result.reranked.get("e2rank"), recall_at=len(ps.result.first_stage.ids), limit=render.TOP)
 
 

@@ -16,7 +16,7 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from e2rank_demo.highlight import highlight, query_terms, rank_change, snippet
+from e2rank_demo.highlight import highlight, rank_change, snippet
 from e2rank_demo.pipeline import CorpusStats, SearchSession
 from e2rank_demo.records import ListwisePrompt, Passage, Ranking
 from e2rank_demo.samples import SampleInfo
