@@ -126,9 +126,7 @@ def leave_one_out(
     """
     start = time.perf_counter()
     embedder = reranker.embedder
-    built = [embedder.build_listwise(query, [t for j, t in enumerate(prompt_texts) if j != i],
-                                     reranker.header, reranker.order)
-             for i in range(len(prompt_texts))]
+    built = embedder.build_leave_one_out(query, prompt_texts, reranker.header, reranker.order)
     without = np.stack([p.vector for p in embedder.encode_prompts(built, batch_size)]) if built \
         else np.zeros((0, len(full_vector)), dtype=np.float32)
     distances = 1.0 - without @ full_vector

@@ -301,3 +301,29 @@ def test_prompt_fitting_tokenises_each_document_once_with_unchanged_output(backe
             embedder.tokenizer = embedder.tokenizer.real
         if backend == "tiny_decoder":
             embedder.set_prompt_cap(models.MAX_PROMPT_TOKENS)
+
+
+@pytest.mark.parametrize("backend", ["minilm", "tiny_decoder", "minilm-e2rank"])
+def test_leave_one_out_prompts_equal_building_without_each_document(backend: str, request) -> None:  # noqa: ANN001
+    """build_leave_one_out gives, for each i, build_listwise without document i, tokenising each document once."""
+    from e2rank_demo.models import load_embedder
+
+    embedder = load_embedder(backend).embedder if backend == "minilm-e2rank" else request.getfixturevalue(backend)
+    words = "yeast ferments sugar and the dough rises while carbon dioxide fills the gluten network".split()
+    docs = [" ".join(words[i % 5:] * (2 + 4 * (i % 3))) + f" loaf {i}" for i in range(8)]
+    query = "why does bread rise"
+    if backend == "tiny_decoder":
+        embedder.set_prompt_cap(300)
+    expected = [embedder.build_listwise(query, docs[:i] + docs[i + 1:], TASKS["web"].rerank, "official")
+                for i in range(len(docs))]
+    assert all(kept != full for _, kept, full in expected)  # the window cuts them: the fitting path is exercised
+    spy = _CountingTokenizer(embedder.tokenizer)
+    embedder.tokenizer = spy
+    try:
+        assert embedder.build_leave_one_out(query, docs, TASKS["web"].rerank, "official") == expected
+    finally:
+        embedder.tokenizer = spy.real
+        if backend == "tiny_decoder":
+            embedder.set_prompt_cap(models.MAX_PROMPT_TOKENS)
+    prepared = embedder.prompt_documents(query, docs)
+    assert all(spy.seen.count(doc) == 1 for doc in prepared)

@@ -16,8 +16,6 @@ import numpy as np
 from e2rank_demo.models.decoder import DecoderEmbedder
 from e2rank_demo.models.embedder import Embedder, ProgressFn
 from e2rank_demo.models.encoder import EncoderEmbedder
-from e2rank_demo.prompts import TASKS
-from e2rank_demo.records import PromptOrder
 
 
 ADAPTER_SPEC_FILE = "e2rank_adapter.json"
@@ -139,17 +137,11 @@ class _AdapterMixin(Embedder):
             finally:
                 self.model = adapted
 
-    def build_listwise(
-        self,
-        query: str,
-        documents: Sequence[str],
-        header: str = TASKS["web"].rerank,
-        order: PromptOrder = "official",
-    ) -> tuple[str, list[int], list[int]]:
-        """The base prompt, over query-focused snippets when the spec asks for them."""
+    def prompt_documents(self, query: str, documents: Sequence[str]) -> list[str]:
+        """The base's prompt documents, over query-focused snippets when the spec asks for them."""
         if self.spec.snippets == "query":
             documents = [query_snippet(query, d) for d in documents]
-        return super().build_listwise(query, documents, header, order)
+        return super().prompt_documents(query, documents)
 
 
 class AdaptedEncoderEmbedder(_AdapterMixin, EncoderEmbedder):

@@ -178,6 +178,10 @@ class Embedder(ABC):
         """Number of tokens of each text without special tokens."""
         return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
+    def prompt_documents(self, query: str, documents: Sequence[str]) -> list[str]:
+        """The candidates' texts as they enter the listwise prompt (before any token budget)."""
+        return [self.format_prompt_document(d) for d in documents]
+
     def build_listwise(
         self,
         query: str,
@@ -196,9 +200,31 @@ class Embedder(ABC):
         Raises:
             PromptTooLongError: If the instruction and query alone leave no room.
         """
-        documents = [self.format_prompt_document(d) for d in documents]
-        # Each document is tokenised once; the prompt (at most max_tokens) once per fitting round.
-        doc_ids = self.tokenizer(documents, add_special_tokens=False)["input_ids"] if documents else []
+        documents = self.prompt_documents(query, documents)
+        return self._fit_listwise(query, documents, self._document_ids(documents), header, order)
+
+    def build_leave_one_out(
+        self,
+        query: str,
+        documents: Sequence[str],
+        header: str = TASKS["web"].rerank,
+        order: PromptOrder = "official",
+    ) -> list[tuple[str, list[int], list[int]]]:
+        """The k prompts that each miss one of the k documents, equal to :meth:`build_listwise` without it.
+
+        Each document is prepared and tokenised once for all k prompts (the influence chart's cost).
+        """
+        documents = self.prompt_documents(query, documents)
+        ids = self._document_ids(documents)
+        return [self._fit_listwise(query, documents[:i] + documents[i + 1:], ids[:i] + ids[i + 1:], header, order)
+                for i in range(len(documents))]
+
+    def _document_ids(self, documents: Sequence[str]) -> list[list[int]]:
+        return self.tokenizer(list(documents), add_special_tokens=False)["input_ids"] if documents else []
+
+    def _fit_listwise(self, query: str, documents: list[str], doc_ids: list[list[int]], header: str,
+                      order: PromptOrder) -> tuple[str, list[int], list[int]]:
+        """:meth:`build_listwise` on prepared documents and their token ids."""
         full = [len(ids) for ids in doc_ids]
 
         def fits(text: str) -> int:
