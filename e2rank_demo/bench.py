@@ -170,6 +170,41 @@ def bench_influence(repeats: int, k: int = 20) -> list[Measurement]:
                         f"{loaded.embedder.name} on the scifact sample, first 5 judged queries in turn")]
 
 
+def bench_present(repeats: int) -> Measurement:
+    """present_step_s: the slowest Present step (Next or Back) after each step's first visit.
+
+    The walkthrough as a presenter runs it: Start on the SciFact sample with its first example
+    query (default preset and settings), Next through all steps once (the first visits compute
+    the map, the influence chart and wait for the latency measurement begun at Start), then
+    each step is shown again ``repeats`` times; each value is the slowest step of one round.
+    """
+    from e2rank_demo.models import default_model_name
+    from e2rank_demo.pipeline import SearchSettings
+    from e2rank_demo.samples import load_sample
+    from e2rank_demo.ui import present
+
+    defaults = SearchSettings()
+    ps = present.PresentState()
+    query = next(iter(load_sample("scifact").queries.values()))
+    present.begin(ps, "scifact", query, default_model_name({}), defaults.first_stage, defaults.candidates,
+                  defaults.prompt_docs, defaults.interpolation, defaults.prompt_order, None)
+    if ps.latency_job is not None:
+        ps.latency_job.result()  # the first visit of the latency step shows it; later ones must not wait
+    while ps.step < present.N_STEPS:
+        present.next_step(ps)
+
+    def round_trip() -> float:
+        slowest = 0.0
+        for step in range(1, present.N_STEPS + 1):
+            ps.step = step
+            slowest = max(slowest, _timed(lambda: present.render_step(ps)))
+        return slowest
+
+    return Measurement("present_step_s", repeat(round_trip, repeats, warmup=0), "s", "<= 3",
+                       f"slowest of the {present.N_STEPS} Present steps shown again after their first visit "
+                       "(scifact sample, default preset and settings)")
+
+
 def bench_index_throughput(quick: bool, repeats: int) -> Measurement:
     """Documents per second of the project's indexing vs sentence-transformers ``encode``."""
     from sentence_transformers import SentenceTransformer
@@ -350,6 +385,7 @@ def run(quick: bool = False) -> dict[str, dict[str, object]]:
         lambda: bench_influence(repeats),
         lambda: [bench_index_throughput(quick, 2 if quick else 3)],
         lambda: [bench_latency_panel(1 if quick else 3)],
+        lambda: [bench_present(1 if quick else 3)],
         lambda: [bench_sample_load(1 if quick else 3)],
         lambda: bench_umap(repeats),
         lambda: bench_umap_cold(1),

@@ -29,6 +29,16 @@ def test_influence_is_measured() -> None:
     assert "scifact sample" in m.note
 
 
+def test_present_steps_are_timed_after_their_first_visit() -> None:
+    """present_step_s walks the Present steps once, then times each again; a value is one round's slowest step."""
+    from e2rank_demo.bench import bench_present
+    from e2rank_demo.ui import present
+
+    measurement = bench_present(1)
+    assert measurement.key == "present_step_s" and len(measurement.values) == 1 and measurement.values[0] > 0
+    assert f"{present.N_STEPS} Present steps" in measurement.note
+
+
 def test_results_reads_the_committed_bench_json_by_default(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     """`results` without --bench-json renders docs/bench.json when it exists (evaluations re-used from a file)."""
     import json
