@@ -44,7 +44,7 @@ def test_open_listed_index_from_the_dropdown_and_search(browser: Any, stores_app
     try:
         page = context.new_page()
         page.goto(url)
-        page.wait_for_selector("#load-sample")
+        page.wait_for_selector("body[data-e2r-ready='1']", state="attached", timeout=60_000)
         page.locator("#open-index-panel").get_by_text("Open an index").first.click()
         assert not page.locator("#store-uri").is_visible()  # a Space never takes a typed path or URL
         page.locator("#store-name input").click()
@@ -54,7 +54,7 @@ def test_open_listed_index_from_the_dropdown_and_search(browser: Any, stores_app
         page.click("#open-index")
         page.wait_for_function(
             "() => { const s = document.querySelector('#corpus-stats');"
-            " return !!s && !s.querySelector('.progress-text') && !!s.querySelector('dl')?.textContent.includes('Index kind'); }",
+            " return !!s && !s.querySelector('.progress-text') && !!s.querySelector('dl')?.innerText.includes('Index kind'); }",
             timeout=120_000)
         stats = page.locator("#corpus-stats").inner_text()
         assert f"milvus:{folder.resolve() / 'science.db'}" in stats and "exact (flat)" in stats and "minilm" in stats
