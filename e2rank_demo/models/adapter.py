@@ -173,9 +173,7 @@ def with_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_fin
         adapter_fingerprint: Content hash of the adapter (part of the cache identity).
         name: Name of the result; defaults to the base name.
     """
-    cls = AdaptedEncoderEmbedder if base.kind == "encoder" else AdaptedDecoderEmbedder
-    return cls(name or base.name, base.model_dir, peft_model, base.tokenizer, base.device, spec=spec,
-               adapter_fingerprint=adapter_fingerprint)
+    return _adapted(base, peft_model, spec, adapter_fingerprint, name)
 
 
 def merged_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_fingerprint: str,
@@ -198,6 +196,11 @@ def merged_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_f
         document_model = peft_model.unload().eval()  # the LoRA layers taken out, base weights untouched
     else:
         merged = peft_model.merge_and_unload().eval()
+    return _adapted(base, merged, spec, adapter_fingerprint, name, document_model)
+
+
+def _adapted(base: Embedder, model: Any, spec: AdapterSpec, adapter_fingerprint: str, name: str | None,
+             document_model: Any = None) -> Embedder:
     cls = AdaptedEncoderEmbedder if base.kind == "encoder" else AdaptedDecoderEmbedder
-    return cls(name or base.name, base.model_dir, merged, base.tokenizer, base.device, spec=spec,
+    return cls(name or base.name, base.model_dir, model, base.tokenizer, base.device, spec=spec,
                adapter_fingerprint=adapter_fingerprint, document_model=document_model)
