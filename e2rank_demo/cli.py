@@ -216,7 +216,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.scale:
         from e2rank_demo.stores.bench_scale import run
 
-        return run([int(n) for n in args.sizes.split(",") if n.strip()], args.json or "docs/scale.json")
+        return run([int(n) for n in args.sizes.split(",") if n.strip()], args.json or "docs/scale.json",
+                   stores=tuple(s.strip() for s in args.stores.split(",") if s.strip()))
     from e2rank_demo.bench import main as bench_main
 
     return bench_main(args.quick, args.json)
@@ -290,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scale", action="store_true",
                        help="document stores against corpus size (synthetic 384-d vectors; Milvus Lite, FAISS HNSW)")
     bench.add_argument("--sizes", default="10000,100000,1000000", help="corpus sizes for --scale")
+    bench.add_argument("--stores", default="faiss-hnsw,milvus-lite", help="stores for --scale (rows of others are kept)")
     bench.set_defaults(func=cmd_bench)
 
     results = sub.add_parser("results", help="regenerate docs/RESULTS.md from measured runs")

@@ -213,3 +213,44 @@ def test_cli_index_search_and_store_model_default(tmp_path: Path, capsys) -> Non
     assert int(payload["first_stage"][0]["id"][3:]) % 5 == 1  # a passage about ocean tides
     assert main(["search", "--store", f"faiss:{tmp_path / 'nothing'}", "--query", "x"]) == 2
     assert "index --store" in capsys.readouterr().err
+
+
+def test_scale_markdown_renders_every_row_the_target_and_one_line_per_complete_store() -> None:
+    """RESULTS.md's scaling section: each measured row, the 1M verdict, charts only for stores at every size."""
+    from e2rank_demo.stores.bench_scale import markdown
+
+    def row(store: str, n: int, p50: float) -> dict:
+        return {"store": store, "n": n, "add_s": 1.0, "build_s": n / 1e4, "p50_ms": p50, "p95_ms": 2 * p50,
+                "peak_rss_mb": 100.0, "recall@100": 0.9}
+
+    data = {"meta": {"cpus": 2, "dim": 384, "queries": 50, "top": 100, "skipped": ["milvus-lite at 1,000,000: x"]},
+            "prompt_forward": {"p50_ms": 120.0, "model": "minilm", "k": 20},
+            "rows": [row("faiss-hnsw", 10_000, 1.5), row("faiss-hnsw", 1_000_000, 61.0), row("milvus-lite", 10_000, 17.0)]}
+    text = "\n".join(markdown(data))
+    assert text.count("| faiss-hnsw |") == 2 and text.count("| milvus-lite |") == 1
+    assert "faiss-hnsw, 61.00 ms: not met." in text
+    assert "Not measured: milvus-lite at 1,000,000: x." in text
+    charts = re.findall(r"```mermaid\n(.*?)```", text, flags=re.S)
+    assert len(charts) == 2
+    # milvus-lite lacks the 1M point, so each chart draws faiss-hnsw's line only.
+    assert [re.findall(r"line \[(.*)\]", c) for c in charts] == [["1.50, 61.00"], ["1.0, 100.0"]]
+
+
+@pytest.mark.slow
+def test_scale_run_replaces_only_the_pairs_it_measures(tmp_path: Path) -> None:
+    """``bench --scale --stores``: a run keeps other stores' rows and drops the notes it supersedes."""
+    from e2rank_demo.stores.bench_scale import run
+
+    path = tmp_path / "scale.json"
+    old_row = {"store": "milvus-lite", "n": 2_000, "add_s": 1.0, "build_s": 2.0, "p50_ms": 3.0, "p95_ms": 4.0,
+               "peak_rss_mb": 5.0, "recall@100": 0.5}
+    path.write_text(json.dumps({"meta": {"skipped": ["faiss-hnsw at 2,000: over 1 s", "milvus-lite at 9,000: x"]},
+                                "rows": [old_row, dict(old_row, store="faiss-hnsw")]}), encoding="utf-8")
+    assert run([2_000], str(path), stores=("faiss-hnsw",)) == 0
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert old_row in data["rows"] and len(data["rows"]) == 2
+    fresh = next(r for r in data["rows"] if r["store"] == "faiss-hnsw")
+    assert fresh["n"] == 2_000 and fresh["p50_ms"] != 3.0 and 0 < fresh["recall@100"] <= 1
+    assert data["meta"]["skipped"] == ["milvus-lite at 9,000: x"]
+    with pytest.raises(ValueError, match="unknown store"):
+        run([2_000], str(path), stores=("qdrant",))
