@@ -254,3 +254,39 @@ def test_scale_run_replaces_only_the_pairs_it_measures(tmp_path: Path) -> None:
     assert data["meta"]["skipped"] == ["milvus-lite at 9,000: x"]
     with pytest.raises(ValueError, match="unknown store"):
         run([2_000], str(path), stores=("qdrant",))
+
+
+def test_milvus_optimize_accepts_a_retried_index_call_whose_first_attempt_landed(tmp_path: Path,
+                                                                               monkeypatch) -> None:  # noqa: ANN001
+    """pymilvus retries an RPC whose connection failed: the retry then meets the index the first attempt built."""
+    from pymilvus.exceptions import MilvusException
+
+    store = open_store(_uri("milvus", tmp_path), StoreInfo("ident", "m", 8), create=True)
+    try:
+        store.add([f"d{i}" for i in range(50)], [""] * 50, ["t"] * 50, _unit(np.random.default_rng(1), 50, 8))
+        client, calls = store._client, []  # noqa: SLF001
+        real_create, real_drop = client.create_index, client.drop_index
+
+        def create_twice(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            calls.append("create")
+            real_create(*args, **kwargs)
+            raise MilvusException(code=35, message="index already exists for field 'vector'; call drop_index first")
+
+        def drop_twice(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            calls.append("drop")
+            real_drop(*args, **kwargs)
+            raise MilvusException(code=36, message="no index to drop")
+
+        monkeypatch.setattr(client, "create_index", create_twice)
+        monkeypatch.setattr(client, "drop_index", drop_twice)
+        assert store.optimize("hnsw") == "hnsw" and calls == ["drop", "create"]
+        assert store._current_kind() == "hnsw"  # noqa: SLF001
+        assert store.search(_unit(np.random.default_rng(2), 1, 8)[0], 5).ids  # loaded and searchable
+        # A refusal that is not a landed retry still surfaces.
+        monkeypatch.setattr(client, "create_index", lambda *a, **k: (_ for _ in ()).throw(
+            MilvusException(code=35, message="index already exists for field 'vector'")))
+        monkeypatch.setattr(client, "drop_index", real_drop)
+        with pytest.raises(MilvusException):
+            store.optimize("ivf")
+    finally:
+        store.close()

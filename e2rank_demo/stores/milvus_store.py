@@ -180,10 +180,23 @@ class MilvusStore:
             self._client.flush(self.collection)
         kind = kind or index_choice(self.count())
         if kind != self._kind and not self.read_only:
+            from pymilvus.exceptions import MilvusException
+
             self._client.release_collection(self.collection)
+            # pymilvus retries an index call whose connection failed; on a long call (Milvus Lite
+            # compacting a million rows) the first attempt may have landed, so the retry meets
+            # its work done: "no index to drop", or an index of the kind asked for.
             for name in self._client.list_indexes(self.collection, field_name="vector"):
-                self._client.drop_index(self.collection, name)
-            self._client.create_index(self.collection, self._index_params(kind))
+                try:
+                    self._client.drop_index(self.collection, name)
+                except MilvusException as exc:
+                    if "no index" not in str(exc):
+                        raise
+            try:
+                self._client.create_index(self.collection, self._index_params(kind))
+            except MilvusException as exc:
+                if "already exists" not in str(exc) or self._current_kind() != kind:
+                    raise
             self._client.load_collection(self.collection)
             self._kind = kind
         return self._kind
