@@ -60,16 +60,26 @@ def app_url(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 class AppPage:
-    """A fresh browser context on the app that records every JavaScript dialog."""
+    """A fresh browser context on the app that records every JavaScript dialog and page error.
 
-    def __init__(self, browser: Any, url: str, viewport: dict[str, int] = DESKTOP) -> None:
+    Args:
+        wait_ready: Wait for the page's ready mark (the page-open chain of sample picker, URL and
+            pending search has run: it would overwrite a click made before). A test reading a link's
+            toasts waits only for the page itself, since the toasts are gone by the ready mark.
+    """
+
+    def __init__(self, browser: Any, url: str, viewport: dict[str, int] = DESKTOP, *, wait_ready: bool = True) -> None:
         self.context = browser.new_context(viewport=viewport)
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
+        self.errors: list[str] = []
         self.page.on("dialog", self._on_dialog)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.goto(url)
-        # The page-open chain (sample picker, URL, pending search) would overwrite a click made before it ends.
-        self.page.wait_for_selector("body[data-e2r-ready='1']", state="attached", timeout=60_000)
+        if wait_ready:
+            self.page.wait_for_selector("body[data-e2r-ready='1']", state="attached", timeout=60_000)
+        else:
+            self.page.wait_for_selector("#load-sample", timeout=60_000)
 
     def _on_dialog(self, dialog: Any) -> None:
         self.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -105,11 +115,11 @@ class AppPage:
 
 @pytest.fixture
 def open_app(browser: Any, app_url: str) -> Iterator[Callable[..., AppPage]]:
-    """Opens the app in new, isolated browser contexts (closed after the test)."""
+    """Opens the app (``link``: a share link's query string) in new, isolated browser contexts, closed after the test."""
     opened: list[AppPage] = []
 
-    def factory(viewport: dict[str, int] = DESKTOP) -> AppPage:
-        app = AppPage(browser, app_url, viewport)
+    def factory(viewport: dict[str, int] = DESKTOP, *, link: str = "", wait_ready: bool = True) -> AppPage:
+        app = AppPage(browser, app_url + link, viewport, wait_ready=wait_ready)
         opened.append(app)
         return app
 

@@ -6,7 +6,7 @@ Screenshots: ``artifacts/screenshots/shared-link.png`` (and ``shared-link-settin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
@@ -14,53 +14,22 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+AppPage = Any  # tests/browser/conftest.py:AppPage (conftest modules are not imported by tests)
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 720}
 SHARED = "?corpus=general&q=how%20do%20tides%20work&k=5&n=50&model=minilm&stage=dense&lambda=7"
 PRESENT = "?corpus=general&q=how%20do%20bats%20find%20food%20in%20the%20dark&k=10&n=50&model=minilm&present=1"
 STEP = "() => document.querySelector('#present-steps [data-step]')?.dataset.step"
 
 
-class Page:
-    """A fresh context on ``url`` that records JavaScript dialogs and page errors."""
-
-    def __init__(self, browser: Any, url: str, viewport: dict[str, int] = DESKTOP) -> None:
-        self.context = browser.new_context(viewport=viewport)
-        self.page = self.context.new_page()
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(url)
-        self.page.wait_for_selector("#load-sample")  # not the ready mark: a link's toasts are gone by then
-
-    def screenshot(self, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
-        self.page.wait_for_timeout(400)
-        self.page.screenshot(path=str(path))
-        return path
-
-    def step(self) -> str | None:
-        return self.page.evaluate(STEP)
-
-    def wait_for_step(self, step: int, timeout: float = 180_000) -> None:
-        self.page.wait_for_function(f"s => ({STEP})() === s", arg=str(step), timeout=timeout)
+def wait_for_step(app: AppPage, n: int, timeout: float = 180_000) -> None:
+    """Waits until Present mode shows step ``n``."""
+    app.page.wait_for_function(f"s => ({STEP})() === s", arg=str(n), timeout=timeout)
 
 
-@pytest.fixture
-def opened(browser: Any) -> Iterator[list[Page]]:
-    pages: list[Page] = []
-    yield pages
-    for p in pages:
-        p.context.close()
-
-
-def test_shared_link_reopens_the_search_and_exports_an_offline_report(browser: Any, app_url: str, opened: list[Page],
-                                                                      tmp_path: Path) -> None:
-    app = Page(browser, app_url + SHARED)
-    opened.append(app)
+def test_shared_link_reopens_the_search_and_exports_an_offline_report(open_app: Callable[..., AppPage], browser: Any,
+                                                                      app_url: str, tmp_path: Path) -> None:
+    app = open_app(link=SHARED, wait_ready=False)
     page = app.page
     # The bad lambda=7 is ignored with a plain warning (a toast, shown while the sample loads).
     page.get_by_text("Ignored in this link: lambda=7").first.wait_for(timeout=60_000)
@@ -140,11 +109,10 @@ def test_shared_link_reopens_the_search_and_exports_an_offline_report(browser: A
     assert app.dialogs == [] and app.errors == []
 
 
-def test_present_link_walks_through_six_steps(browser: Any, app_url: str, opened: list[Page]) -> None:
-    app = Page(browser, app_url + PRESENT)
-    opened.append(app)
+def test_present_link_walks_through_six_steps(open_app: Callable[..., AppPage]) -> None:
+    app = open_app(link=PRESENT, wait_ready=False)
     page = app.page
-    app.wait_for_step(1)
+    wait_for_step(app, 1)
     assert page.locator("#present-tab").is_visible()
     assert "how do bats find food in the dark" in page.locator("#present-body .present-query").inner_text()
     assert page.locator("#present-body .e2r-col[data-system='first_stage'] .e2r-hit").count() == 10
@@ -152,7 +120,7 @@ def test_present_link_walks_through_six_steps(browser: Any, app_url: str, opened
     app.screenshot("present-1")
 
     page.click("#present-next")
-    app.wait_for_step(2)
+    wait_for_step(app, 2)
     prompt = page.locator("#present-body .present-prompt-text").inner_text()
     assert "[1]" in prompt and "[10]" in prompt and "Search Query: how do bats find food in the dark" in prompt
     assert page.locator("#present-body .pp-doc").count() == 10
@@ -161,7 +129,7 @@ def test_present_link_walks_through_six_steps(browser: Any, app_url: str, opened
     app.screenshot("present-2")
 
     page.click("#present-next")
-    app.wait_for_step(3)
+    wait_for_step(app, 3)
     page.wait_for_function("() => [...document.querySelectorAll('#present-plot .legendtext')]"
                            ".some(e => e.textContent === 'E2Rank pseudo-query')", timeout=120_000)
     # The pseudo-query animation plays by itself: the moving marker ends on the pseudo-query.
@@ -174,20 +142,20 @@ def test_present_link_walks_through_six_steps(browser: Any, app_url: str, opened
     app.screenshot("present-3")
 
     page.click("#present-next")
-    app.wait_for_step(4)
+    wait_for_step(app, 4)
     assert page.locator("#present-body .e2r-col[data-system='e2rank'] .e2r-badge").count() == 10
     assert page.locator("#present-body .e2r-col[data-system='first_stage']").count() == 1
     assert not page.locator("#present-plot").is_visible()
     app.screenshot("present-4")
 
     page.click("#present-next")
-    app.wait_for_step(5)
+    wait_for_step(app, 5)
     page.wait_for_selector("#present-plot .bars path", timeout=120_000)
     assert "click a bar" in page.locator("#present-extra").inner_text()
     app.screenshot("present-5-influence")
 
     page.click("#present-next")
-    app.wait_for_step(6)
+    wait_for_step(app, 6)
     page.wait_for_function("() => [...document.querySelectorAll('#present-plot .legendtext')]"
                            ".some(e => e.textContent === 'prompt encoding')", timeout=180_000)
     reported = page.locator("#present-extra .present-reported").inner_text()
@@ -198,22 +166,21 @@ def test_present_link_walks_through_six_steps(browser: Any, app_url: str, opened
     # The arrow keys step too (a presenter's clicker sends PageUp / PageDown).
     page.locator("#present-heading").click()
     page.keyboard.press("ArrowLeft")
-    app.wait_for_step(5, timeout=30_000)
+    wait_for_step(app, 5, timeout=30_000)
     page.keyboard.press("PageDown")
-    app.wait_for_step(6, timeout=30_000)
+    wait_for_step(app, 6, timeout=30_000)
     assert app.dialogs == [] and app.errors == []
 
 
-def test_present_start_needs_no_typing(browser: Any, app_url: str, opened: list[Page]) -> None:
-    app = Page(browser, app_url)
-    opened.append(app)
+def test_present_start_needs_no_typing(open_app: Callable[..., AppPage]) -> None:
+    app = open_app(wait_ready=False)
     page = app.page
     page.get_by_role("tab", name="Present").click()
     page.locator("#present-start").click()
-    app.wait_for_step(1)
+    wait_for_step(app, 1)
     assert "why does bread rise" in page.locator("#present-body .present-query").inner_text()
     page.click("#present-next")
-    app.wait_for_step(2)
+    wait_for_step(app, 2)
     page.click("#present-back")
-    app.wait_for_step(1, timeout=30_000)
+    wait_for_step(app, 1, timeout=30_000)
     assert app.dialogs == [] and app.errors == []
