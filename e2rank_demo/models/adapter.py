@@ -162,18 +162,22 @@ class AdaptedDecoderEmbedder(_AdapterMixin, DecoderEmbedder):
         self._attach(spec, adapter_fingerprint, document_model)
 
 
-def with_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_fingerprint: str,
-                 name: str | None = None) -> Embedder:
+def with_adapter(base: Embedder, model: Any, spec: AdapterSpec, adapter_fingerprint: str,
+                 name: str | None = None, document_model: Any = None) -> Embedder:
     """Wraps a loaded base embedder and its model with an attached PEFT adapter (trainable).
 
     Args:
         base: The base embedder (its tokenizer, folder and device are reused).
-        peft_model: ``base.model`` with the adapter attached (``peft.PeftModel``).
+        model: ``base.model`` with the adapter attached (``peft.PeftModel``), or merged into it.
         spec: How the adapter is applied.
         adapter_fingerprint: Content hash of the adapter (part of the cache identity).
         name: Name of the result; defaults to the base name.
+        document_model: The model that embeds documents when ``spec.documents == "base"``
+            and ``model`` has no switchable adapter (a merged copy).
     """
-    return _adapted(base, peft_model, spec, adapter_fingerprint, name)
+    cls = AdaptedEncoderEmbedder if base.kind == "encoder" else AdaptedDecoderEmbedder
+    return cls(name or base.name, base.model_dir, model, base.tokenizer, base.device, spec=spec,
+               adapter_fingerprint=adapter_fingerprint, document_model=document_model)
 
 
 def merged_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_fingerprint: str,
@@ -196,11 +200,4 @@ def merged_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_f
         document_model = peft_model.unload().eval()  # the LoRA layers taken out, base weights untouched
     else:
         merged = peft_model.merge_and_unload().eval()
-    return _adapted(base, merged, spec, adapter_fingerprint, name, document_model)
-
-
-def _adapted(base: Embedder, model: Any, spec: AdapterSpec, adapter_fingerprint: str, name: str | None,
-             document_model: Any = None) -> Embedder:
-    cls = AdaptedEncoderEmbedder if base.kind == "encoder" else AdaptedDecoderEmbedder
-    return cls(name or base.name, base.model_dir, model, base.tokenizer, base.device, spec=spec,
-               adapter_fingerprint=adapter_fingerprint, document_model=document_model)
+    return with_adapter(base, merged, spec, adapter_fingerprint, name, document_model)

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -136,15 +137,6 @@ def prompt_forward_ms(repeats: int = 7) -> dict[str, object]:
     return {"model": embedder.name, "k": 20, "p50_ms": 1000 * float(np.median(times[1:])), "repeats": repeats}
 
 
-def _address_space_cap(gib: float):  # noqa: ANN202 - a preexec_fn
-    """Caps a child's address space, so a store that outgrows the machine fails with MemoryError
-    instead of drawing the kernel's OOM killer onto other processes."""
-    def limit() -> None:
-        cap = int(gib * 2**30)
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    return limit
-
-
 def run(sizes: list[int], json_path: str, timeout_s: float = 3600.0, stores: tuple[str, ...] = STORES,
         memory_cap_gib: float = MEMORY_CAP_GIB) -> int:
     """Measures every (store, size) in a subprocess and writes ``json_path``; prints a table.
@@ -163,6 +155,9 @@ def run(sizes: list[int], json_path: str, timeout_s: float = 3600.0, stores: tup
         return any(f"{n:,}" in note for n in sizes) and (not named or any(s in stores for s in named))
 
     skipped = [s for s in old.get("meta", {}).get("skipped", []) if not remeasured(s)]
+    # A child over the cap fails with MemoryError instead of drawing the OOM killer onto other processes.
+    cap = int(memory_cap_gib * 2**30)
+    cap_memory = functools.partial(resource.setrlimit, resource.RLIMIT_AS, (cap, cap))
     for n in sizes:
         for store in stores:
             with tempfile.TemporaryDirectory(prefix="e2rank-scale-") as folder:
@@ -170,7 +165,7 @@ def run(sizes: list[int], json_path: str, timeout_s: float = 3600.0, stores: tup
                        f"print(json.dumps(measure({store!r}, {n}, {folder!r})))"
                 try:
                     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                          timeout=timeout_s, preexec_fn=_address_space_cap(memory_cap_gib))
+                                          timeout=timeout_s, preexec_fn=cap_memory)
                 except subprocess.TimeoutExpired:
                     skipped.append(f"{store} at {n:,}: over {timeout_s:.0f} s")
                     print(f"{store:<12}{n:>10,}  skipped (over {timeout_s:.0f} s)", flush=True)
