@@ -104,8 +104,8 @@ def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement
     texts = [session.texts[r] for r in cands.rows]
     e2rank = E2RankReranker(embedder, k=20)
     nocache = E2RankReranker(embedder, k=20, reencode=True)
-    text, _, _ = embedder.build_listwise(query, texts[:20])
-    batch = embedder.prompt_batch(text)
+    batch = embedder.prompt_batch(embedder.build_listwise(query, texts[:20]))
+    batch.pop("query_mask")
 
     def bare_forward() -> None:
         with torch.inference_mode():

@@ -33,7 +33,17 @@ from e2rank_demo.index import EncodeStats, IndexKind, VectorIndex, embed_corpus
 from e2rank_demo.models import Embedder, ProgressFn
 from e2rank_demo.prompt_lab import Influence, Provenance, leave_one_out, provenance
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
-from e2rank_demo.records import Candidates, Document, Passage, PromptOrder, QueryResult, Ranking, Timings
+from e2rank_demo.records import (
+    PROMPT_POOLINGS,
+    Candidates,
+    Document,
+    Passage,
+    PromptOrder,
+    PromptPooling,
+    QueryResult,
+    Ranking,
+    Timings,
+)
 from e2rank_demo.rerank import RERANKERS, E2RankReranker, Reranker
 from e2rank_demo.retrieval import BM25Retriever, DenseRetriever
 from e2rank_demo.timing import StageTimer
@@ -49,12 +59,15 @@ class SearchSettings:
     Attributes:
         first_stage: ``"dense"`` or ``"bm25"``.
         candidates: N, candidates reranked (the paper uses 100).
-        prompt_docs: k, documents in the listwise prompt (the paper uses 20).
+        prompt_docs: k, documents in the listwise prompt; ``None``: the model's default
+            (:attr:`~e2rank_demo.models.Embedder.prompt_docs`: the paper's 20 for E2Rank).
         task: Preset in :data:`~e2rank_demo.prompts.TASKS`.
         query_instruction: Overrides the task's retrieval instruction.
         rerank_instruction: Overrides the task's listwise-prompt header.
         interpolation: lambda for ``lambda*cos(q,d) + (1-lambda)*cos(prompt,d)``.
         prompt_order: ``"official"`` or ``"query_first"``.
+        prompt_pooling: ``"query"``, ``"mean"`` or ``"last"``; ``None``: the model's default
+            (:attr:`~e2rank_demo.models.Embedder.prompt_pooling`).
         rerankers: Which rerankers to run, by name in :data:`~e2rank_demo.rerank.RERANKERS` (default: all).
         rocchio_alpha: Weight of the query in Rocchio.
         rocchio_beta: Weight of the feedback centroid in Rocchio.
@@ -63,12 +76,13 @@ class SearchSettings:
 
     first_stage: Literal["dense", "bm25"] = "dense"
     candidates: int = 100
-    prompt_docs: int = 20
+    prompt_docs: int | None = None
     task: str = DEFAULT_TASK
     query_instruction: str | None = None
     rerank_instruction: str | None = None
     interpolation: float = 0.0
     prompt_order: PromptOrder = "official"
+    prompt_pooling: PromptPooling | None = None
     rerankers: tuple[str, ...] = field(default_factory=lambda: tuple(RERANKERS))
     rocchio_alpha: float = 1.0
     rocchio_beta: float = 0.5
@@ -80,7 +94,7 @@ class SearchSettings:
             problems.append(f"first stage must be 'dense' or 'bm25', not {self.first_stage!r}")
         if not 1 <= self.candidates <= 1000:
             problems.append(f"candidates N must be between 1 and 1000 (got {self.candidates})")
-        if not 1 <= self.prompt_docs <= 100:
+        if self.prompt_docs is not None and not 1 <= self.prompt_docs <= 100:
             problems.append(f"prompt documents k must be between 1 and 100 (got {self.prompt_docs})")
         if not 0.0 <= self.interpolation <= 1.0:
             problems.append(f"interpolation lambda must be between 0 and 1 (got {self.interpolation})")
@@ -88,6 +102,8 @@ class SearchSettings:
             problems.append(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         if self.prompt_order not in ("official", "query_first"):
             problems.append(f"prompt order must be 'official' or 'query_first', not {self.prompt_order!r}")
+        if self.prompt_pooling is not None and self.prompt_pooling not in PROMPT_POOLINGS:
+            problems.append(f"prompt pooling must be one of {', '.join(PROMPT_POOLINGS)}, not {self.prompt_pooling!r}")
         unknown = [r for r in self.rerankers if r not in RERANKERS]
         if unknown:
             problems.append(f"unknown reranker(s) {', '.join(unknown)}; choose from {', '.join(RERANKERS)}")
@@ -120,6 +136,18 @@ class SearchSettings:
     def replace(self, **changes: object) -> SearchSettings:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def for_model(self, embedder: Embedder) -> SearchSettings:
+        """These settings with k and the prompt pooling left to the model filled in from it.
+
+        Example:
+            >>> from e2rank_demo.models import load_embedder
+            >>> filled = SearchSettings().for_model(load_embedder("minilm").embedder)
+            >>> filled.prompt_docs is not None and filled.prompt_pooling is not None
+            True
+        """
+        return dataclasses.replace(self, prompt_docs=self.prompt_docs or embedder.prompt_docs,
+                                   prompt_pooling=self.prompt_pooling or embedder.prompt_pooling)
 
     def build_rerankers(self, embedder: Embedder) -> dict[str, Reranker]:
         """The reranker objects these settings ask for, by name."""
@@ -264,7 +292,7 @@ class SearchSession:
         Returns:
             Both rankings, the vectors, the prompt and per-stage timings.
         """
-        settings = settings or SearchSettings()
+        settings = (settings or SearchSettings()).for_model(self.embedder)
         query = query.strip()
         if not query:
             raise ValueError("the query is empty")

@@ -127,7 +127,7 @@ def leave_one_out(
     start = time.perf_counter()
     embedder = reranker.embedder
     built = embedder.build_leave_one_out(query, prompt_texts, reranker.header, reranker.order)
-    without = np.stack([p.vector for p in embedder.encode_prompts(built, batch_size)]) if built \
+    without = np.stack([p.vector for p in embedder.encode_prompts(built, batch_size, reranker.pooling)]) if built \
         else np.zeros((0, len(full_vector)), dtype=np.float32)
     distances = 1.0 - without @ full_vector
     full_scores = reranker.score(full_vector, query_vector, doc_vectors)

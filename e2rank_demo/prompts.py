@@ -70,6 +70,10 @@ def format_query(query: str, instruction: str) -> str:
     return f"Instruct: {instruction}\nQuery:{query}"
 
 
+QUERY_LABEL = "Search Query: "
+"""What precedes the query in the listwise prompt (both orders)."""
+
+
 def build_listwise_text(
     query: str,
     documents: Sequence[str],
@@ -90,7 +94,25 @@ def build_listwise_text(
     """
     doc_block = "\n".join(f"[{i}] {text}" for i, text in enumerate(documents, start=1))
     if order == "official":
-        return f"{header}\nDocuments:\n{doc_block}\nSearch Query: {query}"
+        return f"{header}\nDocuments:\n{doc_block}\n{QUERY_LABEL}{query}"
     if order == "query_first":
-        return f"{header}\nSearch Query: {query}\nDocuments:\n{doc_block}"
+        return f"{header}\n{QUERY_LABEL}{query}\nDocuments:\n{doc_block}"
     raise ValueError(f"unknown prompt order {order!r}; use 'official' or 'query_first'")
+
+
+def query_span(query: str, header: str, order: PromptOrder, body_length: int) -> tuple[int, int]:
+    """Character span of the query in a body built by :func:`build_listwise_text`.
+
+    Computed from the layout (the query ends an ``official`` body and follows the header in a
+    ``query_first`` one), so a document that contains the query text cannot move it.
+
+    Example:
+        >>> body = build_listwise_text("tides", ["tides are tidal"], "Rank:")
+        >>> start, end = query_span("tides", "Rank:", "official", len(body))
+        >>> body[start:end], start > body.index("tides")
+        ('tides', True)
+    """
+    if order == "official":
+        return body_length - len(query), body_length
+    start = len(header) + 1 + len(QUERY_LABEL)
+    return start, start + len(query)

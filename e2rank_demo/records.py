@@ -13,12 +13,16 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
 FirstStageName = Literal["dense", "bm25", "run"]
 PromptOrder = Literal["official", "query_first"]
+PromptPooling = Literal["query", "mean", "last"]
+"""How a listwise prompt's hidden states become its vector: ``query`` (mean over the query's own
+tokens inside the prompt), ``mean`` (all tokens) or ``last`` (the last token, as E2Rank's decoders)."""
+PROMPT_POOLINGS: tuple[PromptPooling, ...] = ("query", "mean", "last")
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,8 @@ class ListwisePrompt:
         doc_tokens_kept: Tokens each prompt document kept (its own length when nothing was cut).
         doc_tokens_full: Tokens each prompt document had before any cut.
         max_tokens: Context limit the prompt had to fit.
+        pooling: How the vector was pooled (see :data:`PromptPooling`).
+        pooled_tokens: Number of token positions the vector was pooled over.
     """
 
     text: str
@@ -154,6 +160,25 @@ class ListwisePrompt:
     doc_tokens_kept: list[int]
     doc_tokens_full: list[int]
     max_tokens: int
+    pooling: PromptPooling = "mean"
+    pooled_tokens: int = 0
+
+
+class BuiltPrompt(NamedTuple):
+    """A listwise prompt fitted into the model's window, before its forward pass.
+
+    Attributes:
+        text: The exact model input text (after any chat template).
+        doc_tokens_kept: Tokens each prompt document kept.
+        doc_tokens_full: Tokens each prompt document had before any cut.
+        query_span: ``(start, end)`` character offsets of the query inside ``text``, known from
+            how the prompt was assembled (never found by searching the text).
+    """
+
+    text: str
+    doc_tokens_kept: list[int]
+    doc_tokens_full: list[int]
+    query_span: tuple[int, int]
 
 
 @dataclass

@@ -29,7 +29,7 @@ import numpy as np
 
 from e2rank_demo.models import Embedder
 from e2rank_demo.prompts import TASKS
-from e2rank_demo.records import Candidates, PromptOrder, Ranking
+from e2rank_demo.records import Candidates, PromptOrder, PromptPooling, Ranking
 from e2rank_demo.timing import StageTimer
 
 if TYPE_CHECKING:
@@ -128,6 +128,7 @@ class E2RankReranker:
             0 is the paper's method.
         reencode: Re-embed the candidates instead of reusing cached vectors (only to
             measure what a system without embedding reuse pays).
+        pooling: The prompt's pooling; ``None``: the model's default.
     """
 
     embedder: Embedder
@@ -137,6 +138,7 @@ class E2RankReranker:
     interpolation: float = 0.0
     reencode: bool = False
     name: str = "e2rank"
+    pooling: PromptPooling | None = None
 
     def rerank(self, query: str, query_vector: np.ndarray, candidates: Candidates, doc_vectors: np.ndarray,
                doc_texts: Sequence[str], timer: StageTimer | None = None,
@@ -148,9 +150,9 @@ class E2RankReranker:
                 doc_vectors = self.embedder.embed_documents(doc_texts)
         with timer.stage("prompt_build"):
             top = list(doc_texts[: self.k] if prompt_texts is None else prompt_texts)
-            text, kept, full = self.embedder.build_listwise(query, top, self.header, self.order)
+            built = self.embedder.build_listwise(query, top, self.header, self.order)
         with timer.stage("prompt_encoding"):
-            prompt = self.embedder.encode_prompt(text, kept, full)
+            prompt = self.embedder.encode_prompt(built, self.pooling)
         with timer.stage("scoring"):
             scores = self.score(prompt.vector, query_vector, doc_vectors)
         return rank_by(self.name, candidates, scores, vectors={"prompt": prompt.vector}, prompt=prompt)
@@ -238,9 +240,10 @@ def _prompt_docs(result: QueryResult) -> int:
 
 register(RerankerSpec(
     "e2rank", "E2Rank (listwise reranked)", "E2Rank",
-    lambda s, embedder: E2RankReranker(embedder, k=s.prompt_docs, header=s.header, order=s.prompt_order,
-                                       interpolation=s.interpolation),
-    ("prompt_docs", "task", "rerank_instruction", "prompt_order", "interpolation"),
+    lambda s, embedder: E2RankReranker(embedder, k=s.prompt_docs or embedder.prompt_docs, header=s.header,
+                                       order=s.prompt_order, interpolation=s.interpolation,
+                                       pooling=s.prompt_pooling),
+    ("prompt_docs", "task", "rerank_instruction", "prompt_order", "interpolation", "prompt_pooling"),
     lambda result: (f"cos(prompt, doc); {_prompt_docs(result)} edited documents in the prompt" if result.prompt_edited
                     else f"cos(prompt, doc); top {_prompt_docs(result)} in the prompt"),
 ))

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import torch
 
     from e2rank_demo.corpus import BeirDataset
+    from e2rank_demo.records import BuiltPrompt
 
 
 @dataclass
@@ -74,6 +75,8 @@ class TrainConfig:
         mine_depth: Negatives are drawn from the base model's dense top-``mine_depth``.
         prompt_docs: k, documents in the listwise prompt.
         prompt_order: ``official`` (query last) or ``query_first``.
+        prompt_pooling: How the prompt is pooled (``query``, ``mean``, ``last``); ``None``: the
+            base model's default. Recorded in the adapter as its default, with ``prompt_docs``.
         prompt_stages: First stages the prompt documents and the negatives are drawn from
             (one per example and step, as at inference: the prompt is the top-k of the very
             candidates being ranked).
@@ -114,6 +117,7 @@ class TrainConfig:
     mine_depth: int = 30
     prompt_docs: int = 20
     prompt_order: Literal["official", "query_first"] = "official"
+    prompt_pooling: Literal["query", "mean", "last"] | None = None
     prompt_stages: tuple[str, ...] = ("dense", "bm25")
     teacher: Literal["dense", "rocchio", "rrf"] = "dense"
     distill_weight: float = 0.0
@@ -123,7 +127,7 @@ class TrainConfig:
     lora_rank: int = 16
     lora_alpha: int = 32
     threads: int = 0
-    val_queries: int = 100
+    val_queries: int = 250
     eval_every: int = 0
     checkpoint_every: int = 0
     max_train_queries: int | None = None
@@ -142,6 +146,8 @@ class TrainConfig:
             problems.append("prompt_stages must be a non-empty subset of dense, bm25")
         if self.snippets not in ("lead", "query") or self.documents not in ("base", "adapted"):
             problems.append("snippets must be lead|query and documents base|adapted")
+        if self.prompt_pooling not in (None, "query", "mean", "last"):
+            problems.append("prompt_pooling must be query|mean|last")
         if self.teacher not in ("dense", "rocchio", "rrf") or self.distill_weight < 0:
             problems.append("teacher must be dense|rocchio|rrf and distill_weight >= 0")
         if problems:
@@ -362,16 +368,6 @@ def ranknet(prompts: torch.Tensor, docs: torch.Tensor, scale: float) -> torch.Te
 
 
 # --------------------------------------------------------------------------- model
-def _embed(embedder: Embedder, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The embedder's own forward (pooling, L2 norm) with gradients."""
-    import torch
-
-    batch = {k: v.to(embedder.device) for k, v in batch.items()}
-    hidden = embedder.model(**batch).last_hidden_state
-    pooled = embedder.pool(hidden, batch["attention_mask"])
-    return torch.nn.functional.normalize(pooled.float(), p=2, dim=-1)
-
-
 def attach_lora(base: Embedder, cfg: TrainConfig) -> Embedder:
     """A trainable LoRA adapter on every linear layer of the base model's blocks."""
     from peft import LoraConfig, get_peft_model
@@ -384,8 +380,13 @@ def attach_lora(base: Embedder, cfg: TrainConfig) -> Embedder:
                         target_modules=targets, exclude_modules=["pooler.dense"] if base.kind == "encoder" else None,
                         base_model_name_or_path=cfg.model)
     model = get_peft_model(base.model, config)
-    spec = AdapterSpec(base=cfg.model, documents=cfg.documents, snippets=cfg.snippets)
-    return with_adapter(base, model, spec, "training")
+    return with_adapter(base, model, _spec(cfg, base), "training")
+
+
+def _spec(cfg: TrainConfig, base: Embedder) -> AdapterSpec:
+    """The adapter's spec: how it is applied, and the pooling and k it was trained with (its defaults)."""
+    return AdapterSpec(base=cfg.model, documents=cfg.documents, snippets=cfg.snippets,
+                       prompt_pooling=cfg.prompt_pooling or base.prompt_pooling, prompt_docs=cfg.prompt_docs)
 
 
 def save_adapter(embedder: Embedder, out: Path, cfg: TrainConfig, extra: dict[str, object]) -> int:
@@ -406,8 +407,10 @@ def save_adapter(embedder: Embedder, out: Path, cfg: TrainConfig, extra: dict[st
     config = model.peft_config["default"]
     config.base_model_name_or_path = cfg.model  # the preset, not this machine's wheel path
     config.save_pretrained(str(out))
-    spec = AdapterSpec(base=cfg.model, documents=cfg.documents, snippets=cfg.snippets)
-    payload = {**dataclasses.asdict(spec), "training": {**dataclasses.asdict(cfg), **extra}}
+    spec = embedder.spec  # type: ignore[attr-defined]
+    # The output folder is this machine's path, not part of the recipe: it is left out.
+    record = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "out"}
+    payload = {**dataclasses.asdict(spec), "training": {**record, **extra}}
     (out / ADAPTER_SPEC_FILE).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return weights.stat().st_size
 
@@ -441,6 +444,7 @@ def validate(
     session = SearchSession(embedder, [Passage.from_document(d) for d in dataset.corpus], None,
                             vectors=doc_vectors)
     settings = SearchSettings(task=cfg.task, prompt_docs=cfg.prompt_docs, prompt_order=cfg.prompt_order,
+                              prompt_pooling=embedder.prompt_pooling,
                               rerankers=("dense", "rocchio", "e2rank"))
     common = dict(split="train", limit_queries=cfg.val_queries, seed=cfg.seed, session=session)
     bm25 = evaluate(dataset, embedder, "bm25", settings, **common)  # type: ignore[arg-type]
@@ -489,7 +493,7 @@ def _micro_batch_loss(
 
     task = TASKS[cfg.task]
     candidates = []
-    prompts = []
+    prompts: list[BuiltPrompt] = []
     feedback = []
     for ex in batch:
         stage = rng.choice([s for s in cfg.prompt_stages if s in ex.prompt_rows])
@@ -498,20 +502,20 @@ def _micro_batch_loss(
         negatives = sorted(rng.sample(range(len(pool)), min(cfg.negatives, len(pool))))
         candidates.append([ex.positive, *(pool[i] for i in negatives)])
         rows = ex.prompt_rows[stage]
-        text, _, _ = embedder.build_listwise(ex.query, [corpus_texts[r] for r in rows], task.rerank,
-                                             cfg.prompt_order)
-        prompts.append(text)
+        prompts.append(embedder.build_listwise(ex.query, [corpus_texts[r] for r in rows], task.rerank,
+                                               cfg.prompt_order))
         feedback.append(ex.feedback[stage])
     width = min(len(c) for c in candidates)
     candidates = [c[:width] for c in candidates]
-    queries = _embed(embedder, embedder.tokenize(
+    queries = embedder.embed_batch(embedder.tokenize(
         [embedder.format_query(ex.query, task.query) for ex in batch], embedder.doc_max_tokens))
-    prompt_vectors = torch.cat([_embed(embedder, embedder.prompt_batch(t)) for t in prompts])
+    prompt_vectors = torch.cat([embedder.embed_batch(embedder.prompt_batch(p), embedder.prompt_pooling)
+                                for p in prompts])
     if cfg.documents == "base":
         docs = torch.from_numpy(doc_vectors[np.asarray(candidates)]).to(queries.device)
     else:
         flat = [embedder.format_document(corpus_texts[r]) for c in candidates for r in c]
-        docs = _embed(embedder, embedder.tokenize(flat, embedder.doc_max_tokens))
+        docs = embedder.embed_batch(embedder.tokenize(flat, embedder.doc_max_tokens))
         docs = docs.reshape(len(batch), width, -1)
     contrastive = info_nce(queries, docs, cfg.temperature)
     ranking = ranknet(prompt_vectors, docs, cfg.ranknet_scale)
@@ -636,6 +640,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mine-depth", type=int, default=d.mine_depth)
     parser.add_argument("--prompt-docs", type=int, default=d.prompt_docs, help="k")
     parser.add_argument("--prompt-order", choices=["official", "query_first"], default=d.prompt_order)
+    parser.add_argument("--prompt-pooling", choices=["query", "mean", "last"], default=d.prompt_pooling,
+                        help="prompt pooling (default: the base model's); recorded as the adapter's default")
     parser.add_argument("--prompt-stages", default=",".join(d.prompt_stages), help="dense,bm25 or one of them")
     parser.add_argument("--teacher", choices=["dense", "rocchio", "rrf"], default=d.teacher,
                         help="order of the negatives after the positive")

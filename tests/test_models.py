@@ -27,9 +27,9 @@ REFERENCE_PROMPT = (
 def test_decoder_listwise_prompt_matches_reference(tiny_decoder: DecoderEmbedder) -> None:
     """The decoder prompt through the real Qwen3 chat template equals the reference character for character."""
     docs = ["The Moon raises tides.", "Bread rises because yeast ferments sugar."]
-    text, kept, full = tiny_decoder.build_listwise("how do tides work", docs, TASKS["web"].rerank)
-    assert text == REFERENCE_PROMPT
-    assert kept == full
+    built = tiny_decoder.build_listwise("how do tides work", docs, TASKS["web"].rerank)
+    assert built.text == REFERENCE_PROMPT
+    assert built.doc_tokens_kept == built.doc_tokens_full
 
 
 def test_scifact_header_and_instruction_are_the_official_strings() -> None:
@@ -56,7 +56,7 @@ def test_decoder_prompt_documents_are_cut_like_documents(tiny_decoder: DecoderEm
     tiny_decoder.max_tokens = 10**6  # no token budget: only the word cut applies
     try:
         long_doc = "\n".join(f"w{i}" for i in range(1030))
-        text, _, _ = tiny_decoder.build_listwise("q", ["short\tdoc", long_doc], TASKS["web"].rerank)
+        text = tiny_decoder.build_listwise("q", ["short\tdoc", long_doc], TASKS["web"].rerank).text
     finally:
         tiny_decoder.set_prompt_cap(models.MAX_PROMPT_TOKENS)
     assert "[1] short doc\n[2] " + " ".join(f"w{i}" for i in range(1024)) + "\nSearch Query: q" in text
@@ -91,7 +91,8 @@ def test_decoder_query_and_document_end_with_eos(tiny_decoder: DecoderEmbedder) 
 
 def test_decoder_prompt_has_no_eos_after_template(tiny_decoder: DecoderEmbedder) -> None:
     """The prompt input ends with the template's own last token, no <|endoftext|> appended."""
-    batch = tiny_decoder.prompt_batch(REFERENCE_PROMPT)
+    batch = tiny_decoder.prompt_batch(tiny_decoder.build_listwise(
+        "how do tides work", ["The Moon raises tides.", "Bread rises because yeast ferments sugar."], TASKS["web"].rerank))
     assert int(batch["input_ids"][0, -1]) != tiny_decoder.eos_id
     assert tiny_decoder.tokenizer.decode(batch["input_ids"][0]) == REFERENCE_PROMPT
 
@@ -126,10 +127,11 @@ def test_encoder_prompt_never_truncates_query(minilm) -> None:
     """With 20 long documents the prompt fits 512 tokens and still ends with the whole query."""
     query = "what makes sourdough bread rise without commercial yeast"
     docs = [f"document {i} " + "lorem ipsum dolor sit amet " * 60 for i in range(20)]
-    prompt = minilm.embed_listwise(query, docs)
+    built = minilm.build_listwise(query, docs)
+    prompt = minilm.encode_prompt(built)
     assert prompt.n_tokens <= minilm.max_tokens == 512
     assert prompt.text.endswith(f"Search Query: {query}")
-    batch = minilm.prompt_batch(prompt.text)
+    batch = minilm.prompt_batch(built)
     decoded = minilm.tokenizer.decode(batch["input_ids"][0], skip_special_tokens=True)
     assert decoded.endswith(f"search query : {query}")
     assert all(k < f for k, f in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full))
@@ -283,10 +285,11 @@ def test_prompt_fitting_tokenises_each_document_once_with_unchanged_output(backe
         for docs in cases:
             for order in ("official", "query_first"):
                 got = embedder.build_listwise("why does bread rise", docs, TASKS["web"].rerank, order)
-                assert got == _reference_build_listwise(embedder, "why does bread rise", docs, TASKS["web"].rerank,
-                                                        order)
-                prompt = embedder.encode_prompt(*got)  # the remembered ids: the same vector as a fresh tokenisation
-                fresh = embedder._forward(embedder.prompt_batch(got[0]))[0]
+                assert got[:3] == _reference_build_listwise(embedder, "why does bread rise", docs,
+                                                            TASKS["web"].rerank, order)
+                prompt = embedder.encode_prompt(got)  # the remembered ids: the same vector as a fresh tokenisation
+                ids, _ = embedder._prompt_encoding(got.text)
+                fresh = embedder._forward(embedder._pad({"input_ids": [ids]}), embedder.prompt_pooling)[0]
                 np.testing.assert_allclose(prompt.vector, fresh, atol=1e-5)
                 assert prompt.n_tokens <= embedder.max_tokens
         spy = _CountingTokenizer(embedder.tokenizer)
@@ -316,7 +319,7 @@ def test_leave_one_out_prompts_equal_building_without_each_document(backend: str
         embedder.set_prompt_cap(300)
     expected = [embedder.build_listwise(query, docs[:i] + docs[i + 1:], TASKS["web"].rerank, "official")
                 for i in range(len(docs))]
-    assert all(kept != full for _, kept, full in expected)  # the window cuts them: the fitting path is exercised
+    assert all(p.doc_tokens_kept != p.doc_tokens_full for p in expected)  # the window cuts them: the fitting path is exercised
     spy = _CountingTokenizer(embedder.tokenizer)
     embedder.tokenizer = spy
     try:
@@ -327,3 +330,71 @@ def test_leave_one_out_prompts_equal_building_without_each_document(backend: str
             embedder.set_prompt_cap(models.MAX_PROMPT_TOKENS)
     prepared = embedder.prompt_documents(query, docs)
     assert all(spy.seen.count(doc) == 1 for doc in prepared)
+
+
+# --------------------------------------------------------------------------- prompt pooling
+def _pooled_text(embedder, built) -> str:  # noqa: ANN001
+    """The text of the tokens ``query`` pooling averages (read back from the batch's query mask)."""
+    batch = embedder.prompt_batch(built)
+    ids = batch["input_ids"][0][batch["query_mask"][0].bool()]
+    return embedder.tokenizer.decode(ids).strip()
+
+
+@pytest.mark.parametrize("backend", ["minilm", "tiny_decoder"])
+@pytest.mark.parametrize("order", ["official", "query_first"])
+def test_query_pooling_covers_exactly_the_query_tokens(backend: str, order: str, request) -> None:  # noqa: ANN001
+    """The pooled positions are the query's own tokens, in either order, uncut and cut, even when every
+    document contains the query text (a string search would find a document's copy first)."""
+    embedder = request.getfixturevalue(backend)
+    query = "why does bread rise"
+    short = [f"{query}? Yeast makes gas.", "Ovens are hot."]
+    long = [f"{query} " + "because yeast ferments sugar " * 60 for _ in range(6)]
+    if backend == "tiny_decoder":
+        embedder.set_prompt_cap(200)
+    try:
+        for docs in (short, long):
+            built = embedder.build_listwise(query, docs, TASKS["web"].rerank, order)
+            assert built.text[slice(*built.query_span)] == query
+            pooled = _pooled_text(embedder, built)
+            assert pooled.lower() == query, (docs is long, pooled)
+        assert built.doc_tokens_kept != built.doc_tokens_full  # the long documents were cut
+    finally:
+        if backend == "tiny_decoder":
+            embedder.set_prompt_cap(models.MAX_PROMPT_TOKENS)
+
+
+def test_prompt_pooling_modes_differ_and_match_their_definitions(minilm) -> None:
+    """``mean`` averages every token, ``query`` only the query's; both are what a direct computation gives."""
+    import torch
+
+    built = minilm.build_listwise("tides", ["The Moon raises tides.", "Bread rises."])
+    batch = minilm.prompt_batch(built)
+    with torch.inference_mode():
+        hidden = minilm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state[0]
+    by_mode = {m: minilm.encode_prompt(built, m) for m in ("mean", "query", "last")}
+    for mode, rows in (("mean", hidden), ("query", hidden[batch["query_mask"][0].bool()]), ("last", hidden[-1:])):
+        expected = torch.nn.functional.normalize(rows.mean(0), dim=-1).numpy()
+        np.testing.assert_allclose(by_mode[mode].vector, expected, atol=1e-5)
+    assert by_mode["query"].pooled_tokens == 1 and by_mode["mean"].pooled_tokens == by_mode["mean"].n_tokens
+    assert float(by_mode["mean"].vector @ by_mode["query"].vector) < 0.999
+    with pytest.raises(ValueError, match="pooling"):
+        minilm.encode_prompt(built, "max")  # type: ignore[arg-type]
+
+
+def test_query_pooling_is_padding_invariant_in_a_batch(minilm, tiny_decoder) -> None:
+    """Prompts of different lengths batched together pool as each alone (right and left padding)."""
+    for embedder in (minilm, tiny_decoder):
+        built = [embedder.build_listwise("why does bread rise", ["yeast " * n]) for n in (1, 30, 7)]
+        together = [p.vector for p in embedder.encode_prompts(built, pooling="query")]
+        alone = [embedder.encode_prompt(p, "query").vector for p in built]
+        np.testing.assert_allclose(np.stack(together), np.stack(alone), atol=1e-5)
+
+
+def test_decoder_defaults_keep_last_token_pooling_and_k_20(tiny_decoder) -> None:
+    """E2Rank's decoders pool the last token and take k = 20 by default, and a search resolves to both."""
+    from e2rank_demo.pipeline import SearchSettings
+
+    assert (tiny_decoder.prompt_pooling, tiny_decoder.prompt_docs) == ("last", 20)
+    settings = SearchSettings().for_model(tiny_decoder)
+    assert (settings.prompt_pooling, settings.prompt_docs) == ("last", 20)
+    assert SearchSettings(prompt_docs=4, prompt_pooling="query").for_model(tiny_decoder).prompt_docs == 4

@@ -105,6 +105,6 @@ def test_batched_prompts_equal_single_passes(session: SearchSession) -> None:
     built = [session.embedder.build_listwise("bread", texts[:n]) for n in (1, 3, 6)]
     batched = session.embedder.encode_prompts(built)
     for one, b in zip(built, batched):
-        single = session.embedder.encode_prompt(*one)
+        single = session.embedder.encode_prompt(one)
         np.testing.assert_allclose(b.vector, single.vector, atol=1e-5)
         assert b.n_tokens == single.n_tokens

@@ -38,12 +38,13 @@ from e2rank_demo.models.decoder import (
     MAX_PROMPT_TOKENS,
     DecoderEmbedder,
     cut_words,
-    last_token_pool,
 )
 from e2rank_demo.models.embedder import (
     Embedder,
     equal_budget,
     fingerprint_model_dir,
+    last_token_pool,
+    masked_mean,
     ProgressFn,
     PromptTooLongError,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "fingerprint_model_dir",
     "last_token_pool",
     "load_embedder",
+    "masked_mean",
     "merged_adapter",
     "pick_device",
     "query_snippet",

@@ -16,6 +16,7 @@ import numpy as np
 from e2rank_demo.models.decoder import DecoderEmbedder
 from e2rank_demo.models.embedder import Embedder, ProgressFn
 from e2rank_demo.models.encoder import EncoderEmbedder
+from e2rank_demo.records import PromptPooling
 
 
 ADAPTER_SPEC_FILE = "e2rank_adapter.json"
@@ -39,17 +40,23 @@ class AdapterSpec:
             so only queries and listwise prompts change; ``"adapted"``: one model for all.
         snippets: ``"lead"``: prompt documents are cut from their start (the paper);
             ``"query"``: their sentences are reordered by overlap with the query first.
+        prompt_pooling: The listwise prompt's pooling it was trained with (its default);
+            ``None``: the base model's.
+        prompt_docs: The k it was trained with (its default); ``None``: the base model's.
     """
 
     base: str
     documents: Literal["base", "adapted"] = "base"
     snippets: Literal["lead", "query"] = "lead"
+    prompt_pooling: PromptPooling | None = None
+    prompt_docs: int | None = None
 
     @classmethod
     def read(cls, folder: str | Path) -> AdapterSpec:
         """Reads the spec from ``folder/e2rank_adapter.json``."""
         data = json.loads((Path(folder) / ADAPTER_SPEC_FILE).read_text(encoding="utf-8"))
-        return cls(base=data["base"], documents=data.get("documents", "base"), snippets=data.get("snippets", "lead"))
+        return cls(base=data["base"], documents=data.get("documents", "base"), snippets=data.get("snippets", "lead"),
+                   prompt_pooling=data.get("prompt_pooling"), prompt_docs=data.get("prompt_docs"))
 
 
 def training_record(folder: str | Path) -> dict[str, Any]:
@@ -103,6 +110,8 @@ class _AdapterMixin(Embedder):
 
     def _attach(self, spec: AdapterSpec, adapter_fingerprint: str, document_model: Any = None) -> None:
         self.spec = spec
+        self.prompt_pooling = spec.prompt_pooling or self.prompt_pooling
+        self.prompt_docs = spec.prompt_docs or self.prompt_docs
         self.adapter_fingerprint = adapter_fingerprint
         self._document_model = document_model
         self._lock = threading.RLock()  # type: ignore[assignment]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e2rank_demo.models.embedder import Embedder
+from e2rank_demo.models.embedder import Embedder, _Encoding, last_token_pool
 from e2rank_demo.prompts import TASKS, format_query
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ class DecoderEmbedder(Embedder):
     """Causal LM embedder (E2Rank, Qwen3-Embedding): last-token pooling, left padding."""
 
     kind = "decoder"
+    prompt_pooling = "last"
     eos = "<|endoftext|>"
     doc_max_words = 1024  # the official evaluation cuts documents to their first 1024 words
 
@@ -74,12 +75,10 @@ class DecoderEmbedder(Embedder):
             enable_thinking=False,
         )
 
-    def prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
+    def _prompt_encoding(self, text: str) -> _Encoding:
         # No EOS after the template: the official evaluation pools the template's last token.
-        return self._pad({"input_ids": self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]})
-
-    def _prompt_ids(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        return list(encoded["input_ids"]), [tuple(o) for o in encoded["offset_mapping"]]
 
 
 def cut_words(text: str, limit: int) -> str:
@@ -94,19 +93,3 @@ def cut_words(text: str, limit: int) -> str:
     """
     return " ".join(text.split()[:limit])
 
-
-def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Hidden state of each sequence's last real token (works for left and right padding).
-
-    Example:
-        >>> import torch
-        >>> h = torch.arange(6.0).reshape(1, 3, 2)
-        >>> last_token_pool(h, torch.tensor([[0, 1, 1]])).tolist()
-        [[4.0, 5.0]]
-    """
-    import torch
-
-    if bool(attention_mask[:, -1].all()):
-        return hidden[:, -1]
-    lengths = attention_mask.sum(dim=1) - 1
-    return hidden[torch.arange(hidden.shape[0], device=hidden.device), lengths]

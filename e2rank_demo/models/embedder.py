@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from e2rank_demo.models.presets import PRESETS
-from e2rank_demo.prompts import TASKS, build_listwise_text
-from e2rank_demo.records import ListwisePrompt, PromptOrder
+from e2rank_demo.prompts import TASKS, build_listwise_text, query_span
+from e2rank_demo.records import PROMPT_POOLINGS, BuiltPrompt, ListwisePrompt, PromptOrder, PromptPooling
 
 if TYPE_CHECKING:
     import torch
 
 
 ProgressFn = Callable[[int, int], None]
+_Encoding = tuple[list[int], list[tuple[int, int]]]
+"""A prompt's model-input token ids and each token's character span in the text ((0, 0): special)."""
 """Called as ``progress(done, total)`` while documents are embedded."""
 
 _FITTED_PROMPTS_KEPT = 64  # leave-one-out influence builds k prompts, then embeds them together
@@ -40,6 +42,9 @@ class Embedder(ABC):
         dim: Embedding dimension.
         max_tokens: Context limit for the listwise prompt.
         doc_max_tokens: Truncation length for documents and queries.
+        prompt_pooling: The listwise prompt's default pooling (documents and plain queries
+            always use the model's own :meth:`pool`).
+        prompt_docs: The default k, documents in the listwise prompt.
     """
 
     name: str
@@ -47,6 +52,8 @@ class Embedder(ABC):
     dim: int
     max_tokens: int
     doc_max_tokens: int
+    prompt_pooling: PromptPooling = "mean"
+    prompt_docs: int = 20
 
     def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str) -> None:
         self.name = name
@@ -57,7 +64,7 @@ class Embedder(ABC):
         self._identity: str | None = None
         # The model is shared read-only by all sessions; torch modules are not re-entrant.
         self._lock = threading.Lock()
-        self._fitted_prompts: OrderedDict[str, list[int]] = OrderedDict()
+        self._fitted_prompts: OrderedDict[str, _Encoding] = OrderedDict()
         self._fitted_lock = threading.Lock()
 
     # ----------------------------------------------------------------- identity
@@ -87,16 +94,36 @@ class Embedder(ABC):
         return PRESETS[self.name].label if self.name in PRESETS else self.name
 
     # ----------------------------------------------------------------- forward
-    def _forward(self, batch: dict[str, torch.Tensor]) -> np.ndarray:
+    def _forward(self, batch: dict[str, torch.Tensor], pooling: PromptPooling | None = None) -> np.ndarray:
         """One model call on a tokenised batch; returns L2-normalised embeddings."""
         import torch
 
         with self._lock, torch.inference_mode():
-            batch = {k: v.to(self.device) for k, v in batch.items()}
-            hidden = self.model(**batch).last_hidden_state
-            pooled = self.pool(hidden, batch["attention_mask"])
-            pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=-1)
+            pooled = self.embed_batch(batch, pooling)
         return pooled.cpu().numpy().astype(np.float32)
+
+    def embed_batch(self, batch: dict[str, torch.Tensor], pooling: PromptPooling | None = None) -> torch.Tensor:
+        """Forward, pooling and L2 norm of a tokenised batch, as a tensor (training calls it with gradients).
+
+        Args:
+            batch: From :meth:`tokenize` (pooled by :meth:`pool`) or :meth:`prompt_batch`.
+            pooling: A listwise prompt's pooling (needs the batch's ``query_mask`` for ``query``);
+                ``None`` uses the model's own :meth:`pool`.
+        """
+        import torch
+
+        inputs = {k: v.to(self.device) for k, v in batch.items() if k != "query_mask"}
+        hidden = self.model(**inputs).last_hidden_state
+        mask = inputs["attention_mask"]
+        if pooling is None:
+            pooled = self.pool(hidden, mask)
+        elif pooling == "last":
+            pooled = last_token_pool(hidden, mask)
+        elif pooling == "mean":
+            pooled = masked_mean(hidden, mask)
+        else:
+            pooled = masked_mean(hidden, batch["query_mask"].to(self.device))
+        return torch.nn.functional.normalize(pooled.float(), p=2, dim=-1)
 
     @abstractmethod
     def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -107,8 +134,21 @@ class Embedder(ABC):
         """Unpadded model inputs of full texts, cut to ``max_length`` (with the backend's special or end tokens)."""
 
     def _pad(self, features: dict[str, list[list[int]]]) -> dict[str, torch.Tensor]:
-        """Pads unpadded inputs into one batch (on the tokenizer's padding side)."""
-        return dict(self.tokenizer.pad(features, padding=True, return_tensors="pt"))
+        """Pads unpadded inputs into one batch (on the tokenizer's padding side).
+
+        A ``query_mask`` feature is padded with zeros on the same side as the ids.
+        """
+        import torch
+
+        query_mask = features.get("query_mask")
+        batch = dict(self.tokenizer.pad({k: v for k, v in features.items() if k != "query_mask"}, padding=True,
+                                        return_tensors="pt"))
+        if query_mask is not None:
+            width = batch["input_ids"].shape[1]
+            left = self.tokenizer.padding_side == "left"
+            batch["query_mask"] = torch.tensor([[0] * (width - len(m)) + m if left else m + [0] * (width - len(m))
+                                                for m in query_mask])
+        return batch
 
     def tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
         """Tokenises full inputs into one padded batch."""
@@ -158,21 +198,39 @@ class Embedder(ABC):
     def wrap_prompt(self, body: str) -> str:
         """Turns a listwise prompt body into the exact model input text."""
 
-    @abstractmethod
-    def prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
-        """Tokenises fitted prompts without truncation (padded into one batch)."""
+    def prompt_batch(self, *built: BuiltPrompt) -> dict[str, torch.Tensor]:
+        """Tokenises fitted prompts without truncation into one padded batch.
+
+        The batch carries a ``query_mask``: 1 at each token whose characters lie in the
+        prompt's :attr:`~e2rank_demo.records.BuiltPrompt.query_span` (``query`` pooling).
+        Prompts tokenised while fitting are not tokenised again.
+        """
+        encodings = []
+        for prompt in built:
+            with self._fitted_lock:
+                known = self._fitted_prompts.get(prompt.text)
+            encodings.append(known if known is not None else self._prompt_encoding(prompt.text))
+        return self._pad({"input_ids": [ids for ids, _ in encodings],
+                          "query_mask": [query_mask(offsets, p.query_span) for (_, offsets), p in zip(encodings, built)]})
 
     @abstractmethod
-    def _prompt_ids(self, text: str) -> list[int]:
-        """The model-input token ids of a prompt text, uncut (special tokens included)."""
+    def _prompt_encoding(self, text: str) -> _Encoding:
+        """The model-input token ids of a prompt text, uncut (special tokens included), and their character spans."""
 
-    def _remember_prompt(self, text: str, ids: list[int]) -> None:
-        """Keeps a fitted prompt's ids for :meth:`encode_prompts` (the last few, shared by all sessions)."""
+    def _remember_prompt(self, text: str, encoding: _Encoding) -> None:
+        """Keeps a fitted prompt's tokens for :meth:`prompt_batch` (the last few, shared by all sessions)."""
         with self._fitted_lock:
-            self._fitted_prompts[text] = ids
+            self._fitted_prompts[text] = encoding
             self._fitted_prompts.move_to_end(text)
             while len(self._fitted_prompts) > _FITTED_PROMPTS_KEPT:
                 self._fitted_prompts.popitem(last=False)
+
+    def _wrap_margins(self) -> tuple[int, int]:
+        """Characters :meth:`wrap_prompt` puts before and after a prompt body."""
+        marker = "\x00"
+        wrapped = self.wrap_prompt(marker)
+        before = wrapped.index(marker)
+        return before, len(wrapped) - before - len(marker)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Number of tokens of each text without special tokens."""
@@ -188,14 +246,14 @@ class Embedder(ABC):
         documents: Sequence[str],
         header: str = TASKS["web"].rerank,
         order: PromptOrder = "official",
-    ) -> tuple[str, list[int], list[int]]:
+    ) -> BuiltPrompt:
         """Builds the listwise prompt text that fits :attr:`max_tokens`.
 
         Documents that do not fit share the free space equally (a document shorter than
         its share gives the rest back), so the instruction and the query are never cut.
 
         Returns:
-            ``(model_input_text, doc_tokens_kept, doc_tokens_full)``.
+            The model input text, the tokens each document kept and had, and where the query sits.
 
         Raises:
             PromptTooLongError: If the instruction and query alone leave no room.
@@ -209,7 +267,7 @@ class Embedder(ABC):
         documents: Sequence[str],
         header: str = TASKS["web"].rerank,
         order: PromptOrder = "official",
-    ) -> list[tuple[str, list[int], list[int]]]:
+    ) -> list[BuiltPrompt]:
         """The k prompts that each miss one of the k documents, equal to :meth:`build_listwise` without it.
 
         Each document is prepared and tokenised once for all k prompts (the influence chart's cost).
@@ -223,25 +281,30 @@ class Embedder(ABC):
         return self.tokenizer(list(documents), add_special_tokens=False)["input_ids"] if documents else []
 
     def _fit_listwise(self, query: str, documents: list[str], doc_ids: list[list[int]], header: str,
-                      order: PromptOrder) -> tuple[str, list[int], list[int]]:
+                      order: PromptOrder) -> BuiltPrompt:
         """:meth:`build_listwise` on prepared documents and their token ids."""
         full = [len(ids) for ids in doc_ids]
+        before, after = self._wrap_margins()
 
         def fits(text: str) -> int:
-            """Tokens over the window (<= 0: fits, and the ids are kept for encode_prompts)."""
-            ids = self._prompt_ids(text)
-            if len(ids) <= self.max_tokens:
-                self._remember_prompt(text, ids)
-            return len(ids) - self.max_tokens
+            """Tokens over the window (<= 0: fits, and the tokens are kept for prompt_batch)."""
+            encoding = self._prompt_encoding(text)
+            if len(encoding[0]) <= self.max_tokens:
+                self._remember_prompt(text, encoding)
+            return len(encoding[0]) - self.max_tokens
 
-        fixed = len(self._prompt_ids(self.wrap_prompt(build_listwise_text(query, [""] * len(documents), header,
-                                                                            order))))
+        def built(text: str, kept: list[int]) -> BuiltPrompt:
+            start, end = query_span(query, header, order, len(text) - before - after)
+            return BuiltPrompt(text, kept, full, (before + start, before + end))
+
+        fixed = len(self._prompt_encoding(self.wrap_prompt(build_listwise_text(query, [""] * len(documents), header,
+                                                                                 order)))[0])
         # Joining pieces changes a token count by a few tokens at most, so a prompt far over the window is not
         # tokenised uncut: the fitting below then builds the same text it would have (decided by the same check).
         if fixed + sum(full) <= self.max_tokens + 4 * (len(documents) + 2):
             text = self.wrap_prompt(build_listwise_text(query, documents, header, order))
             if fits(text) <= 0:
-                return text, full, full
+                return built(text, full)
         available = self.max_tokens - fixed
         if available < len(documents):
             raise PromptTooLongError(
@@ -256,7 +319,7 @@ class Embedder(ABC):
             text = self.wrap_prompt(build_listwise_text(query, cut, header, order))
             over = fits(text)
             if over <= 0:
-                return text, kept, full
+                return built(text, kept)
             available -= over
         raise PromptTooLongError("could not fit the listwise prompt into the model window")
 
@@ -266,36 +329,42 @@ class Embedder(ABC):
         documents: Sequence[str],
         header: str = TASKS["web"].rerank,
         order: PromptOrder = "official",
+        pooling: PromptPooling | None = None,
     ) -> ListwisePrompt:
         """Builds the listwise prompt from the top-k texts and embeds it in one forward pass."""
-        return self.encode_prompt(*self.build_listwise(query, documents, header, order))
+        return self.encode_prompt(self.build_listwise(query, documents, header, order), pooling)
 
-    def encode_prompt(self, text: str, doc_tokens_kept: list[int], doc_tokens_full: list[int]) -> ListwisePrompt:
+    def encode_prompt(self, built: BuiltPrompt, pooling: PromptPooling | None = None) -> ListwisePrompt:
         """Embeds a prompt from :meth:`build_listwise` (one model call)."""
-        return self.encode_prompts([(text, doc_tokens_kept, doc_tokens_full)])[0]
+        return self.encode_prompts([built], pooling=pooling)[0]
 
-    def encode_prompts(
-        self, built: Sequence[tuple[str, list[int], list[int]]], batch_size: int = 32
-    ) -> list[ListwisePrompt]:
+    def encode_prompts(self, built: Sequence[BuiltPrompt], batch_size: int = 32,
+                       pooling: PromptPooling | None = None) -> list[ListwisePrompt]:
         """Embeds several prompts from :meth:`build_listwise` in padded batches.
 
         Up to ``batch_size`` prompts share one forward pass (leave-one-out influence sends
         the k prompts together); padding is masked, so each vector equals its own pass.
+
+        Args:
+            built: Prompts from :meth:`build_listwise`.
+            batch_size: Prompts per forward pass.
+            pooling: ``query``, ``mean`` or ``last``; ``None``: :attr:`prompt_pooling`.
         """
+        pooling = pooling or self.prompt_pooling
+        if pooling not in PROMPT_POOLINGS:
+            raise ValueError(f"unknown prompt pooling {pooling!r}; use one of {', '.join(PROMPT_POOLINGS)}")
         out: list[ListwisePrompt] = []
         for start in range(0, len(built), batch_size):
             chunk = built[start : start + batch_size]
-            known = [self._fitted_prompts.get(text) for text, _, _ in chunk]
-            if all(ids is not None for ids in known):  # tokenised while fitting: not again
-                batch = self._pad({"input_ids": known})  # type: ignore[dict-item]
-            else:
-                batch = self.prompt_batch(*(text for text, _, _ in chunk))
-            vectors = self._forward(batch)
+            batch = self.prompt_batch(*chunk)
+            vectors = self._forward(batch, pooling)
             lengths = batch["attention_mask"].sum(dim=1).tolist()
+            pooled = (batch["query_mask"] if pooling == "query" else batch["attention_mask"]).sum(dim=1).tolist()
             out.extend(
-                ListwisePrompt(text=text, vector=vector, n_tokens=int(n), doc_tokens_kept=kept,
-                               doc_tokens_full=full, max_tokens=self.max_tokens)
-                for (text, kept, full), vector, n in zip(chunk, vectors, lengths)
+                ListwisePrompt(text=p.text, vector=vector, n_tokens=int(n), doc_tokens_kept=p.doc_tokens_kept,
+                               doc_tokens_full=p.doc_tokens_full, max_tokens=self.max_tokens, pooling=pooling,
+                               pooled_tokens=1 if pooling == "last" else int(m))
+                for p, vector, n, m in zip(chunk, vectors, lengths, pooled)
             )
         return out
 
@@ -335,6 +404,50 @@ def fingerprint_model_dir(model_dir: str | Path) -> str:
                 fh.seek(-(16 << 20), os.SEEK_END)
                 h.update(fh.read())
     return h.hexdigest()[:16]
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the hidden states where ``mask`` is 1 (mean pooling; ``query`` pooling with the query's mask).
+
+    Example:
+        >>> import torch
+        >>> h = torch.arange(6.0).reshape(1, 3, 2)
+        >>> masked_mean(h, torch.tensor([[0, 1, 1]])).tolist()
+        [[3.0, 4.0]]
+    """
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+
+def last_token_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Hidden state of each sequence's last real token (works for left and right padding).
+
+    Example:
+        >>> import torch
+        >>> h = torch.arange(6.0).reshape(1, 3, 2)
+        >>> last_token_pool(h, torch.tensor([[0, 1, 1]])).tolist()
+        [[4.0, 5.0]]
+    """
+    import torch
+
+    if bool(attention_mask[:, -1].all()):
+        return hidden[:, -1]
+    lengths = attention_mask.sum(dim=1) - 1
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), lengths]
+
+
+def query_mask(offsets: Sequence[tuple[int, int]], span: tuple[int, int]) -> list[int]:
+    """1 for each token whose characters overlap ``span`` (special tokens, at ``(0, 0)``, never).
+
+    A token that starts just before the query (a byte-level BPE token carrying the space in
+    front of it) counts: its characters overlap the span.
+
+    Example:
+        >>> query_mask([(0, 0), (0, 5), (5, 6), (6, 10), (0, 0)], (6, 10))
+        [0, 0, 0, 1, 0]
+    """
+    start, end = span
+    return [int(b > a and a < end and b > start) for a, b in offsets]
 
 
 def equal_budget(lengths: Sequence[int], available: int) -> list[int]:

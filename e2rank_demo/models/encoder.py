@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from e2rank_demo.models.embedder import Embedder, ProgressFn
+from e2rank_demo.models.embedder import Embedder, ProgressFn, _Encoding, masked_mean
 
 if TYPE_CHECKING:
     import torch
@@ -29,8 +29,7 @@ class EncoderEmbedder(Embedder):
         self.doc_max_tokens = int(min(seq, self.max_tokens))
 
     def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return masked_mean(hidden, attention_mask)
 
     def _features(self, texts: Sequence[str], max_length: int) -> dict[str, list[list[int]]]:
         return dict(self.tokenizer(list(texts), truncation=True, max_length=max_length))
@@ -38,11 +37,9 @@ class EncoderEmbedder(Embedder):
     def wrap_prompt(self, body: str) -> str:
         return body
 
-    def prompt_batch(self, *texts: str) -> dict[str, torch.Tensor]:
-        return self.tokenize(texts, self.max_tokens)
-
-    def _prompt_ids(self, text: str) -> list[int]:
-        return list(self.tokenizer(text)["input_ids"])
+    def _prompt_encoding(self, text: str) -> _Encoding:
+        encoded = self.tokenizer(text, return_offsets_mapping=True)
+        return list(encoded["input_ids"]), [tuple(o) for o in encoded["offset_mapping"]]
 
     def embed_pairs(self, query: str, documents: Sequence[str], batch_size: int = 32,
                     progress: ProgressFn | None = None) -> np.ndarray:

@@ -64,7 +64,12 @@ def build_embedder(name: str) -> Embedder:
     model = AutoModel.from_pretrained(source, dtype=dtype).to(device).eval()
     model_dir = source if Path(source).is_dir() else _hub_snapshot_dir(source)
     cls = EncoderEmbedder if kind == "encoder" else DecoderEmbedder
-    return cls(name, model_dir, model, tokenizer, device)
+    embedder = cls(name, model_dir, model, tokenizer, device)
+    preset = PRESETS.get(name)
+    if preset is not None:  # the preset's validated prompt defaults
+        embedder.prompt_docs = preset.prompt_docs or embedder.prompt_docs
+        embedder.prompt_pooling = preset.prompt_pooling or embedder.prompt_pooling
+    return embedder
 
 
 

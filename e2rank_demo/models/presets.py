@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from e2rank_demo.records import PromptPooling
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -18,6 +20,9 @@ class Preset:
         source: Hub id, or ``"wheel:<package>"`` for a model shipped in a PyPI wheel.
         kind: Backend to use.
         note: One line shown next to the choice.
+        prompt_docs: Default k; ``None``: the backend's (20, the paper's) or the adapter's.
+        prompt_pooling: Default prompt pooling; ``None``: the backend's (``mean`` for
+            encoders, ``last`` for decoders) or the adapter's.
     """
 
     name: str
@@ -25,6 +30,8 @@ class Preset:
     source: str
     kind: Literal["encoder", "decoder"]
     note: str = ""
+    prompt_docs: int | None = None
+    prompt_pooling: PromptPooling | None = None
 
 
 OFFLINE_DEFAULT = "minilm"

@@ -127,12 +127,11 @@ def prompt_forward_ms(repeats: int = 7) -> dict[str, object]:
 
     embedder = load_embedder("minilm").embedder
     docs = [p.full_text for p in load_sample("scifact").passages][:20]
-    text, kept, full = embedder.build_listwise("what reduces heart disease risk", docs, "Rank the passages.",
-                                               "official")
+    built = embedder.build_listwise("what reduces heart disease risk", docs, "Rank the passages.", "official")
     times = []
     for _ in range(repeats + 1):
         t0 = time.perf_counter()
-        embedder.encode_prompt(text, kept, full)
+        embedder.encode_prompt(built)
         times.append(time.perf_counter() - t0)
     return {"model": embedder.name, "k": 20, "p50_ms": 1000 * float(np.median(times[1:])), "repeats": repeats}
 
