@@ -15,7 +15,7 @@ from pathlib import Path
 
 from e2rank_demo.prompts import TASKS
 from e2rank_demo.stores import STORE_FORMS
-from e2rank_demo.records import Document
+from e2rank_demo.records import PROMPT_POOLINGS, Document
 
 
 def _progress_bar(desc: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
@@ -42,8 +42,18 @@ def _settings(args: argparse.Namespace, task: str):  # noqa: ANN202
         task=task,
         interpolation=args.interpolation,
         prompt_order=args.prompt_order,
+        prompt_pooling=args.prompt_pooling,
         rerankers=rerankers,
     )
+
+
+def _prompt_line(settings: dict[str, object], embedder) -> str:  # noqa: ANN001
+    """Says which k and prompt pooling E2Rank ran with, and whether they are the model's defaults."""
+    k, pooling = settings.get("prompt_docs"), settings.get("prompt_pooling")
+    same = (k, pooling) == (embedder.prompt_docs, embedder.prompt_pooling)
+    return (f"E2Rank prompt: k = {k} documents, {pooling} pooling"
+            + (" (the model's defaults)" if same else
+               f" (the model's defaults: k = {embedder.prompt_docs}, {embedder.prompt_pooling} pooling)"))
 
 
 def _load_model(name: str | None):  # noqa: ANN202
@@ -145,6 +155,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         }
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0
+    if "e2rank" in result.reranked:
+        print(_prompt_line(result.settings, embedder))
     for ranking in systems:
         print(f"\n== {ranking.system}")
         deltas = ranking.deltas_against(result.first_stage)
@@ -194,6 +206,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             store.close()
     print(f"{dataset.name} ({args.split}, {report.n_queries} queries), model {embedder.name}, "
           f"first stage {report.first_stage}")
+    if "e2rank" in report.metrics:
+        print(_prompt_line(report.settings, embedder))
     print(f"{'system':<14}{'nDCG@10':>10}{'MRR@10':>10}{'R@100':>10}")
     if report.binary_rel != 1:
         print(f"MRR@10 and R@100 count judgments of grade >= {report.binary_rel} as relevant "
@@ -238,9 +252,13 @@ def _add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rerankers", default=",".join(RERANKERS),
                    help=f"comma-separated subset of {', '.join(RERANKERS)}")
     p.add_argument("--candidates", type=int, default=100, help="N, candidates to rerank")
-    p.add_argument("--prompt-docs", type=int, default=20, help="k, documents in the listwise prompt")
+    p.add_argument("--prompt-docs", type=int, default=None,
+                   help="k, documents in the listwise prompt (default: the model's; 20 for E2Rank)")
     p.add_argument("--interpolation", type=float, default=0.0, help="lambda weight of cos(query, doc)")
     p.add_argument("--prompt-order", choices=["official", "query_first"], default="official")
+    p.add_argument("--prompt-pooling", choices=list(PROMPT_POOLINGS), default=None,
+                   help="how the listwise prompt becomes one vector: query (its query's tokens), mean (all tokens), "
+                        "last (last token; E2Rank's decoders); default: the model's")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,7 +40,7 @@ class EvalReport:
         split: Qrels split used.
         model: Model name.
         first_stage: ``dense``, ``bm25`` or ``run``.
-        settings: The search settings, as a dict.
+        settings: The search settings, as a dict (k and prompt pooling resolved for the model).
         metrics: ``{system: {"ndcg@10", "mrr@10", "recall@100"}}``; systems are
             ``first_stage`` and each reranker.
         per_query: ``{system: {qid: {metric: value}}}``.
@@ -143,7 +143,7 @@ def evaluate(
     Returns:
         The report.
     """
-    settings = settings or SearchSettings()
+    settings = (settings or SearchSettings()).for_model(embedder)  # the report records the k and pooling used
     if first_stage in ("dense", "bm25"):
         settings = settings.replace(first_stage=first_stage)
     qrels = dataset.qrels.get(split)

@@ -35,6 +35,31 @@ def test_search_prints_json_for_every_system(tmp_path: Path, capsys: pytest.Capt
     assert {"e2rank", "rocchio", "dense"} <= set(out)
 
 
+def test_search_k_and_pooling_follow_the_model_unless_given(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Without flags `search` uses the model's k and prompt pooling; `--prompt-docs` / `--prompt-pooling` win."""
+    from e2rank_demo.cli import build_parser
+    from e2rank_demo.models.loading import prompt_defaults
+
+    args = build_parser().parse_args(["search", "--corpus", "x", "--query", "q"])
+    assert args.prompt_docs is None and args.prompt_pooling is None
+    (tmp_path / "tides.txt").write_text("The Moon's gravity pulls the oceans and causes the tides.")
+    (tmp_path / "bread.md").write_text("Yeast ferments sugar, and the gas makes bread rise.")
+    common = ["search", "--corpus", str(tmp_path), "--query", "why does bread rise", "--model", "minilm"]
+    assert main([*common, "--json"]) == 0
+    defaults = prompt_defaults("minilm")
+    settings = json.loads(capsys.readouterr().out)["settings"]
+    assert (settings["prompt_docs"], settings["prompt_pooling"]) == (defaults.k, defaults.pooling)
+    assert main([*common, "--json", "--prompt-docs", "1", "--prompt-pooling", "query"]) == 0
+    settings = json.loads(capsys.readouterr().out)["settings"]
+    assert (settings["prompt_docs"], settings["prompt_pooling"]) == (1, "query")
+    assert main([*common, "--prompt-pooling", "query"]) == 0
+    assert f"k = {defaults.k} documents, query pooling (the model's defaults: k = {defaults.k}, " \
+           f"{defaults.pooling} pooling)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*common, "--prompt-pooling", "max"])
+
+
 def test_eval_writes_json_with_every_metric(tiny_beir: Path, tmp_path: Path) -> None:
     """`eval --json` reports nDCG@10, MRR@10 and Recall@100 for each system plus n_queries."""
     out = tmp_path / "out.json"
@@ -49,6 +74,17 @@ def test_eval_writes_json_with_every_metric(tiny_beir: Path, tmp_path: Path) -> 
         assert set(report[system]) == {"ndcg@10", "mrr@10", "recall@100"}
     assert report["first_stage"]["ndcg@10"] == pytest.approx(1.0)
     assert (trec / "e2rank.trec").read_text().startswith("q1 Q0 ")
+    assert report["settings"]["prompt_docs"] == 2 and report["settings"]["prompt_pooling"] == "mean"  # MiniLM's own
+
+
+def test_eval_prompt_pooling_flag_reaches_the_report(tiny_beir: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`eval --prompt-pooling query` pools the prompt at the query, and the report and summary say so."""
+    out = tmp_path / "out.json"
+    assert main(["eval", "--data", str(tiny_beir), "--json", str(out), "--candidates", "4", "--no-cache",
+                 "--model", "minilm", "--prompt-pooling", "query", "--rerankers", "e2rank"]) == 0
+    assert json.loads(out.read_text())["settings"]["prompt_pooling"] == "query"
+    assert "query pooling" in capsys.readouterr().out
 
 
 def test_bad_input_is_a_plain_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

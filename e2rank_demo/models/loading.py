@@ -8,7 +8,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from e2rank_demo.models.adapter import ADAPTER_SPEC_FILE, AdapterSpec, merged_adapter
 from e2rank_demo.models.decoder import DecoderEmbedder
@@ -22,6 +22,7 @@ from e2rank_demo.models.presets import (
     detect_kind,
     resolve_source,
 )
+from e2rank_demo.records import PromptPooling
 
 
 logger = logging.getLogger(__name__)
@@ -65,11 +66,57 @@ def build_embedder(name: str) -> Embedder:
     model_dir = source if Path(source).is_dir() else _hub_snapshot_dir(source)
     cls = EncoderEmbedder if kind == "encoder" else DecoderEmbedder
     embedder = cls(name, model_dir, model, tokenizer, device)
-    preset = PRESETS.get(name)
-    if preset is not None:  # the preset's validated prompt defaults
-        embedder.prompt_docs = preset.prompt_docs or embedder.prompt_docs
-        embedder.prompt_pooling = preset.prompt_pooling or embedder.prompt_pooling
+    defaults = prompt_defaults(name) if name in PRESETS else None
+    if defaults is not None:  # the preset's validated prompt defaults
+        embedder.prompt_docs, embedder.prompt_pooling = defaults
     return embedder
+
+
+class PromptDefaults(NamedTuple):
+    """The listwise prompt's defaults a model opens with.
+
+    Attributes:
+        k: Documents in the prompt.
+        pooling: How the prompt's hidden states become its vector.
+    """
+
+    k: int
+    pooling: PromptPooling
+
+
+def prompt_defaults(name: str) -> PromptDefaults | None:
+    """The k and prompt pooling the model ``name`` opens with, read without loading its weights.
+
+    The same values :func:`build_embedder` gives the loaded model: a trained adapter's
+    record (``e2rank_adapter.json``), over its base's; a preset's own, over its backend's
+    (the paper's k = 20; ``mean`` for encoders, ``last`` for decoders).
+
+    Args:
+        name: A preset, or a folder holding a trained adapter.
+
+    Returns:
+        The defaults, or ``None`` for a name whose backend is known only once loaded (another
+        folder or hub id) or whose adapter record cannot be read.
+
+    Example:
+        >>> prompt_defaults("e2rank-0.6b")
+        PromptDefaults(k=20, pooling='last')
+    """
+    preset = PRESETS.get(name)
+    source = preset.source if preset is not None else name
+    folder = (ADAPTER_ROOT / source.removeprefix("adapter:") if source.startswith("adapter:")
+              else Path(source) if (Path(source) / ADAPTER_SPEC_FILE).is_file() else None)
+    if folder is not None:
+        try:
+            spec = AdapterSpec.read(folder)
+        except (OSError, ValueError, KeyError):
+            return None
+        base = prompt_defaults(spec.base)
+        return None if base is None else PromptDefaults(spec.prompt_docs or base.k, spec.prompt_pooling or base.pooling)
+    if preset is None:
+        return None
+    backend = EncoderEmbedder if preset.kind == "encoder" else DecoderEmbedder
+    return PromptDefaults(preset.prompt_docs or backend.prompt_docs, preset.prompt_pooling or backend.prompt_pooling)
 
 
 
