@@ -45,6 +45,7 @@ from e2rank_demo.rerank import RERANKERS, label_of
 
 if TYPE_CHECKING:
     from e2rank_demo.latency import LatencyReport
+    from e2rank_demo.models import Embedder
     from e2rank_demo.pipeline import SearchSession
     from e2rank_demo.plots import Figure
     from e2rank_demo.projection import Projection
@@ -59,7 +60,8 @@ STAGE_TITLES = {
 SETTING_TITLES = {
     "first_stage": "first stage", "candidates": "candidates N", "prompt_docs": "prompt documents k",
     "task": "task preset", "query_instruction": "retrieval instruction", "rerank_instruction": "listwise instruction",
-    "interpolation": "λ (share of cos(query, doc))", "prompt_order": "prompt order", "rerankers": "rerankers",
+    "interpolation": "λ (share of cos(query, doc))", "prompt_order": "prompt order",
+    "prompt_pooling": "prompt pooling (how the prompt becomes one vector)", "rerankers": "rerankers",
     "rocchio_alpha": "Rocchio α", "rocchio_beta": "Rocchio β", "rocchio_k": "Rocchio feedback documents",
 }
 
@@ -204,8 +206,18 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], numeric: Se
     return f'<table class="t"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def settings_rows(result: QueryResult) -> list[tuple[str, str]]:
-    """``(setting, value)`` pairs of the settings the search ran with (instructions in force included)."""
+def settings_rows(result: QueryResult, embedder: Embedder | None = None) -> list[tuple[str, str]]:
+    """``(setting, value)`` pairs of the settings the search ran with (instructions in force included).
+
+    With ``embedder``, k and the prompt pooling say whether they are the model's defaults.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> model = SimpleNamespace(prompt_docs=5, prompt_pooling="query")
+        >>> dict(settings_rows(SimpleNamespace(settings={"prompt_docs": 5, "prompt_pooling": "mean"}), model))
+        {'prompt documents k': "5 (the model's default)", 'prompt pooling (how the prompt becomes one vector)': \
+"mean (the model's default: query)"}
+    """
     from e2rank_demo.prompts import TASKS
 
     settings = dict(result.settings)
@@ -213,6 +225,11 @@ def settings_rows(result: QueryResult) -> list[tuple[str, str]]:
     if task is not None:
         settings["query_instruction"] = settings.get("query_instruction") or f"{task.query} (task preset)"
         settings["rerank_instruction"] = settings.get("rerank_instruction") or f"{task.rerank} (task preset)"
+    if embedder is not None:
+        for key, default in (("prompt_docs", embedder.prompt_docs), ("prompt_pooling", embedder.prompt_pooling)):
+            if key in settings:
+                same = settings[key] == default
+                settings[key] = f"{settings[key]} (the model's default{'' if same else f': {default}'})"
     rows = []
     for key, value in settings.items():
         if isinstance(value, (list, tuple)):
@@ -371,7 +388,7 @@ def build_report_html(
                      + f'<p class="hint">{esc(REPORTED_SOURCE)}</p>')
 
     parts += ["<h2>Listwise prompt sent to the model</h2>", prompt_html(session, result),
-              "<h2>Settings</h2>", _table(["setting", "value"], settings_rows(result)),
+              "<h2>Settings</h2>", _table(["setting", "value"], settings_rows(result, embedder)),
               "<h2>Timings (measured for this search)</h2>",
               _table(["stage", "seconds"], timing_rows(result), numeric=(1,))]
     footer = (f"<footer>Generated {esc(created.isoformat(timespec='seconds'))} by e2rank_demo "

@@ -91,6 +91,24 @@ def test_report_holds_lists_prompt_settings_timings_and_provenance(page: str, se
     assert 'data-format="svg"' in page  # each chart also saves as SVG
 
 
+def test_report_and_exports_show_the_k_and_pooling_used(page: str, searched, tmp_path: Path) -> None:  # noqa: ANN001
+    """The settings table gives the resolved k and prompt pooling, each against the model's default, and the
+    JSON export carries them (from the result's settings)."""
+    import json
+
+    from e2rank_demo.ui.exports import write_rankings_json
+
+    session, result = searched
+    assert "prompt documents k</td><td>3 (the model&#x27;s default: 20)" in page
+    assert "prompt pooling (how the prompt becomes one vector)</td><td>last (the model&#x27;s default)" in page
+    exported = json.loads(write_rankings_json(result, session, "q1", tmp_path / "r.json").read_text())
+    assert (exported["settings"]["prompt_docs"], exported["settings"]["prompt_pooling"]) == (3, "last")
+    other = session.search(QUERY, SearchSettings(candidates=6, prompt_pooling="query", rerankers=("e2rank",)))
+    rows = dict(report.settings_rows(other, session.embedder))
+    assert rows["prompt pooling (how the prompt becomes one vector)"] == "query (the model's default: last)"
+    assert rows["prompt documents k"] == "20 (the model's default)"
+
+
 def test_figures_carry_download_config(page: str) -> None:
     # Each chart's config: the camera button saves a named PNG at twice the size.
     assert len(re.findall(r'"toImageButtonOptions": \{"format": "png", "filename": "[\w-]+", "scale": 2\}', page)) == 4
