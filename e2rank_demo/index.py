@@ -90,19 +90,27 @@ def embed_corpus(
     return vectors, EncodeStats(time.perf_counter() - start, len(texts) - len(missing), len(missing))
 
 
+ESTIMATE_PROBE = 4
+"""Texts :func:`estimate_embedding` times by default."""
+
+
 def estimate_embedding(
-    embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None = None, probe: int = 4
+    embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None = None, probe: int = ESTIMATE_PROBE,
+    scope: str = "", keep_probe: bool = True,
 ) -> tuple[int, float]:
     """How many ``texts`` the model still has to embed, and about how many seconds that takes.
 
     Times the model on ``probe`` of the missing texts (spread over the length range) and
-    scales by characters. The probed vectors go into ``cache``, so the time is not lost.
+    scales by characters. Texts are looked up in ``cache`` within ``scope`` (as
+    :func:`embed_corpus` files them); with ``keep_probe`` the probed vectors go there too,
+    so the time is not lost (but the corpus's stats then count them as cache hits).
 
     Returns:
         ``(n_missing, estimated_seconds)``; ``(0, 0.0)`` when the cache holds everything.
     """
     hashes = [text_hash(t) for t in texts]
-    cached = cache.get_many(embedder.document_identity, hashes) if cache is not None else {}
+    key = scoped_key(embedder.document_identity, scope)
+    cached = cache.get_many(key, hashes) if cache is not None else {}
     missing = sorted({h: i for i, h in enumerate(hashes) if h not in cached}.values(), key=lambda i: len(texts[i]))
     if not missing:
         return 0, 0.0
@@ -110,8 +118,8 @@ def estimate_embedding(
     start = time.perf_counter()
     vectors = embedder.embed_documents([texts[i] for i in picks], batch_size=len(picks))
     seconds = time.perf_counter() - start
-    if cache is not None:
-        cache.put_many(embedder.document_identity, {hashes[i]: vectors[j] for j, i in enumerate(picks)})
+    if cache is not None and keep_probe:
+        cache.put_many(key, {hashes[i]: vectors[j] for j, i in enumerate(picks)})
     per_char = seconds / max(sum(len(texts[i]) for i in picks), 1)
     return len(missing), per_char * sum(len(texts[i]) for i in missing)
 

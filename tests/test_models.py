@@ -162,11 +162,44 @@ def test_minilm_matches_sentence_transformers(minilm) -> None:
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
 
-def test_default_model_name_rules() -> None:
-    """The trained offline preset locally, e2rank-0.6b on Spaces, E2RANK_MODEL over both."""
-    assert models.default_model_name({}) == "minilm-e2rank"
-    assert models.default_model_name({"SPACE_ID": "user/space"}) == "e2rank-0.6b"
-    assert models.default_model_name({"SPACE_ID": "x", "E2RANK_MODEL": "e2rank-8b"}) == "e2rank-8b"
+# What the platform sets (hub-docs spaces-overview.md "Helper environment variables"; ZeroGPU: SPACES_ZERO_GPU).
+CPU_SPACE_ENV = {"SPACE_ID": "lecturer/e2rank-demo", "SPACE_AUTHOR_NAME": "lecturer", "SPACE_REPO_NAME": "e2rank-demo",
+                 "SPACE_TITLE": "E2Rank demo", "SYSTEM": "spaces"}
+ZERO_GPU_SPACE_ENV = {**CPU_SPACE_ENV, "SPACES_ZERO_GPU": "true"}
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+def test_default_model_name_rules(monkeypatch: pytest.MonkeyPatch, cuda: bool) -> None:
+    """The trained offline preset locally and on a CPU Space, e2rank-0.6b on a GPU or ZeroGPU Space,
+    E2RANK_MODEL over all."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert models.default_model_name({}) == "minilm-e2rank"  # a local run keeps the offline default, GPU or not
+    assert models.default_model_name(CPU_SPACE_ENV) == ("e2rank-0.6b" if cuda else "minilm-e2rank")
+    # ZeroGPU: the serving process may see no CUDA device; the platform's variable says a GPU comes per call.
+    assert models.default_model_name(ZERO_GPU_SPACE_ENV) == "e2rank-0.6b"
+    assert models.default_model_name({**ZERO_GPU_SPACE_ENV, "SPACES_ZERO_GPU": "false"}) == (
+        "e2rank-0.6b" if cuda else "minilm-e2rank")
+    assert models.default_model_name({**CPU_SPACE_ENV, "E2RANK_MODEL": "e2rank-8b"}) == "e2rank-8b"
+
+
+@pytest.mark.parametrize(("env", "opens_on"), [(CPU_SPACE_ENV, "minilm-e2rank"), (ZERO_GPU_SPACE_ENV, "e2rank-0.6b")])
+def test_a_space_opens_on_the_model_its_hardware_serves(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
+                                                        opens_on: str) -> None:
+    """The page's model list on a CPU and a ZeroGPU Space: the default fits the hardware, every preset one choice away."""
+    import torch
+
+    from e2rank_demo.ui import callbacks
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name in ("E2RANK_MODEL", "SPACES_ZERO_GPU"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    choices, default = callbacks.model_choices()
+    assert default == opens_on
+    assert [value for _, value in choices] == list(models.PRESETS)
 
 
 def test_unloadable_model_falls_back_with_notice() -> None:

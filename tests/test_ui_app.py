@@ -159,6 +159,24 @@ def test_search_is_refused_while_indexing() -> None:
     assert all(isinstance(o, type(gr.skip())) for o in outputs) and state.result is None
 
 
+def test_a_long_embedding_is_announced_first_with_its_measured_rate(monkeypatch: pytest.MonkeyPatch,
+                                                                    minilm) -> None:  # noqa: ANN001
+    """Before a long embedding the visitor reads how many passages, with what, where, for about how long and
+    where the figure comes from; the timed probe leaves the corpus panel's "embedded now" count true."""
+    said: list[str] = []
+    monkeypatch.setattr(callbacks, "LONG_EMBEDDING_S", 0.0)  # every upload counts as long here
+    monkeypatch.setattr(gr, "Info", said.append)
+    stats, *_ = callbacks.paste_text("Bread rises.\n\nTides follow the Moon.\n\nMars has two moons.", 200, 40,
+                                     "minilm", UISession())
+    assert len(said) == 1, said
+    assert said[0].startswith("Embedding 3 passages with all-MiniLM-L6-v2") and "on this server's CPU: about" in said[0]
+    assert "passages/s, estimated from 3 passages timed just now" in said[0] and "one choice away" in said[0]
+    assert "embedded now: 3" in stats
+    monkeypatch.setattr(callbacks, "LONG_EMBEDDING_S", float("inf"))
+    callbacks.paste_text("Chess has sixteen pieces a side.", 200, 40, "minilm", UISession())
+    assert len(said) == 1  # a short one is not announced
+
+
 def test_unavailable_model_falls_back_with_a_visible_notice(app_url: str) -> None:
     """Asking for an E2Rank model offline re-indexes with MiniLM and says why."""
     client = _client(app_url)

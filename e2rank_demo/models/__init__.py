@@ -66,6 +66,7 @@ from e2rank_demo.models.presets import (
     PRESETS,
     default_model_name,
     detect_kind,
+    gpu_present,
     Preset,
     resolve_source,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "detect_kind",
     "equal_budget",
     "fingerprint_model_dir",
+    "gpu_present",
     "last_token_pool",
     "load_embedder",
     "masked_mean",

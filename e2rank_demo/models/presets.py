@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,9 +52,12 @@ PRESETS: dict[str, Preset] = {
                "MiniLM with a 1.3 MB LoRA adapter trained here with InfoNCE + RankNet on listwise prompts "
                "(SciFact train, CC BY-NC: non-commercial research use)."),
         Preset("e2rank-0.6b", "E2Rank-0.6B", "Alibaba-NLP/E2Rank-0.6B", "decoder",
-               "Qwen3-0.6B trained with the E2Rank objective (needs the Hugging Face Hub)."),
-        Preset("e2rank-4b", "E2Rank-4B", "Alibaba-NLP/E2Rank-4B", "decoder", "Needs the Hub and a GPU."),
-        Preset("e2rank-8b", "E2Rank-8B", "Alibaba-NLP/E2Rank-8B", "decoder", "Needs the Hub and a GPU."),
+               "Qwen3-0.6B trained with the E2Rank objective (needs the Hugging Face Hub; runs on a CPU, but "
+               "embedding a corpus there takes minutes: a GPU Space opens on it)."),
+        Preset("e2rank-4b", "E2Rank-4B", "Alibaba-NLP/E2Rank-4B", "decoder",
+               "Needs the Hub and a GPU (about 8 GB of bf16 weights)."),
+        Preset("e2rank-8b", "E2Rank-8B", "Alibaba-NLP/E2Rank-8B", "decoder",
+               "Needs the Hub and a GPU (about 16 GB of bf16 weights)."),
         Preset("e2rank-0.6b-embedding-only", "E2Rank-0.6B Stage I (embedding only)",
                "Alibaba-NLP/E2Rank-0.6B-Embedding-Only", "decoder",
                "Before the ranking training stage: shows the paper's ablation live."),
@@ -61,16 +65,51 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def default_model_name(environ: dict[str, str] | None = None) -> str:
-    """``E2RANK_MODEL`` if set; ``e2rank-0.6b`` on Hugging Face Spaces; else ``minilm-e2rank``.
+SPACE_GPU_DEFAULT = "e2rank-0.6b"
+"""What a Hugging Face Space with a GPU opens with (the paper's smallest model)."""
 
-    The trained ``minilm-e2rank`` won on validation (SciFact train split); if it cannot
-    load (e.g. ``peft`` missing), :func:`load_embedder` falls back to ``minilm``.
+
+def gpu_present(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether models can run on a GPU here: a ZeroGPU Space, or a CUDA device torch can see.
+
+    A ZeroGPU Space attaches its GPU only inside ``spaces.GPU`` calls (hub-docs
+    ``docs/hub/spaces-zerogpu.md``), so the serving process need not see a CUDA device;
+    the platform marks such a Space with ``SPACES_ZERO_GPU=true``, the variable Gradio's
+    ``utils.is_zero_gpu_space()`` and the ``spaces`` package's ``config.py`` read ("ZeroGPU
+    Spaces (identified by SPACES_ZERO_GPU=true)"). A GPU Space (T4, A10G, ...) shows its
+    GPU to torch directly.
+
+    Example:
+        >>> gpu_present({"SPACE_ID": "user/app", "SPACES_ZERO_GPU": "true"})
+        True
+    """
+    env = os.environ if environ is None else environ
+    if env.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "true", "yes"):
+        return True
+    import torch  # only here: naming the default model must not import torch off a Space
+
+    return bool(torch.cuda.is_available())
+
+
+def default_model_name(environ: Mapping[str, str] | None = None) -> str:
+    """``E2RANK_MODEL`` if set; on a Hugging Face Space with a GPU ``e2rank-0.6b``; else ``minilm-e2rank``.
+
+    A Space sets ``SPACE_ID`` (hub-docs ``docs/hub/spaces-overview.md``, "Helper
+    environment variables"). On the free CPU Space (2 vCPU, 16 GB) E2Rank-0.6B would
+    embed the 1,200-passage sample for many minutes before a class could search, so a
+    Space without a GPU (:func:`gpu_present`) opens on the offline preset, whose sample
+    vectors ship with the repository; the other presets stay in the model list. The
+    trained ``minilm-e2rank`` won on validation (SciFact train split); if it cannot load
+    (e.g. ``peft`` missing), :func:`load_embedder` falls back to ``minilm``.
+
+    Example:
+        >>> default_model_name({}), default_model_name({"SPACE_ID": "u/a", "SPACES_ZERO_GPU": "true"})
+        ('minilm-e2rank', 'e2rank-0.6b')
     """
     env = os.environ if environ is None else environ
     if env.get("E2RANK_MODEL"):
         return env["E2RANK_MODEL"]
-    return "e2rank-0.6b" if env.get("SPACE_ID") else OFFLINE_RECOMMENDED
+    return SPACE_GPU_DEFAULT if env.get("SPACE_ID") and gpu_present(env) else OFFLINE_RECOMMENDED
 
 
 def resolve_source(name: str) -> tuple[str, Literal["encoder", "decoder"] | None]:

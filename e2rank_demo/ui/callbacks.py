@@ -22,9 +22,11 @@ import gradio as gr
 
 from e2rank_demo.corpus import IngestReport, Limits, ingest_files, ingest_text, split_passages
 from e2rank_demo.highlight import query_terms
+from e2rank_demo.index import ESTIMATE_PROBE, estimate_embedding
 from e2rank_demo.metrics import ranking_metrics
 from e2rank_demo.models import (
     PRESETS,
+    Embedder,
     ProgressFn,
     default_model_name,
     load_embedder,
@@ -121,12 +123,34 @@ def _reporter(progress: gr.Progress) -> ProgressFn:
     return report
 
 
-def _announcer(model: str, progress: gr.Progress) -> Callable[[int, float], None]:
-    """Says, before the model starts, that a sample has no shipped vectors for it and how long embedding takes."""
+LONG_EMBEDDING_S = 20.0
+"""An upload or paste whose estimated embedding time reaches this is announced first (samples always are)."""
+
+
+def embedding_notice(n: int, seconds: float, model: str, device: str, probe: int = ESTIMATE_PROBE) -> str:
+    """What a visitor reads before a long embedding: how many passages, with what, where, for how long, and
+    where the figure comes from (``seconds`` is :func:`~e2rank_demo.index.estimate_embedding`'s, from
+    ``probe`` passages timed on this server).
+
+    Example:
+        >>> print(embedding_notice(1200, 840.0, "E2Rank-0.6B", "cpu"))  # doctest: +NORMALIZE_WHITESPACE
+        Embedding 1,200 passages with E2Rank-0.6B on this server's CPU: about 14 min (1.4 passages/s,
+        estimated from 4 passages timed just now). Another model is one choice away under “Model and passages”.
+    """
+    probe = min(probe, n)
+    where = "GPU" if device.startswith("cuda") else "CPU"
+    how_long = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{max(seconds, 1):.0f} s"
+    rate = n / seconds if seconds > 0 else float("inf")
+    return (f"Embedding {n:,} passages with {model} on this server's {where}: about {how_long} ({rate:.1f} "
+            f"passages/s, estimated from {probe} passages timed just now). Another model is one choice away "
+            "under “Model and passages”.")
+
+
+def _announcer(embedder: Embedder, progress: gr.Progress, why: str = "") -> Callable[[int, float], None]:
+    """Says, before the model starts on the corpus, how long embedding it will take (:func:`embedding_notice`)."""
 
     def announce(n: int, seconds: float) -> None:
-        message = (f"No shipped embeddings of this sample for {model}: embedding {n:,} passages, "
-                   f"about {seconds:.0f} s.")
+        message = why + embedding_notice(n, seconds, embedder.label, embedder.device)
         gr.Info(message)
         progress(0.0, desc=message)
 
@@ -154,8 +178,9 @@ def _index(
             gr.Warning(loaded.notice)
         sample = load_sample(corpus.sample) if corpus.sample else None
         if sample is not None:
+            why = f"No shipped embeddings of this sample for {loaded.embedder.label}. "
             index, stored = open_session(sample, loaded.embedder, embedding_cache(), _reporter(progress),
-                                         announce=_announcer(loaded.embedder.label, progress))
+                                         announce=_announcer(loaded.embedder, progress, why))
         else:
             index, stored = _session_for(corpus, config, loaded.embedder, state.upload_scope(), progress), False
         progress(1.0, desc="Counting tokens…")
@@ -178,7 +203,7 @@ def _index(
     return (stats_html, status, examples, task, "") + cleared_results()
 
 
-def _session_for(corpus: Corpus, config: IndexConfig, embedder: Any, scope: str,
+def _session_for(corpus: Corpus, config: IndexConfig, embedder: Embedder, scope: str,
                  progress: gr.Progress) -> SearchSession:
     if config.split:
         passages = split_passages(corpus.documents, max_words=config.max_words, overlap=config.overlap)
@@ -188,6 +213,11 @@ def _session_for(corpus: Corpus, config: IndexConfig, embedder: Any, scope: str,
     if len(passages) > limit:
         raise ValueError(f"{len(passages):,} passages exceed the limit of {limit:,} (E2RANK_MAX_PASSAGES); use "
                          "fewer or shorter documents, or longer passages. The current corpus is unchanged.")
+    # The probe's vectors are not kept: the corpus panel's "embedded now" count stays true for this upload.
+    n_missing, seconds = estimate_embedding(embedder, [p.full_text for p in passages], embedding_cache(), scope=scope,
+                                            keep_probe=False)
+    if seconds >= LONG_EMBEDDING_S:
+        _announcer(embedder, progress)(n_missing, seconds)
     return SearchSession(embedder, passages, embedding_cache(), progress=_reporter(progress), scope=scope)
 
 
