@@ -35,7 +35,21 @@ def write(folder: Path, name: str, content: str | bytes) -> Path:
 
 def pdf_with_text(text: str) -> bytes:
     """A minimal hand-written one-page PDF showing ``text`` in Helvetica."""
-    stream = f"BT /F1 24 Tf 72 700 Td ({text}) Tj ET".encode("latin-1")
+    return pdf_with_lines([(24, text)])
+
+
+def pdf_with_lines(lines: list[tuple[float, str]], *, font_scale: float = 1) -> bytes:
+    """A minimal hand-written one-page PDF showing each ``(font size, text)`` line in Helvetica.
+
+    ``font_scale`` draws with a font size of ``size / font_scale`` scaled back up by the text matrix,
+    as some producers do (``/F1 1 Tf 24 0 0 24 x y Tm``).
+    """
+    body = []
+    y = 700.0
+    for size, text in lines:
+        body.append(f"BT /F1 {size / font_scale:g} Tf {font_scale:g} 0 0 {font_scale:g} 72 {y:g} Tm ({text}) Tj ET")
+        y -= size * 1.5
+    stream = " ".join(body).encode("latin-1")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -101,9 +115,74 @@ def test_markdown_titles_come_from_the_first_heading_and_markers_go(tmp_path: Pa
                            write(tmp_path, "plain.md", plain)])
     bread, tides, other = report.documents
     assert (bread.id, bread.title) == ("bread", "Why Bread Rises")
-    assert bread.text == "Intro line.\n\nWhy Bread Rises\n\nYeast makes gas.\n\nGluten\nIt traps the gas.\n"
-    assert (tides.title, tides.text) == ("Tides", "Tides\n\nThe Moon pulls.\n\nSpring tides\nStronger.\n")
-    assert (other.title, other.text) == ("plain", plain)
+    assert bread.text == "Intro line.\n\nWhy Bread Rises\n\nYeast makes gas.\n\nGluten\n\nIt traps the gas."
+    assert (tides.title, tides.text) == ("Tides", "Tides\n\nThe Moon pulls.\n\nSpring tides\n\nStronger.")
+    assert (other.title, other.text) == ("plain", plain.strip())
+
+
+def test_markdown_is_shown_as_text_not_markup(tmp_path: Path) -> None:
+    """Emphasis, list markers, links, code ticks, tables and inline HTML leave only their words."""
+    content = ("# Notes on **Sourdough**\n\nThe *starter* is [fed daily](https://example.org) with `flour`.\n"
+               "Wrapped line.\n\n- **Flour**: strong white\n- Water, ~~hot~~ warm\n  - nested <br> item\n\n"
+               "1. Mix\n2. Wait\n\n| step | hours |\n|---|---|\n| proof | 4 |\n\n"
+               "> Quoted <b>&lt;advice&gt;</b> &amp; more\n\n<div align=\"center\"><i>Baked</i> loaf</div>\n\n"
+               "```\nkeep **this** as written\n```\n")
+    (doc,) = ingest_files([write(tmp_path, "sourdough.md", content)]).documents
+    assert doc.title == "Notes on Sourdough"
+    assert doc.text == ("Notes on Sourdough\n\nThe starter is fed daily with flour. Wrapped line.\n\n"
+                        "• Flour: strong white\n• Water, hot warm\n  • nested  item\n\n1. Mix\n2. Wait\n\n"
+                        "step\thours\nproof\t4\n\nQuoted <advice> & more\n\nBaked loaf\n\nkeep **this** as written")
+
+
+def test_markdown_title_from_front_matter_and_its_settings_are_not_text(tmp_path: Path) -> None:
+    """YAML front matter's ``title:`` names the document; the front matter itself is not shown."""
+    content = "---\ntitle: 'Bread, a field guide'\nlayout: post\n---\n\n# Chapter one\n\nFlour and water.\n"
+    (doc,) = ingest_files([write(tmp_path, "guide.md", content)]).documents
+    assert (doc.title, doc.text) == ("Bread, a field guide", "Chapter one\n\nFlour and water.")
+
+
+def test_markdown_without_heading_uses_a_title_line_and_deep_nesting_keeps_every_word(tmp_path: Path) -> None:
+    """No heading: a short first line set apart titles it. Nesting past the parser's limit keeps the raw text."""
+    titled = "Bread notes\n\nFlour, water and *salt*.\n"
+    deep = "> " * 80 + "deep words survive\n"
+    first, nested = ingest_files([write(tmp_path, "a.md", titled), write(tmp_path, "b.md", deep)]).documents
+    assert (first.title, first.text) == ("Bread notes", "Bread notes\n\nFlour, water and salt.")
+    assert nested.title == "b" and "deep words survive" in nested.text
+
+
+def test_markdown_of_only_markup_is_reported(tmp_path: Path) -> None:
+    """A Markdown file with no words (rules, empty front matter) is skipped with a reason."""
+    report = ingest_files([write(tmp_path, "rules.md", "---\n---\n\n***\n\n- \n")])
+    assert report.documents == [] and report.messages == ["rules.md: no text (only Markdown markup)"]
+
+
+def test_markdown_is_cut_at_the_document_limit_before_parsing(tmp_path: Path) -> None:
+    """A Markdown file longer than the per-document limit is cut first, and says so."""
+    limits = Limits(max_doc_chars=100)
+    report = ingest_files([write(tmp_path, "long.md", "# Long\n\n" + "word " * 200)], limits=limits)
+    (doc,) = report.documents
+    assert doc.title == "Long" and len(doc.text) <= 100
+    assert report.messages == ["long.md: truncated to the per-document limit of 100 characters before reading the "
+                               + "Markdown"]
+
+
+@pytest.mark.parametrize(("content", "title"), [
+    ("Why Bread Rises\n\nYeast ferments sugar into gas.", "Why Bread Rises"),
+    ("Tides and the Moon\nThe Moon pulls the oceans twice a day.", "Tides and the Moon"),
+    ("TIDES\n=====\nThe Moon pulls.", "TIDES"),
+    ("\n\n  Spaced   Title  \n\nBody text.", "Spaced Title"),
+    ("Is bread alive?\n\nSort of: yeast is.", "Is bread alive?"),
+    ("Aspirin reduces fever.\nSecond line.", "notes"),  # a sentence: the body starts at once
+    ("Notes:\n\nbuy flour", "notes"),  # a lead-in, not a title
+    ("The gravity of the Moon pulls on the\noceans and causes tides.", "notes"),  # a wrapped paragraph
+    ("Just one short line", "notes"),  # nothing follows it
+    (" ".join(["word"] * 30) + "\n\nBody.", "notes"),  # too long for a title
+    ("<img src=x onerror=alert(1)>\n\nBody.", "<img src=x onerror=alert(1)>"),  # kept as text; escaped on display
+])
+def test_txt_title_is_a_short_first_line_set_apart(tmp_path: Path, content: str, title: str) -> None:
+    """A .txt is titled by its first line when that line is a title, else by its file name; the text is unchanged."""
+    (doc,) = ingest_files([write(tmp_path, "notes.txt", content)]).documents
+    assert (doc.id, doc.title, doc.text) == ("notes", title, content)
 
 
 def test_docx_title_is_its_first_heading(tmp_path: Path) -> None:
@@ -235,6 +314,48 @@ def test_pdf_text_is_extracted(tmp_path: Path) -> None:
     (doc,) = report.documents
     assert (doc.id, doc.title) == ("paper", "paper")
     assert "Hello PDF world" in doc.text
+
+
+def with_metadata_title(pdf: bytes, title: str) -> bytes:
+    """``pdf`` with ``/Title`` set in its document information."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.add_metadata({"/Title": title})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+PAPER = [(8, "Journal of Baking 12 (2024) 1-9"), (20, "Why Sourdough"), (20, "Bread Rises"),
+         (10, "Wild yeast and lactic bacteria ferment the sugars of the flour into gas and acids."),
+         (10, "The gas is trapped by the gluten network, and the dough rises over several hours.")]
+
+
+@pytest.mark.parametrize(("metadata", "scale", "title"), [
+    ("Sourdough Fermentation: A Review", 1, "Sourdough Fermentation: A Review"),  # meaningful metadata wins
+    ("Microsoft Word - draft3.docx", 1, "Why Sourdough Bread Rises"),  # a tool's default: the largest heading
+    ("Untitled", 24, "Why Sourdough Bread Rises"),  # size set by the text matrix (1 pt font scaled up)
+    ("paper", 1, "Why Sourdough Bread Rises"),  # the file's own name says nothing new
+    (None, 1, "Why Sourdough Bread Rises"),
+])
+def test_pdf_title_from_metadata_else_its_largest_heading(tmp_path: Path, metadata: str | None, scale: float,
+                                                          title: str) -> None:
+    """A PDF is titled by a meaningful /Title, else by the text in its first page's largest font."""
+    pdf = pdf_with_lines(PAPER, font_scale=scale)
+    if metadata is not None:
+        pdf = with_metadata_title(pdf, metadata)
+    (doc,) = ingest_files([write(tmp_path, "paper.pdf", pdf)]).documents
+    assert (doc.id, doc.title) == ("paper", title)
+    assert "Wild yeast" in doc.text
+
+
+def test_pdf_in_one_font_size_is_titled_by_a_title_line_else_its_name(tmp_path: Path) -> None:
+    """One font size has no heading: a short first line followed by a sentence titles it; a sentence does not."""
+    titled = pdf_with_lines([(12, "Sourdough Notes"), (12, "Wild yeast ferments the flour.")])
+    untitled = pdf_with_lines([(12, "Wild yeast ferments the flour."), (12, "The dough rises.")])
+    first, second = ingest_files([write(tmp_path, "a.pdf", titled), write(tmp_path, "b.pdf", untitled)]).documents
+    assert (first.title, second.title) == ("Sourdough Notes", "b")
 
 
 def test_blank_pdf_has_no_extractable_text(tmp_path: Path) -> None:

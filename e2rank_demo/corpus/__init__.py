@@ -6,7 +6,8 @@ is only ever a display label (never a path to open or write), and ``ingest_files
 good files are kept. ``Limits`` bounds what one upload can cost.
 
 The package's parts: :mod:`~e2rank_demo.corpus.formats` (one parser per file suffix),
-:mod:`~e2rank_demo.corpus.ingestion` (files or pasted text -> documents),
+:mod:`~e2rank_demo.corpus.markup` (Markdown as plain text), :mod:`~e2rank_demo.corpus.titles`
+(the title a document gives itself), :mod:`~e2rank_demo.corpus.ingestion` (files or pasted text -> documents),
 :mod:`~e2rank_demo.corpus.passages` (documents -> passages), :mod:`~e2rank_demo.corpus.beir`
 (BEIR evaluation sets) and :mod:`~e2rank_demo.corpus.limits`. Everything public is
 re-exported here.

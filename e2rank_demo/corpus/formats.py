@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 import json
+import math
 import re
 import zipfile
 import zlib
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from e2rank_demo.corpus.limits import KIB, Limits, _human_size, _limit
+from e2rank_demo.corpus.markup import markdown_text
+from e2rank_demo.corpus.titles import first_line_title, largest_font_heading, metadata_title
 
 
 TEXT_KEYS = ("text", "body", "content", "passage", "abstract", "document", "doc", "sentence")
@@ -28,10 +31,6 @@ TITLE_KEYS = (TITLE_KEY, "name", "headline", "heading")
 
 _TEXT_SUFFIXES = frozenset({".txt", ".text", ".rst"})
 _MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
-# ATX headings ("## Title ##"); up to three spaces of indent, as CommonMark allows.
-_MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$|^ {0,3}(#{1,6})[ \t]*$", re.M)
-# A setext heading: a text line underlined with === or ---.
-_MD_SETEXT = re.compile(r"^(?! {4})(\S.*)\n {0,3}(=+|-+)[ \t]*$", re.M)
 # Refused without reading: sniffing these as text could only produce garbage.
 _BINARY_SUFFIXES = frozenset(
     ".png .jpg .jpeg .gif .bmp .tif .tiff .webp .ico .heic .psd "
@@ -205,40 +204,22 @@ def _parse_text(data: bytes, f: _File) -> list[_Raw]:
     text = _readable_text(data, f)
     if text is None:
         return []
-    return [_Raw(f.stem, f.stem, text)]
-
-
-def markdown_text(text: str) -> tuple[str, str]:
-    r"""The first heading of a Markdown text (``""`` if none) and the text without heading markers.
-
-    The ``#`` markers and setext underlines are layout, not words: left in, they would show
-    raw in result snippets and count as tokens.
-
-    Example:
-        >>> markdown_text("# Bread\n\nYeast makes dough rise.\n\n## Why ##\nGas.")
-        ('Bread', 'Bread\n\nYeast makes dough rise.\n\nWhy\nGas.')
-        >>> markdown_text("Tides\n=====\nThe Moon pulls.")
-        ('Tides', 'Tides\nThe Moon pulls.')
-    """
-    first = None
-    for match in _MD_HEADING.finditer(text):
-        if match.group(2):
-            first = (match.start(), match.group(2).strip())
-            break
-    setext = _MD_SETEXT.search(text)
-    if setext is not None and (first is None or setext.start() < first[0]):
-        first = (setext.start(), setext.group(1).strip())
-    text = _MD_HEADING.sub(lambda m: m.group(2) or "", text)
-    text = _MD_SETEXT.sub(lambda m: m.group(1), text)
-    return (first[1] if first else ""), text
+    return [_Raw(f.stem, _clean_title(f, first_line_title(text)) or f.stem, text)]
 
 
 def _parse_markdown(data: bytes, f: _File) -> list[_Raw]:
-    records = _parse_text(data, f)
-    if not records:
+    source = _readable_text(data, f)
+    if source is None:
         return []
-    heading, text = markdown_text(records[0].text)
-    return [_Raw(f.stem, _clean_title(f, heading) or f.stem, text)]
+    limit = f.limits.max_doc_chars
+    if len(source) > limit:  # the text is cut there anyway; parsing the rest would only cost time
+        source = source[:limit]
+        f.note(f"truncated to the per-document limit of {limit:,} characters before reading the Markdown")
+    heading, text = markdown_text(source)
+    if not text.strip():
+        f.fail("no text (only Markdown markup)")
+        return []
+    return [_Raw(f.stem, _clean_title(f, heading) or _clean_title(f, first_line_title(text)) or f.stem, text)]
 
 
 # ------------------------------------------------------------------- csv / json
@@ -468,15 +449,18 @@ def _parse_pdf(data: bytes, f: _File) -> list[_Raw]:
     texts: list[str] = []
     chars = 0
     failed = 0
+    runs: list[tuple[float, str]] = []  # (font size, text) of the first page with text: its heading
     for page in pages:
         # Pages past the per-document limit would be truncated away anyway.
         if chars > f.limits.max_doc_chars:
             break
         try:
-            page_text = page.extract_text() or ""
+            page_text = page.extract_text(visitor_text=None if runs else _text_runs(runs)) or ""
         except Exception:  # one broken page should not lose the others
             failed += 1
             continue
+        if not page_text.strip():
+            runs.clear()
         texts.append(page_text)
         chars += len(page_text)
     if failed:
@@ -485,7 +469,28 @@ def _parse_pdf(data: bytes, f: _File) -> list[_Raw]:
     if not text.strip():
         f.fail("no extractable text (image-only or empty PDF)")
         return []
-    return [_Raw(f.stem, f.stem, text)]
+    title = _metadata_title(reader, f.stem) or largest_font_heading(runs) or first_line_title(text)
+    return [_Raw(f.stem, _clean_title(f, title) or f.stem, text)]
+
+
+def _metadata_title(reader: Any, stem: str) -> str:
+    """The PDF's ``/Title`` when it names the document (a broken info dictionary counts as none)."""
+    try:
+        info = reader.metadata
+        return metadata_title(info.get("/Title") if info else None, stem=stem)
+    except Exception:  # pypdf raises many types on malformed input; the pages were readable
+        return ""
+
+
+def _text_runs(runs: list[tuple[float, str]]) -> Callable[..., None]:
+    """A pypdf text visitor appending ``(font size in points, text)`` to ``runs``."""
+
+    def visit(text: str, cm: Sequence[float], tm: Sequence[float], _font: object, size: float) -> None:
+        # The size on the page: the font size scaled by the text and transformation matrices' vertical axis.
+        scale = math.hypot(tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
+        runs.append((float(size) * scale, text))
+
+    return visit
 
 
 def _parse_docx(data: bytes, f: _File) -> list[_Raw]:
@@ -524,7 +529,7 @@ def _parse_docx(data: bytes, f: _File) -> list[_Raw]:
     if not text.strip():
         f.fail("empty document")
         return []
-    return [_Raw(f.stem, _clean_title(f, heading) or f.stem, text)]
+    return [_Raw(f.stem, _clean_title(f, heading) or _clean_title(f, first_line_title(text)) or f.stem, text)]
 
 
 _Parser = Callable[[bytes, _File], list[_Raw]]
