@@ -370,16 +370,18 @@ def ranknet(prompts: torch.Tensor, docs: torch.Tensor, scale: float) -> torch.Te
 # --------------------------------------------------------------------------- model
 def attach_lora(base: Embedder, cfg: TrainConfig) -> Embedder:
     """A trainable LoRA adapter on every linear layer of the base model's blocks."""
-    from peft import LoraConfig, get_peft_model
-
     from e2rank_demo.models import with_adapter
+    from e2rank_demo.models.loading import import_peft
+
+    peft = import_peft()
 
     targets = (["query", "key", "value", "dense"] if base.kind == "encoder"
                else ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
-                        target_modules=targets, exclude_modules=["pooler.dense"] if base.kind == "encoder" else None,
-                        base_model_name_or_path=cfg.model)
-    model = get_peft_model(base.model, config)
+    config = peft.LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
+                             target_modules=targets,
+                             exclude_modules=["pooler.dense"] if base.kind == "encoder" else None,
+                             base_model_name_or_path=cfg.model)
+    model = peft.get_peft_model(base.model, config)
     return with_adapter(base, model, _spec(cfg, base), "training")
 
 
