@@ -241,12 +241,47 @@ def embedding_map(
         xaxis_title=x_label, yaxis_title=y_label, legend_title_text="Documents and queries",
         showlegend=True, height=640, template="plotly_white", margin={"t": 120},
     )
-    how = "UMAP" if projection.method == "umap" else "PCA"
-    caption = (f"Each dot is a document placed by {how} (hover for its title, ranks and cosines), the star is "
-               "your query, the diamond the E2Rank pseudo-query and the square the Rocchio query, and the "
-               "arrows show where each rewrite moves the query; 2-D distances are approximate, so read the "
-               "cosine table for the true full-dimensional numbers.")
-    return Figure(fig, caption, png_config("e2rank-embedding-map"))
+    return Figure(fig, map_caption(fig, "UMAP" if projection.method == "umap" else "PCA"),
+                  png_config("e2rank-embedding-map"))
+
+
+def map_caption(fig: go.Figure, how: str) -> str:
+    """The embedding map's caption, naming only the markers and arrows ``fig`` draws.
+
+    Read from the figure itself, so a search that ran no Rocchio (the Present tab, an HTML
+    report of it) has no square in its caption either.
+
+    Args:
+        fig: A figure from :func:`embedding_map`.
+        how: The projection's name (``"UMAP"`` or ``"PCA"``).
+
+    Example:
+        >>> import plotly.graph_objects as go
+        >>> map_caption(go.Figure([go.Scatter(name="Query", marker={"symbol": "star"})]), "PCA")
+        'Each dot is a document placed by PCA (hover for its title, ranks and cosines) and the star is your
+        query; 2-D distances are approximate, so read the cosine table for the true full-dimensional numbers.'
+    """
+    key_of = {label: key for key, label in SPECIAL_LABELS.items()}
+    drawn = {key_of[trace.name]: trace.marker.symbol for trace in fig.data if trace.name in key_of}
+    markers: list[str] = []
+    for key in (key for key in SPECIAL_LABELS if key in drawn):
+        meaning = "your query" if key == "query" else f"the {SPECIAL_LABELS[key]}"
+        markers.append(f"the {drawn[key]} {'' if markers else 'is '}{meaning}")  # "the star is ..., the diamond ..."
+    clauses = [f"Each dot is a document placed by {how} (hover for its title, ranks and cosines)"]
+    if markers:
+        clauses.append(_and(markers))
+    arrows = sum(1 for note in fig.layout.annotations if note.showarrow and not note.text)
+    if arrows:
+        clauses.append("the arrow shows where the rewrite moves the query" if arrows == 1
+                       else "the arrows show where each rewrite moves the query")
+    # The clauses hold "and"s of their own, so three of them take a serial comma.
+    joined = _and(clauses) if len(clauses) < 3 else ", ".join(clauses[:-1]) + ", and " + clauses[-1]
+    return joined + "; 2-D distances are approximate, so read the cosine table for the true full-dimensional numbers."
+
+
+def _and(parts: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _add_query_animation(fig: go.Figure, start: np.ndarray, end: np.ndarray, steps: int = 12) -> None:

@@ -122,6 +122,25 @@ def test_report_without_latency_or_map(searched) -> None:  # noqa: ANN001
     assert "<script" in page and page.index("plotly.js") < page.index("Plotly.newPlot(")
 
 
+def map_caption_of(page: str) -> str:
+    """The caption printed under the report's embedding map."""
+    return re.search(r'id="fig-map".*?<p class="hint">(.*?)</p>', page, flags=re.S)[1]
+
+
+@pytest.mark.parametrize("rerankers", [("e2rank",), ("e2rank", "rocchio")])
+def test_map_caption_names_only_what_the_map_draws(searched, rerankers: tuple[str, ...]) -> None:  # noqa: ANN001
+    """Without Rocchio (the Present tab's search) the map has no square, and its caption names none."""
+    session, _ = searched
+    result = session.search(QUERY, SearchSettings(candidates=6, prompt_docs=3, rerankers=rerankers))
+    proj = pca_projection(session.vectors, session.ids, special_vectors(result), result.candidates.rows)
+    caption = map_caption_of(report.build_report_html(session, result, projection=proj, created=WHEN))
+    assert "the star is your query" in caption and "the diamond the E2Rank pseudo-query" in caption
+    with_rocchio = "rocchio" in rerankers
+    assert ("square" in caption) is with_rocchio and ("Rocchio" in caption) is with_rocchio
+    assert ("the arrows show where each rewrite" in caption) is with_rocchio
+    assert ("the arrow shows where the rewrite" in caption) is not with_rocchio
+
+
 def test_default_map_falls_back_to_pca_for_a_tiny_corpus(searched) -> None:  # noqa: ANN001
     session, result = searched
     page = report.build_report_html(session, result, map_wait=0.0)
