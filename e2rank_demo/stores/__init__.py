@@ -160,6 +160,14 @@ class StoreDependencyError(ValueError):
     """
 
 
+class StoreUnreachableError(ValueError):
+    """A store's server does not answer; the message names it and says to try again later.
+
+    A ``ValueError`` so that the CLI and the app report it as a plain message. The store
+    stays open: its next call reaches the server again once it is back.
+    """
+
+
 def parse_uri(uri: str) -> tuple[str, str, str | None]:
     """Splits ``backend:location[#collection]``.
 

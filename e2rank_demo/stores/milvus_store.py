@@ -5,6 +5,10 @@ fields ``id`` (primary key), ``vector``, ``title`` and ``text``. The building mo
 identity, name and dimension are collection properties. Until :meth:`MilvusStore.optimize`
 the vector index is ``FLAT`` (exact); ``optimize`` swaps in HNSW or IVF by size.
 
+A server that does not answer (down, restarting, unreachable) is reported as
+:class:`~e2rank_demo.stores.StoreUnreachableError` after at most ``E2RANK_MILVUS_TIMEOUT``
+seconds (default 5), and the store's next call reaches it again once it is back.
+
 Example:
     >>> import numpy as np, tempfile
     >>> from e2rank_demo.stores import StoreInfo, open_store
@@ -23,11 +27,22 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from e2rank_demo.stores import IndexChoice, StoreDependencyError, StoreHits, StoreInfo, check_vectors
-from e2rank_demo.stores import first_new, index_choice
+from e2rank_demo.stores import (
+    IndexChoice,
+    StoreDependencyError,
+    StoreHits,
+    StoreInfo,
+    StoreUnreachableError,
+    check_vectors,
+    first_new,
+    index_choice,
+)
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "e2rank_documents"
 ID_BYTES = 512
@@ -39,8 +54,33 @@ _INDEX_PARAMS: dict[str, tuple[str, dict[str, int]]] = {
     "ivf": ("IVF_FLAT", {"nlist": 4096}),
 }
 _PROPERTY = "e2rank.{}"
-CONNECT_TIMEOUT_S = float(os.environ.get("E2RANK_MILVUS_TIMEOUT", "5"))
-"""How long to wait for a Milvus server before saying it is unreachable."""
+TIMEOUT_ENV = "E2RANK_MILVUS_TIMEOUT"
+_CONNECT_FAILED = 2  # pymilvus' code for a server it cannot (re)connect to
+_NOT_LOADED = 101  # Milvus' CollectionNotLoaded
+# Which ids are stored, and how many, must count every committed insert: a Milvus server's default
+# ("Bounded") may not show the last seconds' writes, and a resumed `index` would add those again.
+_EVERY_WRITE = "Strong"
+
+
+def connect_timeout() -> float:
+    """Seconds to wait for a Milvus server before saying it does not answer (``E2RANK_MILVUS_TIMEOUT``, 5).
+
+    Read at each connection, so an operator (or a test) can change it without re-importing.
+    """
+    return float(os.environ.get(TIMEOUT_ENV, "5"))
+
+
+def _not_answering() -> str:
+    return (f"the Milvus server does not answer (waited up to {connect_timeout():g} s, {TIMEOUT_ENV}); "
+            "try again once it is back")
+
+
+def _unreachable(exc: Exception) -> bool:
+    """Whether ``exc`` says the server cannot be reached (as opposed to refusing a request)."""
+    import grpc
+
+    code = exc.code() if isinstance(exc, grpc.RpcError) else getattr(exc, "code", None)
+    return code in (_CONNECT_FAILED, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -83,19 +123,27 @@ class MilvusStore:
         os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         from pymilvus import MilvusClient
 
+        # pymilvus logs each failed call with its traceback; every failure reaches the caller as an
+        # exception anyway, and a lost server is reported below in one line.
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
         try:
             # A server that does not answer is reported after a short wait, not after gRPC's default.
-            self._client = MilvusClient(location, timeout=None if self._lite_path else CONNECT_TIMEOUT_S)
+            # A channel of its own: after a failure pymilvus opens a new channel, which would otherwise
+            # share the failed connection and its back-off (up to 2 min) instead of dialling again.
+            self._client = MilvusClient(location, timeout=None if self._lite_path else connect_timeout(),
+                                        grpc_options={"grpc.use_local_subchannel_pool": 1})
         except Exception as exc:  # pymilvus raises its own types for a busy file or an unreachable server
+            if _unreachable(exc):
+                raise StoreUnreachableError(f"cannot open {uri}: {_not_answering()}") from None
             raise ValueError(f"cannot open {uri}: {exc}") from None
-        if not self._client.has_collection(self.collection):
+        if not self._call("has_collection", self.collection):
             if not create or read_only:
                 self.close()
                 raise ValueError(f"{uri} has no collection {self.collection!r}; build it with "
                                  f"python -m e2rank_demo index --store {uri}")
             assert info is not None
             self._create(info)
-        props = self._client.describe_collection(self.collection).get("properties", {})
+        props = self._call("describe_collection", self.collection).get("properties", {})
         try:
             self.info = StoreInfo(props[_PROPERTY.format("identity")], props[_PROPERTY.format("model")],
                                   int(props[_PROPERTY.format("dim")]))
@@ -103,7 +151,31 @@ class MilvusStore:
             self.close()
             raise ValueError(f"collection {self.collection!r} at {uri} was not built by e2rank_demo") from None
         self._kind = self._current_kind()
-        self._client.load_collection(self.collection)
+        self._call("load_collection", self.collection)
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``self._client.<method>(...)``; a server that does not answer raises :class:`StoreUnreachableError`.
+
+        Nothing is kept from a failed call: pymilvus opens a new channel on the next one, so the
+        store works again as soon as the server is back. A Milvus Lite server that restarted has
+        forgotten which collections were loaded; its "not loaded" answer loads ours and asks again.
+        """
+        from pymilvus.exceptions import MilvusException
+
+        call = getattr(self._client, method)
+        try:
+            try:
+                return call(*args, **kwargs)
+            except MilvusException as exc:
+                if exc.code != _NOT_LOADED:
+                    raise
+                self._client.load_collection(self.collection)
+                return call(*args, **kwargs)
+        except Exception as exc:
+            if not _unreachable(exc):
+                raise
+            logger.info("%s: %s failed, the server does not answer (%s)", self.uri, method, exc)
+            raise StoreUnreachableError(f"{self.uri}: {_not_answering()}") from None
 
     def _create(self, info: StoreInfo) -> None:
         from pymilvus import DataType
@@ -113,10 +185,9 @@ class MilvusStore:
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=info.dim)
         schema.add_field("title", DataType.VARCHAR, max_length=TITLE_BYTES)
         schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES)
-        self._client.create_collection(self.collection, schema=schema, index_params=self._index_params("flat"),
-                                       properties={_PROPERTY.format("identity"): info.identity,
-                                                   _PROPERTY.format("model"): info.model,
-                                                   _PROPERTY.format("dim"): str(info.dim)})
+        self._call("create_collection", self.collection, schema=schema, index_params=self._index_params("flat"),
+                   properties={_PROPERTY.format("identity"): info.identity, _PROPERTY.format("model"): info.model,
+                               _PROPERTY.format("dim"): str(info.dim)})
 
     def _index_params(self, kind: IndexChoice):  # noqa: ANN202 - pymilvus IndexParams
         index_type, params = _INDEX_PARAMS[kind]
@@ -125,10 +196,10 @@ class MilvusStore:
         return index
 
     def _current_kind(self) -> IndexChoice:
-        names = self._client.list_indexes(self.collection, field_name="vector")
+        names = self._call("list_indexes", self.collection, field_name="vector")
         if not names:
             return "flat"
-        index_type = str(self._client.describe_index(self.collection, names[0]).get("index_type", "FLAT"))
+        index_type = str(self._call("describe_index", self.collection, names[0]).get("index_type", "FLAT"))
         return {v[0]: k for k, v in _INDEX_PARAMS.items()}.get(index_type.upper(), "flat")  # type: ignore[return-value]
 
     @property
@@ -143,7 +214,8 @@ class MilvusStore:
         for start in range(0, len(unique), 1000):
             # JSON string literals: pymilvus' own ``ids=`` quoting breaks on an id with a quote.
             quoted = ", ".join(json.dumps(pid, ensure_ascii=False) for pid in unique[start:start + 1000])
-            rows = self._client.query(self.collection, filter=f"id in [{quoted}]", output_fields=["id"])
+            rows = self._call("query", self.collection, filter=f"id in [{quoted}]", output_fields=["id"],
+                              consistency_level=_EVERY_WRITE)
             found.update(str(r["id"]) for r in rows)
         return found
 
@@ -162,14 +234,15 @@ class MilvusStore:
                 raise ValueError(f"passage id {pid[:40]!r}... is longer than Milvus' {ID_BYTES} bytes")
         keep = first_new(ids, self._stored(ids))
         if keep:
-            self._client.insert(self.collection, [
+            self._call("insert", self.collection, [
                 {"id": ids[i], "vector": vectors[i], "title": _clip(titles[i], TITLE_BYTES),
                  "text": _clip(texts[i], TEXT_BYTES)} for i in keep])
         return len(keep)
 
     def count(self) -> int:
         """Passages stored (an exact ``count(*)``)."""
-        rows = self._client.query(self.collection, filter="", output_fields=["count(*)"])
+        rows = self._call("query", self.collection, filter="", output_fields=["count(*)"],
+                          consistency_level=_EVERY_WRITE)
         return int(rows[0]["count(*)"])
 
     def optimize(self, kind: IndexChoice | None = None) -> IndexChoice:
@@ -177,27 +250,27 @@ class MilvusStore:
         if not self.read_only:
             # Seals the in-memory rows into segments: the index covers segments, and Milvus Lite
             # searches unsealed rows one by one (seconds per query at 10k rows here).
-            self._client.flush(self.collection)
+            self._call("flush", self.collection)
         kind = kind or index_choice(self.count())
         if kind != self._kind and not self.read_only:
             from pymilvus.exceptions import MilvusException
 
-            self._client.release_collection(self.collection)
+            self._call("release_collection", self.collection)
             # pymilvus retries an index call whose connection failed; on a long call (Milvus Lite
             # compacting a million rows) the first attempt may have landed and the retry is refused.
             # So a refusal counts only if the collection is not in the state the call asked for.
-            for name in self._client.list_indexes(self.collection, field_name="vector"):
+            for name in self._call("list_indexes", self.collection, field_name="vector"):
                 try:
-                    self._client.drop_index(self.collection, name)
+                    self._call("drop_index", self.collection, name)
                 except MilvusException:
-                    if name in self._client.list_indexes(self.collection, field_name="vector"):
+                    if name in self._call("list_indexes", self.collection, field_name="vector"):
                         raise
             try:
-                self._client.create_index(self.collection, self._index_params(kind))
+                self._call("create_index", self.collection, self._index_params(kind))
             except MilvusException:
                 if self._current_kind() != kind:
                     raise
-            self._client.load_collection(self.collection)
+            self._call("load_collection", self.collection)
             self._kind = kind
         return self._kind
 
@@ -205,7 +278,7 @@ class MilvusStore:
     def search(self, query_vector: np.ndarray, n: int) -> StoreHits:
         """Top-``n`` by inner product, with the stored vectors, titles and texts."""
         query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-        found = self._client.search(self.collection, data=[query.tolist()], limit=n,
+        found = self._call("search", self.collection, data=[query.tolist()], limit=n,
                                     output_fields=["vector", "title", "text"],
                                     search_params=_search_params(self._kind, n))[0]
         dim = self.info.dim
