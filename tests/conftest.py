@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 # Tests never touch the network: any hub access fails fast instead of hanging.
@@ -12,6 +13,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
+from milvus_server import MilvusServer, serve_milvus  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -89,6 +91,16 @@ def small_docs():
         Document("sourdough", "Sourdough", "Sourdough bread uses wild yeast and lactic acid bacteria."),
         Document("mars", "Mars", "Mars is the fourth planet from the Sun and has two small moons."),
     ]
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusServer]:
+    """One ``milvus-lite server`` on 127.0.0.1 for the session (tests/milvus_server.py); give each test its own collection.
+
+    Tests that stop the server start their own with :func:`milvus_server.serve_milvus`.
+    """
+    with serve_milvus(tmp_path_factory.mktemp("milvus-server")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
