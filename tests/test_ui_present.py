@@ -7,6 +7,7 @@ times N = 10 candidates.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,7 +16,7 @@ import pytest
 
 from e2rank_demo import projection
 from e2rank_demo.records import ListwisePrompt
-from e2rank_demo.ui import present, share
+from e2rank_demo.ui import present, render, share
 from e2rank_demo.ui.state import UISession
 
 SKIP = type(gr.skip())
@@ -113,6 +114,15 @@ def test_refusals_are_plain_warnings() -> None:
     assert present.walkthrough_link(ps)[0] == ""
     assert all(isinstance(o, SKIP) for o in present.start_pending(None, "minilm", "dense", 10, 4, 0.0, "official",
                                                                   ps, UISession()))
+
+
+def test_the_intro_lists_every_step() -> None:
+    """Before Start, the intro names the steps from STEPS itself, so a new step is never left out."""
+    intro = present.heading_html(0)
+    assert f"in {present.N_STEPS} steps" in intro
+    assert re.findall(r"<li>(.*?)</li>", intro) == [render.esc(title) for title, _, _ in present.STEPS]
+    assert re.findall(r'<li class="[^"]*" title="([^"]*)"', present.steps_html(0)) == re.findall(r"<li>(.*?)</li>",
+                                                                                               intro)
 
 
 def test_corpus_picker_offers_its_example_queries() -> None:

@@ -121,6 +121,21 @@ if (!window.e2rPresentKeys) {
   });
 }
 """
+# The step pills: one row when it fits the step bar, else the fewest rows that do, all of them as full as can
+# be (7 pills: 4 + 3, never 6 + 1); measured, so it follows the sidebar, the window and the number of steps.
+PILLS_JS = """
+const fitPills = () => {
+  const list = element.querySelector(".present-step ol");
+  if (!list) return;
+  const n = list.children.length;
+  for (let rows = 1; rows <= n; rows++) {
+    list.style.setProperty("--cols", Math.ceil(n / rows));
+    if (list.scrollWidth <= list.clientWidth + 1) break;
+  }
+};
+new ResizeObserver(fitPills).observe(element);
+watch("value", fitPills);  // every step redraws the pills
+"""
 # After each step: bring the step bar to the top of the window (the page header scrolls away), and
 # on step 3 press the map's Play button once, so the pseudo-query moves by itself.
 AFTER_STEP_JS = """() => {
@@ -218,14 +233,14 @@ class PresentTab:
 
 
 def steps_html(step: int) -> str:
-    """The step indicator: six numbered steps, the current one highlighted."""
+    """The step indicator: one numbered pill per step, the current one highlighted."""
     items = []
     for i, (title, short, _) in enumerate(STEPS, start=1):
         cls = "current" if i == step else "done" if i < step else ""
         current = ' aria-current="step"' if i == step else ""
         items.append(f'<li class="{cls}" title="{render.esc(title)}"{current}><span class="num">{i}</span> '
                      f"{render.esc(short)}</li>")
-    return (f'<nav class="present-step" data-step="{step}" aria-label="Walkthrough steps">'
+    return (f'<nav class="present-step" data-step="{step}" aria-label="Walkthrough steps" style="--cols: {N_STEPS}">'
             f'<ol>{"".join(items)}</ol></nav>')
 
 
@@ -233,10 +248,12 @@ def heading_html(step: int, notice: str | None = None) -> str:
     """The step's title and caption."""
     warn = f'<p class="e2r-warn" role="alert">{render.esc(notice)}</p>' if notice else ""
     if step == 0:
-        return ('<div class="present-head"><h2>Present E2Rank in six steps</h2><p class="present-caption">Choose a '
-                "bundled corpus and one of its example queries, then press Start. Next and Back (or the arrow "
-                "keys, or a presenter's clicker) walk through one query: the first stage, the listwise prompt, the "
-                "pseudo-query on the map, the reranked list and the latency.</p></div>")
+        # The list is the steps themselves, so a step added to STEPS is announced here too.
+        items = "".join(f"<li>{render.esc(title)}</li>" for title, _, _ in STEPS)
+        return (f'<div class="present-head"><h2>Present E2Rank in {N_STEPS} steps</h2><p class="present-caption">'
+                "Choose a bundled corpus and one of its example queries, then press Start. Next and Back (or the "
+                "arrow keys, or a presenter's clicker) walk through one query:</p>"
+                f'<ol class="present-intro">{items}</ol></div>')
     title, _, caption = STEPS[step - 1]
     return (f'<div class="present-head" data-step="{step}"><h2>Step {step} of {N_STEPS}: {render.esc(title)}</h2>'
             f'<p class="present-caption">{render.esc(caption)}</p>{warn}</div>')
@@ -608,13 +625,13 @@ def build_tab() -> PresentTab:
     with gr.Tab("Present", id="present", elem_id="present-tab"):
         with gr.Row(equal_height=True, elem_id="present-setup"):
             corpus = gr.Dropdown([(i.title, i.name) for i in infos], value=first, label="Bundled corpus",
-                                 elem_id="present-corpus", scale=3, min_width=200)
+                                 elem_id="present-corpus", scale=4, min_width=300)
             query = gr.Dropdown(queries, value=queries[0] if queries else None, label="Example query",
                                 allow_custom_value=True, elem_id="present-query", scale=5, min_width=260)
             start_btn = gr.Button("▶ Start", variant="primary", elem_id="present-start", scale=0, min_width=140)
         with gr.Row(equal_height=True, elem_id="present-nav"):
             back = gr.Button("◀ Back", interactive=False, elem_id="present-back", scale=0, min_width=130)
-            steps = gr.HTML(steps_html(0), elem_id="present-steps", js_on_load=KEYS_JS)
+            steps = gr.HTML(steps_html(0), elem_id="present-steps", js_on_load=KEYS_JS + PILLS_JS)
             nxt = gr.Button("Next ▶", variant="primary", interactive=False, elem_id="present-next", scale=0,
                             min_width=130)
         heading = gr.HTML(heading_html(0), elem_id="present-heading", js_on_load=None)

@@ -184,3 +184,44 @@ def test_present_start_needs_no_typing(open_app: Callable[..., AppPage]) -> None
     page.click("#present-back")
     wait_for_step(app, 1, timeout=30_000)
     assert app.dialogs == [] and app.errors == []
+
+
+SETUP_FITS = """() => {
+    const box = document.querySelector('#present-corpus input');
+    const caret = document.querySelector('#present-corpus .icon-wrap').getBoundingClientRect();
+    const textEnd = box.getBoundingClientRect().right - parseFloat(getComputedStyle(box).paddingRight);
+    return textEnd <= caret.left + 1 && getComputedStyle(box).textOverflow === 'ellipsis';
+}"""
+PILL_ROWS = """() => {
+    const bar = document.querySelector('#present-steps').getBoundingClientRect();
+    const rows = {}, outside = [];
+    for (const pill of document.querySelectorAll('#present-steps li')) {
+        const r = pill.getBoundingClientRect();
+        rows[Math.round(r.top)] = (rows[Math.round(r.top)] || 0) + 1;
+        if (r.left < bar.left - 1 || r.right > bar.right + 1) outside.push(pill.textContent);
+    }
+    return {rows: Object.values(rows), outside};
+}"""
+
+
+def test_present_intro_lists_every_step_and_the_setup_fits(open_app: Callable[..., AppPage]) -> None:
+    """Before Start: the intro names every step, the corpus title stops before the caret, the pills fit evenly."""
+    from e2rank_demo.ui.present import STEPS
+
+    app = open_app({"width": 1280, "height": 800})
+    page = app.page
+    page.get_by_role("tab", name="Present").click()
+    intro = page.locator("#present-heading .present-intro li").all_inner_texts()
+    assert intro == [title for title, _, _ in STEPS]
+    assert page.locator("#present-heading h2").inner_text() == f"Present E2Rank in {len(STEPS)} steps"
+    for sidebar in ("open", "folded"):
+        if sidebar == "folded":
+            page.evaluate("() => document.querySelector('#sidebar.open button')?.click()")
+            page.wait_for_function("() => !document.querySelector('#sidebar.open')")
+        # The pills are laid out again when the step bar's width changes (a ResizeObserver): wait for that.
+        page.wait_for_function(f"() => ({PILL_ROWS})().outside.length === 0", timeout=10_000)
+        assert page.evaluate(SETUP_FITS), sidebar
+        rows = page.evaluate(PILL_ROWS)["rows"]
+        assert sum(rows) == len(STEPS) and max(rows) - min(rows) <= 1, (sidebar, rows)
+        app.screenshot(f"present-intro-sidebar-{sidebar}")
+    assert app.dialogs == [] and app.errors == []
