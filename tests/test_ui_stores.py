@@ -1,13 +1,16 @@
 """"Open an index" in the app: a read-only store as the session's corpus, searched through the UI callbacks.
 
 Stores are built here from five short documents with the real offline model (``minilm``),
-in FAISS and Milvus Lite, inside a folder the tests name as ``E2RANK_STORES_DIR``.
+in FAISS and Milvus Lite, inside a folder the tests name as ``E2RANK_STORES_DIR``, and on a
+Milvus server (``milvus-lite server`` on loopback) named in ``E2RANK_STORES``.
 """
 
 from __future__ import annotations
 
 import html
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from e2rank_demo.stores.catalog import listed_stores, typed_uri_allowed
 from e2rank_demo.ui import callbacks, share, visuals
 from e2rank_demo.ui.state import UISession
 
+REPO = Path(__file__).resolve().parents[1]
 BACKENDS = {"faiss": "docs", "milvus": "docs.db"}
 
 
@@ -175,3 +179,44 @@ def test_bad_choices_get_a_clear_message_and_keep_the_corpus(served: Path, monke
     typed = typed.format(dir=served, port=_closed_port())
     assert expected in _error(callbacks.open_index, name, typed, "minilm", state)
     assert (state.corpus, state.index, state.result) == before and not state.indexing
+
+
+@pytest.mark.slow
+def test_index_server_going_away_mid_session_is_a_message_and_search_resumes_when_it_is_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minilm, small_docs) -> None:  # noqa: ANN001
+    """A Milvus server's index listed in ``E2RANK_STORES``: opened and searched over the wire. The server stops:
+    a search gets a plain message, the opened index and last result stay, another visitor still searches and the
+    CLI says the same without a traceback. Restarted on the same port and data: the same session searches again."""
+    from milvus_server import serve_milvus
+
+    with serve_milvus(tmp_path) as server:
+        uri = server.uri("docs")
+        _build(uri, minilm, small_docs)
+        monkeypatch.delenv("E2RANK_STORES_DIR", raising=False)
+        monkeypatch.setenv("E2RANK_STORES", uri)
+        monkeypatch.setenv("E2RANK_ALLOW_STORE_URI", "0")
+        monkeypatch.setenv("E2RANK_MILVUS_TIMEOUT", "2")
+        assert callbacks.store_picker().choices == [(uri, uri)]
+        state, other = UISession(), UISession()
+        stats, status, *_ = callbacks.open_index(uri, "", "minilm", state)
+        assert state.corpus.store == uri and html.escape(uri, quote=False) in stats
+        assert "Opened the index (5 passages)" in status
+        callbacks.paste_text("Bread rises in the oven.\n\nTides follow the Moon.", 200, 40, "minilm", other)
+        _search(state)
+        before = state.result
+        assert before is not None and before.first_stage.ids[0] in {"bread", "sourdough"}
+
+        server.stop()
+        message = _error(_search, state)
+        assert f"{uri}: the Milvus server does not answer" in message and "try again once it is back" in message
+        assert state.corpus.store == uri and state.result is before and not state.indexing
+        _search(other)  # another visitor's in-memory corpus is not held up
+        assert other.result is not None and other.result.query == "why does bread rise"
+        cli = subprocess.run([sys.executable, "-m", "e2rank_demo", "search", "--store", uri, "--query", "bread"],
+                             check=False, capture_output=True, text=True, timeout=600, cwd=REPO)
+        assert cli.returncode == 2 and "the Milvus server does not answer" in cli.stderr
+        assert "Traceback" not in cli.stderr and "MilvusException" not in cli.stderr, cli.stderr
+
+        server.start()  # same port, same data directory
+        _search(state)
+        assert state.result is not before and state.result.first_stage.ids == before.first_stage.ids
