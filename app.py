@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 
@@ -20,35 +21,61 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Builds the page, starts loading the model in the background and serves."""
+    """Builds the page, starts loading the model in the background and serves until Ctrl+C or SIGTERM.
+
+    Every way out ends in ``os._exit`` at once: interpreter shutdown would wait for background
+    work (a hub download, the model load, UMAP's numba compilation: up to minutes), and
+    Gradio's own Ctrl+C handling waits up to 5 s for open browser tabs' event streams, which
+    never end by themselves. The caches are written atomically (SQLite transactions,
+    write-then-rename), so stopping mid-way loses nothing.
+    """
     args = parse_args(argv)
     # Start-up logs each step with its time (model, faiss, numba warm-up, sample maps), like the MTEB
     # leaderboard app; an embedding host that configured logging itself keeps its own setup.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("e2rank_demo").setLevel(logging.INFO)
+    log = logging.getLogger("e2rank_demo")
+    log.setLevel(logging.INFO)
     if args.share or args.host.strip() not in ("127.0.0.1", "localhost", "::1"):
         # Visitors from elsewhere pick a listed index; they never type a path or URL (SECURITY.md).
         os.environ.setdefault("E2RANK_ALLOW_STORE_URI", "0")
-    from e2rank_demo.ui import build_demo, launch_options, warm_up_in_background
-    from e2rank_demo.ui.callbacks import start_up_step
-
-    with start_up_step("building the page"):
-        demo = build_demo()
-    warm_up_in_background()
-    # Four events at a time: one session's long indexing run never blocks another's search.
-    demo.queue(default_concurrency_limit=4, max_size=64)
-    # SIGTERM (docker stop, a Space restart) stops the server like Ctrl+C does.
+    # SIGTERM (docker stop, a Space restart) stops the server like Ctrl+C does, from the first moment on.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    logging.getLogger("e2rank_demo").info("start-up: serving on http://%s:%d", args.host, args.port)
+    demo, code = None, 0
     try:
-        demo.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
-    finally:
-        clean_up(demo)
-    # Background work (a hub download, the UMAP warm-up) must not hold up the exit; the caches
-    # are written atomically (SQLite transactions, write-then-rename), so stopping loses nothing.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+        from e2rank_demo.ui import build_demo, launch_options, warm_up_in_background
+        from e2rank_demo.ui.callbacks import start_up_step
+
+        with start_up_step("building the page"):
+            demo = build_demo()
+        warm_up_in_background()
+        # Four events at a time: one session's long indexing run never blocks another's search.
+        demo.queue(default_concurrency_limit=4, max_size=64)
+        log.info("start-up: serving on http://%s:%d", args.host, args.port)
+        demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
+                    **launch_options())
+        while demo.is_running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        log.info("stopping (Ctrl+C or SIGTERM)")
+    except Exception:  # noqa: BLE001 - reported, then the same prompt exit
+        log.exception("the server stopped on an error")
+        code = 1
+    try:
+        if demo is not None:
+            stop(demo)
+    finally:  # a second Ctrl+C during the clean-up must not fall back to the slow interpreter exit
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def stop(demo: Any) -> None:
+    """Ends the public link's tunnel and deletes this run's files; the server ends with the process."""
+    from gradio.tunneling import CURRENT_TUNNELS
+
+    for tunnel in CURRENT_TUNNELS:  # os._exit skips the atexit hook that would end them
+        tunnel.kill()
+    clean_up(demo)
 
 
 def clean_up(demo: Any) -> None:

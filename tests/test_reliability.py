@@ -610,4 +610,4 @@ def test_sigterm_deletes_uploads_and_exports(tmp_path: Path) -> None:
             time.sleep(0.5)
         assert leftovers() == []
         assert proc.wait(timeout=15) == 0  # promptly, even with background work still running
-        assert "Keyboard interruption" in (tmp_path / "app.log").read_text()
+        assert "stopping (Ctrl+C or SIGTERM)" in (tmp_path / "app.log").read_text()
