@@ -1,4 +1,16 @@
 () => {
+  // Gradio 6.31's upload progress closes its event stream through a stub that only warns "Method not
+  // implemented." (gradio-app/gradio#12002), twice per upload; the stream ends by itself once the upload is
+  // done, so that one message, exactly, is dropped from the console.
+  if (!window.e2rQuietUploads) {
+    window.e2rQuietUploads = true;
+    const warn = console.warn.bind(console);
+    console.warn = (...args) => {
+      if (args.length === 1 && args[0] === "Method not implemented.") return;
+      warn(...args);
+    };
+  }
+
   // Links the same passage across the result columns (rows carry data-pid).
   // Listeners sit on the document, so they keep working when Gradio re-renders the columns.
   const hitOf = (event) => (event.target instanceof Element ? event.target.closest(".e2r-hit") : null);
