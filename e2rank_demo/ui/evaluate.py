@@ -476,9 +476,10 @@ def build_tab() -> EvalTab:
     offered, missing_note = collections()
     first = offered[0]
     with gr.Tab("Evaluate", id="evaluate", elem_id="evaluate-tab"):
-        gr.Markdown("Score the first stage and the rerankers over every judged query of a collection "
-                    "(nDCG@10, MRR@10, Recall@100). The model is the one chosen under *Model and passages* in the "
-                    "sidebar; N = 100 candidates, k = 20 prompt documents, the collection's task instruction.",
+        gr.Markdown(f"Score the first stage and the rerankers on a collection's judged queries (nDCG@10, MRR@10, "
+                    f"Recall@100): by default a seeded sample of {DEFAULT_SAMPLE_SIZE}, the same queries for the same "
+                    "seed, or all of them (*Queries* below). The model is the one chosen under *Model and passages* "
+                    "in the sidebar; N = 100 candidates, k = 20 prompt documents, the collection's task instruction.",
                     elem_classes="e2r-hint")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):

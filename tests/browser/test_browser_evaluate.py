@@ -95,3 +95,29 @@ def test_evaluate_scifact_sample_of_50_queries(open_app: Callable[..., AppPage])
                 }""", timeout=120_000)
             page.wait_for_selector("#col-e2rank .e2r-hit", timeout=120_000)
     assert app.dialogs == []
+
+
+PROGRESS_OVER_PLACEHOLDER = """() => {
+    if (!document.querySelector('#eval-metrics .progress-text, #eval-metrics .progress-level')) return null;
+    const empty = document.querySelector('#eval-metrics .e2r-eval-empty');
+    return empty ? getComputedStyle(empty).visibility : 'replaced';
+}"""
+
+
+def test_evaluate_says_what_it_runs_and_its_progress_stands_alone(open_app: Callable[..., AppPage]) -> None:
+    """The intro names the default (a seeded sample of the size shown); the progress hides the placeholder text."""
+    app = open_app(TALL)
+    page = app.page
+    page.get_by_role("tab", name="Evaluate").click()
+    size = page.locator("#eval-size input").input_value()
+    intro = page.locator("#evaluate-tab .e2r-hint").first.inner_text()
+    assert f"by default a seeded sample of {size}" in intro and "every judged query" not in intro
+    page.locator("#eval-collection label", has_text="General").click()
+    page.click("#eval-run")
+    # Read at the first moment the progress shows: the placeholder under it is hidden, not overprinted.
+    shown = page.wait_for_function(PROGRESS_OVER_PLACEHOLDER, timeout=120_000).json_value()
+    assert shown in ("hidden", "replaced")
+    app.screenshot("evaluate-running")
+    page.wait_for_selector("#eval-metrics td[data-system='e2rank'][data-metric='ndcg@10']", timeout=300_000)
+    assert page.locator("#eval-metrics .e2r-eval-empty").count() == 0
+    assert app.dialogs == [] and app.errors == []
