@@ -31,7 +31,7 @@ import numpy as np
 from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.index import EncodeStats, IndexKind, VectorIndex, embed_corpus
 from e2rank_demo.models import Embedder, ProgressFn
-from e2rank_demo.prompt_lab import Influence, Provenance, leave_one_out, provenance
+from e2rank_demo.prompt_lab import Influence, PoolingComparison, Provenance, compare_pooling, leave_one_out, provenance
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.records import (
     PROMPT_POOLINGS,
@@ -421,3 +421,20 @@ class SearchSession:
         return provenance(result.prompt_ids, result.prompt.vector, result.query_vector,
                           self.vectors[self._prompt_rows(result.prompt_ids)],
                           settings.rocchio_alpha, settings.rocchio_beta)
+
+    def compare_pooling(self, result: QueryResult, other: PromptPooling | None = None,
+                        relevance: Mapping[str, int] | None = None) -> PoolingComparison:
+        """``result``'s prompt pooled with its own pooling and with ``other`` (by default mean against query,
+        a decoder's last token against query): both pseudo-queries, both rankings of the same candidates.
+
+        Args:
+            result: A result with an E2Rank ranking (from :meth:`search` or :meth:`rerank_with_prompt`).
+            other: The pooling to compare with (:data:`~e2rank_demo.prompt_lab.OTHER_POOLING` by default).
+            relevance: Judgments ``{passage id: grade}`` for this query (nDCG@10 of both rankings).
+        """
+        if result.prompt is None:
+            raise ValueError("this result has no listwise prompt (run the e2rank reranker)")
+        rows = self._prompt_rows(result.prompt_ids)
+        return compare_pooling(self._e2rank(result), result.query, result.query_vector,
+                               [self.texts[r] for r in rows], result.candidates.ids,
+                               self.vectors[result.candidates.rows], other, relevance)

@@ -11,9 +11,12 @@ that measurable:
   (cosine distance) and what that does to nDCG@10 and to the relevant documents' ranks.
 * :func:`provenance` gives the pseudo-query's cosine to the query and to each prompt
   document, next to the same numbers for Rocchio's vector over the same documents.
+* :func:`compare_pooling` embeds the same prompt with two poolings (e.g. ``mean`` over all
+  its tokens against ``query``, the query's own tokens inside it) and reports how the
+  pseudo-query and the ranking change.
 
 :class:`~e2rank_demo.pipeline.SearchSession` wraps these for a search result
-(``rerank_with_prompt``, ``prompt_influence``, ``prompt_provenance``).
+(``rerank_with_prompt``, ``prompt_influence``, ``prompt_provenance``, ``compare_pooling``).
 
 Example:
     >>> compose_prompt(["a", "b", "c", "d"], k=3, pinned=["d", "b"])
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from e2rank_demo.metrics import per_query
+from e2rank_demo.records import PromptPooling
 from e2rank_demo.rerank import E2RankReranker, rocchio_vector
 
 
@@ -203,4 +207,103 @@ def provenance(
         rocchio_to_query=float(rocchio @ query_vector),
         rocchio_to_docs=[float(v) for v in doc_vectors @ rocchio],
         prompt_to_rocchio=float(prompt_vector @ rocchio),
+    )
+
+
+# --------------------------------------------------------------------------- pooling flip
+OTHER_POOLING: dict[str, PromptPooling] = {"query": "mean", "mean": "query", "last": "query"}
+"""The pooling a flip compares with: mean and query with each other, a decoder's last token with query."""
+
+
+@dataclass(frozen=True)
+class PoolingComparison:
+    """One listwise prompt pooled two ways, and what that changes.
+
+    Attributes:
+        query: The query.
+        poolings: The search's pooling, then the other one.
+        vectors: The pseudo-query under each pooling, aligned with ``poolings``.
+        pooled_tokens: Token positions each pooling averaged (1 for ``last``).
+        n_tokens: Tokens in the prompt.
+        candidate_ids: The candidates, in first-stage order.
+        ranks: For each pooling, the rank of every candidate (1 = best).
+        to_query: cos(each pseudo-query, the query).
+        cosine: cos between the two pseudo-queries.
+        ndcg: nDCG@10 of each ranking (``None`` without judgments).
+    """
+
+    query: str
+    poolings: tuple[PromptPooling, PromptPooling]
+    vectors: tuple[np.ndarray, np.ndarray]
+    pooled_tokens: tuple[int, int]
+    n_tokens: int
+    candidate_ids: list[str]
+    ranks: tuple[dict[str, int], dict[str, int]]
+    to_query: tuple[float, float]
+    cosine: float
+    ndcg: tuple[float, float] | None
+
+    def moves(self, top: int = 10) -> list[tuple[str, int, int]]:
+        """``(id, rank under the first pooling, rank under the second)`` for the documents in either top
+        ``top``, largest move first (ties: better first rank first)."""
+        first, second = self.ranks
+        shown = [pid for pid in self.candidate_ids if first[pid] <= top or second[pid] <= top]
+        rows = [(pid, first[pid], second[pid]) for pid in shown]
+        return sorted(rows, key=lambda row: (-abs(row[2] - row[1]), row[1]))
+
+    def shared_top(self, top: int = 10) -> int:
+        """Documents both rankings put in their top ``top``."""
+        first, second = self.ranks
+        return sum(1 for pid in self.candidate_ids if first[pid] <= top and second[pid] <= top)
+
+
+def compare_pooling(
+    reranker: E2RankReranker,
+    query: str,
+    query_vector: np.ndarray,
+    prompt_texts: Sequence[str],
+    candidate_ids: Sequence[str],
+    doc_vectors: np.ndarray,
+    other: PromptPooling | None = None,
+    relevance: Mapping[str, int] | None = None,
+) -> PoolingComparison:
+    """Embeds one prompt with the reranker's pooling and with ``other``, and ranks the candidates with each.
+
+    Args:
+        reranker: The E2Rank reranker in force (model, header, order, pooling, interpolation).
+        query: The query text.
+        query_vector: The embedded query.
+        prompt_texts: The prompt documents' texts, in prompt order.
+        candidate_ids: The candidates, in first-stage order.
+        doc_vectors: Their cached embeddings, aligned with ``candidate_ids``.
+        other: The pooling to compare with; default :data:`OTHER_POOLING` of the reranker's.
+        relevance: Graded judgments ``{passage id: grade}`` for this query, if any.
+
+    Returns:
+        Both pseudo-queries, both rankings and what they share.
+    """
+    embedder = reranker.embedder
+    current: PromptPooling = reranker.pooling or embedder.prompt_pooling
+    other = other or OTHER_POOLING[current]
+    built = embedder.build_listwise(query, list(prompt_texts), reranker.header, reranker.order)
+    prompts = [embedder.encode_prompt(built, pooling) for pooling in (current, other)]
+    scores = [reranker.score(p.vector, query_vector, doc_vectors) for p in prompts]
+    ids = list(candidate_ids)
+    ndcg = None
+    judged = {pid: int(g) for pid, g in (relevance or {}).items()}
+    if judged:
+        run = {str(i): dict(zip(ids, map(float, s))) for i, s in enumerate(scores)}
+        values = per_query({qid: judged for qid in run}, run)
+        ndcg = (values["0"]["ndcg@10"], values["1"]["ndcg@10"])
+    return PoolingComparison(
+        query=query,
+        poolings=(current, other),
+        vectors=(prompts[0].vector, prompts[1].vector),
+        pooled_tokens=(prompts[0].pooled_tokens, prompts[1].pooled_tokens),
+        n_tokens=prompts[0].n_tokens,
+        candidate_ids=ids,
+        ranks=(_ranks(ids, scores[0]), _ranks(ids, scores[1])),
+        to_query=(float(prompts[0].vector @ query_vector), float(prompts[1].vector @ query_vector)),
+        cosine=float(prompts[0].vector @ prompts[1].vector),
+        ndcg=ndcg,
     )

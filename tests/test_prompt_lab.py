@@ -108,3 +108,27 @@ def test_batched_prompts_equal_single_passes(session: SearchSession) -> None:
         single = session.embedder.encode_prompt(one)
         np.testing.assert_allclose(b.vector, single.vector, atol=1e-5)
         assert b.n_tokens == single.n_tokens
+
+
+def test_flipping_the_pooling_ranks_with_the_other_pseudo_query(session: SearchSession) -> None:
+    """The same prompt pooled the other way gives the vector and ranking of a search run with that pooling;
+    the comparison's ranks, moves, shared top and cosines are what those two rankings say."""
+    result = session.search("why does bread rise", SETTINGS)
+    current = result.prompt.pooling
+    flipped = session.compare_pooling(result, relevance={"bread": 1, "sourdough": 1})
+    other = {"query": "mean", "mean": "query", "last": "query"}[current]
+    assert flipped.poolings == (current, other)
+    np.testing.assert_allclose(flipped.vectors[0], result.prompt.vector, atol=1e-5)
+    direct = session.search("why does bread rise", SETTINGS.replace(prompt_pooling=other))
+    np.testing.assert_allclose(flipped.vectors[1], direct.prompt.vector, atol=1e-5)
+    for ranks, ranking in zip(flipped.ranks, (result.reranked["e2rank"], direct.reranked["e2rank"])):
+        assert sorted(ranks, key=ranks.__getitem__) == ranking.ids
+    assert flipped.cosine == pytest.approx(float(flipped.vectors[0] @ flipped.vectors[1]), abs=1e-6)
+    assert flipped.to_query[1] == pytest.approx(float(direct.prompt.vector @ result.query_vector), abs=1e-5)
+    assert flipped.pooled_tokens[0] == result.prompt.pooled_tokens and flipped.n_tokens == result.prompt.n_tokens
+    moves = flipped.moves(top=3)
+    assert all(a <= 3 or b <= 3 for _, a, b in moves)
+    assert [abs(b - a) for _, a, b in moves] == sorted((abs(b - a) for _, a, b in moves), reverse=True)
+    assert flipped.shared_top(6) == 6 and flipped.ndcg is not None and len(flipped.ndcg) == 2
+    chosen = session.compare_pooling(result, "mean" if current != "mean" else "last")
+    assert chosen.poolings[1] == ("mean" if current != "mean" else "last")

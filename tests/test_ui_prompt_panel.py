@@ -52,3 +52,27 @@ def test_nothing_searched_yet() -> None:
     assert docs.choices == [] and "Search first" in info
     with pytest.warns(UserWarning, match="Search first"):
         prompt_panel.reset_prompt(False, UISession())
+
+
+def test_flipping_the_pooling_shows_the_rank_moves_and_both_pseudo_queries(state: UISession) -> None:
+    """The flip lists every document of either top 10 whose rank changes, with both ranks, and draws the query
+    and both pseudo-queries on the map; a new prompt clears it; before a search it only warns."""
+    import json
+
+    info, plot = prompt_panel.flip_pooling(state)
+    expected = state.index.compare_pooling(state.result, relevance=state.judgments_for(state.result.query) or None)
+    a, b = expected.poolings
+    assert a == state.result.prompt.pooling and f"<b>{a}</b> pooling (this search's)" in info
+    assert f"cos between the two pseudo-queries <b>{expected.cosine:.3f}</b>" in info
+    moved = [(pid, r0, r1) for pid, r0, r1 in expected.moves(10) if r0 != r1]
+    for pid, r0, r1 in moved:
+        assert f'<tr data-pid="{pid}"><td>' in info and f"</td><td>{r0}</td><td>{r1}</td>" in info
+    assert info.count("<tr data-pid=") == len(moved)
+    assert plot.visible is True
+    figure = json.loads(plot.value["plot"] if isinstance(plot.value, dict) else plot.value.plot)
+    names = [trace.get("name") for trace in figure["data"]]
+    assert "Query" in names and any(n.startswith("pseudo-query") and "this search" in n for n in names)
+    assert any(n.startswith("pseudo-query") and "flipped" in n for n in names)
+    assert prompt_panel.clear_flip()[0] == ""
+    with pytest.warns(UserWarning, match="Search first"):
+        prompt_panel.flip_pooling(UISession())

@@ -4,14 +4,18 @@ The panel sits under the results. Its multi-select holds the prompt's passages i
 order: removing one takes it out, adding one appends it (so removing and re-adding moves
 a document to the end). *Pin marked-relevant first* puts the documents ticked relevant at
 the front (true relevance feedback), *Reset to top-k* returns to the paper's setting, and
-*Influence* draws the leave-one-out chart (one batched forward pass of k prompts).
+*Influence* draws the leave-one-out chart (one batched forward pass of k prompts), and
+*Flip the pooling* embeds the same prompt with the other pooling (mean over all its tokens
+against the query's own tokens; a decoder's last token against the query's tokens) and shows
+which documents move and both pseudo-queries on the map
+(:meth:`~e2rank_demo.pipeline.SearchSession.compare_pooling`).
 
 Every edit calls :meth:`~e2rank_demo.pipeline.SearchSession.rerank_with_prompt`, which
 re-embeds only the prompt and rescores the cached candidate vectors; the result replaces
 the session's last result, so the columns, badges, metrics, the prompt view, the share
 link, the report and the Embedding map's pseudo-query all follow it.
 
-Public API endpoint: ``edit_prompt`` (a list of passage ids, in prompt order).
+Public API endpoints: ``edit_prompt`` (a list of passage ids, in prompt order) and ``compare_pooling``.
 """
 
 from __future__ import annotations
@@ -22,12 +26,21 @@ from typing import Any
 
 import gradio as gr
 
-from e2rank_demo.plots import influence_chart
-from e2rank_demo.prompt_lab import compose_prompt
+from e2rank_demo import projection
+from e2rank_demo.pipeline import SearchSession
+from e2rank_demo.plots import Figure, influence_chart
+from e2rank_demo.pooling_plots import pooling_label, pooling_map
+from e2rank_demo.prompt_lab import PoolingComparison, compose_prompt
 from e2rank_demo.records import QueryResult
-from e2rank_demo.ui import callbacks, render
+from e2rank_demo.ui import callbacks, render, visuals
+from e2rank_demo.ui.common import plot_value
 from e2rank_demo.ui.render import esc
 from e2rank_demo.ui.state import UISession
+
+FLIP_TOP = 10
+"""The pooling flip lists the documents in either ranking's top this many."""
+FLIP_MAP_WAIT_S = 2.0
+"""Seconds the flip's map waits for the corpus's UMAP fit before showing PCA."""
 
 @dataclass
 class PromptPanel:
@@ -40,6 +53,9 @@ class PromptPanel:
     info: gr.HTML
     chart: gr.Plot
     caption: gr.Markdown
+    flip: gr.Button
+    flip_info: gr.HTML
+    flip_chart: gr.Plot
 
     @property
     def outputs(self) -> list[Any]:
@@ -53,7 +69,8 @@ def build_panel() -> PromptPanel:
         gr.Markdown("The E2Rank column is scored with a listwise prompt of the top-k first-stage documents "
                     "(pseudo-relevance feedback). Take documents out, add others (they go to the end), pin the "
                     "ones you marked relevant, or reset; each edit embeds only the new prompt and rescores the "
-                    "cached document vectors.", elem_classes="e2r-hint")
+                    "cached document vectors. *Flip the pooling* embeds the same prompt pooled the other way and "
+                    "shows what moves.", elem_classes="e2r-hint")
         docs = gr.Dropdown([], value=[], multiselect=True, label="Documents in the prompt, in prompt order",
                            elem_id="prompt-docs", interactive=True)
         with gr.Row():
@@ -61,10 +78,15 @@ def build_panel() -> PromptPanel:
             reset = gr.Button("Reset to top-k", elem_id="prompt-reset", scale=0, min_width=160)
             influence = gr.Button("Influence of each document", elem_id="prompt-influence-btn", scale=0,
                                   min_width=240)
+            flip = gr.Button("Flip the pooling (mean ↔ query)", elem_id="prompt-flip-pooling", scale=0,
+                             min_width=240)
         info = gr.HTML(elem_id="prompt-lab-info", label="Prompt documents and cosines")
         chart = gr.Plot(visible=False, elem_id="prompt-influence", show_label=False, label="Influence chart")
         caption = gr.Markdown(visible=False, elem_classes="e2r-caption", label="Influence chart caption")
-    return PromptPanel(docs, pin, reset, influence, info, chart, caption)
+        flip_info = gr.HTML(elem_id="prompt-pooling-flip", label="The prompt pooled the other way")
+        flip_chart = gr.Plot(visible=False, elem_id="prompt-pooling-map", show_label=False,
+                             label="Both pseudo-queries on the map")
+    return PromptPanel(docs, pin, reset, influence, info, chart, caption, flip, flip_info, flip_chart)
 
 
 def panel_values(state: UISession) -> tuple[Any, ...]:
@@ -173,6 +195,62 @@ def show_influence(state: UISession) -> tuple[Any, Any]:
     return gr.Plot(value=figure.fig, visible=True), gr.Markdown(figure.caption, visible=True)
 
 
+def pooling_html(session: SearchSession, comparison: PoolingComparison, caption: str = "") -> str:
+    """What flipping the pooling changes: tokens pooled, cosines, shared top 10, nDCG@10 and each rank move."""
+    a, b = comparison.poolings
+    ndcg = (f" nDCG@10 <b>{comparison.ndcg[0]:.3f}</b> with {esc(a)}, <b>{comparison.ndcg[1]:.3f}</b> with {esc(b)} "
+            "(this query's judgments)." if comparison.ndcg is not None else "")
+    summary = (
+        f'<p class="e2r-lab-how">The same prompt ({comparison.n_tokens} tokens) embedded twice: <b>{esc(a)}</b> pooling '
+        f"(this search's) averages {esc(pooling_label(a))}, {comparison.pooled_tokens[0]} of its tokens; "
+        f"<b>{esc(b)}</b> pooling averages {esc(pooling_label(b))}, {comparison.pooled_tokens[1]}. "
+        f"cos(pseudo-query, query): <b>{comparison.to_query[0]:.3f}</b> with {esc(a)}, "
+        f"<b>{comparison.to_query[1]:.3f}</b> with {esc(b)}; cos between the two pseudo-queries "
+        f"<b>{comparison.cosine:.3f}</b>. The two top {FLIP_TOP} share {comparison.shared_top(FLIP_TOP)} documents."
+        f"{ndcg} Measured now.</p>")
+    moves = [(pid, r0, r1) for pid, r0, r1 in comparison.moves(FLIP_TOP) if r0 != r1]
+    if not moves:
+        table = f'<p class="e2r-hint">No document in either top {FLIP_TOP} changes rank.</p>'
+    else:
+        rows = "".join(
+            f'<tr data-pid="{esc(pid)}"><td>{esc(session.passage(pid).title or pid)}</td><td>{r0}</td><td>{r1}</td>'
+            f'<td><span class="e2r-diff {"up" if r1 < r0 else "down"}">{"▲" if r1 < r0 else "▼"}{abs(r1 - r0)}'
+            "</span></td></tr>" for pid, r0, r1 in moves)
+        table = (f'<table class="e2r-table" id="pooling-moves"><thead><tr><th>document</th><th>rank with {esc(a)}</th>'
+                 f"<th>rank with {esc(b)}</th><th>with {esc(b)}</th></tr></thead><tbody>{rows}</tbody></table>")
+    note = f'<p class="e2r-caption">{esc(caption)}</p>' if caption else ""
+    return f'<div class="e2r-lab e2r-pooling-flip">{summary}{table}{note}</div>'
+
+
+@callbacks.user_errors
+def flip_pooling(state: UISession) -> tuple[Any, Any]:
+    """The current prompt pooled the other way: what changes in the ranking, and both pseudo-queries on a map."""
+    result, index = state.result, state.index
+    if result is None or index is None or result.prompt is None:
+        gr.Warning("Search first; then flip the prompt's pooling.")
+        return gr.skip(), gr.skip()
+    comparison = index.compare_pooling(result, relevance=state.judgments_for(result.query) or None)
+    why_not = visuals.refusal(state, "map of both pseudo-queries")
+    if why_not is not None:
+        return pooling_html(index, comparison) + render.notice(why_not), gr.Plot(value=None, visible=False)
+    figure = pooling_figure(index, result, comparison)
+    return pooling_html(index, comparison, figure.caption), gr.Plot(value=plot_value(figure), visible=True)
+
+
+def pooling_figure(index: SearchSession, result: QueryResult, comparison: PoolingComparison,
+                   wait: float = FLIP_MAP_WAIT_S) -> Figure:
+    """Both pseudo-queries of ``comparison`` on the corpus map (UMAP when ready within ``wait`` s, else PCA)."""
+    special = {"query": result.query_vector, "first": comparison.vectors[0], "second": comparison.vectors[1]}
+    proj = projection.default_projector().project(visuals.corpus_key(index), index.vectors, index.ids, special,
+                                                  result.candidates.rows, wait=wait)
+    return pooling_map(proj, index, comparison)
+
+
+def clear_flip() -> tuple[str, Any]:
+    """A new prompt or search: the flip shown was for the old one."""
+    return "", gr.Plot(value=None, visible=False)
+
+
 def wire(panel: PromptPanel, *, state: gr.State, show_all: gr.Checkbox, result_outputs: Sequence[Any],
          e2rank_column: gr.HTML) -> None:
     """Connects the panel (call inside ``gr.Blocks`` after the result components exist)."""
@@ -182,5 +260,8 @@ def wire(panel: PromptPanel, *, state: gr.State, show_all: gr.Checkbox, result_o
     panel.pin.click(pin_relevant, [show_all, state], outputs, **private)
     panel.reset.click(reset_prompt, [show_all, state], outputs, **private)
     panel.influence.click(show_influence, state, [panel.chart, panel.caption], api_name="prompt_influence")
+    panel.flip.click(flip_pooling, state, [panel.flip_info, panel.flip_chart], api_name="compare_pooling",
+                     show_progress_on=panel.flip_info)
+    e2rank_column.change(clear_flip, None, [panel.flip_info, panel.flip_chart], show_progress="hidden", **private)
     # A new search (or corpus) redraws the E2Rank column: the panel follows the new result.
     e2rank_column.change(panel_values, state, panel.outputs, show_progress="hidden", **private)
