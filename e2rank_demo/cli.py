@@ -1,4 +1,4 @@
-"""Command line: ``python -m e2rank_demo {search,eval,index,bench,results,train} ...``.
+"""Command line: ``python -m e2rank_demo {search,eval,index,bench,results,record-adapter,train} ...``.
 
 Example:
     $ python -m e2rank_demo eval --data ../shared/data/trec-dl-2019 --first-stage run
@@ -245,6 +245,14 @@ def cmd_results(args: argparse.Namespace) -> int:
     return results_main(args.bench_json, args.out, models, args.evals_json)
 
 
+def cmd_record_adapter(args: argparse.Namespace) -> int:
+    """Measures a trained adapter on a test split and stores the figures in its ``e2rank_adapter.json``."""
+    from e2rank_demo.adapter_eval import main as record_main
+
+    stages = [s.strip() for s in args.first_stages.split(",") if s.strip()]
+    return record_main(args.adapter, args.data, stages, args.split, args.limit_queries, not args.no_cache)
+
+
 def _add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="preset (minilm, e2rank-0.6b, ...), folder or hub id")
     from e2rank_demo.rerank import RERANKERS
@@ -319,6 +327,17 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--models", default="minilm,minilm-e2rank", help="models to evaluate (skipped if absent)")
     results.add_argument("--evals-json", default=None, help="store evaluations here; re-used when the file exists")
     results.set_defaults(func=cmd_results)
+
+    rec = sub.add_parser("record-adapter", help="measure a trained adapter on a test split (its own k and pooling) "
+                         "and store the figures in its e2rank_adapter.json, where the model note reads them")
+    rec.add_argument("adapter", help="a preset with a shipped adapter (minilm-e2rank) or an adapter folder")
+    rec.add_argument("--data", required=True, help="BEIR folder or zip, e.g. ../shared/data/scifact")
+    rec.add_argument("--first-stages", default="dense,bm25",
+                     help="comma-separated first stages to measure (dense is the setting the app opens with)")
+    rec.add_argument("--split", default="test")
+    rec.add_argument("--limit-queries", type=int, default=None, help="a seeded sample (default: every judged query)")
+    rec.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    rec.set_defaults(func=cmd_record_adapter)
 
     from e2rank_demo.train import add_arguments, cmd_train
 

@@ -2,14 +2,19 @@
 
 Numbers in the About tab are the paper's (``shared/docs/e2rank-reference.md``) and are
 labelled as reported, never as measured here. Measured figures are read from where they are
-stored (the trained adapter's metadata), never written into this module.
+stored (the trained adapter's metadata: test figures recorded by ``record-adapter``,
+:mod:`e2rank_demo.adapter_eval`; validation figures by training), never written into this module.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from e2rank_demo.ui.render import Note
+
+if TYPE_CHECKING:
+    from e2rank_demo.adapter_eval import RecordedFigure
 
 PAPER_URL = "https://arxiv.org/abs/2510.22733"
 
@@ -32,16 +37,58 @@ MINILM_NOTE = Note(
 )
 
 
+def _adapter_folder(preset: str) -> Path:
+    from e2rank_demo.models.presets import ADAPTER_ROOT
+
+    return ADAPTER_ROOT / preset
+
+
 def _training(preset: str) -> dict[str, Any]:
     """What training stored about the preset's adapter (settings and validation figures)."""
     from e2rank_demo.models.adapter import training_record
-    from e2rank_demo.models.presets import ADAPTER_ROOT
 
-    return training_record(ADAPTER_ROOT / preset)
+    return training_record(_adapter_folder(preset))
+
+
+_DATASETS = {"scifact": "SciFact", "trec-dl-2019": "TREC DL 2019"}
+_STAGES = {"dense": "dense", "bm25": "BM25"}
+
+
+def _scores(figure: RecordedFigure) -> str:
+    """A recorded figure's nDCG@10 per system, the first stage named by what it was."""
+    from e2rank_demo.rerank import title_of
+
+    first = {"dense": "dense first stage", "bm25": "BM25"}.get(figure.first_stage, figure.first_stage)
+    return ", ".join(f"{first if system == 'first_stage' else title_of(system)} {value:.4f}"
+                     for system, value in figure.ndcg10.items())
+
+
+def _test_details(preset: str) -> str:
+    """The recorded test figures (the headline's setting first), or why the headline has none."""
+    from e2rank_demo.adapter_eval import opening_figure, recorded, weights_digest
+
+    folder = _adapter_folder(preset)
+    figure, why = opening_figure(folder)
+    source = f"assets/models/{preset}/e2rank_adapter.json"
+    if figure is None:
+        text = (f" No test figure heads this note: {why}. `python -m e2rank_demo record-adapter {preset} --data "
+                "../shared/data/scifact` measures it and stores it in " + source + ".")
+    else:
+        text = (f" The headline is SciFact test ({figure.queries} queries), the setting the app opens with: the dense "
+                f"top-{figure.candidates}, k = {figure.k}, {figure.pooling} pooling; nDCG@10 {_scores(figure)} "
+                f"(measured by `record-adapter`, stored in {source}).")
+    weights = weights_digest(folder)  # figures of other weights are not this adapter's
+    others = [f for f in recorded(folder).values() if f.weights == weights and (figure is None or f.key != figure.key)]
+    if others:
+        text += " Also recorded: " + "; ".join(
+            f"{_DATASETS.get(f.dataset, f.dataset)} {f.split}, {_STAGES.get(f.first_stage, f.first_stage)} "
+            f"top-{f.candidates} ({f.queries} queries, k = {f.k}, {f.pooling} "
+            f"pooling): {_scores(f)}" for f in others) + "."
+    return text
 
 
 def trained_note(preset: str = "minilm-e2rank") -> str:
-    """The note for the trained preset, with the validation figures stored in its adapter's metadata.
+    """The note for the trained preset: its test figures, then the validation figures stored in its metadata.
 
     Read, never copied, so that a retrained adapter brings its own numbers.
     """
@@ -52,16 +99,20 @@ def trained_note(preset: str = "minilm-e2rank") -> str:
                 f"assets/models/{preset}/e2rank_adapter.json; \"bm25 > e2rank\" reranks the BM25 top-100): "
                 f"{figures}." if figures else "")
     return ("MiniLM + E2Rank LoRA was trained on this machine with the paper's ranking objective on SciFact train "
-            f"queries.{measured} Test-set tables: docs/RESULTS.md. Switch to minilm for the untrained ablation.")
+            f"queries.{_test_details(preset)}{measured} Test-set tables: docs/RESULTS.md. Switch to minilm for the "
+            "untrained ablation.")
 
 
 def trained_headline(preset: str = "minilm-e2rank") -> str:
-    """One line with the trained preset's key figure (read like :func:`trained_note`): E2Rank reranking
-    BM25 against BM25 itself, on the held-out validation queries."""
-    validation = _training(preset).get("validation_ndcg@10") or {}
-    if "bm25>e2rank" in validation and "bm25" in validation:
-        return f"Trained: nDCG@10 {validation['bm25>e2rank']:.3f} vs BM25 {validation['bm25']:.3f} (validation)"
-    return "Trained here on SciFact train queries"
+    """One line: the test figure of the setting the app opens with (dense first stage, the adapter's own k and
+    pooling) beside the first stage's, read from the adapter's metadata; says so when none is recorded."""
+    from e2rank_demo.adapter_eval import opening_figure
+
+    figure, _ = opening_figure(_adapter_folder(preset))
+    if figure is None or not {"e2rank", "first_stage"} <= set(figure.ndcg10):
+        return "Trained here on SciFact train queries; no test figure recorded for this setting yet"
+    return (f"SciFact test: nDCG@10 {figure.ndcg10['e2rank']:.4f} vs dense first stage "
+            f"{figure.ndcg10['first_stage']:.4f} (k = {figure.k}, {figure.pooling} pooling, {figure.queries} queries)")
 
 
 def decoder_note(max_prompt_tokens: int) -> Note:
