@@ -79,6 +79,7 @@ def evaluate_all(models: Sequence[str]) -> list[tuple[str, str, str, dict[str, d
             dataset = load_beir(DATA / folder)
             settings = SearchSettings(task="scifact" if folder == "scifact" else "web")
             report = evaluate(dataset, loaded.embedder, first_stage, settings, cache=cache)  # type: ignore[arg-type]
+            label += f"; k = {report.settings['prompt_docs']}, {report.settings['prompt_pooling']} prompt pooling"
             if report.binary_rel != 1:  # TREC DL: the binary measures count grade >= 2 only
                 label += f"; MRR@10 and R@100 at rel ≥ {report.binary_rel}"
             out.append((model, folder, label, report.metrics))
@@ -148,7 +149,8 @@ def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench
         "",
         "## Retrieval quality (measured here, offline models)",
         "",
-        "Metrics from ir-measures (trec_eval conventions). k = 20 prompt documents, N = 100 candidates,",
+        "Metrics from ir-measures (trec_eval conventions). N = 100 candidates; k prompt documents and the prompt",
+        "pooling are each model's own defaults (in each table's title; E2Rank's decoders: k = 20, last token).",
         "Rocchio = normalise(q + 0.5 · mean of the top-5 document vectors).",
         "",
         f"Decoder presets (E2Rank, Qwen3; not measured in this file) cap the listwise prompt at {MAX_PROMPT_TOKENS:,}",

@@ -53,9 +53,12 @@ def test_search_k_and_pooling_follow_the_model_unless_given(tmp_path: Path,
     assert main([*common, "--json", "--prompt-docs", "1", "--prompt-pooling", "query"]) == 0
     settings = json.loads(capsys.readouterr().out)["settings"]
     assert (settings["prompt_docs"], settings["prompt_pooling"]) == (1, "query")
-    assert main([*common, "--prompt-pooling", "query"]) == 0
-    assert f"k = {defaults.k} documents, query pooling (the model's defaults: k = {defaults.k}, " \
+    other = "mean" if defaults.pooling != "mean" else "query"
+    assert main([*common, "--prompt-pooling", other]) == 0
+    assert f"k = {defaults.k} documents, {other} pooling (the model's defaults: k = {defaults.k}, " \
            f"{defaults.pooling} pooling)" in capsys.readouterr().out
+    assert main(common) == 0
+    assert f"k = {defaults.k} documents, {defaults.pooling} pooling (the model's defaults)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         build_parser().parse_args([*common, "--prompt-pooling", "max"])
 
@@ -74,17 +77,23 @@ def test_eval_writes_json_with_every_metric(tiny_beir: Path, tmp_path: Path) -> 
         assert set(report[system]) == {"ndcg@10", "mrr@10", "recall@100"}
     assert report["first_stage"]["ndcg@10"] == pytest.approx(1.0)
     assert (trec / "e2rank.trec").read_text().startswith("q1 Q0 ")
-    assert report["settings"]["prompt_docs"] == 2 and report["settings"]["prompt_pooling"] == "mean"  # MiniLM's own
+    from e2rank_demo.models.loading import prompt_defaults
+
+    assert report["settings"]["prompt_docs"] == 2  # the flag
+    assert report["settings"]["prompt_pooling"] == prompt_defaults("minilm").pooling  # the model's own
 
 
 def test_eval_prompt_pooling_flag_reaches_the_report(tiny_beir: Path, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    """`eval --prompt-pooling query` pools the prompt at the query, and the report and summary say so."""
+    """`eval --prompt-pooling` overrides the model's pooling, and the report and summary say so."""
+    from e2rank_demo.models.loading import prompt_defaults
+
+    other = "mean" if prompt_defaults("minilm").pooling != "mean" else "query"
     out = tmp_path / "out.json"
     assert main(["eval", "--data", str(tiny_beir), "--json", str(out), "--candidates", "4", "--no-cache",
-                 "--model", "minilm", "--prompt-pooling", "query", "--rerankers", "e2rank"]) == 0
-    assert json.loads(out.read_text())["settings"]["prompt_pooling"] == "query"
-    assert "query pooling" in capsys.readouterr().out
+                 "--model", "minilm", "--prompt-pooling", other, "--rerankers", "e2rank"]) == 0
+    assert json.loads(out.read_text())["settings"]["prompt_pooling"] == other
+    assert f"{other} pooling (the model's defaults: " in capsys.readouterr().out
 
 
 def test_bad_input_is_a_plain_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

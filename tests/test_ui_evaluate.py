@@ -162,7 +162,7 @@ def general_run(minilm) -> tuple[tuple[Any, ...], UISession, tab.EvalView, Progr
 def test_evaluation_callback_on_the_general_sample(general_run) -> None:  # noqa: ANN001
     """The table matches the downloaded runs scored again; progress goes embedding corpus -> queries."""
     outputs, state, view, progress = general_run
-    summary, metrics, plot, caption, helped, hurt, files, message = outputs
+    summary, metrics, plot, caption, helped, hurt, files, message, baseline = outputs
     assert len(outputs) == len(tab.RUN_OUTPUTS) and not view.running
     paths = {Path(p).name: Path(p) for p in files}
     assert set(paths) == {"evaluation.json", "trec-runs.zip"}
@@ -197,9 +197,13 @@ def test_evaluation_callback_on_the_general_sample(general_run) -> None:  # noqa
     assert data["n_queries"] == N_GENERAL
     assert set(data["per_query"]) == {"first_stage", "e2rank", "rocchio", "dense"}
     assert len(data["per_query"]["e2rank"]) == N_GENERAL and len(data["query_texts"]) == N_GENERAL
-    deltas = query_deltas(data["per_query"], texts=data["query_texts"])
+    assert data["e2rank_vs_first_stage_ndcg@10"] == {
+        **win_tie_loss(query_deltas(data["per_query"], texts=data["query_texts"])), "tie_epsilon": 1e-9}
+    # The chart compares with the plain query's dense rerank by default (the paper's claim).
+    assert baseline.value == "dense" and baseline.choices[0] == ("dense rerank of the plain query (default)", "dense")
+    assert {v for _, v in baseline.choices} == {"dense", "first_stage", "rocchio"}
+    deltas = query_deltas(data["per_query"], baseline="dense", texts=data["query_texts"])
     counts = win_tie_loss(deltas)
-    assert data["e2rank_vs_first_stage_ndcg@10"] == {**counts, "tie_epsilon": 1e-9}
     assert plot.visible and f"worse on {counts['loss']} of {N_GENERAL} queries" in caption
     spec = json.loads(plot.value["plot"]) if isinstance(plot.value, dict) else json.loads(plot.value.plot)
     assert [t["name"] for t in spec["data"]] == [f"E2Rank better: {counts['win']}", f"tie: {counts['tie']}",
@@ -213,6 +217,24 @@ def test_evaluation_callback_on_the_general_sample(general_run) -> None:  # noqa
                                      f"{best[0].system:.3f})", "0")
     assert [v for _, v in hurt.choices] == [str(i) for i in range(len(worst))] and len(worst) <= 5
     assert view.sample == "general"
+
+
+def test_the_per_query_chart_compares_with_any_system_of_the_run(general_run) -> None:  # noqa: ANN001
+    """Choosing another system redraws the chart and the helped / hurt lists against it, from the same run."""
+    outputs, _, view, _ = general_run
+    report = view.report
+    for system, label in (("first_stage", "first stage (dense cosine)"), ("rocchio", "Rocchio PRF")):
+        chart, caption, helped, hurt, message = tab.compare_with(system, view)
+        deltas = query_deltas(report.per_query, baseline=system, texts=report.query_texts)
+        counts = win_tie_loss(deltas)
+        assert view.baseline == system and f"worse on {counts['loss']} of {N_GENERAL} queries" in caption
+        spec = json.loads(chart.value["plot"]) if isinstance(chart.value, dict) else json.loads(chart.value.plot)
+        assert f"E2Rank vs {label}, per query" in spec["layout"]["title"]["text"]
+        best, worst = helped_hurt(deltas, 5)
+        assert [h.qid for h in view.helped] == [d.qid for d in best] and f"({label} → E2Rank)" in helped.info
+    tab.compare_with("e2rank", view)  # not a system to compare with: the default
+    assert view.baseline == "dense"
+    assert all(isinstance(o, SKIP) for o in tab.compare_with("rocchio", tab.EvalView()))
 
 
 def test_a_second_evaluation_in_the_same_session_is_refused_politely() -> None:
@@ -292,7 +314,7 @@ def test_uploaded_zip_with_a_run(tmp_path: Path, minilm) -> None:  # noqa: ANN00
     hostile = "<script>alert(1)</script> why does bread rise"
     path.write_bytes(_beir_zip({"q1": hostile, "q2": "where do bats spend the winter"}, with_run=True))
     state, view = UISession(), tab.EvalView()
-    summary, metrics, _, _, helped, hurt, files, _ = tab.run_evaluation(
+    summary, metrics, _, _, helped, hurt, files, _, _ = tab.run_evaluation(
         "upload", str(path), "minilm", "run", ["e2rank"], "sample", 50, 0, state, view, Progress())
     assert "toy (uploaded)" in metrics and "TREC run bm25" in metrics and "no reported figure" in metrics
     assert "<script>" not in summary + metrics and "cache" not in summary.split("Corpus embeddings:")[1].split(".")[0]

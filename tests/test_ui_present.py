@@ -30,6 +30,10 @@ class PcaProjector:
         return projection.pca_projection(session.vectors, session.ids, projection.special_vectors(result),
                                          result.candidates.rows)
 
+    def project(self, key: str, vectors: Any, ids: Any, special: Any, include_rows: Any = (), *,
+                wait: float | None = 0.0) -> projection.Projection:
+        return projection.pca_projection(vectors, ids, special, include_rows)
+
 
 @pytest.fixture
 def walkthrough(minilm, monkeypatch: pytest.MonkeyPatch) -> present.PresentState:  # noqa: ANN001
@@ -42,10 +46,10 @@ def walkthrough(minilm, monkeypatch: pytest.MonkeyPatch) -> present.PresentState
     return ps
 
 
-def test_the_six_steps(walkthrough: present.PresentState) -> None:
+def test_the_seven_steps(walkthrough: present.PresentState) -> None:
     ps = walkthrough
     steps, head, body, plot, extra, back, nxt = present.render_step(ps)
-    assert 'data-step="1"' in steps and "Step 1 of 6" in head and QUERY in body
+    assert 'data-step="1"' in steps and "Step 1 of 7" in head and QUERY in body
     assert body.count('class="e2r-hit') == 10 and "✓ relevant" in body  # the sample's judgments
     assert plot.visible is False and back.interactive is False and nxt.interactive is True
 
@@ -74,6 +78,16 @@ def test_the_six_steps(walkthrough: present.PresentState) -> None:
     assert drawn is not None and present.render_step(ps)[3] is not None and ps.influence_value is drawn  # reused
 
     ps.step = 6
+    _, head, body, plot, *_ = present.render_step(ps)
+    opening = {"query": "This model pools at the query", "mean": "This model pools over all",
+               "last": "This model is a decoder"}[ps.result.prompt.pooling]
+    assert "read at the query" in head and opening in body  # the model's own pooling, explained
+    assert 'id="pooling-moves"' in body or "changes rank" in body
+    names = [trace.get("name") for trace in json.loads(plot.value["plot"])["data"]]
+    assert plot.visible is True and any("flipped" in str(n) for n in names)
+    assert present.render_step(ps)[2] is ps.pooling_note  # measured once, reused on Back / Next
+
+    ps.step = 7
     assert ps.latency_job is not None
     ps.latency_job.result(timeout=300)  # started in the background at Start
     _, _, body, plot, extra, back, nxt = present.render_step(ps)
@@ -148,8 +162,8 @@ def test_split_prompt_and_escaping(minilm) -> None:  # noqa: ANN001
     assert '<mark class="pp-query">&lt;q&gt;</mark>' in out and "3/9 tokens" in out and "1 cut to fit" in out
 
 
-def test_step_six_never_blocks_on_the_measurement(minilm, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    """While the background measurement runs, step 6 says so at once; it shows the result when done, cached."""
+def test_the_latency_step_never_blocks_on_the_measurement(minilm, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """While the background measurement runs, step 7 says so at once; it shows the result when done, cached."""
     import threading
 
     release = threading.Event()
@@ -167,9 +181,9 @@ def test_step_six_never_blocks_on_the_measurement(minilm, monkeypatch: pytest.Mo
     monkeypatch.setattr(present, "_latency_jobs", type(present._latency_jobs)())
     ps = present.PresentState()
     present.begin(ps, "general", QUERY, "minilm", "dense", 10, 4, 0.0, "official", UISession())
-    ps.step = 5
+    ps.step = 6
     _, _, body, plot, _, _, nxt = present.next_step(ps)
-    assert ps.step == 6 and plot.visible is False and "measured in the background" in body
+    assert ps.step == 7 and plot.visible is False and "measured in the background" in body
     assert nxt.interactive is True and "Show latency" in nxt.value
     release.set()
     ps.latency_job.result(timeout=300)
@@ -179,3 +193,21 @@ def test_step_six_never_blocks_on_the_measurement(minilm, monkeypatch: pytest.Mo
     again = present.PresentState()  # the same query once more: the earlier measurement, not a new one
     present.begin(again, "general", QUERY, "minilm", "dense", 10, 4, 0.0, "official", UISession())
     assert again.latency_job is ps.latency_job and calls == [QUERY]
+
+
+@pytest.mark.parametrize(("pooling", "start"), [
+    ("query", "This model pools at the query: its pseudo-query is the mean of the 7 token states"),
+    ("mean", "This model pools over all 400 tokens of the prompt (its own mean pooling), so the 7-token query is only about 2%"),
+    ("last", "This model is a decoder and pools its last token"),
+])
+def test_the_pooling_step_explains_the_models_own_pooling(pooling: str, start: str) -> None:
+    """Step 6's text follows the pooling the model used and the token counts measured on this prompt."""
+    from e2rank_demo.prompt_lab import PoolingComparison
+
+    pooled = {"query": (7, 400), "mean": (400, 7), "last": (1, 7)}[pooling]
+    other = {"query": "mean", "mean": "query", "last": "query"}[pooling]
+    comparison = PoolingComparison("q", (pooling, other), (None, None), pooled, 400, [], ({}, {}), (0.9, 0.5), 0.6,
+                                   None)
+    text = present.pooling_explanation(comparison)
+    assert text.startswith(start)
+    assert ("query's own tokens instead (7 of the 400 here)" in text) == (pooling == "last")

@@ -40,6 +40,7 @@ from e2rank_demo.stores.catalog import chosen_uri, listed_stores, open_store_ses
 from e2rank_demo.ui import exports, render
 from e2rank_demo.ui.common import embedding_cache, on_gpu, skip, user_errors
 from e2rank_demo.ui.content import model_note
+from e2rank_demo.ui.prompt_settings import pooling_setting
 from e2rank_demo.ui.state import Corpus, IndexConfig, UISession
 
 logger = logging.getLogger(__name__)
@@ -396,12 +397,16 @@ def _override(text: str | None, preset_text: str | None) -> str | None:
 @user_errors
 def search(query: str, first_stage: str, candidates: float, prompt_docs: float, task: str, query_instruction: str,
            rerank_instruction: str, interpolation: float, prompt_order: str, rocchio: bool, show_all: bool,
-           state: UISession, *also_run: bool) -> tuple[Any, ...]:
+           state: UISession, *more: bool | str | None) -> tuple[Any, ...]:
     """Runs the first stage and E2Rank (and the ticked Search toggles); returns ``result_outputs`` + the search line.
 
     ``rocchio`` is the first Search toggle's checkbox (Rocchio's, which kept its place in the
-    API); ``also_run`` holds the other toggles', in :func:`~e2rank_demo.rerank.search_toggles` order.
+    API); ``more`` holds the other toggles', in :func:`~e2rank_demo.rerank.search_toggles` order,
+    then the prompt pooling control's value (last, so that older API calls stay valid; absent or
+    ``"model"``: the model's default). A ``prompt_docs`` of 0 or ``None`` is the model's default k.
     """
+    n_toggles = len(search_toggles()) - 1
+    also_run, pooling = more[:n_toggles], (more[n_toggles] if len(more) > n_toggles else None)
     if state.indexing:
         gr.Warning("Indexing is still running; search again when it has finished.")
         return skip(n_result_outputs() + 1)
@@ -415,12 +420,13 @@ def search(query: str, first_stage: str, candidates: float, prompt_docs: float, 
     settings = SearchSettings(
         first_stage=first_stage,  # type: ignore[arg-type]  # validated by SearchSettings
         candidates=int(candidates),
-        prompt_docs=int(prompt_docs),
+        prompt_docs=int(prompt_docs) if prompt_docs else None,
         task=task,
         query_instruction=_override(query_instruction, preset.query if preset else None),
         rerank_instruction=_override(rerank_instruction, preset.rerank if preset else None),
         interpolation=float(interpolation),
         prompt_order=prompt_order,  # type: ignore[arg-type]
+        prompt_pooling=pooling_setting(pooling),  # type: ignore[arg-type]
         rerankers=(MAIN, *(spec.name for spec, on in zip(search_toggles(), (rocchio, *also_run)) if on)),
     )
     index = state.index

@@ -3,9 +3,11 @@
 The user picks a collection (a bundled sample, the full SciFact test set or TREC DL 2019
 from ``../shared/data`` beside the repository, or an uploaded BEIR zip), a first stage,
 the rerankers and how many queries; the tab shows nDCG@10 / MRR@10 / Recall@100 per
-system beside the paper's reported figures, a per-query win/tie/loss chart of E2Rank vs
-the first stage, the queries E2Rank helped and hurt most (a click opens one in the
-Search tab) and JSON / TREC-run downloads written to the session's private folder.
+system beside the paper's reported figures, a per-query win/tie/loss chart of E2Rank against
+any other system on the same candidates (by default the plain query's dense rerank: the
+paper's claim is that the listwise prompt is a better query than the query itself), the
+queries E2Rank helped and hurt most against it (a click opens one in the Search tab) and
+JSON / TREC-run downloads written to the session's private folder.
 
 The work happens in :func:`~e2rank_demo.evaluation.evaluate` and
 :mod:`e2rank_demo.collections` (the collections on offer, read and embedded once and
@@ -84,6 +86,8 @@ class EvalView:
         first_stage: The first stage of that run (``dense``, ``bm25`` or ``run:<name>``).
         helped: The queries E2Rank helped most.
         hurt: The queries E2Rank hurt most.
+        report: The last run's report (the chart is redrawn from it when the comparison changes).
+        baseline: What E2Rank is compared with per query (a system of ``report``).
     """
 
     running: bool = False
@@ -93,6 +97,8 @@ class EvalView:
     first_stage: str = ""
     helped: list[EvalHit] = field(default_factory=list)
     hurt: list[EvalHit] = field(default_factory=list)
+    report: EvalReport | None = None
+    baseline: str = "dense"
 
 
 
@@ -127,7 +133,7 @@ def metrics_view(report: EvalReport, collection_label: str, reported: dict[str, 
         label = (f"First stage: {first_stage_label(report.first_stage)}" if system == "first_stage"
                  else title_of(system))
         if system == "e2rank":
-            label += f" (k = {report.settings.get('prompt_docs')})"
+            label += f" (k = {report.settings.get('prompt_docs')}, {report.settings.get('prompt_pooling')} pooling)"
         cells = "".join(
             f'<td data-system="{esc(system)}" data-metric="{m}"{BEST if abs(values[m] - best[m]) < 1e-12 else ""}>'
             f"{_fmt(values[m])}</td>"
@@ -227,8 +233,76 @@ def write_downloads(report: EvalReport, folder: Path) -> list[str]:
 # --------------------------------------------------------------------- callbacks
 
 
-RUN_OUTPUTS = Outputs("summary", "metrics", "chart", "caption", "helped", "hurt", "downloads", "open_message")
+RUN_OUTPUTS = Outputs("summary", "metrics", "chart", "caption", "helped", "hurt", "downloads", "open_message",
+                      "baseline")
 """What :func:`run_evaluation` returns, by :class:`EvalTab` component."""
+COMPARE_OUTPUTS = Outputs("chart", "caption", "helped", "hurt", "open_message")
+"""What :func:`compare_with` returns: the per-query comparison, redrawn."""
+DEFAULT_BASELINE = "dense"
+"""E2Rank's default per-query opponent: the plain query's dense rerank of the same candidates."""
+
+
+def baseline_label(system: str, first_stage: str) -> str:
+    """What a compared system is called in the chart and the lists.
+
+    Example:
+        >>> baseline_label("dense", "bm25"), baseline_label("first_stage", "bm25")
+        ('dense rerank of the plain query', 'first stage (BM25)')
+    """
+    if system == "first_stage":
+        return f"first stage ({first_stage_label(first_stage)})"
+    return "dense rerank of the plain query" if system == "dense" else title_of(system)
+
+
+def baseline_choices(report: EvalReport) -> list[tuple[str, str]]:
+    """The systems of ``report`` E2Rank can be compared with, the default first."""
+    systems = [s for s in ("first_stage", *RERANKERS) if s in report.metrics and s != "e2rank"]
+    systems.sort(key=lambda s: s != DEFAULT_BASELINE)
+    return [(baseline_label(s, report.first_stage) + (" (default)" if s == DEFAULT_BASELINE else ""), s)
+            for s in systems]
+
+
+def chosen_baseline(report: EvalReport, wanted: str) -> str:
+    """``wanted`` when the run measured it, else the default, else the first stage."""
+    for system in (wanted, DEFAULT_BASELINE):
+        if system in report.metrics and system != "e2rank":
+            return system
+    return "first_stage"
+
+
+def comparison_values(view: EvalView) -> dict[str, Any]:
+    """The chart, caption, helped / hurt lists and their note of E2Rank against ``view.baseline``
+    (``view.helped`` and ``view.hurt`` follow), by :data:`COMPARE_OUTPUTS` name."""
+    report = view.report
+    if report is None or "e2rank" not in report.metrics:
+        view.helped, view.hurt = [], []
+        return {"chart": gr.Plot(None, visible=False),
+                "caption": notice("Tick E2Rank under Rerankers to compare it with the other systems query by query."),
+                "helped": gr.Radio(choices=[], value=None, visible=False),
+                "hurt": gr.Radio(choices=[], value=None, visible=False), "open_message": ""}
+    label = baseline_label(view.baseline, report.first_stage)
+    deltas = query_deltas(report.per_query, baseline=view.baseline, texts=report.query_texts)
+    chart = win_tie_loss_chart(deltas, baseline_label=label)
+    counts = win_tie_loss(deltas)
+    same = (" On a dense first stage the dense rerank of the plain query keeps the first stage's order."
+            if view.baseline == "dense" and report.first_stage == "dense" else "")
+    caption = (f'<p class="e2r-caption">{esc(chart.caption)} E2Rank is better on {counts["win"]}, tied on '
+               f'{counts["tie"]} and worse on {counts["loss"]} of {len(deltas)} queries.{esc(same)}</p>')
+    helped, hurt = helped_hurt(deltas, TOP_QUERIES)
+    view.helped, view.hurt = _hits(helped), _hits(hurt)
+    info = f"Δ nDCG@10 · query ({label} → E2Rank). Click one to open it in the Search tab."
+    return {"chart": gr.Plot(plot_value(chart), visible=True), "caption": caption,
+            "helped": gr.Radio(choices=hit_choices(view.helped), value=None, visible=bool(view.helped), info=info),
+            "hurt": gr.Radio(choices=hit_choices(view.hurt), value=None, visible=bool(view.hurt), info=info),
+            "open_message": notice(hits_note(deltas, helped, hurt, f"the {label}"))}
+
+
+def compare_with(baseline: str, view: EvalView) -> tuple[Any, ...]:
+    """The per-query comparison redrawn against another system of the last run (no new evaluation)."""
+    if view.report is None:
+        return COMPARE_OUTPUTS.skip()
+    view.baseline = chosen_baseline(view.report, baseline)
+    return COMPARE_OUTPUTS.values(**comparison_values(view))
 
 
 def stage_choices(collection: Collection, zip_run: bool = False) -> list[tuple[str, str]]:
@@ -345,38 +419,26 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
                            seed_value, loaded.embedder.label)
     if fallback:
         summary = notice(NO_RUN_NOTE, "warn") + summary
-    deltas = query_deltas(report.per_query, texts=report.query_texts) if "e2rank" in report.metrics else []
-    if deltas:
-        chart = win_tie_loss_chart(deltas, baseline_label=f"first stage ({first_stage_label(report.first_stage)})")
-        counts = win_tie_loss(deltas)
-        caption = (f'<p class="e2r-caption">{chart.caption} E2Rank is better on {counts["win"]}, tied on '
-                   f'{counts["tie"]} and worse on {counts["loss"]} of {len(deltas)} queries.</p>')
-        plot = gr.Plot(plot_value(chart), visible=True)
-    else:
-        caption = notice("Tick E2Rank under Rerankers to compare it with the first stage query by query.")
-        plot = gr.Plot(None, visible=False)
-    helped, hurt = helped_hurt(deltas, TOP_QUERIES)
     view.collection, view.label, view.sample = collection.key, label, collection.sample
-    view.first_stage, view.helped, view.hurt = report.first_stage, _hits(helped), _hits(hurt)
+    view.first_stage, view.report = report.first_stage, report
+    view.baseline = chosen_baseline(report, view.baseline)
     files = write_downloads(report, state.private_dir() / "evaluation")
     return RUN_OUTPUTS.values(
         summary=summary,
         metrics=metrics_view(report, label, reported, loaded.embedder.label.split(" (")[0]),
-        chart=plot,
-        caption=caption,
-        helped=gr.Radio(choices=hit_choices(view.helped), value=None, visible=bool(view.helped)),
-        hurt=gr.Radio(choices=hit_choices(view.hurt), value=None, visible=bool(view.hurt)),
         downloads=files,
-        open_message=notice(hits_note(deltas, helped, hurt)),
+        baseline=gr.Radio(choices=baseline_choices(report), value=view.baseline, visible="e2rank" in report.metrics),
+        **comparison_values(view),
     )
 
 
-def hits_note(deltas: Sequence[QueryDelta], helped: Sequence[QueryDelta], hurt: Sequence[QueryDelta]) -> str:
+def hits_note(deltas: Sequence[QueryDelta], helped: Sequence[QueryDelta], hurt: Sequence[QueryDelta],
+              baseline: str = "the first stage") -> str:
     """Says when a list under the chart is empty (and why), else nothing."""
     if not deltas:
         return ""
     if not helped and not hurt:
-        return "E2Rank tied with the first stage on every query."
+        return f"E2Rank tied with {baseline} on every query."
     if not helped:
         return "E2Rank improved no query of this run, so only the queries it hurt are listed."
     if not hurt:
@@ -469,6 +531,7 @@ class EvalTab:
     downloads: gr.File
     view: gr.State
     go: gr.State
+    baseline: gr.Radio
 
 
 def build_tab() -> EvalTab:
@@ -479,7 +542,8 @@ def build_tab() -> EvalTab:
         gr.Markdown(f"Score the first stage and the rerankers on a collection's judged queries (nDCG@10, MRR@10, "
                     f"Recall@100): by default a seeded sample of {DEFAULT_SAMPLE_SIZE}, the same queries for the same "
                     "seed, or all of them (*Queries* below). The model is the one chosen under *Model and passages* "
-                    "in the sidebar; N = 100 candidates, k = 20 prompt documents, the collection's task instruction.",
+                    "in the sidebar; N = 100 candidates, the model's own k and prompt pooling, the collection's task "
+                    "instruction.",
                     elem_classes="e2r-hint")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
@@ -503,10 +567,15 @@ def build_tab() -> EvalTab:
                 run = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
         summary = gr.HTML(elem_id="eval-summary", label="Summary")
         metrics = gr.HTML(placeholder(), elem_id="eval-metrics", label="Metrics per system")
+        baseline = gr.Radio([("dense rerank of the plain query (default)", DEFAULT_BASELINE)], value=DEFAULT_BASELINE,
+                            visible=False, label="Compare E2Rank per query with", elem_id="eval-baseline",
+                            info="Another system on the same candidates. The default is the dense rerank of the "
+                                 "plain query: the paper's claim is that the listwise prompt is a better query than "
+                                 "the query.")
         chart = gr.Plot(visible=False, elem_id="eval-chart", show_label=False, label="Per-query chart")
         caption = gr.HTML(elem_id="eval-caption", label="Chart caption")
         with gr.Row(equal_height=False, elem_id="eval-queries"):
-            info = "Δ nDCG@10 · query (first stage → E2Rank). Click one to open it in the Search tab."
+            info = "Δ nDCG@10 · query (compared system → E2Rank). Click one to open it in the Search tab."
             helped = gr.Radio([], value=None, visible=False, label="E2Rank helped most", info=info,
                               elem_id="eval-helped", elem_classes="e2r-eval-hits")
             hurt = gr.Radio([], value=None, visible=False, label="E2Rank hurt most", info=info,
@@ -517,7 +586,7 @@ def build_tab() -> EvalTab:
         view = gr.State(EvalView())
         go = gr.State(False)
     return EvalTab(collection, upload, collection_note, first_stage, rerankers, scope, size, seed, run, summary,
-                   metrics, chart, caption, helped, hurt, open_message, downloads, view, go)
+                   metrics, chart, caption, helped, hurt, open_message, downloads, view, go, baseline)
 
 
 def wire(tab: EvalTab, *, model: gr.Dropdown, state: gr.State, tabs: gr.Tabs, query: gr.Textbox,
@@ -539,6 +608,8 @@ def wire(tab: EvalTab, *, model: gr.Dropdown, state: gr.State, tabs: gr.Tabs, qu
     tab.collection.change(choose_collection, tab.collection, [tab.upload, tab.collection_note, tab.first_stage],
                           api_visibility="private")
     tab.upload.change(choose_zip, tab.upload, [tab.collection_note, tab.first_stage], api_visibility="private")
+    tab.baseline.input(compare_with, [tab.baseline, tab.view], COMPARE_OUTPUTS.components(tab),
+                       api_visibility="private", show_progress="hidden")
     tab.run.click(
         run_evaluation,
         [tab.collection, tab.upload, model, tab.first_stage, tab.rerankers, tab.scope, tab.size, tab.seed, state,

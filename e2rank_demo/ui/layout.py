@@ -29,7 +29,7 @@ from e2rank_demo.stores import STORE_FORMS
 from e2rank_demo.stores.catalog import typed_uri_allowed
 from e2rank_demo.ui import callbacks, content, render, visuals
 from e2rank_demo.ui import evaluate as evaluate_tab
-from e2rank_demo.ui import present, prompt_panel, share
+from e2rank_demo.ui import present, prompt_panel, prompt_settings, share
 from e2rank_demo.ui.common import PAGE_READY, SCROLL_TO_RESULTS
 from e2rank_demo.ui.state import UISession
 
@@ -138,7 +138,10 @@ def build_demo() -> gr.Blocks:
                 first_stage = gr.Radio([("Dense (cosine)", "dense"), ("BM25", "bm25")], value="dense",
                                        label="First stage", info="These settings apply to the next search.")
                 candidates = gr.Slider(10, 200, value=100, step=1, label="Candidates N")
-                prompt_docs = gr.Slider(1, 50, value=20, step=1, label="Prompt documents k")
+                prompt_docs = gr.Slider(1, 50, value=prompt_settings.initial_k(default_model), step=1,
+                                        label="Prompt documents k", elem_id="prompt-docs-k",
+                                        info=prompt_settings.k_info(prompt_settings.model_defaults(default_model)))
+                k_chosen = gr.State(False)  # True once the user (or a link) set k: it then stays across models
                 task = gr.Dropdown([(t.label, name) for name, t in TASKS.items()], value=DEFAULT_TASK,
                                    label="Task preset")
                 query_instruction = gr.Textbox(TASKS[DEFAULT_TASK].query, lines=2, max_length=MAX_INSTRUCTION_CHARS,
@@ -149,6 +152,9 @@ def build_demo() -> gr.Blocks:
                                           "E2Rank score")
                 prompt_order = gr.Radio([("Official: query last", "official"), ("Query first", "query_first")],
                                         value="official", label="Prompt order")
+                prompt_pooling = gr.Dropdown(prompt_settings.pooling_choices(default_model),
+                                             value=prompt_settings.MODEL_POOLING, label="Prompt pooling",
+                                             info=prompt_settings.POOLING_HINT, elem_id="prompt-pooling")
                 # The first toggle (Rocchio) keeps its place in the search API; the others follow the state.
                 rocchio, *also_run = [gr.Checkbox(False, label=spec.search_toggle) for spec in toggle_specs]
         gr.HTML(content.HEADER)
@@ -200,7 +206,7 @@ def build_demo() -> gr.Blocks:
         result_outputs = [first_html, e2rank_html, *toggled_html[:1], relevance, prompt_html, *toggled_html[1:]]
         index_outputs = [stats, status, examples, task, reindex_msg, *result_outputs]
         search_inputs = [query, first_stage, candidates, prompt_docs, task, query_instruction, rerank_instruction,
-                         interpolation, prompt_order, rocchio, show_all, state, *also_run]
+                         interpolation, prompt_order, rocchio, show_all, state, *also_run, prompt_pooling]
 
         page_loaded = demo.load(sample_picker, sample_name, sample_name, api_visibility="private",
                                 show_progress="hidden")
@@ -224,6 +230,10 @@ def build_demo() -> gr.Blocks:
               [model, max_words, overlap, state], reindex_msg, api_visibility="private")
         task.change(callbacks.task_instructions, task, [query_instruction, rerank_instruction],
                     api_visibility="private")
+        # k and the pooling start from the model's defaults; a k the user set stays (.input: user moves only).
+        prompt_docs.input(prompt_settings.k_set, None, k_chosen, api_visibility="private", show_progress="hidden")
+        gr.on([model.change, stats.change], prompt_settings.follow_model, [model, k_chosen, state],
+              [prompt_docs, prompt_pooling], api_visibility="private", show_progress="hidden")
         gr.on([search_btn.click, query.submit], callbacks.search, search_inputs, [*result_outputs, search_info],
               api_name="search").then(None, js=SCROLL_TO_RESULTS)
         examples.click(pick_example, examples, query, api_visibility="private").then(
@@ -247,8 +257,9 @@ def build_demo() -> gr.Blocks:
                             settings=[first_stage, candidates, prompt_docs, task, query_instruction,
                                       rerank_instruction, interpolation, prompt_order, rocchio],
                             search_outputs=[*result_outputs, search_info],
-                            present_targets=[present_ui.corpus, present_ui.query])
+                            present_targets=[present_ui.corpus, present_ui.query], pooling=prompt_pooling,
+                            k_chosen=k_chosen)
         present.wire(present_ui, state=state, model=model, url=shared,
-                     settings=[first_stage, candidates, prompt_docs, interpolation, prompt_order])
+                     settings=[first_stage, candidates, prompt_docs, interpolation, prompt_order], pooling=prompt_pooling)
         shared.opened.then(None, js=PAGE_READY, api_visibility="private")
     return demo

@@ -1,4 +1,4 @@
-"""The Present tab: a guided, six-step walkthrough of one query for lectures and talks.
+"""The Present tab: a guided, seven-step walkthrough of one query for lectures and talks.
 
 Pick a bundled corpus and one of its example queries (no typing needed), press Start,
 then Next / Back (or the arrow and Page keys of a presenter's clicker):
@@ -8,13 +8,15 @@ then Next / Back (or the arrow and Page keys of a presenter's clicker):
 3. the pseudo-query moving on the embedding map (animated, ``plots.embedding_map(animate=True)``);
 4. the reranked list with rank-change badges (``ui/render.py`` rendering);
 5. which prompt documents pull the pseudo-query (``plots.influence_chart``, leave-one-out);
-6. latency measured now (``latency.measure_latency``) beside the paper's reported A100 table.
+6. why the pseudo-query is read at the query: the model's own prompt pooling, explained from what it
+   is, and the same prompt pooled the other way (``SearchSession.compare_pooling``);
+7. latency measured now (``latency.measure_latency``) beside the paper's reported A100 table.
 
 The walkthrough has its own state (:class:`PresentState`), so it never replaces the
 corpus, results or judgments of the Search tab; it reuses the Search tab's index when
 that holds the same sample and model, and otherwise keeps a few sample sessions per
-process. Start begins step 3's UMAP fit and step 6's latency measurement in the background,
-so no step blocks navigation: step 3 waits briefly for the fit (PCA meanwhile), and step 6
+process. Start begins step 3's UMAP fit and step 7's latency measurement in the background,
+so no step blocks navigation: step 3 waits briefly for the fit (PCA meanwhile), and step 7
 shows the measurement when it is done (the same query's earlier one at once).
 Fonts are large and scoped to the tab (:data:`CSS`).
 
@@ -48,10 +50,11 @@ from e2rank_demo.collections import shared_sample_session
 from e2rank_demo.highlight import query_terms
 from e2rank_demo.metrics import ranking_metrics
 from e2rank_demo.pipeline import SearchSession, SearchSettings
+from e2rank_demo.prompt_lab import PoolingComparison
 from e2rank_demo.records import ListwisePrompt, QueryResult
 from e2rank_demo.rerank import MAIN, RERANKERS
 from e2rank_demo.samples import available_samples, load_sample
-from e2rank_demo.ui import render, share, visuals
+from e2rank_demo.ui import prompt_panel, render, share, visuals
 from e2rank_demo.ui.common import (
     embedding_cache,
     on_gpu,
@@ -62,6 +65,7 @@ from e2rank_demo.ui.common import (
     warn_on_error,
 )
 from e2rank_demo.ui.content import model_note
+from e2rank_demo.ui.prompt_settings import pooling_setting
 from e2rank_demo.ui.state import UISession
 
 logger = logging.getLogger(__name__)
@@ -86,6 +90,9 @@ STEPS: tuple[tuple[str, str, str], ...] = (
      "Each bar is one prompt document: how far the pseudo-query moves when the prompt is embedded without it (the "
      "k leave-one-out prompts go through the model in one batched pass); with known judgments, green bars helped "
      "nDCG@10 and red ones hurt it."),
+    ("Why the pseudo-query is read at the query", "Pooling",
+     "A prompt of hundreds of tokens becomes one vector, and which token states are averaged decides how much of "
+     "the query is left in it. Below: what this model does, and the same prompt pooled the other way."),
     ("Latency", "Latency",
      "Measured now on this machine, stage by stage: E2Rank adds one prompt pass to the first stage, while "
      "re-encoding the candidates or a pointwise pass per document costs far more. Below: the paper's A100 numbers."),
@@ -181,6 +188,8 @@ class PresentState:
         map_note: The map's caption and projection note.
         influence_value: The drawn influence chart of step 5 (reused on Back / Next).
         influence_note: Its caption.
+        pooling_value: The drawn map of step 6, both pseudo-queries (reused on Back / Next).
+        pooling_note: Step 6's text (what the model's pooling is, and the flip's measurements).
         latency: The measurement of step 6, once taken.
         latency_job: Step 6's measurement, running in the background since Start.
         notice: A model fallback notice, if any.
@@ -197,6 +206,8 @@ class PresentState:
     map_note: str = ""
     influence_value: Any = None
     influence_note: str = ""
+    pooling_value: Any = None
+    pooling_note: str = ""
     latency: latency.LatencyReport | None = None
     latency_job: concurrent.futures.Future[latency.LatencyReport] | None = None
     notice: str | None = None
@@ -471,6 +482,17 @@ def render_step(ps: PresentState, progress: Any = None) -> tuple[Any, ...]:
                 ps.influence_value, ps.influence_note = visuals.plot_value(figure), figure_note(figure)
             plot, extra = gr.Plot(value=ps.influence_value, visible=True), ps.influence_note
     elif step == 6:
+        if result.prompt is None:
+            body = render.notice("E2Rank did not run (no candidates), so there is no prompt to pool.", "warn")
+        else:
+            if ps.pooling_value is None:
+                comparison = ps.session.compare_pooling(result, relevance=ps.relevance or None)
+                figure = prompt_panel.pooling_figure(ps.session, result, comparison, wait=MAP_WAIT_S)
+                ps.pooling_value = plot_value(figure)
+                ps.pooling_note = (f'<p class="present-caption">{render.esc(pooling_explanation(comparison))}</p>'
+                                   + prompt_panel.pooling_html(ps.session, comparison, figure.caption))
+            body, plot = ps.pooling_note, gr.Plot(value=ps.pooling_value, visible=True)
+    elif step == 7:
         if ps.latency is None and len(result.candidates):
             job = ps.latency_job or start_latency(ps.session, result)
             ps.latency_job = job
@@ -490,6 +512,38 @@ def render_step(ps: PresentState, progress: Any = None) -> tuple[Any, ...]:
     return steps_html(step), head, body, plot, extra, back, nxt
 
 
+def pooling_explanation(comparison: PoolingComparison) -> str:
+    """Step 6's explanation, from the pooling this model actually used and the token counts just measured.
+
+    Example:
+        >>> from e2rank_demo.prompt_lab import PoolingComparison
+        >>> c = PoolingComparison("q", ("query", "mean"), (None, None), (6, 480), 480, [], ({}, {}), (0.9, 0.5),
+        ...                       0.6, None)
+        >>> pooling_explanation(c).startswith("This model pools at the query: its pseudo-query is the mean of the 6")
+        True
+    """
+    pooling = comparison.poolings[0]
+    n = comparison.n_tokens
+    if pooling == "query":
+        m = comparison.pooled_tokens[0]
+        return (f"This model pools at the query: its pseudo-query is the mean of the {m} token states of the query's "
+                f"own words inside the {n}-token prompt. A small bidirectional encoder reads the whole prompt in every "
+                "layer, so those states already carry what the top documents add; averaging all "
+                f"{n} tokens instead would leave the query about {m / max(n, 1):.0%} of the vector, drowned by the "
+                "documents. E2Rank's large decoders get the same effect from their last token, which comes right "
+                "after the query.")
+    q = comparison.pooled_tokens[1]  # the other pooling is ``query``: the query's own tokens
+    if pooling == "last":
+        return (f"This model is a decoder and pools its last token, which comes right after the query and, reading "
+                f"left to right, has seen every document before it: that is pooling at the query. A small "
+                f"bidirectional encoder has no such token, so it averages the query's own tokens instead ({q} of the "
+                f"{n} here).")
+    return (f"This model pools over all {n} tokens of the prompt (its own mean pooling), so the {q}-token query is "
+            f"only about {q / max(n, 1):.0%} of the pseudo-query and the documents outweigh it. A small encoder "
+            "trained for the listwise prompt pools at the query instead: the mean of the query's own token states, "
+            "which attention has filled with what the documents share.")
+
+
 def _failed() -> tuple[Any, ...]:
     return skip(N_OUTPUTS)
 
@@ -499,9 +553,12 @@ guarded = warn_on_error(_failed, capitalise=False, unchanged="The walkthrough is
 
 
 def begin(ps: PresentState, corpus: str | None, query: str | None, model: str, first_stage: str, candidates: float,
-          prompt_docs: float, interpolation: float, prompt_order: str, state: UISession | None,
-          progress: Any = None) -> tuple[Any, ...]:
-    """Loads the sample (or reuses it), searches and shows step 1."""
+          prompt_docs: float | None, interpolation: float, prompt_order: str, state: UISession | None,
+          progress: Any = None, prompt_pooling: str | None = None) -> tuple[Any, ...]:
+    """Loads the sample (or reuses it), searches and shows step 1.
+
+    A ``prompt_docs`` of 0 or ``None`` and a ``prompt_pooling`` of ``None`` or ``"model"`` are the model's defaults.
+    """
     names = share.sample_names()
     if corpus not in names:
         raise ValueError("Choose a bundled corpus first.")
@@ -513,10 +570,10 @@ def begin(ps: PresentState, corpus: str | None, query: str | None, model: str, f
     index, notice = sample_session(corpus, model, state)
     task = load_sample(corpus).info.task
     settings = SearchSettings(first_stage=first_stage if first_stage in share.STAGES else "dense",  # type: ignore[arg-type]
-                              candidates=int(candidates), prompt_docs=int(prompt_docs), task=task,
-                              interpolation=float(interpolation),
+                              candidates=int(candidates), prompt_docs=int(prompt_docs) if prompt_docs else None,
+                              task=task, interpolation=float(interpolation),
                               prompt_order=prompt_order if prompt_order in share.ORDERS else "official",  # type: ignore[arg-type]
-                              rerankers=("e2rank",))
+                              prompt_pooling=pooling_setting(prompt_pooling), rerankers=("e2rank",))
     if progress is not None:
         progress(0.6, desc="Searching and reranking…")
     result = _search(index, text, settings)
@@ -525,7 +582,7 @@ def begin(ps: PresentState, corpus: str | None, query: str | None, model: str, f
     relevance = {pid: grade for pid, grade in sample.qrels.get(qid, {}).items()} if qid else {}
     ps.sample, ps.model, ps.session, ps.result, ps.relevance = corpus, model, index, result, relevance
     ps.step, ps.map_value, ps.map_method, ps.latency, ps.notice = 1, None, None, None, notice
-    ps.influence_value = None
+    ps.influence_value = ps.pooling_value = None
     _prefetch_map(index)
     ps.latency_job = start_latency(index, result) if len(result.candidates) else None
     return render_step(ps)
@@ -542,24 +599,27 @@ def _prefetch_map(index: SearchSession) -> None:
 @guarded
 def start(corpus: str | None, query: str | None, model: str, first_stage: str, candidates: float, prompt_docs: float,
           interpolation: float, prompt_order: str, ps: PresentState, state: UISession,
+          prompt_pooling: str | None = None,
           progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
-    """The Start button."""
+    """The Start button (the sidebar's settings, its prompt pooling included)."""
     return begin(ps, corpus, query, model, first_stage, candidates, prompt_docs, interpolation, prompt_order, state,
-                 progress)
+                 progress, prompt_pooling)
 
 
 @guarded
 def start_pending(view: share.SharedView | None, model: str, first_stage: str, candidates: float, prompt_docs: float,
                   interpolation: float, prompt_order: str, ps: PresentState, state: UISession,
+                  prompt_pooling: str | None = None,
                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-    """After a ``?present=1`` link: starts the walkthrough on its corpus and query (first example if none)."""
+    """After a ``?present=1`` link: starts the walkthrough on its corpus and query (first example if none);
+    without ``k`` or ``pool`` in the link, with the model's defaults."""
     if view is None or not view.present or view.corpus is None:
         return _failed()
     query = view.query or next(iter(share.sample_queries(view.corpus)), None)
     return begin(ps, view.corpus, query, view.model or model, view.first_stage or first_stage,
-                 view.candidates or candidates, view.prompt_docs or prompt_docs,
+                 view.candidates or candidates, view.prompt_docs,
                  view.interpolation if view.interpolation is not None else interpolation,
-                 view.prompt_order or prompt_order, state, progress)
+                 view.prompt_order or prompt_order, state, progress, view.prompt_pooling or prompt_pooling)
 
 
 @guarded
@@ -596,7 +656,7 @@ def walkthrough_link(ps: PresentState) -> tuple[str, str]:
                             first_stage=str(s.get("first_stage")), candidates=int(s.get("candidates", 100)),
                             prompt_docs=int(s.get("prompt_docs", 20)),
                             interpolation=float(s.get("interpolation", 0.0)), prompt_order=str(s.get("prompt_order")),
-                            present=True)
+                            present=True, prompt_pooling=s.get("prompt_pooling"))  # type: ignore[arg-type]
     return share.link_query(view), render.notice("Link copied (where the browser allows it); it is also in the box.")
 
 
@@ -655,7 +715,7 @@ def build_tab() -> PresentTab:
 
 
 def wire(tab: PresentTab, *, state: gr.State, model: gr.Dropdown, settings: Sequence[Any],
-         url: share.UrlWiring | None = None) -> None:
+         pooling: gr.Dropdown, url: share.UrlWiring | None = None) -> None:
     """Connects the tab (call inside ``gr.Blocks`` after :func:`share.wire`).
 
     Args:
@@ -664,10 +724,12 @@ def wire(tab: PresentTab, *, state: gr.State, model: gr.Dropdown, settings: Sequ
         model: The sidebar's model dropdown.
         settings: The sidebar's first stage, N, k, λ and prompt order components.
         url: The page-open chain of :func:`share.wire` (for ``?present=1`` links).
+        pooling: The sidebar's prompt-pooling control (before the Progress parameter of
+            :func:`start`, so it is always wired).
     """
     private: dict[str, Any] = {"api_visibility": "private"}
     first_stage, candidates, prompt_docs, interpolation, prompt_order = settings
-    common = [model, first_stage, candidates, prompt_docs, interpolation, prompt_order, tab.state, state]
+    common = [model, first_stage, candidates, prompt_docs, interpolation, prompt_order, tab.state, state, pooling]
     tab.corpus.input(pick_corpus, tab.corpus, tab.query, **private)
     tab.start.click(None, js=FOLD_SIDEBAR_JS, **private)
     tab.start.click(start, [tab.corpus, tab.query, *common], tab.outputs, show_progress_on=tab.body,

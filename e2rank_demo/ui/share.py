@@ -2,7 +2,7 @@
 
 A link names a bundled corpus, the query, the model and the query-time settings::
 
-    /?corpus=general&q=why%20does%20bread%20rise&model=minilm&stage=dense&n=100&k=20&task=web&lambda=0&order=official&rocchio=0
+    /?corpus=general&q=why%20does%20bread%20rise&model=minilm&stage=dense&n=100&k=20&task=web&lambda=0&order=official&pool=query&rocchio=0
 
 Opening it loads the sample, fills the sidebar and the query box and runs the search;
 ``present=1`` opens the Present tab on the same corpus and query instead. Every value
@@ -10,7 +10,8 @@ is checked against a whitelist or a range (:func:`parse_query_params`): a bad on
 ignored with one plain warning, unknown parameters (``__theme`` and the like) silently.
 Uploaded or pasted corpora are never put in a link; the Copy link button says so and
 shares the query and settings only. Custom instruction texts are not carried either
-(the task preset is).
+(the task preset is). A link without ``k`` or ``pool`` gets the model's default k and prompt
+pooling; links made here carry the values the search used.
 
 Hooks elsewhere (kept small, other tabs change independently):
 
@@ -43,9 +44,12 @@ import gradio as gr
 
 from e2rank_demo.pipeline import MAX_QUERY_CHARS
 from e2rank_demo.prompts import TASKS
+from e2rank_demo.records import PROMPT_POOLINGS
+from e2rank_demo.rerank import search_toggles
 from e2rank_demo.samples import available_samples, load_sample
 from e2rank_demo.ui import callbacks, render
 from e2rank_demo.ui.common import user_errors
+from e2rank_demo.ui.prompt_settings import MODEL_POOLING, pooling_setting
 from e2rank_demo.ui.state import UISession
 
 logger = logging.getLogger(__name__)
@@ -58,7 +62,8 @@ STAGES = ("dense", "bm25")
 ORDERS = ("official", "query_first")
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
-PARAMS = ("corpus", "q", "model", "stage", "n", "k", "task", "lambda", "order", "rocchio", "prompt", "present")
+PARAMS = ("corpus", "q", "model", "stage", "n", "k", "task", "lambda", "order", "pool", "rocchio", "prompt",
+          "present")
 """Query parameters a link may carry, in the order links write them."""
 MAX_PROMPT_IDS = 100
 """Passage ids an edited prompt in a link may hold (what ``rerank_with_prompt`` accepts)."""
@@ -96,6 +101,7 @@ class SharedView:
         present: Open the Present tab.
         prompt: The Prompt lab's edited prompt (passage ids in prompt order, comma-separated
             in the link); ``None`` for the first-stage top-k.
+        prompt_pooling: ``query``, ``mean`` or ``last`` (``pool`` in the link); ``None``: the model's.
     """
 
     corpus: str | None = None
@@ -110,6 +116,7 @@ class SharedView:
     rocchio: bool | None = None
     present: bool = False
     prompt: tuple[str, ...] | None = None
+    prompt_pooling: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -215,6 +222,11 @@ def parse_query_params(
                 fields["prompt_order"] = value
             else:
                 reject(key, raw, "the prompt order must be official or query_first")
+        elif key == "pool":
+            if value in PROMPT_POOLINGS:
+                fields["prompt_pooling"] = value
+            else:
+                reject(key, raw, f"the prompt pooling must be {', '.join(PROMPT_POOLINGS)}")
         elif key == "prompt":
             ids = [_CONTROL.sub("", part).strip() for part in raw.split(",")]
             if not all(ids) or len(ids) > MAX_PROMPT_IDS or len(set(ids)) != len(ids):
@@ -245,7 +257,8 @@ def link_query(view: SharedView) -> str:
         "corpus": view.corpus, "q": view.query, "model": view.model, "stage": view.first_stage,
         "n": view.candidates, "k": view.prompt_docs, "task": view.task,
         "lambda": None if view.interpolation is None else _number(view.interpolation),
-        "order": view.prompt_order, "rocchio": None if view.rocchio is None else int(view.rocchio),
+        "order": view.prompt_order, "pool": view.prompt_pooling,
+        "rocchio": None if view.rocchio is None else int(view.rocchio),
         "prompt": None if view.prompt is None else ",".join(view.prompt), "present": 1 if view.present else None,
     }
     pairs = [(key, str(values[key])) for key in PARAMS if values[key] is not None]
@@ -275,11 +288,13 @@ def view_for_link(
     prompt_order: str,
     rocchio: bool,
     model: str,
+    prompt_pooling: str | None = MODEL_POOLING,
 ) -> tuple[SharedView | None, list[str]]:
     """The view a link should reproduce, and plain notes about what it leaves out.
 
-    After a search the link carries that search (its query and settings, the corpus and
-    model it ran on); before one, the loaded corpus and the sidebar's current values.
+    After a search the link carries that search (its query and settings, the k and prompt
+    pooling it used included, the corpus and model it ran on); before one, the loaded corpus
+    and the sidebar's current values (a pooling left to the model stays out of the link).
 
     Returns:
         ``(view, notes)``; ``view`` is ``None`` when there is nothing to share yet.
@@ -294,7 +309,7 @@ def view_for_link(
             query=result.query, first_stage=str(s.get("first_stage")), candidates=int(s.get("candidates", 100)),
             prompt_docs=int(s.get("prompt_docs", 20)), task=str(s.get("task")),
             interpolation=float(s.get("interpolation", 0.0)), prompt_order=str(s.get("prompt_order")),
-            rocchio="rocchio" in (s.get("rerankers") or ()),
+            rocchio="rocchio" in (s.get("rerankers") or ()), prompt_pooling=s.get("prompt_pooling"),  # type: ignore[arg-type]
         )
         if result.prompt_edited and result.prompt_ids:
             if any("," in pid for pid in result.prompt_ids):
@@ -307,7 +322,7 @@ def view_for_link(
         view = SharedView(
             query=(query or "").strip() or None, first_stage=first_stage, candidates=int(candidates),
             prompt_docs=int(prompt_docs), task=task, interpolation=float(interpolation), prompt_order=prompt_order,
-            rocchio=bool(rocchio),
+            rocchio=bool(rocchio), prompt_pooling=pooling_setting(prompt_pooling),
         )
         custom = preset is not None and ((query_instruction or "").strip() not in ("", preset.query)
                                          or (rerank_instruction or "").strip() not in ("", preset.rerank))
@@ -390,6 +405,8 @@ def wire(
     index_outputs: Sequence[Any],
     search_outputs: Sequence[Any],
     present_targets: Sequence[Any] = (),
+    pooling: Any = None,
+    k_chosen: Any = None,
 ) -> UrlWiring:
     """Connects the panel and applies the page URL on load (call inside ``gr.Blocks`` at the end).
 
@@ -408,6 +425,9 @@ def wire(
         index_outputs: The app's ``index_outputs``.
         search_outputs: The search's outputs (``result_outputs`` and the search line).
         present_targets: The Present tab's corpus and query pickers (set by ``present=1``).
+        pooling: The sidebar's prompt-pooling control (set by ``pool=``; a link's search uses it).
+        k_chosen: The state saying the user set k (a link's ``k=`` counts: the slider keeps it
+            when the link's model changes).
 
     Returns:
         The chain that applied the URL and the view it asked for (for the Present tab).
@@ -421,6 +441,9 @@ def wire(
                "prompt_order": prompt_order, "rocchio": rocchio, "tabs": tabs}
     if present_targets:
         targets["present_corpus"], targets["present_query"] = present_targets
+    extra = {name: c for name, c in (("prompt_pooling", pooling), ("k_chosen", k_chosen)) if c is not None}
+    targets.update(extra)
+    pooled = [pooling] if pooling is not None else []
     outputs = list(dict.fromkeys([*targets.values(), pending, *index_outputs]))
 
     def apply_url(model_value: str, session: UISession, request: gr.Request,
@@ -432,9 +455,9 @@ def wire(
     opened = page_loaded.then(apply_url, [model, state], outputs, show_progress_on=stats, **private)
     opened = opened.then(
         search_pending, [pending, query, first_stage, candidates, prompt_docs, task, interpolation, prompt_order,
-                         rocchio, show_all, state], list(search_outputs), **private)
+                         rocchio, show_all, state, *pooled], list(search_outputs), **private)
 
-    inputs = [state, query, *settings, model]
+    inputs = [state, query, *settings, model, *pooled]
     panel.copy.click(share_link, inputs, [panel.link, panel.message], **private).then(
         None, panel.link, panel.link, js=COPY_JS, **private)
     stats.change(copy_button, state, panel.copy, show_progress="hidden", **private)
@@ -480,6 +503,10 @@ def open_from_url(
         value = getattr(view, name)
         if value is not None:
             out[name] = value
+    if view.prompt_pooling is not None and "prompt_pooling" in targets:
+        out["prompt_pooling"] = view.prompt_pooling
+    if view.prompt_docs is not None and "k_chosen" in targets:
+        out["k_chosen"] = True  # the link's k stays on the slider when its model changes
     if view.corpus is not None:
         out["sample_name"] = view.corpus
         loaded = callbacks.load_sample_corpus(view.corpus, view.model or model_value, state, progress or _no_progress)
@@ -506,18 +533,24 @@ def _no_progress(*_: Any, **__: Any) -> None:
 
 def search_pending(view: SharedView | None, query: str, first_stage: str, candidates: float, prompt_docs: float,
                    task: str, interpolation: float, prompt_order: str, rocchio: bool, show_all: bool,
-                   state: UISession) -> tuple[Any, ...]:
-    """After a link loaded its sample: runs its query with the sidebar's (now filled) settings."""
+                   state: UISession, prompt_pooling: str | None = MODEL_POOLING) -> tuple[Any, ...]:
+    """After a link loaded its sample: runs its query with the sidebar's (now filled) settings.
+
+    Without ``k`` or ``pool`` in the link, the search takes the model's defaults (the sidebar's
+    slider may still be moving to them).
+    """
     n = callbacks.n_result_outputs() + 1
     if view is None or view.corpus is None or view.query is None or state.index is None or view.present:
         return tuple(gr.skip() for _ in range(n))
     preset = TASKS.get(view.task or task) or TASKS[next(iter(TASKS))]
     # The link's own values win over whatever the sidebar holds (its task change may still be in flight).
+    other_toggles = [False] * (len(search_toggles()) - 1)
     out = callbacks.search(
-        view.query, view.first_stage or first_stage, view.candidates or candidates, view.prompt_docs or prompt_docs,
+        view.query, view.first_stage or first_stage, view.candidates or candidates, view.prompt_docs,
         preset.name, preset.query, preset.rerank,
         view.interpolation if view.interpolation is not None else interpolation,
-        view.prompt_order or prompt_order, view.rocchio if view.rocchio is not None else rocchio, show_all, state)
+        view.prompt_order or prompt_order, view.rocchio if view.rocchio is not None else rocchio, show_all, state,
+        *other_toggles, view.prompt_pooling or prompt_pooling)
     if view.prompt and state.result is not None and state.result.prompt is not None:
         try:
             state.result = state.index.rerank_with_prompt(state.result, list(view.prompt))
@@ -530,10 +563,10 @@ def search_pending(view: SharedView | None, query: str, first_stage: str, candid
 
 def share_link(state: UISession, query: str, first_stage: str, candidates: float, prompt_docs: float, task: str,
                query_instruction: str, rerank_instruction: str, interpolation: float, prompt_order: str,
-               rocchio: bool, model: str) -> tuple[Any, str]:
+               rocchio: bool, model: str, prompt_pooling: str | None = MODEL_POOLING) -> tuple[Any, str]:
     """"Copy link": the link's query string (the browser turns it into the full address) and notes."""
     view, notes = view_for_link(state, query, first_stage, candidates, prompt_docs, task, query_instruction,
-                                rerank_instruction, interpolation, prompt_order, rocchio, model)
+                                rerank_instruction, interpolation, prompt_order, rocchio, model, prompt_pooling)
     if view is None:
         return "", render.notice(" ".join(notes), "warn")
     kind = "warn" if state.corpus is not None and state.corpus.sample is None else "info"

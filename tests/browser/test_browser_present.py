@@ -63,7 +63,7 @@ def test_shared_link_reopens_the_search_and_exports_an_offline_report(open_app: 
     link = page.locator("#share-link textarea, #share-link input").first.input_value()
     params = dict(parse_qsl(urlsplit(link).query))
     assert params == {"corpus": "general", "q": "how do tides work", "model": "minilm", "stage": "dense", "n": "50",
-                      "k": "5", "task": "web", "lambda": "0", "order": "official", "rocchio": "0"}
+                      "k": "5", "task": "web", "lambda": "0", "order": "official", "pool": "query", "rocchio": "0"}
     assert page.url == link
 
     # Export report, then open it with no network at all.
@@ -109,7 +109,7 @@ def test_shared_link_reopens_the_search_and_exports_an_offline_report(open_app: 
     assert app.dialogs == [] and app.errors == []
 
 
-def test_present_link_walks_through_six_steps(open_app: Callable[..., AppPage]) -> None:
+def test_present_link_walks_through_seven_steps(open_app: Callable[..., AppPage]) -> None:
     app = open_app(link=PRESENT, wait_ready=False)
     page = app.page
     wait_for_step(app, 1)
@@ -155,20 +155,27 @@ def test_present_link_walks_through_six_steps(open_app: Callable[..., AppPage]) 
     app.screenshot("present-5-influence")
 
     page.click("#present-next")
-    wait_for_step(app, 6)
+    wait_for_step(app, 6)  # why the pseudo-query is read at the query: both poolings of the same prompt
+    page.wait_for_function("() => [...document.querySelectorAll('#present-plot .legendtext')]"
+                           ".some(e => e.textContent.includes('(flipped)'))", timeout=120_000)
+    assert "This model pools" in page.locator("#present-body").inner_text()
+    app.screenshot("present-6-pooling")
+
+    page.click("#present-next")
+    wait_for_step(app, 7)
     page.wait_for_function("() => [...document.querySelectorAll('#present-plot .legendtext')]"
                            ".some(e => e.textContent === 'prompt encoding')", timeout=180_000)
     reported = page.locator("#present-extra .present-reported").inner_text()
     assert "Reported in the paper (A100) — not measured here" in reported and "0.63" in reported
     assert page.locator("#present-next").is_disabled()
-    app.screenshot("present-6")
+    app.screenshot("present-7")
 
     # The arrow keys step too (a presenter's clicker sends PageUp / PageDown).
     page.locator("#present-heading").click()
     page.keyboard.press("ArrowLeft")
-    wait_for_step(app, 5, timeout=30_000)
-    page.keyboard.press("PageDown")
     wait_for_step(app, 6, timeout=30_000)
+    page.keyboard.press("PageDown")
+    wait_for_step(app, 7, timeout=30_000)
     assert app.dialogs == [] and app.errors == []
 
 
