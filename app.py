@@ -42,14 +42,14 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     demo, code = None, 0
     try:
+        from e2rank_demo.serving import queue_options
         from e2rank_demo.ui import build_demo, launch_options, warm_up_in_background
         from e2rank_demo.ui.callbacks import start_up_step
 
         with start_up_step("building the page"):
             demo = build_demo()
         warm_up_in_background()
-        # Four events at a time: one session's long indexing run never blocks another's search.
-        demo.queue(default_concurrency_limit=4, max_size=64)
+        demo.queue(**queue_options())  # E2RANK_CONCURRENCY, E2RANK_QUEUE_SIZE (serving.py says why the defaults)
         log.info("start-up: serving on http://%s:%d", args.host, args.port)
         demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
                     **launch_options())

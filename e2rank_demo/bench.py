@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from e2rank_demo.serving import REPO, free_port
 
-REPO = Path(__file__).resolve().parents[1]
 SHARED_SCIFACT = REPO.parent / "shared" / "data" / "scifact"
 
 
@@ -318,17 +317,11 @@ def bench_umap_cold(repeats: int) -> list[Measurement]:
             Measurement("umap_cold_cache_warm", warm, "s", "", note + "; numba and map cached on disk")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def bench_app_ready(repeats: int, timeout: float = 120.0) -> Measurement:
     """Seconds from ``python app.py`` to the first HTTP 200."""
 
     def once() -> float:
-        port = _free_port()
+        port = free_port()
         start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port)], cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,28 +1,20 @@
 """Starting the real app (``python app.py``) for the tests that need a live server.
 
-Used by the API-example test, the reliability tests and the browser tests' ``app_url``.
+Used by the API-example test, the reliability and load tests and the browser tests' ``app_url``;
+the server itself is started by :func:`e2rank_demo.serving.serve_app`, which ``bench --class``
+shares.
 """
 
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from e2rank_demo.serving import AppStartError, free_port
 
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port", "serve_app"]  # free_port: tests/milvus_server.py
 
 
 @contextlib.contextmanager
@@ -33,31 +25,10 @@ def serve_app(env: dict[str, str], log: Path, start_timeout: float = 180) -> Ite
     """
     import pytest
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=REPO,
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    from e2rank_demo import serving
+
     try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py gave no HTTP 200 within {start_timeout} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.25)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        with serving.serve_app(env, log, start_timeout) as served:
+            yield served
+    except AppStartError as exc:
+        pytest.fail(str(exc))
