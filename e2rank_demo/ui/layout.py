@@ -10,7 +10,7 @@ Output groups shared by several events (callbacks return tuples in this order):
 
 Public API endpoints (``gradio_client``): ``load_sample``, ``upload``, ``paste``, ``open_index``,
 ``reindex``, ``search``, ``set_relevant``, ``export``, ``report`` (``ui/share.py``), ``edit_prompt`` and
-``prompt_influence`` (``ui/prompt_panel.py``).
+``prompt_influence`` (``ui/prompt_panel.py``), ``map`` (the Embedding map tab opened, ``ui/visuals.py``).
 """
 
 from __future__ import annotations

@@ -160,7 +160,8 @@ def build_map_tab() -> MapTab:
     gr.Markdown("Where the query, the E2Rank pseudo-query (the listwise prompt's embedding) and the Rocchio "
                 "query sit among the documents of the last search. Distances on a 2-D map are approximate; the "
                 "table beside it gives the exact cosines in the full embedding space.", elem_classes="e2r-hint")
-    info = gr.HTML(render.notice("Search first: the map shows the last query's documents."), elem_id="map-info")
+    info = gr.HTML(render.notice("Search first: the map shows the last query's documents."), elem_id="map-info",
+                   label="Map status")
     with gr.Row(elem_id="map-controls"):
         scope = gr.Radio(SCOPES, value="corpus", label="Show", elem_id="map-scope", scale=1)
         color_by = gr.Radio(COLOURS, value="rank", label="Colour documents by", elem_id="map-colour", scale=1)
@@ -170,15 +171,15 @@ def build_map_tab() -> MapTab:
     with gr.Row(elem_id="map-row"):
         with gr.Column(scale=4, min_width=520):
             plot = gr.Plot(label="Embedding map", elem_id="map-plot")
-            caption = gr.HTML(elem_id="map-caption")
+            caption = gr.HTML(elem_id="map-caption", label="Map caption")
         with gr.Column(scale=2, min_width=280):
-            cosine = gr.HTML(elem_id="cosine-table")
-            cosine_label = gr.HTML(elem_id="cosine-label")
+            cosine = gr.HTML(elem_id="cosine-table", label="Cosine table")
+            cosine_label = gr.HTML(elem_id="cosine-label", label="Cosine table note")
     charts: dict[str, Any] = {}
     with gr.Accordion("Charts: rank shift and score curves", open=True, elem_id="map-charts"):
         for chart in MAP_CHARTS:
             charts[f"{chart.key}_plot"] = gr.Plot(label=chart.label, elem_id=f"{chart.key}-plot")
-            charts[f"{chart.key}_caption"] = gr.HTML(elem_id=f"{chart.key}-caption")
+            charts[f"{chart.key}_caption"] = gr.HTML(elem_id=f"{chart.key}-caption", label=f"{chart.label} caption")
     timer = gr.Timer(POLL_SECONDS, active=False)
     return MapTab(info, scope, color_by, animate, refresh, plot, caption, cosine_label, cosine, charts, timer)
 
@@ -239,7 +240,7 @@ def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_tab: gr.Tab, 
     """
     private: dict[str, Any] = {"api_visibility": "private"}
     inputs = [*map_ui.inputs, state]
-    map_tab.select(show_map, inputs, map_ui.outputs, show_progress="hidden", **private)
+    map_tab.select(show_map, inputs, map_ui.outputs, show_progress="hidden", api_name="map")
     gr.on([map_ui.scope.change, map_ui.color_by.change, map_ui.animate.change], show_map, inputs, map_ui.outputs,
           show_progress="minimal", **private)
     map_ui.refresh.click(refresh_map, inputs, map_ui.outputs, show_progress="minimal", **private)
