@@ -320,9 +320,9 @@ def test_prompt_fitting_tokenises_each_document_once_with_unchanged_output(backe
                 got = embedder.build_listwise("why does bread rise", docs, TASKS["web"].rerank, order)
                 assert got[:3] == _reference_build_listwise(embedder, "why does bread rise", docs,
                                                             TASKS["web"].rerank, order)
-                prompt = embedder.encode_prompt(got)  # the remembered ids: the same vector as a fresh tokenisation
+                prompt = embedder.encode_prompt(got, "mean")  # the remembered ids: the same vector as a fresh tokenisation
                 ids, _ = embedder._prompt_encoding(got.text)
-                fresh = embedder._forward(embedder._pad({"input_ids": [ids]}), embedder.prompt_pooling)[0]
+                fresh = embedder._forward(embedder._pad({"input_ids": [ids]}), "mean")[0]
                 np.testing.assert_allclose(prompt.vector, fresh, atol=1e-5)
                 assert prompt.n_tokens <= embedder.max_tokens
         spy = _CountingTokenizer(embedder.tokenizer)
