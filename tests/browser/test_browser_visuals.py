@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from e2rank_demo.models.loading import prompt_defaults
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 AppPage = Any  # tests/browser/conftest.py:AppPage (conftest modules are not imported by tests)
@@ -85,9 +87,10 @@ def test_map_then_latency_after_a_search(open_app: Callable[..., AppPage]) -> No
     app.search("animals that sleep through the cold months")
 
     page.get_by_role("tab", name="Embedding map").click()
-    wait_for_plot(app, "#map-plot", [*MARKERS, "top 10", "in the listwise prompt (top-20)"])
+    k = prompt_defaults("minilm").k  # the app runs the untrained MiniLM with its own default k
+    wait_for_plot(app, "#map-plot", [*MARKERS, "top 10", f"in the listwise prompt (top-{k})"])
     points = page.locator("#map-plot .scatterlayer .point").count()
-    assert points >= 102 + 20 + 3  # every document, the top-k outlines and the three markers
+    assert points >= 102 + k + 3  # every document, the top-k outlines and the three markers
     # PCA may stand in first; the timer swaps in UMAP once its fit is ready.
     page.wait_for_function("() => document.querySelector('#map-info')?.textContent.includes('UMAP (cosine')",
                            timeout=120_000)
