@@ -29,8 +29,7 @@ from typing import Literal
 import numpy as np
 
 from e2rank_demo.cache import EmbeddingCache
-from e2rank_demo.doc_tokens import TokenTable, corpus_tokens
-from e2rank_demo.index import EncodeStats, IndexKind, VectorIndex, VectorOrigin, embed_corpus
+from e2rank_demo.index import EncodeStats, IndexKind, VectorIndex, embed_corpus
 from e2rank_demo.models import Embedder, ProgressFn
 from e2rank_demo.prompt_lab import Influence, PoolingComparison, Provenance, compare_pooling, leave_one_out, provenance
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
@@ -169,9 +168,6 @@ class CorpusStats:
 class SearchSession:
     """One corpus, embedded once by one model, ready to search.
 
-    The passages' prompt token ids are computed (or read from the cache) with the vectors, so a
-    listwise prompt never tokenises its documents (:attr:`tokens`).
-
     Args:
         embedder: The model (shared, read-only).
         passages: The units to index.
@@ -179,8 +175,6 @@ class SearchSession:
         index_kind: ``"flat"`` (exact) or ``"hnsw"``.
         progress: Called with ``(done, total)`` while documents are embedded.
         vectors: Precomputed embeddings aligned with ``passages`` (skips the model).
-        vectors_origin: Where ``vectors`` came from (``"sample"``: shipped with a bundled
-            sample), as the corpus panel and the latency chart say.
         scope: Cache scope: ``""`` (shared) for public corpora, a per-user secret for
             uploads, so that neither the embedding cache nor the UMAP map cache tells a
             user what others embedded (:func:`~e2rank_demo.cache.scoped_key`).
@@ -195,7 +189,6 @@ class SearchSession:
         progress: ProgressFn | None = None,
         vectors: np.ndarray | None = None,
         scope: str = "",
-        vectors_origin: VectorOrigin = "given",
     ) -> None:
         if not passages:
             raise ValueError("the corpus is empty: add at least one document")
@@ -213,11 +206,9 @@ class SearchSession:
                 raise ValueError(f"precomputed vectors have shape {vectors.shape}, expected "
                                  f"{(len(passages), embedder.dim)}")
             self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-            self.encode_stats = EncodeStats(0.0, len(passages), 0, vectors_origin)
+            self.encode_stats = EncodeStats(0.0, len(passages), 0)
         else:
             self.vectors, self.encode_stats = embed_corpus(embedder, self.texts, cache, progress, scope=scope)
-        # None when the model's prompt documents depend on the query (they are tokenised per prompt then).
-        self.tokens: TokenTable | None = corpus_tokens(embedder, self.texts, cache, scope)
         self.index = VectorIndex(self.vectors, index_kind)
         self.dense = DenseRetriever(self.index, ids)
         self._bm25: BM25Retriever | None = None
@@ -256,10 +247,6 @@ class SearchSession:
     def passage(self, pid: str) -> Passage:
         """The passage with id ``pid``."""
         return self.passages[self.row_of[pid]]
-
-    def prompt_tokens(self, rows: Sequence[int] | np.ndarray) -> list[np.ndarray] | None:
-        """The prompt token ids of the passages at ``rows`` (``None`` when the session keeps none)."""
-        return None if self.tokens is None else self.tokens.rows(rows)
 
     @property
     def bm25(self) -> BM25Retriever:
@@ -322,14 +309,12 @@ class SearchSession:
         # A document store hands back the candidates' stored vectors and texts with them.
         doc_vectors = candidates.vectors if candidates.vectors is not None else self.vectors[candidates.rows]
         doc_texts = candidates.texts if candidates.texts is not None else [self.texts[r] for r in candidates.rows]
-        doc_tokens = None if candidates.texts is not None else self.prompt_tokens(candidates.rows)
         reranked: dict[str, Ranking] = {}
         system_stages: dict[str, dict[str, float]] = {}
         if len(candidates):
             for name, reranker in settings.build_rerankers(self.embedder).items():
                 sub = StageTimer()
-                reranked[name] = reranker.rerank(query, query_vector, candidates, doc_vectors, doc_texts, sub,
-                                                 doc_tokens=doc_tokens)
+                reranked[name] = reranker.rerank(query, query_vector, candidates, doc_vectors, doc_texts, sub)
                 system_stages[name] = sub.stages
         stages = dict(timer.stages)
         for name, sub_stages in system_stages.items():
@@ -342,8 +327,7 @@ class SearchSession:
             query_vector=query_vector,
             prompt=e2rank.prompt if e2rank else None,
             candidates=candidates,
-            timings=Timings(stages, self.encode_stats.seconds, self.encode_stats.cache_hit,
-                            self.encode_stats.source),
+            timings=Timings(stages, self.encode_stats.seconds, self.encode_stats.cache_hit),
             settings=dataclasses.asdict(settings),
             prompt_ids=list(candidates.ids[: settings.prompt_docs]) if e2rank else [],
         )
@@ -363,7 +347,7 @@ class SearchSession:
         reranker = RERANKERS[name].build(SearchSettings.from_dict(result.settings), self.embedder)
         rows = result.candidates.rows
         ranking = reranker.rerank(result.query, result.query_vector, result.candidates, self.vectors[rows],
-                                  [self.texts[r] for r in rows], doc_tokens=self.prompt_tokens(rows))
+                                  [self.texts[r] for r in rows])
         return dataclasses.replace(result, reranked={**result.reranked, name: ranking}), True
 
     # ------------------------------------------------------------------ prompt lab
@@ -402,8 +386,7 @@ class SearchSession:
         candidates = result.candidates
         timer = StageTimer()
         ranking = reranker.rerank(result.query, result.query_vector, candidates, self.vectors[candidates.rows],
-                                  [], timer, prompt_texts=[self.texts[r] for r in rows],
-                                  prompt_tokens=self.prompt_tokens(rows))
+                                  [], timer, prompt_texts=[self.texts[r] for r in rows])
         stages = {k: v for k, v in result.timings.stages.items() if not k.startswith("e2rank.")}
         stages.update({f"e2rank.{k}": v for k, v in timer.stages.items()})
         return dataclasses.replace(
@@ -428,7 +411,7 @@ class SearchSession:
         rows = self._prompt_rows(result.prompt_ids)
         return leave_one_out(self._e2rank(result), result.query, result.query_vector, result.prompt_ids,
                              [self.texts[r] for r in rows], result.prompt.vector, result.candidates.ids,
-                             self.vectors[result.candidates.rows], relevance, batch_size, self.prompt_tokens(rows))
+                             self.vectors[result.candidates.rows], relevance, batch_size)
 
     def prompt_provenance(self, result: QueryResult) -> Provenance:
         """Cosines of the pseudo-query to the query and each prompt document, next to Rocchio's."""

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from e2rank_demo.metrics import per_query
-from e2rank_demo.models import TokenIds
 from e2rank_demo.records import PromptPooling
 from e2rank_demo.rerank import E2RankReranker, rocchio_vector
 
@@ -111,7 +110,6 @@ def leave_one_out(
     doc_vectors: np.ndarray,
     relevance: Mapping[str, int] | None = None,
     batch_size: int = 32,
-    prompt_tokens: Sequence[TokenIds | None] | None = None,
 ) -> Influence:
     """Leave-one-out influence of each prompt document, the k prompts in one batched pass.
 
@@ -126,15 +124,13 @@ def leave_one_out(
         doc_vectors: Their cached embeddings, aligned with ``candidate_ids``.
         relevance: Graded judgments ``{passage id: grade}`` for this query, if any.
         batch_size: Prompts per forward pass (k <= ``batch_size`` is one pass).
-        prompt_tokens: The prompt documents' token ids from indexing, aligned with ``prompt_ids`` (``None``:
-            tokenise them).
 
     Returns:
         The :class:`Influence`, items in prompt order.
     """
     start = time.perf_counter()
     embedder = reranker.embedder
-    built = embedder.build_leave_one_out(query, prompt_texts, reranker.header, reranker.order, prompt_tokens)
+    built = embedder.build_leave_one_out(query, prompt_texts, reranker.header, reranker.order)
     without = np.stack([p.vector for p in embedder.encode_prompts(built, batch_size, reranker.pooling)]) if built \
         else np.zeros((0, len(full_vector)), dtype=np.float32)
     distances = 1.0 - without @ full_vector
