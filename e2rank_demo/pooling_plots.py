@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from e2rank_demo.plots import DIRECTION_COLORS, SPECIAL_STYLE, Figure, _go, _title, _wrapped, escape, png_config
 
 if TYPE_CHECKING:
@@ -37,7 +39,8 @@ def pooling_map(projection: Projection, session: SearchSession, comparison: Pool
     """Documents, the query and the two pseudo-queries of one prompt on one 2-D map.
 
     Candidates are coloured by how their rank changes from the first pooling to the second;
-    the ones in either top 10 are drawn larger.
+    the ones in either top 10 are drawn larger. The view is zoomed on those and the three
+    vectors (the toolbar's autoscale shows the whole corpus).
 
     Args:
         projection: A projection whose ``special`` holds :data:`POINTS`.
@@ -94,15 +97,22 @@ def pooling_map(projection: Projection, session: SearchSession, comparison: Pool
             marker={"size": 18, **style, "line": {"width": 1.5, "color": "white"}},
         ))
     x_label, y_label = projection.axis_labels
+    top = [i for i, pid in enumerate(ids) if pid in first and min(first[pid], second[pid]) <= TOP]
+    focus = np.vstack([projection.coords[top], *(projection.special[key][None] for key in POINTS)])
+    low, high = focus.min(axis=0), focus.max(axis=0)
+    pad = np.maximum((high - low) * 0.12, 1e-3)
     fig.update_layout(
         title=_title(f"One prompt, two poolings: {escape(pooling_label(a))} vs {escape(pooling_label(b))}",
                      escape(projection.method_note), escape(projection.notice or "")),
-        xaxis_title=x_label, yaxis_title=y_label, legend_title_text="Documents and queries", showlegend=True,
-        height=560, template="plotly_white", margin={"t": 110},
+        xaxis={"title": {"text": x_label}, "range": [float(low[0] - pad[0]), float(high[0] + pad[0])]},
+        yaxis={"title": {"text": y_label}, "range": [float(low[1] - pad[1]), float(high[1] + pad[1])]},
+        legend_title_text="Documents and queries", showlegend=True, height=560, template="plotly_white",
+        margin={"t": 110},
     )
     caption = (f"The same prompt embedded twice: the red diamond pools {pooling_label(a)} (this search), the orange "
                f"one {pooling_label(b)}; arrows lead from the query (star) to each. Coloured dots are the candidates, "
                f"green when they rank higher with {pooling_label(b)}, red when lower, larger when in either top "
-               f"{TOP}. Distances in 2-D are approximate; the cosines above are exact.")
+               f"{TOP}; the view is zoomed on those (the toolbar's autoscale shows the whole corpus). Distances in 2-D "
+               "are approximate; the cosines above are exact.")
     return Figure(fig, caption, png_config("e2rank-pooling-flip"))
 

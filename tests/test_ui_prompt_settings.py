@@ -36,10 +36,10 @@ def test_the_k_slider_follows_the_model_until_the_user_sets_k(k5_model: str) -> 
     state = UISession()
     slider, pooling = prompt_settings.follow_model(k5_model, False, state)
     assert slider.value == 5 and "model's default, 5" in slider.info
-    assert pooling.choices[0] == ("The model's default: query tokens", prompt_settings.MODEL_POOLING)
+    assert pooling.choices[0] == ("Default: query tokens", prompt_settings.MODEL_POOLING)
     assert "value" not in pooling.constructor_args  # only the labels change: the user's pooling choice stays
     slider, pooling = prompt_settings.follow_model("e2rank-0.6b", False, state)
-    assert slider.value == 20 and pooling.choices[0][0] == "The model's default: last token"
+    assert slider.value == 20 and pooling.choices[0][0] == "Default: last token"
     slider, _ = prompt_settings.follow_model("e2rank-0.6b", prompt_settings.k_set(), state)
     assert "value" not in slider.constructor_args and "a k you set stays" in slider.info  # the explicit k stays
     slider, pooling = prompt_settings.follow_model("some/hub-model", False, state)

@@ -111,8 +111,8 @@ def trained_headline(preset: str = "minilm-e2rank") -> str:
     figure, _ = opening_figure(_adapter_folder(preset))
     if figure is None or not {"e2rank", "first_stage"} <= set(figure.ndcg10):
         return "Trained here on SciFact train queries; no test figure recorded for this setting yet"
-    return (f"SciFact test: nDCG@10 {figure.ndcg10['e2rank']:.4f} vs dense first stage "
-            f"{figure.ndcg10['first_stage']:.4f} (k = {figure.k}, {figure.pooling} pooling, {figure.queries} queries)")
+    return (f"E2Rank {figure.ndcg10['e2rank']:.4f} vs dense first stage {figure.ndcg10['first_stage']:.4f}: "
+            f"nDCG@10, SciFact test ({figure.queries} queries, k = {figure.k}, {figure.pooling} pooling)")
 
 
 def decoder_note(max_prompt_tokens: int) -> Note:

@@ -202,8 +202,8 @@ def pooling_html(session: SearchSession, comparison: PoolingComparison, caption:
             "(this query's judgments)." if comparison.ndcg is not None else "")
     summary = (
         f'<p class="e2r-lab-how">The same prompt ({comparison.n_tokens} tokens) embedded twice: <b>{esc(a)}</b> pooling '
-        f"(this search's) averages {esc(pooling_label(a))}, {comparison.pooled_tokens[0]} of its tokens; "
-        f"<b>{esc(b)}</b> pooling averages {esc(pooling_label(b))}, {comparison.pooled_tokens[1]}. "
+        f"(this search's) takes {comparison.pooled_tokens[0]} of its tokens ({esc(pooling_label(a))}), "
+        f"<b>{esc(b)}</b> pooling {comparison.pooled_tokens[1]} ({esc(pooling_label(b))}). "
         f"cos(pseudo-query, query): <b>{comparison.to_query[0]:.3f}</b> with {esc(a)}, "
         f"<b>{comparison.to_query[1]:.3f}</b> with {esc(b)}; cos between the two pseudo-queries "
         f"<b>{comparison.cosine:.3f}</b>. The two top {FLIP_TOP} share {comparison.shared_top(FLIP_TOP)} documents."

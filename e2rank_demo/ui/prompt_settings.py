@@ -10,7 +10,7 @@ Example:
     >>> pooling_setting(MODEL_POOLING), pooling_setting("query")
     (None, 'query')
     >>> pooling_choices("e2rank-0.6b")[0]
-    ("The model's default: last token", 'model')
+    ('Default: last token', 'model')
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ MODEL_POOLING = "model"
 """The pooling control's value for "the model's default"."""
 POOLING_NAMES: dict[str, str] = {"query": "query tokens", "mean": "all tokens (mean)", "last": "last token"}
 """How each pooling is called in the UI."""
-POOLING_HINT = ("How the listwise prompt becomes one vector: the mean over the query's own tokens inside it, over "
-                "all its tokens, or its last token (E2Rank's decoders). Documents and plain queries keep the "
-                "model's own pooling.")
+POOLING_HINT = ("How the listwise prompt becomes one vector (documents and queries keep the model's own). Default: "
+                "the model's choice.")
 FALLBACK_K = 20
 """The slider's start when a model's default is known only once it is loaded (the paper's k)."""
 
@@ -45,7 +44,7 @@ def model_defaults(model: str, state: UISession | None = None) -> PromptDefaults
 def pooling_choices(model: str, state: UISession | None = None) -> list[tuple[str, str]]:
     """The pooling control's choices, the first one naming ``model``'s default."""
     defaults = model_defaults(model, state)
-    default = f"The model's default: {POOLING_NAMES[defaults.pooling]}" if defaults else "The model's default"
+    default = f"Default: {POOLING_NAMES[defaults.pooling]}" if defaults else "The model's default"
     return [(default, MODEL_POOLING), *((f"{name[:1].upper()}{name[1:]}", key) for key, name in POOLING_NAMES.items())]
 
 

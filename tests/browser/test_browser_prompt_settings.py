@@ -31,14 +31,14 @@ def test_k_and_pooling_follow_the_model_until_k_is_set(open_app: Callable[..., A
     pooling = page.locator("#prompt-pooling input")
     pooling.wait_for(timeout=10_000)
     minilm = prompt_defaults("minilm")  # the browser tests' app opens on MiniLM
-    minilm_label = f"The model's default: {POOLING_NAMES[minilm.pooling]}"
+    minilm_label = f"Default: {POOLING_NAMES[minilm.pooling]}"
     assert pooling.input_value() == minilm_label
     k_box = page.get_by_label("number input for Prompt documents k")
     assert k_box.input_value() == str(minilm.k)
 
     _choose(page, "model", PRESETS["e2rank-0.6b"].label)
     page.wait_for_function("() => document.querySelector('#prompt-pooling input')?.value"
-                           " === \"The model's default: last token\"", timeout=30_000)
+                           " === 'Default: last token'", timeout=30_000)
     page.wait_for_function("() => document.querySelector('#prompt-docs-k input[type=number]')?.value === '20'",
                            timeout=30_000)  # the slider moved to E2Rank's k
     assert "model's default, 20" in page.locator("#prompt-docs-k").inner_text()
