@@ -10,15 +10,18 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from app_server import serve_app
+from app_server import free_port, serve_app
 
 pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
 
 START_TIMEOUT_S = 300
 EXIT_BOUND_S = 4.0
@@ -88,3 +91,25 @@ def test_the_server_exits_promptly_with_a_tab_open(tmp_path: Path, sig: signal.S
             pytest.fail(f"app.py still running {EXIT_BOUND_S} s after {sig.name}:\n{log.read_text()[-3000:]}")
         assert code == 0
     assert "stopping (Ctrl+C or SIGTERM)" in log.read_text()
+
+
+@pytest.mark.timeout(600)
+def test_ctrl_c_while_the_page_is_being_built_exits_promptly(tmp_path: Path) -> None:
+    """Interrupted before it serves (the model and UMAP threads not even started), it still ends at once."""
+    log = tmp_path / "app.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(free_port())], cwd=REPO, env=app_env(tmp_path),
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for_line(log, "start-up: building the page ...")
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)  # impatient: twice
+        try:
+            code = proc.wait(timeout=EXIT_BOUND_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"app.py still running {EXIT_BOUND_S} s after Ctrl+C:\n{log.read_text()[-3000:]}")
+        assert code == 0 and "stopping (Ctrl+C or SIGTERM)" in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
