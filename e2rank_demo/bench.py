@@ -239,34 +239,6 @@ def bench_latency_panel(repeats: int) -> Measurement:
                        "and extrapolated")
 
 
-def bench_latency_cancel(repeats: int, after_s: float = 2.0) -> list[Measurement]:
-    """latency_cancel_s: from Cancel to the Latency tab's callback returning, during "Measure in full" on the
-    SciFact sample (N = 100); latency_cancel_stop_s: until the measurement worker is free again (the batch in
-    flight ends, then the measurement stops at its check)."""
-    import threading
-
-    from e2rank_demo.latency import MeasurementCancelled, measure_latency, run_cancellable
-    from e2rank_demo.pipeline import SearchSettings
-
-    session, query, source = _sample_session(True)
-    settings = SearchSettings(candidates=100, task="scifact")
-    returned: list[float] = []
-    stopped: list[float] = []
-    for _ in range(repeats):
-        cancel, pressed = threading.Event(), []
-        timer = threading.Timer(after_s, lambda: pressed.append(time.perf_counter()) or cancel.set())  # noqa: B023
-        timer.start()
-        try:
-            run_cancellable(cancel, measure_latency, session, query, settings, subsample=None, cancel=cancel)
-        except MeasurementCancelled:
-            returned.append(time.perf_counter() - pressed[0])
-        run_cancellable(threading.Event(), lambda: None)  # runs once the cancelled measurement has stopped
-        stopped.append(time.perf_counter() - pressed[0])
-    note = f"Cancel pressed {after_s} s into measure_latency(subsample=None), N = 100 ({source})"
-    return [Measurement("latency_cancel_s", returned, "s", "<= 1", note + "; until the callback returns"),
-            Measurement("latency_cancel_stop_s", stopped, "s", "", note + "; until the work has stopped")]
-
-
 _SAMPLE_LOAD_SCRIPT = """
 import sys, tempfile, time
 from e2rank_demo.cache import EmbeddingCache
@@ -406,7 +378,6 @@ def run(quick: bool = False) -> dict[str, dict[str, object]]:
         lambda: bench_influence(repeats),
         lambda: [bench_index_throughput(quick, 2 if quick else 3)],
         lambda: [bench_latency_panel(1 if quick else 3)],
-        lambda: bench_latency_cancel(1 if quick else 3),
         lambda: [bench_present(1 if quick else 3)],
         lambda: [bench_sample_load(1 if quick else 3)],
         lambda: bench_umap(repeats),
@@ -420,19 +391,12 @@ def run(quick: bool = False) -> dict[str, dict[str, object]]:
     return {"_meta": meta, **{m.key: m.summary() for m in results}}
 
 
-CLASS_KEY = "class"
-"""The bench JSON's section written by ``bench --class`` (:mod:`e2rank_demo.class_bench`), not a measurement."""
-
-
-def measurements(results: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
-    """The measured keys of a bench JSON (without ``_meta`` and the ``class`` section)."""
-    return {key: r for key, r in results.items() if not key.startswith("_") and key != CLASS_KEY}
-
-
 def format_table(results: dict[str, dict[str, object]]) -> str:
     """A plain-text table of the medians with targets."""
     lines = [f"{'key':<26}{'median':>10}{'min':>10}{'max':>10}  {'unit':<6}{'target':<22}note"]
-    for key, r in measurements(results).items():
+    for key, r in results.items():
+        if key.startswith("_"):
+            continue
         lines.append(f"{key:<26}{r['median']:>10.3f}{r['min']:>10.3f}{r['max']:>10.3f}  {r['unit']:<6}"
                      f"{r['target']:<22}{r['note']}")
     return "\n".join(lines)
@@ -444,11 +408,8 @@ def main(quick: bool, json_path: str | None) -> int:
     results = run(quick)
     print(format_table(results))
     if json_path:
-        old = json.loads(Path(json_path).read_text(encoding="utf-8")) if Path(json_path).exists() else {}
-        if CLASS_KEY in old:  # written by `bench --class`, kept
-            results[CLASS_KEY] = old[CLASS_KEY]
         Path(json_path).write_text(json.dumps(results, indent=2, default=float), encoding="utf-8")
     return 0
 
 
-__all__ = ["CLASS_KEY", "Measurement", "format_table", "main", "measurements", "run"]
+__all__ = ["Measurement", "format_table", "main", "run"]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import functools
-import inspect
 import logging
 import threading
 import time
@@ -49,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 AUTO_COLUMN = "(automatic)"
 N_INDEX_HEAD = 5
-"""``index_outputs`` before the ``result_outputs`` (which the search line follows)."""
+"""``index_outputs`` before the ``result_outputs`` they end with."""
 
 
 def n_result_outputs() -> int:
@@ -58,8 +56,8 @@ def n_result_outputs() -> int:
 
 
 def n_index_outputs() -> int:
-    """How many ``index_outputs`` there are (the corpus panel's, ``result_outputs``, the search line)."""
-    return N_INDEX_HEAD + n_result_outputs() + 1
+    """How many ``index_outputs`` there are (the corpus panel's, then ``result_outputs``)."""
+    return N_INDEX_HEAD + n_result_outputs()
 
 
 # --------------------------------------------------------------------- models
@@ -182,10 +180,10 @@ def _index(
         sample = load_sample(corpus.sample) if corpus.sample else None
         if sample is not None:
             why = f"No shipped embeddings of this sample for {loaded.embedder.label}. "
-            index, _ = open_session(sample, loaded.embedder, embedding_cache(), _reporter(progress),
-                                    announce=_announcer(loaded.embedder, progress, why))
+            index, stored = open_session(sample, loaded.embedder, embedding_cache(), _reporter(progress),
+                                         announce=_announcer(loaded.embedder, progress, why))
         else:
-            index = _session_for(corpus, config, loaded.embedder, state.upload_scope(), progress)
+            index, stored = _session_for(corpus, config, loaded.embedder, state.upload_scope(), progress), False
         progress(1.0, desc="Counting tokens…")
         stats = index.stats()
         state.install(
@@ -195,7 +193,7 @@ def _index(
         )
         # Uploads and pastes are cached in the session's own scope, so a cache hit only ever means this
         # session embedded the text before (SECURITY.md).
-        note = index.encode_stats.describe()
+        note = index.encode_stats.describe(stored)
     finally:
         state.indexing = False
     stats_html = render.stats_view(corpus.label, stats, loaded.embedder.label, note, loaded.notice)
@@ -203,35 +201,7 @@ def _index(
     examples = gr.Dataset(samples=[[q] for q in sample.queries.values()], visible=True) if sample else gr.Dataset(
         samples=[], visible=False)
     task = sample.info.task if sample else gr.skip()
-    return (stats_html, status, examples, task, "") + cleared_results() + (ready_line(stats.n_passages, corpus.label),)
-
-
-def ready_line(n_passages: int, label: str) -> str:
-    """The search line once a corpus is indexed or opened (the last search's line spoke of the old one).
-
-    Example:
-        >>> ready_line(7, "notes.txt")
-        '<p class="e2r-status info">notes.txt: 7 passages ready. Type a query and press Enter to search them.</p>'
-    """
-    return render.notice(f"{label}: {n_passages:,} passages ready. Type a query and press Enter to search them.")
-
-
-def clearing_query(fn: Callable[..., tuple[Any, ...]]) -> Callable[..., tuple[Any, ...]]:
-    """An indexing callback with one more output, the query box: emptied when ``fn`` installed another corpus.
-
-    A query typed for the old corpus means nothing for the new one; a re-index of the same corpus,
-    or a load that failed or found nothing, keeps it. ``fn`` takes the session as ``state``.
-    """
-    signature = inspect.signature(fn)
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
-        state: UISession = signature.bind(*args, **kwargs).arguments["state"]
-        before = state.corpus
-        outputs = fn(*args, **kwargs)
-        return (*outputs, "" if state.corpus is not before else gr.skip())
-
-    return run
+    return (stats_html, status, examples, task, "") + cleared_results()
 
 
 def _session_for(corpus: Corpus, config: IndexConfig, embedder: Embedder, scope: str,
@@ -338,8 +308,7 @@ def _open_store(state: UISession, uri: str, model: str, progress: gr.Progress) -
                                    loaded.notice)
     status = render.notice(f"Opened the index ({session.size:,} passages). Ready to search: the first stage is "
                            "its dense top-N; BM25, the embedding map and latency need a corpus in memory.")
-    return ((stats_html, status, gr.Dataset(samples=[], visible=False), gr.skip(), "") + cleared_results()
-            + (ready_line(session.size, "The opened index"),))
+    return (stats_html, status, gr.Dataset(samples=[], visible=False), gr.skip(), "") + cleared_results()
 
 
 @user_errors

@@ -100,8 +100,6 @@ class UISession:
         scope: This session's secret cache scope for its uploads and pastes (created on
             first use, see :meth:`upload_scope`).
         measured: The search the Latency tab's line last reported a measurement of.
-        prompt_notice: A warning for the Prompt lab and the result it is about (shown while that
-            result is the last one: the next edit or search drops it).
     """
 
     corpus: Corpus | None = None
@@ -117,7 +115,6 @@ class UISession:
     measure_cancel: threading.Event | None = None
     scope: str | None = None
     measured: QueryResult | None = None
-    prompt_notice: tuple[QueryResult, str] | None = None
 
     def upload_scope(self) -> str:
         """The cache scope of this session's own texts: a random secret, made on first use.
@@ -163,10 +160,6 @@ class UISession:
     def judgments_for(self, query: str) -> dict[str, int]:
         """The judgments of one query (empty when none)."""
         return dict(self.judgments.get(query.strip(), {}))
-
-    def replace_judgments(self, query: str, judgments: Mapping[str, int]) -> None:
-        """Sets every judgment of one query at once (a shared link's ticks); grades of 0 or less mean none."""
-        self.judgments[query.strip()] = {pid: int(grade) for pid, grade in judgments.items() if grade > 0}
 
     def set_relevant(self, query: str, shown: Iterable[str], ticked: Iterable[str]) -> None:
         """Updates judgments for the documents the user could see and tick.
