@@ -38,44 +38,49 @@ def main(argv: list[str] | None = None) -> None:
     if args.share or args.host.strip() not in ("127.0.0.1", "localhost", "::1"):
         # Visitors from elsewhere pick a listed index; they never type a path or URL (SECURITY.md).
         os.environ.setdefault("E2RANK_ALLOW_STORE_URI", "0")
-    # SIGTERM (docker stop, a Space restart) stops the server like Ctrl+C does, from the first moment on.
-    signal.signal(signal.SIGINT, stop_on_first_signal)
-    signal.signal(signal.SIGTERM, stop_on_first_signal)
-    demo, code = None, 0
-    try:
-        try:
-            from e2rank_demo.serving import queue_options
-            from e2rank_demo.ui import build_demo, launch_options, warm_up_in_background
-            from e2rank_demo.ui.callbacks import start_up_step
+    demo = None
 
-            with start_up_step("building the page"):
-                demo = build_demo()
-            warm_up_in_background()
-            demo.queue(**queue_options())  # E2RANK_CONCURRENCY, E2RANK_QUEUE_SIZE (serving.py says why the defaults)
-            log.info("start-up: serving on http://%s:%d", args.host, args.port)
-            demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
-                        **launch_options())
-            while demo.is_running:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            log.info("stopping (Ctrl+C or SIGTERM)")
-        except Exception:  # noqa: BLE001 - reported, then the same prompt exit
-            log.exception("the server stopped on an error")
-            code = 1
+    def stop_now(signum: int, frame: object) -> None:
+        # The handler itself ends the app: a KeyboardInterrupt raised into the main thread can land in
+        # an object's finalizer (an event loop's __del__), which swallows it, and the app would go on.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C cannot cut the clean-up short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        log.info("stopping (Ctrl+C or SIGTERM)")
+        exit_now(demo, 0)
+
+    # SIGTERM (docker stop, a Space restart) stops the server like Ctrl+C does, from the first moment on.
+    signal.signal(signal.SIGINT, stop_now)
+    signal.signal(signal.SIGTERM, stop_now)
+    code = 0
+    try:
+        from e2rank_demo.serving import queue_options
+        from e2rank_demo.ui import build_demo, launch_options, warm_up_in_background
+        from e2rank_demo.ui.callbacks import start_up_step
+
+        with start_up_step("building the page"):
+            demo = build_demo()
+        warm_up_in_background()
+        demo.queue(**queue_options())  # E2RANK_CONCURRENCY, E2RANK_QUEUE_SIZE (serving.py says why the defaults)
+        log.info("start-up: serving on http://%s:%d", args.host, args.port)
+        demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
+                    **launch_options())
+        while demo.is_running:
+            time.sleep(0.5)
+    except Exception:  # noqa: BLE001 - reported, then the same prompt exit
+        log.exception("the server stopped on an error")
+        code = 1
+    exit_now(demo, code)
+
+
+def exit_now(demo: Any, code: int) -> None:
+    """Cleans up after ``demo`` (if it was built) and ends the process, whatever the clean-up does."""
+    try:
         if demo is not None:
             stop(demo)
-    finally:  # every way out, an error in the clean-up included: never the slow interpreter exit
+    finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
-
-
-def stop_on_first_signal(signum: int, frame: object) -> None:
-    """Ctrl+C or SIGTERM: the first stops the app (as ``KeyboardInterrupt``); more are ignored, so an
-    impatient second Ctrl+C cannot cut the clean-up short."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
 
 
 def stop(demo: Any) -> None:
