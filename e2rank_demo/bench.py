@@ -391,12 +391,19 @@ def run(quick: bool = False) -> dict[str, dict[str, object]]:
     return {"_meta": meta, **{m.key: m.summary() for m in results}}
 
 
+CLASS_KEY = "class"
+"""The bench JSON's section written by ``bench --class`` (:mod:`e2rank_demo.class_bench`), not a measurement."""
+
+
+def measurements(results: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """The measured keys of a bench JSON (without ``_meta`` and the ``class`` section)."""
+    return {key: r for key, r in results.items() if not key.startswith("_") and key != CLASS_KEY}
+
+
 def format_table(results: dict[str, dict[str, object]]) -> str:
     """A plain-text table of the medians with targets."""
     lines = [f"{'key':<26}{'median':>10}{'min':>10}{'max':>10}  {'unit':<6}{'target':<22}note"]
-    for key, r in results.items():
-        if key.startswith("_"):
-            continue
+    for key, r in measurements(results).items():
         lines.append(f"{key:<26}{r['median']:>10.3f}{r['min']:>10.3f}{r['max']:>10.3f}  {r['unit']:<6}"
                      f"{r['target']:<22}{r['note']}")
     return "\n".join(lines)
@@ -408,8 +415,11 @@ def main(quick: bool, json_path: str | None) -> int:
     results = run(quick)
     print(format_table(results))
     if json_path:
+        old = json.loads(Path(json_path).read_text(encoding="utf-8")) if Path(json_path).exists() else {}
+        if CLASS_KEY in old:  # written by `bench --class`, kept
+            results[CLASS_KEY] = old[CLASS_KEY]
         Path(json_path).write_text(json.dumps(results, indent=2, default=float), encoding="utf-8")
     return 0
 
 
-__all__ = ["Measurement", "format_table", "main", "run"]
+__all__ = ["CLASS_KEY", "Measurement", "format_table", "main", "measurements", "run"]

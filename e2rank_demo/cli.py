@@ -232,6 +232,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         return run([int(n) for n in args.sizes.split(",") if n.strip()], args.json or "docs/scale.json",
                    stores=tuple(s.strip() for s in args.stores.split(",") if s.strip()))
+    if args.class_size is not None:
+        from e2rank_demo.class_bench import main as class_main
+
+        return class_main(args.class_size, args.searches, args.concurrency, args.queue_size,
+                          args.json or "docs/bench.json")
     from e2rank_demo.bench import main as bench_main
 
     return bench_main(args.quick, args.json)
@@ -313,11 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmark suite (ratios with min/median/max)")
     bench.add_argument("--quick", action="store_true", help="bundled sample, fewer repeats (< 3 min)")
-    bench.add_argument("--json", default=None, help="write the results JSON here (--scale: docs/scale.json)")
+    bench.add_argument("--json", default=None,
+                       help="write the results JSON here (--scale: docs/scale.json; --class: docs/bench.json)")
     bench.add_argument("--scale", action="store_true",
                        help="document stores against corpus size (synthetic 384-d vectors; Milvus Lite, FAISS HNSW)")
     bench.add_argument("--sizes", default="10000,100000,1000000", help="corpus sizes for --scale")
     bench.add_argument("--stores", default="faiss-hnsw,milvus-lite", help="stores for --scale (rows of others are kept)")
+    bench.add_argument("--class", dest="class_size", type=int, nargs="?", const=30, default=None, metavar="N",
+                       help="N concurrent visitors (default 30) against `python app.py`; recorded in the "
+                            "--json file's class section (default docs/bench.json)")
+    bench.add_argument("--searches", type=int, default=5, help="searches per visitor for --class")
+    bench.add_argument("--concurrency", type=int, default=None,
+                       help="Gradio's default_concurrency_limit for --class (default: the app's)")
+    bench.add_argument("--queue-size", type=int, default=None, help="Gradio's queue max_size for --class (default: the app's)")
     bench.set_defaults(func=cmd_bench)
 
     results = sub.add_parser("results", help="regenerate docs/RESULTS.md from measured runs")

@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from e2rank_demo.bench import REPO, format_table
+from e2rank_demo.bench import CLASS_KEY, REPO, format_table, measurements
 from e2rank_demo.models import MAX_PROMPT_TOKENS
 
 DEFAULT_BENCH_JSON = REPO / "docs" / "bench.json"
@@ -98,9 +98,7 @@ def _meets(median: float, target: str) -> bool | None:
 def _target_notes(bench: dict) -> list[str]:
     """Which targets the medians meet or miss, with the measured profile where one was taken."""
     lines = ["Targets:", ""]
-    for key, r in bench.items():
-        if key.startswith("_"):
-            continue
+    for key, r in measurements(bench).items():
         met = _meets(float(r["median"]), str(r.get("target", "")))
         if met is None:
             continue
@@ -171,6 +169,10 @@ def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench
                   f"on {meta.get('cpus')} cores; min / median / max over repeats after a warm-up.", "",
                   "```", format_table(bench), "```", ""]
         parts += _target_notes(bench)
+        if CLASS_KEY in bench:
+            from e2rank_demo.class_bench import markdown as class_markdown
+
+            parts += class_markdown(bench[CLASS_KEY])
     scale = REPO / "docs" / "scale.json"
     if scale.exists():
         from e2rank_demo.stores.bench_scale import markdown
@@ -178,6 +180,7 @@ def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench
         parts += markdown(json.loads(scale.read_text(encoding="utf-8")))
     parts += ["## Reproduce", "", "```bash",
               "python -m e2rank_demo bench --json docs/bench.json",
+              "python -m e2rank_demo bench --class 30  # the class section of docs/bench.json",
               "python -m e2rank_demo results  # reads docs/bench.json",
               "```", ""]
     return "\n".join(parts)

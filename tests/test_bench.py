@@ -62,3 +62,98 @@ def test_sample_load_bench_reads_shipped_vectors() -> None:
 
     measurement = bench_sample_load(1)
     assert measurement.key == "sample_load_s" and measurement.values[0] > 0
+
+
+def _class_run(visitors: int, concurrency: int, search_p95: float) -> dict:
+    """A `bench --class` run as recorded (figures made up for the rendering, not measured)."""
+    actions = {a: {"n": 4, "p50_s": 0.5, "p95_s": search_p95 if a == "search" else 1.0, "max_s": 2.0}
+               for a in ("connect", "load_sample", "search", "map", "prompt_lab")}
+    return {"visitors": visitors, "searches": 5, "uploaders": 8, "model": "minilm-e2rank",
+            "queue": {"default_concurrency_limit": concurrency, "max_size": 64}, "cpus": 2, "machine": "x86_64",
+            "warm_up_s": 30.0, "wall_s": 120.0, "most_in_flight": 12, "load_avg_1min": {"before": 0.4, "after": 1.9},
+            "actions": {**actions, "upload": {"n": 0}}, "errors": 0, "error_examples": [],
+            "cross_visitor_documents": 0, "leak_examples": [], "map_views_pca": 0, "peak_rss_gib": 2.0}
+
+
+def test_class_runs_are_recorded_beside_the_bench_and_judged_at_thirty(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """`bench --class` runs land in bench.json's class section (one per setting), survive a full `bench`,
+    stay out of its table, and RESULTS.md judges the 30-visitor run at the app's queue settings."""
+    import json
+
+    from e2rank_demo import bench, class_bench, results
+    from e2rank_demo.serving import QUEUE_CONCURRENCY
+
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"_meta": {"cpus": 2, "quick": False},
+                                "latency_panel_s": Measurement("latency_panel_s", [4.0], "s", "<= 15").summary()}))
+    other = 2 if QUEUE_CONCURRENCY != 2 else 8
+    class_bench.record(_class_run(10, other, 1.0), path)
+    class_bench.record(_class_run(30, QUEUE_CONCURRENCY, 9.0), path)
+    class_bench.record(_class_run(30, QUEUE_CONCURRENCY, 6.0), path)  # the same setting again: replaced
+    data = json.loads(path.read_text())
+    assert [(r["visitors"], r["actions"]["search"]["p95_s"]) for r in data["class"]["runs"]] == [(10, 1.0), (30, 6.0)]
+    assert "class" not in bench.format_table(data) and "latency_panel_s" in bench.format_table(data)
+
+    monkeypatch.setattr(bench, "run", lambda quick: {"_meta": {"quick": quick}, "k": Measurement(
+        "k", [1.0], "s").summary()})
+    assert bench.main(True, str(path)) == 0
+    assert json.loads(path.read_text())["class"] == data["class"]  # a full bench keeps the class section
+
+    text = "\n".join(class_bench.markdown(data["class"]))
+    assert "p95 search: 6.00 s (target <= 5 s): not met" in text and "errors: 0 (target <= 0): met" in text
+    assert f"`default_concurrency_limit={QUEUE_CONCURRENCY}`" in text
+    assert "| 10 | 5 | " in text and "| 30 | 5 | " in text
+    evals = tmp_path / "evals.json"
+    evals.write_text("[]")
+    out = tmp_path / "RESULTS.md"
+    assert results.main(str(path), str(out), [], str(evals)) == 0
+    assert "## A class on one server" in out.read_text()
+
+
+def test_class_targets_wait_for_thirty_visitors() -> None:
+    """Without a 30-visitor run at the app's settings the section says the targets are not measured yet."""
+    from e2rank_demo import class_bench
+
+    text = "\n".join(class_bench.markdown({"runs": [_class_run(10, 4, 1.0)]}))
+    assert "not measured yet" in text and "Targets:" not in text
+
+
+def test_the_class_bench_sums_the_server_process_tree() -> None:
+    """Peak RSS counts the server and its children (a child's memory is the server's too)."""
+    import os
+    import subprocess
+    import sys
+
+    from e2rank_demo.class_bench import process_tree, tree_rss_bytes
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert {os.getpid(), child.pid} <= process_tree(os.getpid()) and child.pid in process_tree(child.pid)
+        assert os.getpid() not in process_tree(child.pid)
+        assert tree_rss_bytes(os.getpid()) > 0
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_visitor_notices_documents_outside_its_own_corpus(tmp_path) -> None:  # noqa: ANN001
+    """The class bench's isolation check flags another visitor's marker and any id outside the visitor's corpus,
+    and passes the visitor's own answers."""
+    import threading
+
+    from e2rank_demo.class_bench import ClassPlan, Visitor, marker
+
+    plan = ClassPlan(2, 1, "minilm-e2rank", frozenset({"101", "102"}), ["q"], tmp_path)
+    visitor = Visitor(1, "http://127.0.0.1:1/", plan, [0, 0], threading.Lock())
+    own = marker(1)
+    visitor.check("upload", [f'<li data-pid="{own}-d0">Bread {own}</li>'], frozenset({f"{own}-d0"}))
+    visitor.check("search 0", ['<li data-pid="101">x</li><li data-pid="102">y</li>'], None)
+    assert visitor.visit.leaks == [] and visitor.visit.errors == []
+    visitor.check("search 1", [f'<li data-pid="101">x</li> {marker(0)}'], None)  # another visitor's word
+    visitor.check("search 2", ['<li data-pid="999">x</li>'], None)  # an id outside the sample
+    visitor.check("upload search", ['<li data-pid="101">x</li>'], frozenset({f"{own}-d0"}))  # the sample, not its upload
+    assert len(visitor.visit.leaks) == 3, visitor.visit.leaks
+    assert marker(0) in visitor.visit.leaks[0] and "'999'" in visitor.visit.leaks[1] and "'101'" in visitor.visit.leaks[2]
+    visitor.check("map", [f"Bread {own}"], None)  # its own upload after loading the sample: stale, not a leak
+    assert len(visitor.visit.leaks) == 3 and "still shows its upload" in visitor.visit.errors[0]
+

@@ -1,17 +1,19 @@
-"""Load test: eight concurrent ``gradio_client`` sessions against the real server, each with its own corpus.
+"""Load tests against the real server: eight concurrent sessions with their own corpora, and a small class.
 
 ``python app.py`` runs in a subprocess on 127.0.0.1 (loopback only). Every session indexes
 its own small corpus (even sessions upload a JSONL file, odd ones paste text) whose
 documents carry a marker word no other session uses, then runs 20 searches. The test
 asserts zero errors and that every result (both columns and the listwise prompt) shows
 only that session's documents, and prints the p50/p95 latency of the searches (reported,
-not asserted).
+not asserted). The class test runs :func:`e2rank_demo.class_bench.run_class` (``bench --class``)
+with ten visitors and asserts errors and isolation only.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from e2rank_demo.class_bench import TOPICS
 from e2rank_demo.prompts import TASKS
 from e2rank_demo.ui import callbacks
 from test_reliability import app_env, serve_app
@@ -29,20 +32,6 @@ pytestmark = [pytest.mark.slow]
 N_SESSIONS = 8
 N_SEARCHES = 20
 OVERALL_TIMEOUT_S = 300
-TOPICS = [
-    ("Bread", "Yeast ferments sugar and the carbon dioxide makes bread dough rise in the oven."),
-    ("Tides", "The gravity of the Moon pulls on the oceans and causes high and low tides."),
-    ("Telephone", "Alexander Graham Bell patented the telephone in 1876."),
-    ("Mars", "Mars is the fourth planet from the Sun and has two small moons."),
-    ("Volcanoes", "Volcanoes erupt molten rock that cools into basalt and other igneous stone."),
-    ("Glaciers", "Glaciers are rivers of ice that carve deep valleys as they slowly flow downhill."),
-    ("Bees", "Honey bees dance to tell the hive where flowers with nectar can be found."),
-    ("Coffee", "Coffee beans are roasted seeds whose caffeine keeps people awake."),
-    ("Chess", "Chess is a board game in which each player starts with sixteen pieces."),
-    ("Rainbows", "Rainbows appear when sunlight is refracted and reflected inside raindrops."),
-    ("Penguins", "Penguins are flightless birds that swim fast in the cold southern oceans."),
-    ("Vaccines", "Vaccines train the immune system to recognise a pathogen before an infection."),
-]
 QUERIES = [
     "why does bread rise", "what causes the tides", "who invented the telephone", "planet with two moons",
     "how do volcanoes form rock", "how do glaciers shape valleys", "how do bees find flowers",
@@ -152,3 +141,19 @@ def test_eight_concurrent_sessions_see_only_their_own_documents(tmp_path: Path, 
               f"p50 {_percentile(search_seconds, 50):.2f} s, p95 {_percentile(search_seconds, 95):.2f} s, "
               f"max {max(search_seconds):.2f} s; indexing p50 {_percentile(index_seconds, 50):.2f} s, "
               f"max {max(index_seconds):.2f} s")
+
+
+def test_a_class_of_ten_gets_no_error_and_sees_only_its_own_documents() -> None:
+    """`bench --class` at 10 visitors with 2 searches each, on a fresh `python app.py`: the sample loaded, the
+    searches, the map and the prompt lab's influence chart all answer, three visitors upload a file of their own
+    first, and no answer holds a document outside the visitor's own corpus (timings live in the bench)."""
+    from e2rank_demo import class_bench
+
+    # The session's cache (tests/conftest.py): numba's compiled UMAP and the sample's map from earlier tests.
+    run = class_bench.run_class(visitors=10, searches=2, cache_dir=Path(os.environ["E2RANK_CACHE_DIR"]))
+    assert run["errors"] == 0, run["error_examples"]
+    assert run["cross_visitor_documents"] == 0, run["leak_examples"]
+    counts = {action: figures["n"] for action, figures in run["actions"].items()}
+    assert counts == {"connect": 10, "upload": 3, "load_sample": 10, "search": 10 * 2 + 3, "map": 10,
+                      "prompt_lab": 10}
+    assert run["most_in_flight"] >= 2  # the visitors really overlapped
