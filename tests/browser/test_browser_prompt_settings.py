@@ -19,7 +19,7 @@ AppPage = Any  # tests/browser/conftest.py:AppPage
 
 def _choose(page, dropdown: str, option: str) -> None:  # noqa: ANN001
     page.locator(f"#{dropdown} input").click()
-    page.get_by_role("option", name=option).click()
+    page.get_by_role("option", name=option, exact=True).click()
 
 
 def test_k_and_pooling_follow_the_model_until_k_is_set(open_app: Callable[..., AppPage]) -> None:
