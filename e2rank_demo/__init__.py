@@ -13,9 +13,19 @@ Example:
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# peft 0.21 probes ``model.is_gradient_checkpointing`` whenever it wraps a model, a property
+# transformers 5 deprecated; the FutureWarning is about peft's code and every start that loads
+# the default adapter printed it. Only that message is filtered, and here, at import in the main
+# thread: a filter added later from the warm-up thread can be undone when another thread leaves a
+# ``warnings.catch_warnings()`` block (it restores its own copy of the filter list), which let
+# the warning through on CI's fresh start.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning,
+                        module="transformers.modeling_utils")
 
 _LAZY: dict[str, str] = {
     "SearchSession": "e2rank_demo.pipeline",

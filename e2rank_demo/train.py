@@ -371,9 +371,7 @@ def ranknet(prompts: torch.Tensor, docs: torch.Tensor, scale: float) -> torch.Te
 def attach_lora(base: Embedder, cfg: TrainConfig) -> Embedder:
     """A trainable LoRA adapter on every linear layer of the base model's blocks."""
     from e2rank_demo.models import with_adapter
-    from e2rank_demo.models.loading import import_peft
-
-    peft = import_peft()
+    import peft  # its start-up warning is filtered in e2rank_demo/__init__.py
 
     targets = (["query", "key", "value", "dense"] if base.kind == "encoder"
                else ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +14,8 @@ import pytest
 from e2rank_demo import models
 from e2rank_demo.models import DecoderEmbedder, equal_budget, load_embedder
 from e2rank_demo.prompts import TASKS
+
+REPO = Path(__file__).resolve().parents[1]
 
 REFERENCE_PROMPT = (
     "<|im_start|>user\n"
@@ -431,3 +436,23 @@ def test_decoder_defaults_keep_last_token_pooling_and_k_20(tiny_decoder) -> None
     settings = SearchSettings().for_model(tiny_decoder)
     assert (settings.prompt_pooling, settings.prompt_docs) == ("last", 20)
     assert SearchSettings(prompt_docs=4, prompt_pooling="query").for_model(tiny_decoder).prompt_docs == 4
+
+
+def test_importing_the_package_filters_peft_s_deprecated_probe(tiny_qwen_dir: Path) -> None:
+    """peft's probe of transformers' deprecated `is_gradient_checkpointing` prints nothing once `e2rank_demo` is imported.
+
+    The filter is installed at package import, in the main thread, before the app's warm-up thread
+    loads the adapter: a filter added from that thread was lost when another thread left a
+    `catch_warnings()` block, and the warning reached the app's log on CI. A fresh interpreter, as
+    the app starts (pytest's own `catch_warnings` around collection would undo the filter here).
+    """
+    script = (
+        "import e2rank_demo\n"
+        "from peft import LoraConfig, get_peft_model\n"
+        "from transformers import AutoModel\n"
+        f"get_peft_model(AutoModel.from_pretrained({str(tiny_qwen_dir)!r}), LoraConfig(r=2, target_modules=['q_proj']))\n"
+        "print('wrapped')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "wrapped", run.stderr[-2000:]
+    assert "is_gradient_checkpointing" not in run.stderr

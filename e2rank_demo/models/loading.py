@@ -6,7 +6,6 @@ import concurrent.futures
 import logging
 import os
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -129,27 +128,12 @@ def build_adapted_embedder(adapter_dir: str | Path, name: str | None = None) -> 
             and ``e2rank_adapter.json`` (as written by ``python -m e2rank_demo train``).
         name: Name of the result; defaults to the folder.
     """
-    peft = import_peft()
+    import peft
+
     spec = AdapterSpec.read(adapter_dir)
     base = build_embedder(spec.base)
     model = peft.PeftModel.from_pretrained(base.model, str(adapter_dir)).to(base.device).eval()
     return merged_adapter(base, model, spec, fingerprint_model_dir(adapter_dir), name or str(adapter_dir))
-
-
-
-def import_peft() -> Any:
-    """The ``peft`` module, with its one start-up warning filtered.
-
-    peft 0.21 probes ``model.is_gradient_checkpointing`` when it wraps a model, a property
-    transformers 5 deprecated (``is_activation_checkpointing``): the FutureWarning concerns
-    peft's code, not ours, and every app start that loads an adapter printed it. Only that
-    message, raised by transformers' modeling_utils, is filtered.
-    """
-    import peft
-
-    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning,
-                            module="transformers.modeling_utils")
-    return peft
 
 
 def _hub_snapshot_dir(repo_id: str) -> str:
