@@ -5,12 +5,13 @@ Starts ``python app.py`` on a free port (offline, with the app's default model u
 
 * ``overview.png``: the Search tab at 1440 px after a search on the General sample;
 * ``phone.png``: the same search at 390 px (the compact side-by-side view);
-* ``map.png``: the Embedding map tab (UMAP once fitted) with the cosine table;
+* ``map.png``: the Embedding map tab (UMAP once fitted) after the SciFact sample's first example
+  query, at 1280x800 with the sidebar open (a projector's screen): the close-up of the query's move;
 * ``latency.png``: the Latency tab after "Measure this query".
 
 Usage::
 
-    python scripts/screenshots.py [--model minilm-e2rank] [--out docs/screenshots]
+    python scripts/screenshots.py [--model minilm-e2rank] [--out docs/screenshots] [--map-query TEXT]
 
 Needs Playwright (``requirements-dev.txt``) and Chromium at ``/usr/bin/chromium``
 (``E2RANK_CHROMIUM`` overrides). Nothing is downloaded.
@@ -35,6 +36,7 @@ CHROMIUM = os.environ.get("E2RANK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-quic"]
 WIDE = {"width": 1440, "height": 900}
+PROJECTOR = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 QUERY = "why does bread rise"
 SLOW_MS = 600_000  # a busy two-core machine can take minutes to embed, fit UMAP or measure
@@ -71,20 +73,26 @@ def start_app(model: str | None, log: Path) -> tuple[subprocess.Popen[bytes], st
     raise SystemExit(f"app.py did not answer:\n{log.read_text()[-3000:]}")
 
 
-def open_searched(browser: Any, url: str, viewport: dict[str, int]) -> Any:
-    """A page with the General sample loaded and :data:`QUERY` searched."""
+def open_searched(browser: Any, url: str, viewport: dict[str, int], sample: str = "General",
+                  query: str | None = QUERY) -> Any:
+    """A page with ``sample`` loaded and ``query`` searched (``None``: the sample's first example query)."""
     page = browser.new_context(viewport=viewport).new_page()
     page.set_default_timeout(SLOW_MS)
     page.goto(url)
-    page.wait_for_selector("#load-sample", state="attached")
+    page.wait_for_selector("body[data-e2r-ready='1']", state="attached")
     if not page.locator("#load-sample").is_visible():  # a phone starts with the sidebar folded
         page.locator("#sidebar button").first.click()
-    page.get_by_role("radio", name="General").check()
+    page.get_by_role("radio", name=sample).check()
     page.locator("#load-sample").click()
-    page.wait_for_function("() => document.querySelector('#corpus-stats dl')?.textContent.includes('General')")
-    box = page.locator("#query textarea")
-    box.fill(QUERY)
-    box.press("Enter")
+    page.wait_for_function("s => { const p = document.querySelector('#corpus-stats'); return"
+                           " !p?.querySelector('.progress-text') && p?.querySelector('dl')?.innerText.includes(s); }",
+                           arg=sample)
+    if query is None:
+        page.locator("#examples button").first.click()
+    else:
+        box = page.locator("#query textarea")
+        box.fill(query)
+        box.press("Enter")
     page.wait_for_function("() => document.querySelector('#col-e2rank .e2r-hit') && "
                            "document.querySelector('#search-info')?.textContent.includes('candidates')")
     page.wait_for_timeout(1500)  # the smooth scroll to the results and Gradio's fade-in
@@ -101,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="model preset the app starts with (default: the app's own default)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument("--map-query", help="SciFact query of map.png (default: the sample's first example query)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -113,13 +122,15 @@ def main(argv: list[str] | None = None) -> int:
             page.locator("#search-info").scroll_into_view_if_needed()
             shoot(page, args.out / "overview.png")
 
-            page.get_by_role("tab", name="Embedding map").click()
-            page.wait_for_selector("#cosine-table table")
+            projector = open_searched(browser, url, PROJECTOR, sample="SciFact", query=args.map_query)
+            projector.get_by_role("tab", name="Embedding map").click()
+            projector.wait_for_selector("#cosine-table table")
             # UMAP fits in the background; PCA stands in until then and the tab redraws by itself.
-            page.wait_for_function("() => !document.querySelector('#map-info')?.textContent.includes('still fitting')")
-            page.wait_for_timeout(1500)
-            page.locator("#map-row").scroll_into_view_if_needed()
-            shoot(page, args.out / "map.png")
+            projector.wait_for_function(
+                "() => document.querySelector('#map-info')?.textContent.includes('UMAP (cosine')")
+            projector.wait_for_timeout(1500)
+            projector.evaluate("() => document.getElementById('map-plot')?.scrollIntoView()")
+            shoot(projector, args.out / "map.png")
 
             page.get_by_role("tab", name="Latency").click()
             page.locator("#measure-btn").click()

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from e2rank_demo.latency import LatencyReport, ScalingPoint, ScalingResult, SystemLatency
 from e2rank_demo.pipeline import SearchSession, SearchSettings
+from e2rank_demo import plots
 from e2rank_demo.plots import (
+    CLOSE_UP_MIN_DOCS,
+    INK,
     Figure,
+    close_up,
     embedding_map,
     escape,
     latency_bars,
@@ -46,6 +53,11 @@ def decoded(figure: Figure) -> str:
     return json.dumps(json.loads(figure.fig.to_json()), ensure_ascii=False)
 
 
+def title(figure: Figure) -> str:
+    """The figure's title as read: the lines it is wrapped to joined by spaces, without markup."""
+    return " ".join(re.sub(r"<[^>]+>", " ", figure.fig.layout.title.text).split())
+
+
 def assert_readable(figure: Figure, x_title: str | None = None) -> None:
     layout = figure.fig.layout
     assert layout.title.text and layout.showlegend is not False
@@ -78,6 +90,100 @@ def test_embedding_map_escapes_user_text_and_draws_the_three_vectors(session: Se
     assert len([a for a in figure.fig.layout.annotations if a.showarrow]) == 2
     hover = next(t for t in figure.fig.data if t.name == "top 10").hovertext[0]
     assert "first-stage rank" in hover and "E2Rank rank" in hover and "Rocchio query" in hover
+
+
+def test_embedding_map_keeps_the_query_visible_and_frames_the_move(session: SearchSession, result: QueryResult,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Query markers drawn largest first with the query on top, each labelled on its own side; arrows stop at
+    the rewrite's edge; the first view frames the query, its rewrites, the prompt's and the relevant documents."""
+    monkeypatch.setattr(plots, "CLOSE_UP_MIN_DOCS", 10)  # the tiny corpus stands in for a crowded one
+    projection = pca_projection(session.vectors, session.ids, special_vectors(result), result.candidates.rows)
+    relevant = result.first_stage.ids[-1]  # the last candidate, outside the prompt
+    figure = embedding_map(projection, session, result, relevance={relevant: 1})
+    layout = figure.fig.layout
+    specials = [t for t in figure.fig.data if t.name in ("Query", "E2Rank pseudo-query", "Rocchio query")]
+    assert [t.name for t in specials] == ["Rocchio query", "E2Rank pseudo-query", "Query"]  # the query on top
+    assert specials[0].marker.size > specials[1].marker.size > specials[2].marker.size
+    assert all(t.marker.line.color == "white" for t in specials)
+    assert sorted(t.legendrank for t in specials) == [0, 1, 2] and specials[-1].legendrank == 0
+    arrows = [a for a in layout.annotations if a.showarrow]
+    assert all(a.arrowhead and a.standoff >= 10 for a in arrows)
+    labels = {a.text: a for a in layout.annotations if not a.showarrow}
+    assert set(labels) == {"<b>Query</b>", "<b>E2Rank</b>", "<b>Rocchio</b>"}
+    assert len({(a.xanchor, a.yanchor) for a in labels.values()}) == 3  # three different sides
+    ring = next(t for t in figure.fig.data if t.name == "judged relevant")
+    assert len(ring.x) == 1
+    # The close-up holds every framed point, and is smaller than the whole map on some axis.
+    x0, x1 = layout.xaxis.range
+    y0, y1 = layout.yaxis.range
+    framed = [*(np.asarray(v) for v in projection.special.values()), projection.coords[projection.ids.index(relevant)]]
+    assert all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in framed)
+    prompt = [projection.coords[projection.ids.index(pid)] for pid in result.prompt_ids]
+    inside = sum(x0 <= x <= x1 and y0 <= y <= y1 for x, y in prompt)
+    assert inside * 2 >= len(prompt) and f"{inside} of {len(prompt)} prompt documents" in title(figure).replace(
+        f"all {len(prompt)}", f"{len(prompt)} of {len(prompt)}")
+    view = layout.updatemenus[-1]
+    assert [b.label for b in view.buttons] == ["Close-up", "Whole map"]
+    assert view.buttons[1].args[0] == {"xaxis.autorange": True, "yaxis.autorange": True}
+    assert "Close-up: query, rewrites" in title(figure)
+    # The legend sits under the plot, across it, not beside it.
+    assert layout.legend.orientation == "h" and layout.legend.y <= 0
+
+
+def test_embedding_map_opens_whole_on_a_small_corpus(session: SearchSession, result: QueryResult) -> None:
+    """A map of fewer than CLOSE_UP_MIN_DOCS documents never crowds: no close-up, no view buttons."""
+    projection = pca_projection(session.vectors, session.ids, special_vectors(result), result.candidates.rows)
+    figure = embedding_map(projection, session, result)
+    assert figure.fig.layout.xaxis.range is None and not figure.fig.layout.updatemenus
+    assert "Close-up" not in title(figure)
+
+
+def test_close_up_frames_the_query_relevant_and_nearest_prompt_documents() -> None:
+    """The nearest half of the prompt documents and every relevant one are inside; a far prompt document is not,
+    and is counted; a close-up that would show the whole map is not made."""
+    rng = np.random.default_rng(0)
+    coords = rng.uniform(0, 10, size=(200, 2))
+    coords[:4] = [[5.0, 5.0], [5.2, 5.1], [5.0, 5.1], [9.9, 0.1]]  # three prompt documents near, one far
+    coords[4] = [6.0, 6.0]  # judged relevant
+    in_prompt = np.zeros(200, dtype=bool)
+    in_prompt[:4] = True
+    relevant = np.zeros(200, dtype=bool)
+    relevant[4] = True
+    special = {"query": np.array([5.1, 5.0]), "prompt": np.array([5.3, 5.2])}
+    view = close_up(coords, special, in_prompt, relevant)
+    assert view is not None and (view.n_prompt_shown, view.n_prompt, view.n_relevant) == (3, 4, 1)
+    for x, y in [*coords[[0, 1, 2, 4]], *special.values()]:
+        assert view.x[0] <= x <= view.x[1] and view.y[0] <= y <= view.y[1]
+    assert not view.x[0] <= 9.9 <= view.x[1]
+    assert view.describe().startswith("Close-up: query, rewrites, 1 judged relevant and 3 of 4 prompt documents")
+    relevant[:] = False
+    relevant[[5, 6]] = True
+    coords[5], coords[6] = [0.0, 0.0], [10.0, 10.0]  # relevant documents in two far corners: the whole map
+    assert close_up(coords, special, in_prompt, relevant) is None
+    assert close_up(coords[:CLOSE_UP_MIN_DOCS - 1], special, in_prompt[:CLOSE_UP_MIN_DOCS - 1],
+                    relevant[:CLOSE_UP_MIN_DOCS - 1]) is None
+
+
+def test_titles_wrap_and_figures_carry_both_themes(session: SearchSession, result: QueryResult) -> None:
+    """Long titles are broken into lines (plotly never wraps); every app figure carries a light and a dark theme."""
+    from e2rank_demo.plots import NOTE_CHARS, TITLE_CHARS
+    from e2rank_demo.ui.common import plot_value
+
+    long_query = "why does bread rise " * 6
+    projection = pca_projection(session.vectors, session.ids, special_vectors(result), result.candidates.rows)
+    result = dataclasses.replace(result, query=long_query)
+    figure = embedding_map(projection, session, result)
+    lines = [re.sub(r"<[^>]+>", "", line) for line in figure.fig.layout.title.text.split("<br>")]
+    assert len(lines) >= 3 and all(len(line) <= max(TITLE_CHARS, NOTE_CHARS) for line in lines)
+    spec = json.loads(plot_value(figure).plot)
+    meta = spec["layout"]["meta"]
+    assert meta["e2rTheme"] == "light" and set(meta["e2rThemes"]) == {"light", "dark"}
+    dark = meta["e2rThemes"]["dark"]
+    assert dark["template"]["layout"]["paper_bgcolor"] == "rgb(17,17,17)" and dark["ink"] != INK
+    query_trace = next(i for i, t in enumerate(spec["data"]) if t["name"] == "Query")
+    assert meta["e2rInk"] == {"marker.color": [query_trace]}
+    scores = json.loads(plot_value(score_distribution(result, session)).plot)["layout"]["meta"]
+    assert scores["e2rInk"] == {"line.color": [0]}  # the query's curve
 
 
 def test_embedding_map_animation_and_relevance_colours(session: SearchSession, result: QueryResult,
@@ -145,13 +251,13 @@ def test_scaling_chart_is_log_scale_with_one_line_per_system() -> None:
     assert_readable(figure, "Candidates reranked (N")
     assert figure.fig.layout.yaxis.type == figure.fig.layout.xaxis.type == "log"
     assert all(t.mode == "lines+markers" and list(t.x) == [10, 20, 50] for t in figure.fig.data)
-    assert "capped at 50" in figure.fig.layout.title.text
+    assert "capped at 50" in title(figure)
 
 
 def test_reported_latency_table_is_labelled_as_reported() -> None:
     """The paper's A100 numbers come as their own labelled table, never as measured bars."""
     figure = reported_latency_table()
-    assert "Reported in the paper (A100)" in figure.fig.layout.title.text
+    assert "Reported in the paper (A100)" in title(figure)
     assert figure.fig.data[0].type == "table" and "never mixed" in figure.caption
     assert reported_latency_rows()[0] == ["E2Rank-0.6B", "0.50", "0.13", "0.63"]
     assert reported_latency_rows()[-1] == ["RankQwen3-8B", "", "", "16.93"]
@@ -173,7 +279,7 @@ def test_influence_chart_sorted_escaped_and_clickable(session: SearchSession, re
     assert ATTACK not in decoded(figure) and "&lt;img" in decoded(figure)
     assert "click a bar" in figure.caption and figure.caption.count(". ") == 0
     plain = influence_chart(session.prompt_influence(result), session)
-    assert "not measured" in plain.fig.layout.title.text and "green" not in plain.caption
+    assert "not measured" in title(plain) and "green" not in plain.caption
     # The map circles exactly the edited prompt's documents.
     projection = pca_projection(session.vectors, session.ids, special_vectors(edited), edited.candidates.rows)
     circled = next(t for t in embedding_map(projection, session, edited).fig.data

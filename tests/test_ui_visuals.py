@@ -149,7 +149,8 @@ def test_map_shows_pca_first_then_umap_with_table_and_charts(index: SearchSessio
     assert figure["layout"]["xaxis"]["title"]["text"] == "PC 1" and figure["layout"]["title"]["text"]
     assert figure["config"]["toImageButtonOptions"] == {"format": "png", "filename": "e2rank-embedding-map",
                                                         "scale": 2}
-    assert len(figure["layout"]["annotations"]) == 2  # arrows to the pseudo-query and the Rocchio query
+    arrows = [note for note in figure["layout"]["annotations"] if note.get("showarrow")]
+    assert len(arrows) == 2  # to the pseudo-query and the Rocchio query (the other notes label the markers)
     assert "e2r-caption" in caption and "cosine table" in caption
     assert "Rocchio query = query + 0.5" in info  # computed for the map only
     assert "rocchio" not in state.result.reranked  # the session's own result is untouched

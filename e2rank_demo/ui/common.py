@@ -27,6 +27,7 @@ from gradio.components.plot import PlotData
 from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.models import PromptTooLongError
 from e2rank_demo.pipeline import SearchSettings
+from e2rank_demo.plots import theme_meta
 
 # After a search the results, not the controls, should fill the screen (a projector shows ~720 px).
 SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
@@ -148,11 +149,15 @@ class Outputs:
 
 
 def plot_value(figure: Figure) -> PlotData:
-    """A ``gr.Plot`` value that keeps the figure's plotly config and carries animation frames inline."""
+    """A ``gr.Plot`` value that keeps the figure's plotly config, carries animation frames inline
+    and carries its light and dark themes (``static/app.js`` applies the page's; see
+    :func:`e2rank_demo.plots.theme_meta`)."""
     spec = json.loads(figure.fig.to_json())
     frames = spec.pop("frames", None)
+    layout = spec.setdefault("layout", {})
     if frames:
-        inline_frames(spec.setdefault("layout", {}), frames)
+        inline_frames(layout, frames)
+    layout["meta"] = {**(layout.get("meta") or {}), **theme_meta(spec)}
     spec["config"] = figure.config
     return PlotData(type="plotly", plot=json.dumps(spec))
 

@@ -192,7 +192,7 @@ def show_influence(state: UISession) -> tuple[Any, Any]:
         gr.Warning("The prompt holds no document.")
         return gr.skip(), gr.skip()
     figure = influence_chart(index.prompt_influence(result, state.judgments_for(result.query)), index)
-    return gr.Plot(value=figure.fig, visible=True), gr.Markdown(figure.caption, visible=True)
+    return gr.Plot(value=plot_value(figure), visible=True), gr.Markdown(figure.caption, visible=True)
 
 
 def pooling_html(session: SearchSession, comparison: PoolingComparison, caption: str = "") -> str:

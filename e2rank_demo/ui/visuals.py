@@ -159,7 +159,7 @@ def build_map_tab() -> MapTab:
     """The Embedding map tab's components (call inside its ``gr.Tab``)."""
     gr.Markdown("Where the query, the E2Rank pseudo-query (the listwise prompt's embedding) and the Rocchio "
                 "query sit among the documents of the last search. Distances on a 2-D map are approximate; the "
-                "table beside it gives the exact cosines in the full embedding space.", elem_classes="e2r-hint")
+                "table with the map gives the exact cosines in the full embedding space.", elem_classes="e2r-hint")
     info = gr.HTML(render.notice("Search first: the map shows the last query's documents."), elem_id="map-info",
                    label="Map status")
     with gr.Row(elem_id="map-controls"):
@@ -168,11 +168,13 @@ def build_map_tab() -> MapTab:
         with gr.Column(scale=0, min_width=240):
             animate = gr.Checkbox(False, label="Animate query → pseudo-query", elem_id="map-animate")
             refresh = gr.Button("Refresh", size="md", elem_id="map-refresh")
+    # The table wraps under the map unless the map keeps 900 px beside it (a wide screen), so at
+    # 1280 px the map takes the whole width, and grows when the sidebar is folded.
     with gr.Row(elem_id="map-row"):
-        with gr.Column(scale=4, min_width=520):
+        with gr.Column(scale=4, min_width=900):
             plot = gr.Plot(label="Embedding map", elem_id="map-plot")
             caption = gr.HTML(elem_id="map-caption", label="Map caption")
-        with gr.Column(scale=2, min_width=280):
+        with gr.Column(scale=2, min_width=320):
             cosine = gr.HTML(elem_id="cosine-table", label="Cosine table")
             cosine_label = gr.HTML(elem_id="cosine-label", label="Cosine table note")
     charts: dict[str, Any] = {}

@@ -117,6 +117,50 @@
   window.addEventListener("resize", queueLevel);
   document.addEventListener("toggle", queueLevel, true);
 
+  // Charts follow the page. Width: plotly's own `responsive` listens to the window only, so a chart
+  // also resizes when its column does (the sidebar folding, a row wrapping). Theme: each figure carries
+  // its light and dark plotly templates in layout.meta (plots.theme_meta); Gradio marks dark mode with
+  // body.dark. Both are re-checked after every draw, so a chart Gradio redraws keeps them.
+  const pageTheme = () => (document.body.classList.contains("dark") ? "dark" : "light");
+  const applyTheme = (gd) => {
+    const meta = gd.layout?.meta;
+    const want = pageTheme();
+    const theme = meta?.e2rThemes?.[want];
+    if (!theme || meta.e2rTheme === want || !window.Plotly) return;
+    // One update for the template and the ink (marker or line colours of the query's traces), so the
+    // draw it triggers already finds the theme applied.
+    const ink = meta.e2rInk ?? {};
+    const traces = [...new Set(Object.values(ink).flat())];
+    const data = Object.fromEntries(Object.entries(ink).map(
+      ([path, found]) => [path, traces.map((i) => (found.includes(i) ? theme.ink : undefined))]));
+    const layout = { template: theme.template, meta: { ...meta, e2rTheme: want } };
+    window.Plotly.update(gd, data, layout, traces.length ? traces : undefined);
+  };
+  const fitWidth = (gd) => {
+    const width = gd.getBoundingClientRect().width;
+    if (width > 0 && window.Plotly && gd._fullLayout && Math.abs(gd._fullLayout.width - width) > 1) {
+      window.Plotly.Plots.resize(gd);
+    }
+  };
+  const resized = new ResizeObserver((entries) => entries.forEach((entry) => fitWidth(entry.target)));
+  const bindCharts = () => {
+    document.querySelectorAll(".js-plotly-plot").forEach((gd) => {
+      if (!gd.e2rBoundChart && typeof gd.on === "function") {
+        gd.e2rBoundChart = true;
+        gd.on("plotly_afterplot", () => applyTheme(gd));
+        resized.observe(gd);
+      }
+      applyTheme(gd);
+    });
+  };
+  let chartsQueued = false;
+  new MutationObserver(() => {
+    if (chartsQueued) return;
+    chartsQueued = true;
+    requestAnimationFrame(() => { chartsQueued = false; bindCharts(); });
+  }).observe(document.body, { childList: true, subtree: true });
+  new MutationObserver(bindCharts).observe(document.body, { attributes: true, attributeFilter: ["class"] });
+
   // On a phone the sidebar covers the page: fold it away once a corpus is indexed.
   window.e2rankFoldSidebarOnPhone = () => {
     const sidebar = document.getElementById("sidebar");
