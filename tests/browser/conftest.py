@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,21 @@ class AppPage:
         self.page.wait_for_timeout(400)  # let Gradio's fade-in of updated outputs finish
         self.page.screenshot(path=str(path), full_page=full_page)
         return path
+
+    def upload(self, paths: Sequence[Path]) -> None:
+        """Chooses ``paths`` in the sidebar's Upload tab and waits until the upload has finished.
+
+        Waits for the state that lasts: Gradio's file table, one row per file, drawn once the
+        component holds the uploaded files. A file's full name is on the page only while it is
+        being sent (the upload progress lists it); the table then splits it into stem and
+        extension, so a wait for the full name passed only if it looked during the upload and
+        never ended when the upload was quicker than its first look.
+        """
+        self.page.get_by_role("tab", name="Upload").click()
+        self.page.locator("#upload-files input[type=file]").set_input_files([str(p) for p in paths])
+        self.page.wait_for_function(
+            "n => document.querySelectorAll('#upload-files .file-preview tr').length === n"
+            " && !document.querySelector('#upload-files .uploading')", arg=len(paths), timeout=60_000)
 
     def wait_for_corpus(self, label: str) -> None:
         """Waits until the corpus panel shows ``label`` as the indexed corpus and no progress is left."""

@@ -57,10 +57,7 @@ def test_upload_search_badges_and_escaping(open_app: Callable[..., AppPage], tmp
     hostile = tmp_path / "hostile.txt"
     hostile.write_text(HOSTILE)
 
-    page.get_by_role("tab", name="Upload").click()
-    page.locator("#upload-files input[type=file]").set_input_files([str(notes), str(pdf), str(hostile)])
-    # Gradio lists the uploaded files (name and extension in separate elements) once they are on the server.
-    page.wait_for_function("() => document.querySelector('#upload-files')?.innerText.includes('hostile')")
+    app.upload([notes, pdf, hostile])
     page.click("#index-files")
     app.wait_for_corpus("3 uploaded files")
     app.screenshot("01-uploaded")

@@ -79,9 +79,7 @@ def test_hostile_names_titles_queries_and_instructions_render_as_text(open_app: 
     jsonl = tmp_path / "hostile.jsonl"
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
 
-    page.get_by_role("tab", name="Upload").click()
-    page.locator("#upload-files input[type=file]").set_input_files([str(named), str(entities), str(jsonl)])
-    page.wait_for_function("() => document.querySelector('#upload-files')?.innerText.includes('hostile')")
+    app.upload([named, entities, jsonl])
     page.click("#index-files")
     app.wait_for_corpus("3 uploaded files")
     assert_no_injection(app)
@@ -136,13 +134,10 @@ EMBEDDINGS_LINE = """() => {
 
 def _upload_and_read_note(app: AppPage, path: Path) -> str:
     """Uploads one file, indexes it and returns the corpus panel's "Embeddings" line, seconds blanked."""
-    page = app.page
-    page.get_by_role("tab", name="Upload").click()
-    page.locator("#upload-files input[type=file]").set_input_files([str(path)])
-    page.wait_for_function("n => document.querySelector('#upload-files')?.innerText.includes(n)", arg=path.name)
-    page.click("#index-files")
+    app.upload([path])
+    app.page.click("#index-files")
     app.wait_for_corpus(path.name)
-    return re.sub(r"[\d.]+ s\b", "T s", page.evaluate(EMBEDDINGS_LINE))
+    return re.sub(r"[\d.]+ s\b", "T s", app.page.evaluate(EMBEDDINGS_LINE))
 
 
 def test_another_users_upload_is_invisible_in_the_corpus_panel(open_app: Callable[..., AppPage],
