@@ -120,6 +120,28 @@ def test_failures_keep_the_loaded_corpus(app_url: str, tmp_path: Path) -> None:
     assert "Sourdough" in first
 
 
+def test_a_new_corpus_empties_the_query_and_restates_the_search_line(app_url: str, tmp_path: Path) -> None:
+    """After a search, indexing other documents empties the query box and the search line gives the new corpus's
+    size; a re-index keeps the query, and a file that yields nothing changes neither."""
+    client = _client(app_url)
+    client.predict("general", "minilm", api_name="/load_sample")
+    *_, searched = _search(client, "why does bread rise")
+    assert "candidates from" in searched
+    *_, line, query = client.predict("Sourdough bread rises.\n\nTides follow the Moon.", 200, 40, "minilm",
+                                     api_name="/paste")
+    assert query == "" and "pasted text: 2 passages ready" in line and "candidates" not in line
+    *_, line = client.predict("minilm", 200, 40, api_name="/reindex")  # same corpus: no query output at all
+    assert "pasted text: 2 passages ready" in line
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    state = UISession()
+    with pytest.warns(UserWarning, match="No readable documents"):
+        outputs = callbacks.clearing_query(callbacks.upload_files)([str(empty)], callbacks.AUTO_COLUMN, 200, 40,
+                                                                   "minilm", state)
+    assert len(outputs) == callbacks.n_index_outputs() + 1
+    assert isinstance(outputs[-1], type(gr.skip())) and isinstance(outputs[-2], type(gr.skip()))
+
+
 def test_upload_splits_long_documents_into_passages(app_url: str, tmp_path: Path) -> None:
     """A long upload becomes overlapping passages; results say which document and part they are."""
     client = _client(app_url)

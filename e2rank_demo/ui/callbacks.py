@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
+import inspect
 import logging
 import threading
 import time
@@ -47,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 AUTO_COLUMN = "(automatic)"
 N_INDEX_HEAD = 5
-"""``index_outputs`` before the ``result_outputs`` they end with."""
+"""``index_outputs`` before the ``result_outputs`` (which the search line follows)."""
 
 
 def n_result_outputs() -> int:
@@ -56,8 +58,8 @@ def n_result_outputs() -> int:
 
 
 def n_index_outputs() -> int:
-    """How many ``index_outputs`` there are (the corpus panel's, then ``result_outputs``)."""
-    return N_INDEX_HEAD + n_result_outputs()
+    """How many ``index_outputs`` there are (the corpus panel's, ``result_outputs``, the search line)."""
+    return N_INDEX_HEAD + n_result_outputs() + 1
 
 
 # --------------------------------------------------------------------- models
@@ -201,7 +203,35 @@ def _index(
     examples = gr.Dataset(samples=[[q] for q in sample.queries.values()], visible=True) if sample else gr.Dataset(
         samples=[], visible=False)
     task = sample.info.task if sample else gr.skip()
-    return (stats_html, status, examples, task, "") + cleared_results()
+    return (stats_html, status, examples, task, "") + cleared_results() + (ready_line(stats.n_passages, corpus.label),)
+
+
+def ready_line(n_passages: int, label: str) -> str:
+    """The search line once a corpus is indexed or opened (the last search's line spoke of the old one).
+
+    Example:
+        >>> ready_line(7, "notes.txt")
+        '<p class="e2r-status info">notes.txt: 7 passages ready. Type a query and press Enter to search them.</p>'
+    """
+    return render.notice(f"{label}: {n_passages:,} passages ready. Type a query and press Enter to search them.")
+
+
+def clearing_query(fn: Callable[..., tuple[Any, ...]]) -> Callable[..., tuple[Any, ...]]:
+    """An indexing callback with one more output, the query box: emptied when ``fn`` installed another corpus.
+
+    A query typed for the old corpus means nothing for the new one; a re-index of the same corpus,
+    or a load that failed or found nothing, keeps it. ``fn`` takes the session as ``state``.
+    """
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        state: UISession = signature.bind(*args, **kwargs).arguments["state"]
+        before = state.corpus
+        outputs = fn(*args, **kwargs)
+        return (*outputs, "" if state.corpus is not before else gr.skip())
+
+    return run
 
 
 def _session_for(corpus: Corpus, config: IndexConfig, embedder: Embedder, scope: str,
@@ -308,7 +338,8 @@ def _open_store(state: UISession, uri: str, model: str, progress: gr.Progress) -
                                    loaded.notice)
     status = render.notice(f"Opened the index ({session.size:,} passages). Ready to search: the first stage is "
                            "its dense top-N; BM25, the embedding map and latency need a corpus in memory.")
-    return (stats_html, status, gr.Dataset(samples=[], visible=False), gr.skip(), "") + cleared_results()
+    return ((stats_html, status, gr.Dataset(samples=[], visible=False), gr.skip(), "") + cleared_results()
+            + (ready_line(session.size, "The opened index"),))
 
 
 @user_errors

@@ -6,7 +6,10 @@ Output groups shared by several events (callbacks return tuples in this order):
   (Rocchio), relevance picker, prompt view, then the other toggles' columns, one per
   :func:`~e2rank_demo.rerank.search_toggles` entry (``search`` adds the search line after them).
 * ``index_outputs``: corpus stats, status line, example queries, task preset, re-index
-  note, then ``result_outputs`` (cleared, since a new index invalidates old results).
+  note, then ``result_outputs`` (cleared, since a new index invalidates old results) and the
+  search line (the corpus's size: the last search's line spoke of the old corpus). The
+  sidebar's loads add the query box, emptied when the corpus changed
+  (:func:`~e2rank_demo.ui.callbacks.clearing_query`).
 
 Public API endpoints (``gradio_client``): ``load_sample``, ``upload``, ``paste``, ``open_index``,
 ``reindex``, ``search``, ``set_relevant``, ``export``, ``report`` (``ui/share.py``), ``edit_prompt`` and
@@ -204,7 +207,7 @@ def build_demo() -> gr.Blocks:
 
         result_columns = [first_html, e2rank_html, *toggled_html]
         result_outputs = [first_html, e2rank_html, *toggled_html[:1], relevance, prompt_html, *toggled_html[1:]]
-        index_outputs = [stats, status, examples, task, reindex_msg, *result_outputs]
+        index_outputs = [stats, status, examples, task, reindex_msg, *result_outputs, search_info]
         search_inputs = [query, first_stage, candidates, prompt_docs, task, query_instruction, rerank_instruction,
                          interpolation, prompt_order, rocchio, show_all, state, *also_run, prompt_pooling]
 
@@ -222,7 +225,10 @@ def build_demo() -> gr.Blocks:
             (open_btn, callbacks.open_index, [store_name, store_uri, model, state], "open_index"),
             (reindex_btn, callbacks.reindex, [model, max_words, overlap, state], "reindex"),
         ):
-            indexed = button.click(fn, inputs, index_outputs, api_name=api_name, show_progress_on=stats)
+            new_corpus = fn is not callbacks.reindex  # a re-index keeps the query; a new corpus empties it
+            indexed = button.click(callbacks.clearing_query(fn) if new_corpus else fn, inputs,
+                                   [*index_outputs, query] if new_corpus else index_outputs, api_name=api_name,
+                                   show_progress_on=stats)
             indexed.success(None, js=FOLD_SIDEBAR_ON_PHONE)
             visuals.wire_indexed(indexed, state, map_ui, latency_ui)
         files.change(callbacks.csv_columns, files, text_column, api_visibility="private")
