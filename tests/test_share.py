@@ -58,6 +58,11 @@ def test_a_full_link_is_accepted() -> None:
     ("rocchio", "maybe", "1 or 0"),
     ("q", "   ", "empty"),
     ("q", "x" * (MAX_QUERY_CHARS + 1), "longer than"),
+    ("rel", "a,,b", "passage ids separated by commas"),
+    ("rel", "a,a", "passage ids separated by commas"),
+    ("rel", "a:0", "its grade (:2 to :3)"),
+    ("rel", "a:4", "its grade (:2 to :3)"),
+    ("rel", ",".join(f"d{i}" for i in range(share.MAX_RELEVANT + 1)), "up to 200"),
 ])
 def test_bad_values_are_ignored_with_a_reason(key: str, value: str, why: str) -> None:
     view, problems = parse({key: value, "k": "7"} if key != "k" else {key: value})
@@ -83,6 +88,16 @@ def test_link_round_trip() -> None:
     query = share.link_query(view)
     assert query.startswith("?corpus=general&q=") and " " not in query and "<" not in query
     parsed, problems = parse(dict(parse_qsl(urlsplit(query).query)))
+    assert problems == [] and parsed == view
+
+
+@pytest.mark.parametrize("relevant", [(("gen-006", 1), ("gen-007", 2), ("doc:1", 1), ("a:b", 3)), ()])
+def test_relevance_ticks_round_trip(relevant: tuple[tuple[str, int], ...]) -> None:
+    """``rel`` keeps ids (a colon in one included), grades above 1, and "nothing is relevant" (an empty value)."""
+    view = share.SharedView("general", "bread", relevant=relevant)
+    query = share.link_query(view)
+    assert ("&rel=" in query) and (query.endswith("&rel=") == (relevant == ()))
+    parsed, problems = parse(dict(parse_qsl(urlsplit(query).query, keep_blank_values=True)))
     assert problems == [] and parsed == view
 
 
@@ -136,7 +151,7 @@ TARGETS = {name: name for name in ("sample_name", "model", "query", "first_stage
                                    "interpolation", "prompt_order", "rocchio", "tabs", "present_corpus",
                                    "present_query")}
 INDEX_OUTPUTS = ["stats", "status", "examples", "task", "reindex_note", "first", "e2rank", "rocchio", "picker",
-                 "prompt"]
+                 "prompt", "search_line"]
 
 
 def test_opening_a_link_loads_the_sample_and_runs_its_search(minilm) -> None:  # noqa: ANN001
@@ -187,6 +202,45 @@ def test_link_whitelists_follow_the_app() -> None:
 def test_report_refuses_before_a_search() -> None:
     with pytest.warns(UserWarning, match="Search first"):
         assert isinstance(share.export_report(False, UISession()), SKIP)
+
+
+def _metrics(column: str) -> str:
+    """A results column's metrics line (nDCG@10, MRR@10, Recall@N with their differences)."""
+    return column.split('<p class="e2r-metrics', 1)[1].split("</p>", 1)[0]
+
+
+def test_a_link_carries_the_relevance_ticks_so_the_recipient_sees_the_senders_metrics(minilm) -> None:  # noqa: ANN001
+    """The sender unticks the sample's judgments and ticks another document: the link carries exactly those ticks
+    and the recipient's columns show the sender's metrics (without ``rel`` they would differ); ids not in the
+    corpus are ignored with a warning."""
+    from urllib.parse import unquote
+
+    sender = UISession()
+    out = share.open_from_url({"corpus": "general", "q": "why does bread rise", "k": "5"}, "minilm", sender,
+                              INDEX_OUTPUTS, TARGETS)
+    share.search_pending(out["pending"], "", "dense", 100, 20, "web", 0.0, "official", False, False, sender)
+    query, sample_marks = sender.result.query, sender.judgments_for(sender.result.query)
+    ticked = sender.result.first_stage.ids[2]
+    assert sample_marks and ticked not in sample_marks
+    sender.set_relevant(query, shown=[*sample_marks, ticked], ticked=[ticked])
+    first, e2rank, *_ = callbacks.results_outputs(sender, False)
+    qs, _ = share.share_link(sender, *SIDEBAR[:-1], "minilm")
+    assert qs.endswith(f"&rel={ticked}")
+    params = {k: unquote(v) for k, v in (part.split("=", 1) for part in qs[1:].split("&"))}
+
+    def opened(params: dict[str, str]) -> tuple[UISession, tuple[Any, ...]]:
+        state = UISession()
+        view = share.open_from_url(params, "minilm", state, INDEX_OUTPUTS, TARGETS)["pending"]
+        return state, share.search_pending(view, "", "dense", 100, 20, "web", 0.0, "official", False, False, state)
+
+    recipient, (first_seen, e2rank_seen, *_) = opened(params)
+    assert recipient.judgments_for(query) == {ticked: 1}
+    assert _metrics(first_seen) == _metrics(first) and _metrics(e2rank_seen) == _metrics(e2rank)
+    _, (first_old, *_) = opened({k: v for k, v in params.items() if k != "rel"})  # a link made before ticks travelled
+    assert _metrics(first_old) != _metrics(first)
+    with pytest.warns(UserWarning, match="1 of the documents marked relevant are not in this corpus"):
+        stranger, _ = opened({**params, "rel": f"{ticked},no-such-doc:2"})
+    assert stranger.judgments_for(query) == {ticked: 1}
 
 
 def test_a_link_reproduces_an_edited_prompt(minilm) -> None:  # noqa: ANN001

@@ -11,7 +11,10 @@ ignored with one plain warning, unknown parameters (``__theme`` and the like) si
 Uploaded or pasted corpora are never put in a link; the Copy link button says so and
 shares the query and settings only. Custom instruction texts are not carried either
 (the task preset is). A link without ``k`` or ``pool`` gets the model's default k and prompt
-pooling; links made here carry the values the search used.
+pooling; links made here carry the values the search used. A link made after a search also
+carries the documents marked relevant for its query (``rel=gen-006,gen-007:2``: passage ids,
+a grade above 1 after a colon), so that whoever opens it sees the sender's nDCG@10, MRR@10
+and Recall@N.
 
 Hooks elsewhere (kept small, other tabs change independently):
 
@@ -63,10 +66,15 @@ ORDERS = ("official", "query_first")
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 PARAMS = ("corpus", "q", "model", "stage", "n", "k", "task", "lambda", "order", "pool", "rocchio", "prompt",
-          "present")
+          "rel", "present")
 """Query parameters a link may carry, in the order links write them."""
 MAX_PROMPT_IDS = 100
 """Passage ids an edited prompt in a link may hold (what ``rerank_with_prompt`` accepts)."""
+MAX_RELEVANT = 200
+"""Documents a link may mark relevant for its query (the most candidates a link may ask for)."""
+MAX_GRADE = 3
+"""Highest relevance grade a link may give (TREC DL grades 0 to 3; 0 is not relevant)."""
+_GRADE = re.compile(r"[0-9]+")
 COPY_LABEL = "Copy link"
 UPLOAD_LABEL = "Copy link (uploaded documents cannot be included)"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -102,6 +110,8 @@ class SharedView:
         prompt: The Prompt lab's edited prompt (passage ids in prompt order, comma-separated
             in the link); ``None`` for the first-stage top-k.
         prompt_pooling: ``query``, ``mean`` or ``last`` (``pool`` in the link); ``None``: the model's.
+        relevant: The query's judgments as ``(passage id, grade)`` pairs (``rel`` in the link; an
+            empty tuple marks nothing relevant); ``None``: the sample's own judgments.
     """
 
     corpus: str | None = None
@@ -117,6 +127,7 @@ class SharedView:
     present: bool = False
     prompt: tuple[str, ...] | None = None
     prompt_pooling: str | None = None
+    relevant: tuple[tuple[str, int], ...] | None = None
 
     @property
     def empty(self) -> bool:
@@ -227,6 +238,13 @@ def parse_query_params(
                 fields["prompt_pooling"] = value
             else:
                 reject(key, raw, f"the prompt pooling must be {', '.join(PROMPT_POOLINGS)}")
+        elif key == "rel":
+            marks = _relevant(raw)
+            if marks is None:
+                reject(key, raw, f"must be up to {MAX_RELEVANT} different passage ids separated by commas, each "
+                                 f"optionally followed by its grade (:2 to :{MAX_GRADE})")
+            else:
+                fields["relevant"] = marks
         elif key == "prompt":
             ids = [_CONTROL.sub("", part).strip() for part in raw.split(",")]
             if not all(ids) or len(ids) > MAX_PROMPT_IDS or len(set(ids)) != len(ids):
@@ -240,6 +258,33 @@ def parse_query_params(
             else:
                 fields[key] = flag
     return SharedView(**fields), problems
+
+
+def _relevant(raw: str) -> tuple[tuple[str, int], ...] | None:
+    """A link's ``rel`` value as ``(passage id, grade)`` pairs; ``None`` when malformed.
+
+    Example:
+        >>> _relevant("gen-006, gen-007:2,a:b"), _relevant(""), _relevant("x,x"), _relevant("x:9")
+        ((('gen-006', 1), ('gen-007', 2), ('a:b', 1)), (), None, None)
+    """
+    text = _CONTROL.sub("", raw).strip()
+    if not text:
+        return ()
+    marks: dict[str, int] = {}
+    for part in text.split(","):
+        part = part.strip()
+        pid, _, grade = part.rpartition(":")
+        if not pid or not _GRADE.fullmatch(grade):  # no grade written: 1 (an id may hold a colon)
+            pid, grade = part, "1"
+        if not pid or pid in marks or not 1 <= int(grade) <= MAX_GRADE:
+            return None
+        marks[pid] = int(grade)
+    return tuple(marks.items()) if len(marks) <= MAX_RELEVANT else None
+
+
+def _relevant_value(marks: Sequence[tuple[str, int]]) -> str:
+    """``rel``'s value: ids, with the grade when it is not 1 (always when the id holds a colon, for a clean parse)."""
+    return ",".join(pid if grade == 1 and ":" not in pid else f"{pid}:{grade}" for pid, grade in marks)
 
 
 def _number(value: float) -> str:
@@ -259,7 +304,9 @@ def link_query(view: SharedView) -> str:
         "lambda": None if view.interpolation is None else _number(view.interpolation),
         "order": view.prompt_order, "pool": view.prompt_pooling,
         "rocchio": None if view.rocchio is None else int(view.rocchio),
-        "prompt": None if view.prompt is None else ",".join(view.prompt), "present": 1 if view.present else None,
+        "prompt": None if view.prompt is None else ",".join(view.prompt),
+        "rel": None if view.relevant is None else _relevant_value(view.relevant),
+        "present": 1 if view.present else None,
     }
     pairs = [(key, str(values[key])) for key in PARAMS if values[key] is not None]
     return "?" + urlencode(pairs, quote_via=quote) if pairs else ""
@@ -331,6 +378,14 @@ def view_for_link(
     model_name = state.config.model
     view = dataclasses.replace(view, corpus=state.corpus.sample,
                                model=model_name if model_name in model_names() else None)
+    if result is not None and state.corpus.sample is not None:
+        # The ticks travel with the search: the recipient sees the sender's metrics, not the sample's.
+        marks = sorted((pid, grade) for pid, grade in state.judgments_for(result.query).items() if grade > 0)
+        if any("," in pid for pid, _ in marks) or len(marks) > MAX_RELEVANT:
+            notes.append("The documents marked relevant cannot go into a link (too many, or an id with a comma): "
+                         "whoever opens it sees metrics from the sample's own judgments.")
+        else:
+            view = dataclasses.replace(view, relevant=tuple(marks))
     if view.query and len(view.query) > MAX_QUERY_CHARS:
         view = dataclasses.replace(view, query=None)
     if state.corpus.store is not None:
@@ -545,6 +600,12 @@ def search_pending(view: SharedView | None, query: str, first_stage: str, candid
     preset = TASKS.get(view.task or task) or TASKS[next(iter(TASKS))]
     # The link's own values win over whatever the sidebar holds (its task change may still be in flight).
     other_toggles = [False] * (len(search_toggles()) - 1)
+    if view.relevant is not None:
+        known = {pid: grade for pid, grade in view.relevant if pid in state.index.row_of}
+        if len(known) < len(view.relevant):
+            gr.Warning(f"Ignored in this link: {len(view.relevant) - len(known)} of the documents marked relevant "
+                       "are not in this corpus.")
+        state.replace_judgments(view.query, known)
     out = callbacks.search(
         view.query, view.first_stage or first_stage, view.candidates or candidates, view.prompt_docs,
         preset.name, preset.query, preset.rerank,

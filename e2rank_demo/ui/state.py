@@ -161,6 +161,10 @@ class UISession:
         """The judgments of one query (empty when none)."""
         return dict(self.judgments.get(query.strip(), {}))
 
+    def replace_judgments(self, query: str, judgments: Mapping[str, int]) -> None:
+        """Sets every judgment of one query at once (a shared link's ticks); grades of 0 or less mean none."""
+        self.judgments[query.strip()] = {pid: int(grade) for pid, grade in judgments.items() if grade > 0}
+
     def set_relevant(self, query: str, shown: Iterable[str], ticked: Iterable[str]) -> None:
         """Updates judgments for the documents the user could see and tick.
 
