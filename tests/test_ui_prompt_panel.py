@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from e2rank_demo.ui import prompt_panel, share
+from e2rank_demo.ui.render import esc
 from e2rank_demo.ui.state import UISession
 from tests.test_share import INDEX_OUTPUTS, TARGETS
 
@@ -34,6 +35,25 @@ def test_edit_reset_and_pin(state: UISession) -> None:
     state.judgments[original.query] = {last: 1}
     prompt_panel.pin_relevant(False, state)
     assert state.result.prompt_ids[0] == last and len(state.result.prompt_ids) == 5
+
+
+def test_pinning_names_the_edits_it_replaces(state: UISession) -> None:
+    """The lab warns beforehand that pinning starts again from the top-k; after a manual add and remove, pinning
+    names the document it took out again and the one it put back; with no edit of yours left it says nothing."""
+    original = state.result
+    removed, added = original.prompt_ids[0], original.first_stage.ids[-1]
+    *_, info, _, _ = prompt_panel.edit_prompt([*original.prompt_ids[1:], added], False, state)
+    assert "start again from the first-stage top-k and replace these edits" in info
+    pinned = original.prompt_ids[1]
+    state.judgments[original.query] = {pinned: 1}
+    *_, info, _, _ = prompt_panel.pin_relevant(False, state)
+    assert state.result.prompt_ids == [pinned, removed, *original.prompt_ids[2:]]
+    title = {pid: esc(state.index.passage(pid).title) for pid in (added, removed)}
+    assert '<p class="e2r-status warn">Pinning rebuilt the prompt from the first-stage top 5' in info
+    assert f"it took out “{title[added]}”, which you had added and put back “{title[removed]}”" in info
+    assert "Pinning rebuilt" in prompt_panel.panel_values(state)[1]  # the refresh after the new column keeps it
+    *_, info, _, _ = prompt_panel.pin_relevant(False, state)
+    assert "Pinning rebuilt" not in info
 
 
 def test_influence_chart_and_bad_ids(state: UISession) -> None:

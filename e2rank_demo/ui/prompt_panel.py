@@ -90,7 +90,12 @@ def build_panel() -> PromptPanel:
 
 
 def panel_values(state: UISession) -> tuple[Any, ...]:
-    """The panel for the session's last result: the picker, the prompt as text with its cosines."""
+    """The panel for the session's last result: the picker, the prompt as text with its cosines.
+
+    A notice about that result (``state.prompt_notice``, e.g. pinning replaced your edits) is
+    shown above the prompt's documents, as a warning; it stays through the panel's refresh that
+    follows every new E2Rank column and goes with the next result.
+    """
     result, index = state.result, state.index
     hidden = (gr.Plot(value=None, visible=False), gr.Markdown(visible=False))
     if result is None or index is None or result.prompt is None:
@@ -100,7 +105,8 @@ def panel_values(state: UISession) -> tuple[Any, ...]:
     ids = list(dict.fromkeys([*result.prompt_ids, *result.first_stage.ids]))
     choices = [(_label(first_rank.get(pid), index.passage(pid)), pid) for pid in ids]
     docs = gr.Dropdown(choices=choices, value=list(result.prompt_ids), multiselect=True)
-    return docs, prompt_summary(state, result), *hidden
+    about, notice = state.prompt_notice or (None, "")
+    return docs, (render.notice(notice, "warn") if about is result else "") + prompt_summary(state, result), *hidden
 
 
 def _label(rank: int | None, passage: Any) -> str:
@@ -113,7 +119,8 @@ def prompt_summary(state: UISession, result: QueryResult) -> str:
     assert index is not None
     prov = index.prompt_provenance(result)
     k = int(result.settings.get("prompt_docs", 20))  # type: ignore[call-overload]
-    how = (f"edited: {len(result.prompt_ids)} documents chosen by you" if result.prompt_edited
+    how = (f"edited: {len(result.prompt_ids)} documents chosen by you (“Pin marked-relevant first” and “Reset to "
+           "top-k” start again from the first-stage top-k and replace these edits)" if result.prompt_edited
            else f"the paper's setting: the first-stage top {k}")
     relevant = state.judgments_for(result.query)
     first_rank = result.first_stage.rank_of()
@@ -122,11 +129,14 @@ def prompt_summary(state: UISession, result: QueryResult) -> str:
         passage = index.passage(pid)
         rank = first_rank.get(pid)
         mark = ' <span class="e2r-rel">✓ relevant</span>' if relevant.get(pid, 0) > 0 else ""
+        # The results' row layout (position badge, then title and badges over the meta line): on a phone the
+        # title keeps the row's width instead of sharing one flex line with the badge and the meta.
         rows.append(
-            f'<li class="e2r-hit" data-pid="{esc(pid)}"><details><summary>[{i}] '
-            f'<span class="e2r-title">{esc(passage.title or passage.doc_id)}</span>{mark} '
+            f'<li class="e2r-hit" data-pid="{esc(pid)}"><details><summary><span class="e2r-rank" title="prompt '
+            f'position">{i}</span><span class="e2r-main"><span class="e2r-line"><span class="e2r-title">'
+            f'{esc(passage.title or passage.doc_id)}</span>{mark}</span>'
             f'<span class="e2r-meta">first stage #{rank if rank else "–"} · cos to pseudo-query {cos_p:.3f} · '
-            f"to Rocchio {cos_r:.3f}</span></summary>"
+            f"to Rocchio {cos_r:.3f}</span></span></summary>"
             f'<div class="e2r-full">{esc(passage.text)}</div></details></li>')
     return (
         f'<div class="e2r-lab" data-edited="{int(result.prompt_edited)}">'
@@ -145,11 +155,12 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def _apply(state: UISession, ids: Sequence[str] | None, show_all: bool) -> tuple[Any, ...]:
+def _apply(state: UISession, ids: Sequence[str] | None, show_all: bool, notice: str = "") -> tuple[Any, ...]:
     if state.result is None or state.index is None or state.result.prompt is None:
         gr.Warning("Search first; then edit the prompt.")
         return tuple(gr.skip() for _ in range(callbacks.n_result_outputs() + 4))
     state.result = state.index.rerank_with_prompt(state.result, ids)
+    state.prompt_notice = (state.result, notice) if notice else None
     return callbacks.results_outputs(state, show_all) + panel_values(state)
 
 
@@ -172,7 +183,40 @@ def pin_relevant(show_all: bool, state: UISession) -> tuple[Any, ...]:
     if not pinned:
         gr.Warning("No document is marked relevant for this query: tick some under “Mark relevant documents”.")
     k = int(result.settings.get("prompt_docs", 20))  # type: ignore[call-overload]
-    return _apply(state, compose_prompt(result.first_stage.ids, k, pinned), show_all)
+    ids = compose_prompt(result.first_stage.ids, k, pinned)
+    return _apply(state, ids, show_all, replaced_edits(state, result, ids, k))
+
+
+def replaced_edits(state: UISession, result: QueryResult, new_ids: Sequence[str], k: int) -> str:
+    """What pinning undoes of the user's own prompt edits, in one sentence (``""`` when it undoes nothing).
+
+    Pinning rebuilds the prompt from the first-stage top-k: a document the user added (not in
+    the top-k) leaves again unless pinned, and one the user took out of the top-k comes back
+    (pinned or not).
+    """
+    if not result.prompt_edited or state.index is None:
+        return ""
+    default = compose_prompt(result.first_stage.ids, k)
+    kept = set(new_ids)
+    dropped = [pid for pid in result.prompt_ids if pid not in default and pid not in kept]
+    before = set(result.prompt_ids)
+    back = [pid for pid in default if pid not in before and pid in kept]
+    parts = []
+    if dropped:
+        parts.append(f"took out {_titles(state, dropped)}, which you had added")
+    if back:
+        parts.append(f"put back {_titles(state, back)}, which you had taken out")
+    if not parts:
+        return ""
+    return (f"Pinning rebuilt the prompt from the first-stage top {k} with the documents marked relevant first, "
+            f"so it replaced your own edits: it {' and '.join(parts)}.")
+
+
+def _titles(state: UISession, ids: Sequence[str], shown: int = 3) -> str:
+    assert state.index is not None
+    names = [f"“{state.index.passage(pid).title or pid}”" for pid in ids[:shown]]
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(names) + more
 
 
 @callbacks.user_errors

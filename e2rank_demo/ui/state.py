@@ -100,6 +100,8 @@ class UISession:
         scope: This session's secret cache scope for its uploads and pastes (created on
             first use, see :meth:`upload_scope`).
         measured: The search the Latency tab's line last reported a measurement of.
+        prompt_notice: A warning for the Prompt lab and the result it is about (shown while that
+            result is the last one: the next edit or search drops it).
     """
 
     corpus: Corpus | None = None
@@ -115,6 +117,7 @@ class UISession:
     measure_cancel: threading.Event | None = None
     scope: str | None = None
     measured: QueryResult | None = None
+    prompt_notice: tuple[QueryResult, str] | None = None
 
     def upload_scope(self) -> str:
         """The cache scope of this session's own texts: a random secret, made on first use.
