@@ -239,6 +239,34 @@ def bench_latency_panel(repeats: int) -> Measurement:
                        "and extrapolated")
 
 
+def bench_latency_cancel(repeats: int, after_s: float = 2.0) -> list[Measurement]:
+    """latency_cancel_s: from Cancel to the Latency tab's callback returning, during "Measure in full" on the
+    SciFact sample (N = 100); latency_cancel_stop_s: until the measurement worker is free again (the batch in
+    flight ends, then the measurement stops at its check)."""
+    import threading
+
+    from e2rank_demo.latency import MeasurementCancelled, measure_latency, run_cancellable
+    from e2rank_demo.pipeline import SearchSettings
+
+    session, query, source = _sample_session(True)
+    settings = SearchSettings(candidates=100, task="scifact")
+    returned: list[float] = []
+    stopped: list[float] = []
+    for _ in range(repeats):
+        cancel, pressed = threading.Event(), []
+        timer = threading.Timer(after_s, lambda: pressed.append(time.perf_counter()) or cancel.set())  # noqa: B023
+        timer.start()
+        try:
+            run_cancellable(cancel, measure_latency, session, query, settings, subsample=None, cancel=cancel)
+        except MeasurementCancelled:
+            returned.append(time.perf_counter() - pressed[0])
+        run_cancellable(threading.Event(), lambda: None)  # runs once the cancelled measurement has stopped
+        stopped.append(time.perf_counter() - pressed[0])
+    note = f"Cancel pressed {after_s} s into measure_latency(subsample=None), N = 100 ({source})"
+    return [Measurement("latency_cancel_s", returned, "s", "<= 1", note + "; until the callback returns"),
+            Measurement("latency_cancel_stop_s", stopped, "s", "", note + "; until the work has stopped")]
+
+
 _SAMPLE_LOAD_SCRIPT = """
 import sys, tempfile, time
 from e2rank_demo.cache import EmbeddingCache
@@ -378,6 +406,7 @@ def run(quick: bool = False) -> dict[str, dict[str, object]]:
         lambda: bench_influence(repeats),
         lambda: [bench_index_throughput(quick, 2 if quick else 3)],
         lambda: [bench_latency_panel(1 if quick else 3)],
+        lambda: bench_latency_cancel(1 if quick else 3),
         lambda: [bench_present(1 if quick else 3)],
         lambda: [bench_sample_load(1 if quick else 3)],
         lambda: bench_umap(repeats),

@@ -191,12 +191,11 @@ def read_collection(collection: Collection, upload: str | None) -> BeirDataset:
 def _embed(collection: Collection, dataset: BeirDataset, embedder: Any, progress: Callable[[int, int], None],
            cache: EmbeddingCache | None, scope: str = "") -> Prepared:
     if collection.sample is not None:
-        session, stored = open_session(load_sample(collection.sample), embedder, cache, progress)
+        session, _ = open_session(load_sample(collection.sample), embedder, cache, progress)
     else:
         session = SearchSession(embedder, [Passage.from_document(d) for d in dataset.corpus], cache,
                                 progress=progress, scope=scope)
-        stored = False
-    return Prepared(dataset, session, session.encode_stats.describe(stored))
+    return Prepared(dataset, session, session.encode_stats.describe())
 
 
 def prepare(collection: Collection, embedder: Any, upload: str | None, progress: Callable[[int, int], None],

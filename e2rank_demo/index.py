@@ -21,6 +21,9 @@ from e2rank_demo.cache import EmbeddingCache, scoped_key, text_hash
 from e2rank_demo.models import Embedder, ProgressFn
 
 IndexKind = Literal["flat", "hnsw"]
+VectorOrigin = Literal["model", "sample", "given", "store"]
+"""Where a corpus's vectors came from: the model (through the cache), shipped with a bundled
+sample, handed in by the caller, or a document store."""
 
 
 @dataclass
@@ -29,33 +32,53 @@ class EncodeStats:
 
     Attributes:
         seconds: Wall-clock time spent (model plus cache).
-        n_cached: Texts found in the cache.
+        n_cached: Texts found in the cache (all of them for vectors not made by the model).
         n_encoded: Texts the model had to encode.
+        origin: Where the vectors came from (:data:`VectorOrigin`).
     """
 
     seconds: float
     n_cached: int
     n_encoded: int
+    origin: VectorOrigin = "model"
 
     @property
     def cache_hit(self) -> bool:
         """True when no text needed the model."""
         return self.n_encoded == 0
 
-    def describe(self, stored: bool = False) -> str:
-        """Where the vectors came from, in one line (``stored``: shipped with a sample, read from disk).
+    @property
+    def source(self) -> str:
+        """Where the vectors came from, in a few words: the one wording of this fact, which the corpus
+        panel (:meth:`describe`), the latency chart and table and the report's timings all use.
+
+        Example:
+            >>> EncodeStats(0.0, 1200, 0, "sample").source
+            'precomputed (shipped with the sample)'
+        """
+        if self.origin == "sample":
+            return "precomputed (shipped with the sample)"
+        if self.origin == "given":
+            return "precomputed (given with the passages)"
+        if self.origin == "store":
+            return "read from the document store"
+        return "cache hit" if self.cache_hit else "partly cached" if self.n_cached else "embedded now"
+
+    def describe(self) -> str:
+        """:attr:`source` with the counts and seconds, for the corpus panel.
 
         Example:
             >>> EncodeStats(0.61, 0, 3).describe()
             'embedded now: 3 in 0.6 s (not in the cache)'
         """
-        if stored:
-            return "precomputed (shipped with the sample)"
+        if self.origin != "model":
+            return self.source
         if self.cache_hit:
-            return f"cache hit: all {self.n_cached:,} from the embedding cache ({self.seconds:.1f} s)"
+            return f"{self.source}: all {self.n_cached:,} from the embedding cache ({self.seconds:.1f} s)"
         if self.n_cached:
-            return f"{self.n_encoded:,} embedded in {self.seconds:.1f} s, {self.n_cached:,} from the cache"
-        return f"embedded now: {self.n_encoded:,} in {self.seconds:.1f} s (not in the cache)"
+            return (f"{self.source}: {self.n_encoded:,} embedded in {self.seconds:.1f} s, {self.n_cached:,} from the "
+                    "embedding cache")
+        return f"{self.source}: {self.n_encoded:,} in {self.seconds:.1f} s (not in the cache)"
 
 
 def embed_corpus(

@@ -30,12 +30,14 @@ Example:
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -136,8 +138,10 @@ class LatencyReport:
         systems: One entry per key of :data:`SYSTEMS`, in that order.
         doc_encoding_s: Seconds the corpus took to embed (once per corpus).
         n_documents: Passages in the corpus.
-        doc_encoding_cached: True when the corpus embeddings came from the cache, so
-            ``doc_encoding_s`` is the cache read, not model time.
+        doc_encoding_cached: True when no corpus text needed the model, so
+            ``doc_encoding_s`` is not model time.
+        doc_encoding_source: Where the corpus vectors came from, worded as the corpus
+            panel words it (:attr:`~e2rank_demo.index.EncodeStats.source`).
         pair_max_tokens: Token budget of each pointwise (query, document) input, the
             same as a document's.
     """
@@ -153,6 +157,7 @@ class LatencyReport:
     n_documents: int
     doc_encoding_cached: bool
     pair_max_tokens: int = 0
+    doc_encoding_source: str = ""
 
     @property
     def estimated(self) -> list[SystemLatency]:
@@ -233,6 +238,36 @@ class MeasurementCancelled(Exception):
     """Raised out of a measurement whose ``cancel`` event was set."""
 
 
+_worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="latency")
+"""One measurement at a time in the process: a measurement started right after a cancel waits for the
+cancelled one's last batch, rather than timing alongside it."""
+
+T = TypeVar("T")
+
+
+def run_cancellable(cancel: threading.Event, fn: Callable[..., T], /, *args: object, poll_s: float = 0.05,
+                    **kwargs: object) -> T:
+    """``fn(*args, **kwargs)`` on the measurement worker; returns its result, or raises
+    :class:`MeasurementCancelled` within ``poll_s`` of ``cancel`` being set.
+
+    A forward pass cannot be interrupted, so a measurement checks ``cancel`` between batches;
+    this returns at once instead, while the worker finishes the batch in flight and stops at
+    its next check (``fn`` should be given the same ``cancel``). ``fn`` runs in a copy of the
+    caller's context, so context-bound progress reporting (Gradio's) keeps working.
+
+    Example:
+        >>> run_cancellable(threading.Event(), sum, [1, 2, 3])
+        6
+    """
+    job = _worker.submit(contextvars.copy_context().run, fn, *args, **kwargs)
+    while True:
+        try:
+            return job.result(timeout=poll_s)
+        except concurrent.futures.TimeoutError:
+            if cancel.is_set():
+                raise MeasurementCancelled("measurement cancelled") from None
+
+
 def subsample_rows(rows: np.ndarray, n: int) -> np.ndarray:
     """``n`` of the ranked candidate rows, evenly spread from the first to the last.
 
@@ -304,7 +339,8 @@ def measure_latency(
             ``None``, or an N not over one and a half times it, measures them in full.
         progress: Called as ``progress(done, total)`` in candidates passed through the
             model by the growing stages.
-        cancel: When set, the measurement stops at the next batch.
+        cancel: When set, the measurement stops at its next check: after the batch (of 32
+            texts) in flight, or between systems. :func:`run_cancellable` returns at once.
 
     Returns:
         Measured seconds per system and stage, and the corpus encoding time.
@@ -349,21 +385,20 @@ def measure_latency(
             raise ValueError("the first stage found no candidates to rerank")
         runs["first_stage"].append(first)
         for system in ("e2rank", "rocchio"):
+            check()
             runs[system].append(first | _time_system(system, session, query, query_vector, cands, e2rank, rocchio))
         for system, stage in GROWING_STAGE.items():
             check()
-            if not estimate:
-                runs[system].append(first | _time_system(system, session, query, query_vector, cands, e2rank,
-                                                         rocchio, progress=advance(done)))
-                done += len(cands)
-                advance(done)(0, 0)
-                continue
+            # The growing stage alone, in full or on the subsample, so every batch reports progress and checks
+            # ``cancel`` (a whole re-encoding of N candidates used to run without a check).
             for n in sizes:
                 rows = subsample_rows(cands.rows, n)
-                points[system].setdefault(len(rows), []).append(
-                    _growing_seconds(system, session, query, rows, advance(done)))
+                seconds = _growing_seconds(system, session, query, rows, advance(done))
+                if estimate:
+                    points[system].setdefault(len(rows), []).append(seconds)
                 done += n
-            seconds = extrapolate([(n, float(np.median(t))) for n, t in points[system].items()], len(cands))
+            if estimate:
+                seconds = extrapolate([(n, float(np.median(t))) for n, t in points[system].items()], len(cands))
             # E2Rank without the cache runs E2Rank's own prompt stages on top of re-encoding.
             runs[system].append((runs["e2rank"][-1] if system == "e2rank_nocache" else first) | {stage: seconds})
     assert cands is not None
@@ -386,6 +421,7 @@ def measure_latency(
         doc_encoding_s=float(session.encode_stats.seconds),
         n_documents=len(session.ids),
         doc_encoding_cached=bool(session.encode_stats.cache_hit),
+        doc_encoding_source=session.encode_stats.source,
         pair_max_tokens=int(session.embedder.doc_max_tokens),
     )
 

@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 
 from e2rank_demo.cache import EmbeddingCache
-from e2rank_demo.index import EncodeStats, IndexKind, VectorIndex, embed_corpus
+from e2rank_demo.index import EncodeStats, IndexKind, VectorIndex, VectorOrigin, embed_corpus
 from e2rank_demo.models import Embedder, ProgressFn
 from e2rank_demo.prompt_lab import Influence, PoolingComparison, Provenance, compare_pooling, leave_one_out, provenance
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
@@ -175,6 +175,8 @@ class SearchSession:
         index_kind: ``"flat"`` (exact) or ``"hnsw"``.
         progress: Called with ``(done, total)`` while documents are embedded.
         vectors: Precomputed embeddings aligned with ``passages`` (skips the model).
+        vectors_origin: Where ``vectors`` came from (``"sample"``: shipped with a bundled
+            sample), as the corpus panel and the latency chart say.
         scope: Cache scope: ``""`` (shared) for public corpora, a per-user secret for
             uploads, so that neither the embedding cache nor the UMAP map cache tells a
             user what others embedded (:func:`~e2rank_demo.cache.scoped_key`).
@@ -189,6 +191,7 @@ class SearchSession:
         progress: ProgressFn | None = None,
         vectors: np.ndarray | None = None,
         scope: str = "",
+        vectors_origin: VectorOrigin = "given",
     ) -> None:
         if not passages:
             raise ValueError("the corpus is empty: add at least one document")
@@ -206,7 +209,7 @@ class SearchSession:
                 raise ValueError(f"precomputed vectors have shape {vectors.shape}, expected "
                                  f"{(len(passages), embedder.dim)}")
             self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-            self.encode_stats = EncodeStats(0.0, len(passages), 0)
+            self.encode_stats = EncodeStats(0.0, len(passages), 0, vectors_origin)
         else:
             self.vectors, self.encode_stats = embed_corpus(embedder, self.texts, cache, progress, scope=scope)
         self.index = VectorIndex(self.vectors, index_kind)
@@ -327,7 +330,8 @@ class SearchSession:
             query_vector=query_vector,
             prompt=e2rank.prompt if e2rank else None,
             candidates=candidates,
-            timings=Timings(stages, self.encode_stats.seconds, self.encode_stats.cache_hit),
+            timings=Timings(stages, self.encode_stats.seconds, self.encode_stats.cache_hit,
+                            self.encode_stats.source),
             settings=dataclasses.asdict(settings),
             prompt_ids=list(candidates.ids[: settings.prompt_docs]) if e2rank else [],
         )

@@ -192,6 +192,8 @@ class Timings:
     stages: dict[str, float] = field(default_factory=dict)
     doc_encoding: float = 0.0
     doc_encoding_cached: bool = False
+    doc_encoding_source: str = ""
+    """Where the corpus vectors came from (:attr:`~e2rank_demo.index.EncodeStats.source`)."""
 
     @property
     def query_total(self) -> float:

@@ -246,8 +246,8 @@ def timing_rows(result: QueryResult) -> list[tuple[str, str]]:
         label = STAGE_TITLES.get(stage, stage)
         rows.append((f"{label_of(system)}: {label}" if system else label, f"{seconds:.4f}"))
     rows.append(("total per query", f"{result.timings.query_total:.4f}"))
-    how = "read from the cache or shipped embeddings" if result.timings.doc_encoding_cached else "model time"
-    rows.append((f"document encoding, once per corpus ({how})", f"{result.timings.doc_encoding:.4f}"))
+    how = result.timings.doc_encoding_source or "model time"
+    rows.append((f"document encoding, once per corpus: {how}", f"{result.timings.doc_encoding:.4f}"))
     return rows
 
 

@@ -297,7 +297,8 @@ def open_session(
         n_missing, seconds = estimate_embedding(embedder, [p.full_text for p in sample.passages], cache)
         if n_missing:
             announce(n_missing, seconds)
-    session = SearchSession(embedder, sample.passages, cache=cache, progress=progress, vectors=vectors)
+    session = SearchSession(embedder, sample.passages, cache=cache, progress=progress, vectors=vectors,
+                            vectors_origin="sample")
     return session, vectors is not None
 
 

@@ -157,3 +157,11 @@ def test_a_visitor_notices_documents_outside_its_own_corpus(tmp_path) -> None:  
     visitor.check("map", [f"Bread {own}"], None)  # its own upload after loading the sample: stale, not a leak
     assert len(visitor.visit.leaks) == 3 and "still shows its upload" in visitor.visit.errors[0]
 
+
+def test_cancel_latency_is_measured_to_the_return_and_to_the_stop() -> None:
+    """latency_cancel_s (Cancel to the callback's return) and latency_cancel_stop_s (to the worker's stop)."""
+    from e2rank_demo.bench import bench_latency_cancel
+
+    returned, stopped = bench_latency_cancel(1, after_s=0.5)
+    assert (returned.key, stopped.key) == ("latency_cancel_s", "latency_cancel_stop_s")
+    assert len(returned.values) == len(stopped.values) == 1 and 0 <= returned.values[0] <= stopped.values[0]

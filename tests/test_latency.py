@@ -15,6 +15,7 @@ from e2rank_demo.latency import (
     SYSTEMS,
     MeasurementCancelled,
     measure_latency,
+    run_cancellable,
     scaling_run,
 )
 from e2rank_demo.pipeline import SearchSession, SearchSettings
@@ -122,6 +123,43 @@ def test_full_measurement_reports_progress_and_can_be_cancelled(big_session: Sea
 
     with pytest.raises(MeasurementCancelled):
         measure_latency(big_session, "bread", settings, subsample=None, progress=stop, cancel=cancel)
+
+
+def test_a_full_measurement_checks_cancel_after_every_batch(big_session: SearchSession,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-encoding the N candidates reports (and checks the cancel) per batch of 32, not once at its end,
+    and a cancel stops the work before the next batch: no pointwise pass starts."""
+    pairs: list[int] = []
+    real_pairs = big_session.embedder.embed_pairs
+    monkeypatch.setattr(big_session.embedder, "embed_pairs",
+                        lambda q, texts, **kw: pairs.append(len(texts)) or real_pairs(q, texts, **kw))
+    cancel, seen = threading.Event(), []
+
+    def stop_at_the_first_batch(done: int, total: int) -> None:
+        seen.append((done, total))
+        cancel.set()
+
+    with pytest.raises(MeasurementCancelled):
+        measure_latency(big_session, "bread", SearchSettings(candidates=40, prompt_docs=3), subsample=None,
+                        progress=stop_at_the_first_batch, cancel=cancel)
+    assert seen == [(32, 80)] and pairs == []  # 32 of the 40 re-encoded, then stopped
+
+
+def test_run_cancellable_returns_while_the_work_is_still_in_a_batch() -> None:
+    """A cancel does not wait for the batch in flight: the call returns, the work ends on its own later."""
+    cancel, in_batch, release = threading.Event(), threading.Event(), threading.Event()
+
+    def one_long_batch() -> str:
+        in_batch.set()
+        release.wait(30)
+        return "done"
+
+    cancel.set()
+    with pytest.raises(MeasurementCancelled):
+        run_cancellable(cancel, one_long_batch)
+    assert in_batch.wait(30) and not release.is_set()  # it returned while the batch was still running
+    release.set()
+    assert run_cancellable(threading.Event(), lambda: "next") == "next"  # queued behind it, then run
 
 
 def test_pointwise_pairs_are_cut_and_batched_like_documents(minilm) -> None:  # noqa: ANN001

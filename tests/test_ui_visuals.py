@@ -299,6 +299,35 @@ def test_measure_this_query_estimates_the_slow_baselines_and_in_full_can_be_canc
     assert "cancelled" in info and all(isinstance(v, type(gr.skip())) for v in rest)
 
 
+def test_shipped_vectors_are_worded_alike_in_the_corpus_panel_latency_chart_table_and_report(
+        index: SearchSession) -> None:
+    """One fact, one wording: the latency chart and table said "read from the cache" of a sample's shipped vectors."""
+    from e2rank_demo.report import timing_rows
+
+    shipped = SearchSession(index.embedder, index.passages, vectors=index.vectors, vectors_origin="sample")
+    state = UISession()
+    state.install(CORPUS, shipped, IndexConfig("tiny", True, 200, 40))
+    search(state, candidates=8, k=3)
+    said = "precomputed (shipped with the sample)"
+    assert shipped.encode_stats.describe() == shipped.encode_stats.source == said  # the corpus panel's line
+    _, plot, _, table = visuals.measure_query(1, state)
+    doc_bar = next(trace for trace in spec(plot)["data"] if trace.get("name") == "document encoding (once per corpus)")
+    assert doc_bar["y"][0].endswith(said) and table.value["data"][-1][0].endswith(said)
+    assert timing_rows(state.result)[-1][0] == f"document encoding, once per corpus: {said}"
+    assert "cache" not in doc_bar["y"][0] + table.value["data"][-1][0]
+
+
+def test_only_cancel_can_be_pressed_while_a_measurement_runs() -> None:
+    """Measure this query, Measure in full and Scaling run are off while a measurement runs; Cancel only then."""
+    state = UISession()
+    busy = [button.interactive for button in visuals.arm_measurement(state)]
+    assert busy == [False, False, False, True] and state.measure_cancel is not None
+    assert [button.interactive for button in visuals.scaling_busy()] == [False, False, False, False]
+    assert [button.interactive for button in visuals.latency_idle()] == [True, True, True, False]
+    visuals.cancel_measurement(state)
+    assert state.measure_cancel.is_set()
+
+
 def test_scaling_run_reports_progress_and_a_log_log_chart(index: SearchSession) -> None:
     state = loaded(index)
     search(state, candidates=8, k=3)

@@ -182,10 +182,10 @@ def _index(
         sample = load_sample(corpus.sample) if corpus.sample else None
         if sample is not None:
             why = f"No shipped embeddings of this sample for {loaded.embedder.label}. "
-            index, stored = open_session(sample, loaded.embedder, embedding_cache(), _reporter(progress),
-                                         announce=_announcer(loaded.embedder, progress, why))
+            index, _ = open_session(sample, loaded.embedder, embedding_cache(), _reporter(progress),
+                                    announce=_announcer(loaded.embedder, progress, why))
         else:
-            index, stored = _session_for(corpus, config, loaded.embedder, state.upload_scope(), progress), False
+            index = _session_for(corpus, config, loaded.embedder, state.upload_scope(), progress)
         progress(1.0, desc="Counting tokens…")
         stats = index.stats()
         state.install(
@@ -195,7 +195,7 @@ def _index(
         )
         # Uploads and pastes are cached in the session's own scope, so a cache hit only ever means this
         # session embedded the text before (SECURITY.md).
-        note = index.encode_stats.describe(stored)
+        note = index.encode_stats.describe()
     finally:
         state.indexing = False
     stats_html = render.stats_view(corpus.label, stats, loaded.embedder.label, note, loaded.notice)

@@ -199,7 +199,8 @@ def build_latency_tab() -> LatencyTab:
     with gr.Row():
         measure_full = gr.Button("Measure in full (slow baselines on all N candidates)", elem_id="measure-full-btn",
                                  scale=0, min_width=300)
-        cancel = gr.Button("Cancel", elem_id="measure-cancel-btn", scale=0, min_width=120, variant="stop")
+        cancel = gr.Button("Cancel", elem_id="measure-cancel-btn", scale=0, min_width=120, variant="stop",
+                           interactive=False)
     gr.Markdown(f"*Measure this query* times the two baselines that grow with N (E2Rank without cached embeddings, "
                 f"pointwise) on {latency.DEFAULT_SUBSAMPLE // 2} and {latency.DEFAULT_SUBSAMPLE} evenly spread "
                 "candidates and extrapolates linearly to N (labelled \"estimated from n of N\"); *Measure in full* "
@@ -249,17 +250,19 @@ def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_tab: gr.Tab, 
     map_ui.timer.tick(poll_map, inputs, map_ui.outputs, show_progress="hidden", trigger_mode="once", **private)
     latency_tab.select(latency_status, state, latency_ui.info, show_progress="hidden", **private)
     measure_outputs = MEASURE_OUTPUTS.components(latency_ui)
-    latency_ui.measure.click(measure_query, [latency_ui.repeats, state], measure_outputs,
-                             concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1,
-                             show_progress_on=latency_ui.bars, **private)
-    latency_ui.measure_full.click(measure_query_in_full, [latency_ui.repeats, state], measure_outputs,
-                                  concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1,
-                                  show_progress_on=latency_ui.bars, **private)
-    latency_ui.cancel.click(cancel_measurement, state, None, **private)
-    latency_ui.scale.click(
+    # While one runs, the three buttons that start a measurement are off and Cancel is on (queue=False: at once).
+    buttons = [latency_ui.measure, latency_ui.measure_full, latency_ui.scale, latency_ui.cancel]
+    quick: dict[str, Any] = {"queue": False, "show_progress": "hidden", **private}
+    for button, measure in ((latency_ui.measure, measure_query), (latency_ui.measure_full, measure_query_in_full)):
+        button.click(arm_measurement, state, buttons, **quick).then(
+            measure, [latency_ui.repeats, state], measure_outputs, concurrency_id=LATENCY_CONCURRENCY,
+            concurrency_limit=1, show_progress_on=latency_ui.bars, **private).then(latency_idle, None, buttons, **quick)
+    latency_ui.cancel.click(cancel_measurement, state, None, **quick)
+    latency_ui.scale.click(scaling_busy, None, buttons, **quick).then(
         scaling_run, [latency_ui.ns, latency_ui.repeats, state],
         SCALING_OUTPUTS.components(latency_ui),
-        concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1, show_progress_on=latency_ui.scaling, **private)
+        concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1, show_progress_on=latency_ui.scaling,
+        **private).then(latency_idle, None, buttons, **quick)
 
 
 # --------------------------------------------------------------------- helpers
@@ -519,19 +522,23 @@ def _measure_outputs(state: UISession, repeats: float, progress: gr.Progress, su
         return refused
     index, result = state.index, state.result
     assert index is not None and result is not None
-    cancel = state.measure_cancel = threading.Event()
+    # Armed by the click (arm_measurement), so a Cancel pressed before the run began counts too.
+    cancel = state.measure_cancel = state.measure_cancel or threading.Event()
 
     def report(done: int, total: int) -> None:
         progress((done, total), desc="Timing the baselines that grow with N (Cancel stops it)", unit="passes")
 
     progress(0.0, desc="Timing every system on the last query…")
     try:
-        measured = _measure(index, result.query, settings_of(result), repeats=int(repeats), subsample=subsample,
-                            progress=report, cancel=cancel)
+        measured = latency.run_cancellable(cancel, _measure, index, result.query, settings_of(result),
+                                           repeats=int(repeats), subsample=subsample, progress=report, cancel=cancel)
     except latency.MeasurementCancelled:
-        gr.Info("Measurement cancelled; the last result stays.")
-        cancelled = render.notice("Measurement cancelled; the chart shows the last completed one.")
-        return MEASURE_OUTPUTS.values(info=cancelled)
+        kept = ("the chart below is still the last completed measurement" if state.measured is not None
+                else "nothing was measured, so no chart is shown")
+        gr.Info("Measurement cancelled.")
+        return MEASURE_OUTPUTS.values(info=render.notice(f"Measurement cancelled: {kept}."))
+    finally:
+        state.measure_cancel = None
     state.measured = result
     return latency_outputs(measured)
 
@@ -541,8 +548,8 @@ def latency_outputs(report: latency.LatencyReport) -> tuple[Any, ...]:
     fig = plots.latency_bars(report)
     headers = ["system", *(latency.STAGE_LABELS[s] + " (s)" for s in latency.STAGES), "total per query (s)"]
     rows = [[str(cell) if isinstance(cell, str) else f"{cell:.4f}" for cell in row] for row in report.as_rows()]
-    doc = "read from the cache" if report.doc_encoding_cached else "model time"
-    rows.append([f"Document encoding, once per corpus ({report.n_documents:,} passages, {doc})",
+    rows.append([f"Document encoding, once per corpus ({report.n_documents:,} passages): "
+                 f"{report.doc_encoding_source or 'model time'}",
                  *("" for _ in latency.STAGES), f"{report.doc_encoding_s:.4f}"])
     how = ("the slow baselines estimated from a subsample" if report.estimated
            else "every system on all N candidates")
@@ -568,9 +575,31 @@ def measure_query_in_full(repeats: float, state: UISession,
 
 
 def cancel_measurement(state: UISession) -> None:
-    """"Cancel": stops this session's running measurement at its next batch."""
+    """"Cancel": the measurement's callback returns at once (:func:`~e2rank_demo.latency.run_cancellable`);
+    the work stops after the batch in flight."""
     if state.measure_cancel is not None:
         state.measure_cancel.set()
+
+
+def _buttons(idle: bool, cancellable: bool = False) -> tuple[Any, ...]:
+    """Measure this query, Measure in full, Scaling run (usable when ``idle``), and Cancel."""
+    return (*(gr.Button(interactive=idle) for _ in range(3)), gr.Button(interactive=cancellable))
+
+
+def arm_measurement(state: UISession) -> tuple[Any, ...]:
+    """A measurement was asked for: its cancel event exists from now on; no other run can be started."""
+    state.measure_cancel = threading.Event()
+    return _buttons(idle=False, cancellable=True)
+
+
+def scaling_busy() -> tuple[Any, ...]:
+    """A scaling run was asked for: nothing else can be started (it has no Cancel)."""
+    return _buttons(idle=False)
+
+
+def latency_idle() -> tuple[Any, ...]:
+    """The run ended (done, cancelled or refused): the buttons are back."""
+    return _buttons(idle=True)
 
 
 @warn_on_error(SCALING_OUTPUTS.skip)

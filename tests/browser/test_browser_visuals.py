@@ -133,3 +133,55 @@ def test_map_then_latency_after_a_search(open_app: Callable[..., AppPage]) -> No
     assert page.locator("#scaling-plot .xtitle").text_content().endswith("log scale)")
     wide_screenshot(app, "latency", "#latency-info", 1500)
     assert app.dialogs == []
+
+
+LATENCY_BUTTONS = """() => Object.fromEntries(['measure-btn', 'measure-full-btn', 'scaling-btn', 'measure-cancel-btn']
+    .map(id => [id, !document.getElementById(id).disabled]))"""
+MEASURING = "() => !!document.querySelector('#latency-plot .progress-text, #latency-plot .progress-level')"
+
+
+def test_cancel_ends_a_full_measurement_and_the_shipped_vectors_are_worded_alike(
+        open_app: Callable[..., AppPage]) -> None:
+    """While "Measure in full" runs only Cancel can be pressed; Cancel ends it (buttons back, no more progress,
+    the outcome labelled), and a later measurement words the sample's shipped vectors as the corpus panel does.
+
+    How long Cancel takes is measured by ``python -m e2rank_demo bench`` (``latency_cancel_s``), not here.
+    """
+    app = open_app()
+    page = app.page
+    page.click("#load-sample")
+    app.wait_for_corpus("General knowledge")
+    shipped = "precomputed (shipped with the sample)"
+    assert shipped in page.locator("#corpus-stats").inner_text()
+    app.search("animals that sleep through the cold months")
+    page.get_by_role("tab", name="Latency").click()
+    assert page.evaluate(LATENCY_BUTTONS) == {"measure-btn": True, "measure-full-btn": True, "scaling-btn": True,
+                                              "measure-cancel-btn": False}
+
+    page.click("#measure-full-btn")
+    page.wait_for_function(MEASURING, timeout=60_000)
+    assert page.evaluate(LATENCY_BUTTONS) == {"measure-btn": False, "measure-full-btn": False, "scaling-btn": False,
+                                              "measure-cancel-btn": True}
+    page.click("#measure-cancel-btn")
+    page.wait_for_function("() => document.querySelector('#latency-info')?.innerText.includes('cancelled')",
+                           timeout=60_000)
+    page.wait_for_function(f"() => !({MEASURING})()", timeout=10_000)
+    page.wait_for_function(f"() => ({LATENCY_BUTTONS})()['measure-btn']", timeout=10_000)
+    assert page.evaluate(LATENCY_BUTTONS) == {"measure-btn": True, "measure-full-btn": True, "scaling-btn": True,
+                                              "measure-cancel-btn": False}
+    info = page.locator("#latency-info").inner_text()
+    assert "nothing was measured, so no chart is shown" in info
+    app.screenshot("latency-cancelled")
+    page.wait_for_timeout(1500)  # room for a stray update from the stopped run: none may come
+    assert not page.evaluate(MEASURING) and page.locator("#latency-info").inner_text() == info
+    assert page.locator("#latency-plot .js-plotly-plot").count() == 0
+
+    page.click("#measure-btn")  # the next measurement runs (after the stopped one's last batch)
+    wait_for_plot(app, "#latency-plot", ["document encoding (once per corpus)"], timeout=180_000)
+    ticks = " ".join(page.locator("#latency-plot .y2tick text").all_text_contents())  # the per-corpus panel
+    assert shipped in ticks and "cache" not in ticks
+    page.get_by_text("Measured seconds per stage (table)").click()
+    page.wait_for_function("s => document.querySelector('#latency-table')?.innerText.includes(s)", arg=shipped,
+                           timeout=10_000)
+    app.screenshot("latency-after-cancel")
+    assert app.dialogs == [] and app.errors == []
