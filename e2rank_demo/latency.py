@@ -259,7 +259,8 @@ def run_cancellable(cancel: threading.Event, fn: Callable[..., T], /, *args: obj
         >>> run_cancellable(threading.Event(), sum, [1, 2, 3])
         6
     """
-    job = _worker.submit(contextvars.copy_context().run, fn, *args, **kwargs)
+    context = contextvars.copy_context()
+    job = _worker.submit(lambda: context.run(fn, *args, **kwargs))
     while True:
         try:
             return job.result(timeout=poll_s)
