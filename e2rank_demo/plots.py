@@ -829,10 +829,8 @@ def latency_bars(report: LatencyReport) -> Figure:
         fig.add_annotation(x=system.total, y=label, xref="x", yref="y", text=f"{system.total:.3f} s",
                            showarrow=False, xanchor="left", xshift=4, font={"size": 11})
     fig.update_xaxes(range=[0, longest * 1.18], row=1, col=1)
-    if report.doc_encoding_cached:
-        doc_label = f"Document embeddings ({report.n_documents:,} passages, read from the cache)"
-    else:
-        doc_label = f"Document encoding ({report.n_documents:,} passages)"
+    what = "Document embeddings" if report.doc_encoding_cached else "Document encoding"
+    doc_label = f"{what} ({report.n_documents:,} passages):<br>{escape(report.doc_encoding_source or 'model time')}"
     fig.add_trace(go.Bar(
         y=[doc_label], x=[report.doc_encoding_s], orientation="h", name="document encoding (once per corpus)",
         marker_color="#8c564b", text=[f"{report.doc_encoding_s:.3f} s"], textposition="outside", cliponaxis=False,
