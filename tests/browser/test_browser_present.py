@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 
+from e2rank_demo.samples import load_sample
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 AppPage = Any  # tests/browser/conftest.py:AppPage (conftest modules are not imported by tests)
 
@@ -62,6 +64,11 @@ def test_shared_link_reopens_the_search_and_exports_an_offline_report(open_app: 
                            "?.value.startsWith('http')", timeout=30_000)
     link = page.locator("#share-link textarea, #share-link input").first.input_value()
     params = dict(parse_qsl(urlsplit(link).query))
+    # The link carries the sample's relevance ticks for the query (its judged documents), grade 1 bare.
+    sample = load_sample("general")
+    judged = sample.qrels[sample.query_id("how do tides work") or ""]
+    assert sorted(params.pop("rel").split(",")) == sorted(pid if grade == 1 else f"{pid}:{grade}"
+                                                          for pid, grade in judged.items() if grade > 0)
     assert params == {"corpus": "general", "q": "how do tides work", "model": "minilm", "stage": "dense", "n": "50",
                       "k": "5", "task": "web", "lambda": "0", "order": "official", "pool": "query", "rocchio": "0"}
     assert page.url == link
