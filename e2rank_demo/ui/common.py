@@ -26,7 +26,6 @@ from gradio.components.plot import PlotData
 
 from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.models import PromptTooLongError
-from e2rank_demo.pipeline import SearchSettings
 
 # After a search the results, not the controls, should fill the screen (a projector shows ~720 px).
 SCROLL_TO_RESULTS = "() => document.getElementById('search-info')?.scrollIntoView({behavior: 'smooth'})"
@@ -36,7 +35,6 @@ PAGE_READY = "() => { document.body.dataset.e2rReady = '1'; }"
 
 if TYPE_CHECKING:
     from e2rank_demo.plots import Figure
-    from e2rank_demo.records import QueryResult
 
 try:  # Hugging Face ZeroGPU hands out the GPU only inside spaces.GPU-decorated calls.
     import spaces
@@ -199,10 +197,3 @@ def embedding_cache() -> EmbeddingCache:
     with _cache_lock:
         return _open_cache()
 
-
-def settings_of(result: QueryResult) -> SearchSettings:
-    """The settings a search ran with (defaults if they cannot be rebuilt)."""
-    try:
-        return SearchSettings.from_dict(result.settings)
-    except (TypeError, ValueError):
-        return SearchSettings()

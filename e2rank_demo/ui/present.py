@@ -51,7 +51,8 @@ from e2rank_demo.highlight import query_terms
 from e2rank_demo.metrics import ranking_metrics
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.prompt_lab import PoolingComparison
-from e2rank_demo.records import ListwisePrompt, QueryResult
+from e2rank_demo.query_result import QueryResult
+from e2rank_demo.records import ListwisePrompt
 from e2rank_demo.rerank import MAIN, RERANKERS
 from e2rank_demo.samples import available_samples, load_sample
 from e2rank_demo.ui import prompt_panel, render, share, visuals
@@ -59,7 +60,6 @@ from e2rank_demo.ui.common import (
     embedding_cache,
     on_gpu,
     plot_value,
-    settings_of,
     skip,
     user_errors,
     warn_on_error,
@@ -406,17 +406,17 @@ def _measure(index: SearchSession, query: str, settings: SearchSettings) -> late
 # One measurement at a time for all walkthroughs (overlapping runs would slow each other down), and the
 # last few results kept, so a rehearsed walkthrough shows its latency at once.
 _latency_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="present-latency")
-_latency_jobs: OrderedDict[tuple[str, ...], concurrent.futures.Future[latency.LatencyReport]] = OrderedDict()
+_latency_jobs: OrderedDict[tuple[object, ...], concurrent.futures.Future[latency.LatencyReport]] = OrderedDict()
 _latency_lock = threading.Lock()
 
 
 def start_latency(index: SearchSession, result: QueryResult) -> concurrent.futures.Future[latency.LatencyReport]:
     """Step 5's measurement, started in the background at Start (or the same query's earlier one)."""
-    key = (visuals.corpus_key(index), index.embedder.identity, result.query, repr(sorted(result.settings.items())))
+    key = (visuals.corpus_key(index), index.embedder.identity, result.query, result.settings)
     with _latency_lock:
         job = _latency_jobs.get(key)
         if job is None or (job.done() and job.exception() is not None):
-            job = _latency_jobs[key] = _latency_pool.submit(_measure, index, result.query, settings_of(result))
+            job = _latency_jobs[key] = _latency_pool.submit(_measure, index, result.query, result.settings)
         _latency_jobs.move_to_end(key)
         while len(_latency_jobs) > LATENCY_KEPT:
             _latency_jobs.popitem(last=False)
@@ -653,10 +653,9 @@ def walkthrough_link(ps: PresentState) -> tuple[str, str]:
     s = ps.result.settings
     view = share.SharedView(corpus=ps.sample, query=ps.result.query,
                             model=ps.model if ps.model in share.model_names() else None,
-                            first_stage=str(s.get("first_stage")), candidates=int(s.get("candidates", 100)),
-                            prompt_docs=int(s.get("prompt_docs", 20)),
-                            interpolation=float(s.get("interpolation", 0.0)), prompt_order=str(s.get("prompt_order")),
-                            present=True, prompt_pooling=s.get("prompt_pooling"))  # type: ignore[arg-type]
+                            first_stage=s.first_stage, candidates=s.candidates, prompt_docs=s.prompt_docs,
+                            interpolation=s.interpolation, prompt_order=s.prompt_order,
+                            present=True, prompt_pooling=s.prompt_pooling)
     return share.link_query(view), render.notice("Link copied (where the browser allows it); it is also in the box.")
 
 
