@@ -140,9 +140,16 @@ class Outputs:
         """Every output left as it is."""
         return skip(len(self.names))
 
-    def components(self, tab: Any) -> list[Any]:
-        """The components of ``tab`` (a dataclass with one attribute per name), in order."""
-        return [getattr(tab, name) for name in self.names]
+    def components(self, tab: Any, **outside: Any) -> list[Any]:
+        """The components of ``tab`` (a dataclass with one attribute per name), in order; ``outside`` names
+        the ones another part of the page owns.
+
+        Example:
+            >>> from types import SimpleNamespace
+            >>> Outputs("info", "tabs").components(SimpleNamespace(info="i"), tabs="t")
+            ['i', 't']
+        """
+        return [outside[name] if name in outside else getattr(tab, name) for name in self.names]
 
 
 def plot_value(figure: Figure) -> PlotData:
