@@ -47,9 +47,8 @@ def _settings(args: argparse.Namespace, task: str):  # noqa: ANN202
     )
 
 
-def _prompt_line(settings: dict[str, object], embedder) -> str:  # noqa: ANN001
+def _prompt_line(k: object, pooling: object, embedder) -> str:  # noqa: ANN001
     """Says which k and prompt pooling E2Rank ran with, and whether they are the model's defaults."""
-    k, pooling = settings.get("prompt_docs"), settings.get("prompt_pooling")
     same = (k, pooling) == (embedder.prompt_docs, embedder.prompt_pooling)
     return (f"E2Rank prompt: k = {k} documents, {pooling} pooling"
             + (" (the model's defaults)" if same else
@@ -147,7 +146,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         payload = {
             "query": result.query,
             "model": embedder.name,
-            "settings": result.settings,
+            "settings": result.settings.as_dict(),
             "timings_s": result.timings.stages,
             "prompt_tokens": result.prompt.n_tokens if result.prompt else None,
             **{r.system: [{"id": pid, "score": s, "title": session.passage(pid).title} for pid, s in r.top(args.top)]
@@ -156,7 +155,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0
     if "e2rank" in result.reranked:
-        print(_prompt_line(result.settings, embedder))
+        print(_prompt_line(result.settings.prompt_docs, result.settings.prompt_pooling, embedder))
     for ranking in systems:
         print(f"\n== {ranking.system}")
         deltas = ranking.deltas_against(result.first_stage)
@@ -207,7 +206,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"{dataset.name} ({args.split}, {report.n_queries} queries), model {embedder.name}, "
           f"first stage {report.first_stage}")
     if "e2rank" in report.metrics:
-        print(_prompt_line(report.settings, embedder))
+        print(_prompt_line(report.settings.get("prompt_docs"), report.settings.get("prompt_pooling"), embedder))
     print(f"{'system':<14}{'nDCG@10':>10}{'MRR@10':>10}{'R@100':>10}")
     if report.binary_rel != 1:
         print(f"MRR@10 and R@100 count judgments of grade >= {report.binary_rel} as relevant "

@@ -17,7 +17,7 @@ from e2rank_demo.projection import SPECIAL_LABELS, special_vectors, unit_rows
 
 if TYPE_CHECKING:
     from e2rank_demo.pipeline import SearchSession
-    from e2rank_demo.records import QueryResult
+    from e2rank_demo.query_result import QueryResult
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,7 @@ def cosine_table_for(session: SearchSession, result: QueryResult,
     if any(g is not None for g in grades):
         mask, stand_in = np.array([bool(g and g > 0) for g in grades]), False
     else:
-        k = len(result.prompt.doc_tokens_kept) if result.prompt is not None else int(
-            result.settings.get("prompt_docs", 20))
+        k = len(result.prompt.doc_tokens_kept) if result.prompt is not None else result.prompt_k
         mask, stand_in = np.arange(len(cands)) < k, True
     return cosine_table(special["query"], special.get("prompt"), special.get("rocchio"),
                         session.vectors[cands.rows], mask, stand_in=stand_in)

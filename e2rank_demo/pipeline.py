@@ -3,7 +3,8 @@
 A :class:`SearchSession` holds one corpus embedded by one model: passages, their
 embeddings (computed once, through the cache), the FAISS index and, lazily, a BM25
 index. :meth:`SearchSession.search` runs the first stage and every requested reranker
-and returns a :class:`~e2rank_demo.records.QueryResult`.
+and returns a :class:`~e2rank_demo.query_result.QueryResult`. :class:`SearchSettings` is defined in
+:mod:`e2rank_demo.rerank`, next to the registry it names rerankers from, and importable from here.
 
 Example:
     >>> from e2rank_demo.models import load_embedder
@@ -23,8 +24,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,126 +32,15 @@ from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.index import EncodeStats, IndexKind, VectorIndex, VectorOrigin, embed_corpus
 from e2rank_demo.models import Embedder, ProgressFn
 from e2rank_demo.prompt_lab import Influence, PoolingComparison, Provenance, compare_pooling, leave_one_out, provenance
-from e2rank_demo.prompts import DEFAULT_TASK, TASKS
-from e2rank_demo.records import (
-    PROMPT_POOLINGS,
-    Candidates,
-    Document,
-    Passage,
-    PromptOrder,
-    PromptPooling,
-    QueryResult,
-    Ranking,
-    Timings,
-)
-from e2rank_demo.rerank import RERANKERS, E2RankReranker, Reranker
+from e2rank_demo.query_result import QueryResult
+from e2rank_demo.records import Candidates, Document, Passage, PromptPooling, Ranking, Timings
+from e2rank_demo.rerank import MAX_INSTRUCTION_CHARS, RERANKERS, E2RankReranker, SearchSettings
 from e2rank_demo.retrieval import BM25Retriever, DenseRetriever
 from e2rank_demo.timing import StageTimer
 
+__all__ = ["MAX_INSTRUCTION_CHARS", "MAX_QUERY_CHARS", "CorpusStats", "QueryResult", "SearchSession", "SearchSettings"]
+
 MAX_QUERY_CHARS = int(os.environ.get("E2RANK_MAX_QUERY_CHARS", "2000"))
-MAX_INSTRUCTION_CHARS = int(os.environ.get("E2RANK_MAX_INSTRUCTION_CHARS", "2000"))
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    """Query-time settings (none of them needs re-indexing).
-
-    Attributes:
-        first_stage: ``"dense"`` or ``"bm25"``.
-        candidates: N, candidates reranked (the paper uses 100).
-        prompt_docs: k, documents in the listwise prompt; ``None``: the model's default
-            (:attr:`~e2rank_demo.models.Embedder.prompt_docs`: the paper's 20 for E2Rank).
-        task: Preset in :data:`~e2rank_demo.prompts.TASKS`.
-        query_instruction: Overrides the task's retrieval instruction.
-        rerank_instruction: Overrides the task's listwise-prompt header.
-        interpolation: lambda for ``lambda*cos(q,d) + (1-lambda)*cos(prompt,d)``.
-        prompt_order: ``"official"`` or ``"query_first"``.
-        prompt_pooling: ``"query"``, ``"mean"`` or ``"last"``; ``None``: the model's default
-            (:attr:`~e2rank_demo.models.Embedder.prompt_pooling`).
-        rerankers: Which rerankers to run, by name in :data:`~e2rank_demo.rerank.RERANKERS` (default: all).
-        rocchio_alpha: Weight of the query in Rocchio.
-        rocchio_beta: Weight of the feedback centroid in Rocchio.
-        rocchio_k: Feedback documents in Rocchio.
-    """
-
-    first_stage: Literal["dense", "bm25"] = "dense"
-    candidates: int = 100
-    prompt_docs: int | None = None
-    task: str = DEFAULT_TASK
-    query_instruction: str | None = None
-    rerank_instruction: str | None = None
-    interpolation: float = 0.0
-    prompt_order: PromptOrder = "official"
-    prompt_pooling: PromptPooling | None = None
-    rerankers: tuple[str, ...] = field(default_factory=lambda: tuple(RERANKERS))
-    rocchio_alpha: float = 1.0
-    rocchio_beta: float = 0.5
-    rocchio_k: int = 5
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.first_stage not in ("dense", "bm25"):
-            problems.append(f"first stage must be 'dense' or 'bm25', not {self.first_stage!r}")
-        if not 1 <= self.candidates <= 1000:
-            problems.append(f"candidates N must be between 1 and 1000 (got {self.candidates})")
-        if self.prompt_docs is not None and not 1 <= self.prompt_docs <= 100:
-            problems.append(f"prompt documents k must be between 1 and 100 (got {self.prompt_docs})")
-        if not 0.0 <= self.interpolation <= 1.0:
-            problems.append(f"interpolation lambda must be between 0 and 1 (got {self.interpolation})")
-        if self.task not in TASKS:
-            problems.append(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
-        if self.prompt_order not in ("official", "query_first"):
-            problems.append(f"prompt order must be 'official' or 'query_first', not {self.prompt_order!r}")
-        if self.prompt_pooling is not None and self.prompt_pooling not in PROMPT_POOLINGS:
-            problems.append(f"prompt pooling must be one of {', '.join(PROMPT_POOLINGS)}, not {self.prompt_pooling!r}")
-        unknown = [r for r in self.rerankers if r not in RERANKERS]
-        if unknown:
-            problems.append(f"unknown reranker(s) {', '.join(unknown)}; choose from {', '.join(RERANKERS)}")
-        for label, text in (("retrieval", self.query_instruction), ("listwise prompt", self.rerank_instruction)):
-            if text is not None and len(text) > MAX_INSTRUCTION_CHARS:
-                problems.append(f"the {label} instruction has {len(text):,} characters; the limit is "
-                                f"{MAX_INSTRUCTION_CHARS:,} (E2RANK_MAX_INSTRUCTION_CHARS)")
-        if problems:
-            raise ValueError("; ".join(problems))
-
-    @property
-    def instruction(self) -> str:
-        """The retrieval instruction in force."""
-        return self.query_instruction or TASKS[self.task].query
-
-    @property
-    def header(self) -> str:
-        """The listwise-prompt header in force."""
-        return self.rerank_instruction or TASKS[self.task].rerank
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, object]) -> SearchSettings:
-        """Settings from :attr:`QueryResult.settings` (lists from JSON become tuples)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        fields = {k: v for k, v in values.items() if k in known}
-        if "rerankers" in fields:
-            fields["rerankers"] = tuple(fields["rerankers"])  # type: ignore[arg-type]
-        return cls(**fields)  # type: ignore[arg-type]
-
-    def replace(self, **changes: object) -> SearchSettings:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
-
-    def for_model(self, embedder: Embedder) -> SearchSettings:
-        """These settings with k and the prompt pooling left to the model filled in from it.
-
-        Example:
-            >>> from e2rank_demo.models import load_embedder
-            >>> filled = SearchSettings().for_model(load_embedder("minilm").embedder)
-            >>> filled.prompt_docs is not None and filled.prompt_pooling is not None
-            True
-        """
-        return dataclasses.replace(self, prompt_docs=self.prompt_docs or embedder.prompt_docs,
-                                   prompt_pooling=self.prompt_pooling or embedder.prompt_pooling)
-
-    def build_rerankers(self, embedder: Embedder) -> dict[str, Reranker]:
-        """The reranker objects these settings ask for, by name."""
-        return {name: RERANKERS[name].build(self, embedder) for name in self.rerankers}
 
 
 @dataclass
@@ -332,7 +221,7 @@ class SearchSession:
             candidates=candidates,
             timings=Timings(stages, self.encode_stats.seconds, self.encode_stats.cache_hit,
                             self.encode_stats.source),
-            settings=dataclasses.asdict(settings),
+            settings=settings,
             prompt_ids=list(candidates.ids[: settings.prompt_docs]) if e2rank else [],
         )
 
@@ -348,7 +237,7 @@ class SearchSession:
         """
         if name in result.reranked or not len(result.candidates):
             return result, False
-        reranker = RERANKERS[name].build(SearchSettings.from_dict(result.settings), self.embedder)
+        reranker = RERANKERS[name].build(result.settings, self.embedder)
         rows = result.candidates.rows
         ranking = reranker.rerank(result.query, result.query_vector, result.candidates, self.vectors[rows],
                                   [self.texts[r] for r in rows])
@@ -356,7 +245,7 @@ class SearchSession:
 
     # ------------------------------------------------------------------ prompt lab
     def _e2rank(self, result: QueryResult) -> E2RankReranker:
-        reranker = RERANKERS["e2rank"].build(SearchSettings.from_dict(result.settings), self.embedder)
+        reranker = RERANKERS["e2rank"].build(result.settings, self.embedder)
         assert isinstance(reranker, E2RankReranker)
         return reranker
 
@@ -421,10 +310,9 @@ class SearchSession:
         """Cosines of the pseudo-query to the query and each prompt document, next to Rocchio's."""
         if result.prompt is None:
             raise ValueError("this result has no listwise prompt (run the e2rank reranker)")
-        settings = SearchSettings.from_dict(result.settings)
         return provenance(result.prompt_ids, result.prompt.vector, result.query_vector,
                           self.vectors[self._prompt_rows(result.prompt_ids)],
-                          settings.rocchio_alpha, settings.rocchio_beta)
+                          result.settings.rocchio_alpha, result.settings.rocchio_beta)
 
     def compare_pooling(self, result: QueryResult, other: PromptPooling | None = None,
                         relevance: Mapping[str, int] | None = None) -> PoolingComparison:

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from e2rank_demo.pipeline import SearchSession
     from e2rank_demo.prompt_lab import DocInfluence, Influence
-    from e2rank_demo.records import QueryResult
+    from e2rank_demo.query_result import QueryResult
 
 ColorBy = Literal["rank", "relevance"]
 

@@ -56,7 +56,7 @@ from e2rank_demo.cache import default_cache_dir, scoped_key, text_hash
 
 if TYPE_CHECKING:
     from e2rank_demo.pipeline import SearchSession, SearchSettings
-    from e2rank_demo.records import QueryResult
+    from e2rank_demo.query_result import QueryResult
 
 logger = logging.getLogger(__name__)
 

@@ -199,37 +199,3 @@ class Timings:
     def query_total(self) -> float:
         """Seconds paid at query time (all stages)."""
         return float(sum(self.stages.values()))
-
-
-@dataclass
-class QueryResult:
-    """Everything one search produced, for the UI, the CLI and the tests.
-
-    Attributes:
-        query: The query text.
-        first_stage: The first-stage ranking (``system == "first_stage"``).
-        reranked: Rankings by reranker name (``e2rank``, ``rocchio``, ``dense``).
-        query_vector: The embedded query (always computed, also for BM25 first stage).
-        prompt: The listwise prompt, when ``e2rank`` ran.
-        candidates: The first-stage candidates (with embedding rows).
-        timings: Per-stage timings.
-        settings: The settings used, as a plain dict.
-        prompt_ids: Passage ids in the listwise prompt, in prompt order (the first-stage
-            top-k unless the prompt was edited).
-    """
-
-    query: str
-    first_stage: Ranking
-    reranked: dict[str, Ranking]
-    query_vector: np.ndarray
-    prompt: ListwisePrompt | None
-    candidates: Candidates
-    timings: Timings
-    settings: dict[str, object] = field(default_factory=dict)
-    prompt_ids: list[str] = field(default_factory=list)
-
-    @property
-    def prompt_edited(self) -> bool:
-        """Whether the prompt differs from the first-stage top-k (the paper's setting)."""
-        k = int(self.settings.get("prompt_docs", len(self.prompt_ids)))  # type: ignore[call-overload]
-        return self.prompt_ids != self.first_stage.ids[:k]

@@ -1,7 +1,7 @@
 """A one-file HTML report of one search that opens offline in any browser.
 
 :func:`build_report_html` turns a :class:`~e2rank_demo.pipeline.SearchSession` and one
-:class:`~e2rank_demo.records.QueryResult` into a single self-contained HTML page: the
+:class:`~e2rank_demo.query_result.QueryResult` into a single self-contained HTML page: the
 query, the settings, per-stage timings, the model (name, identity, package versions),
 the date, both result lists with titles, snippets and rank-change badges, the listwise
 prompt as the model saw it, and the plotly figures of :mod:`e2rank_demo.plots` (embedding
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from e2rank_demo.pipeline import SearchSession
     from e2rank_demo.plots import Figure
     from e2rank_demo.projection import Projection
-    from e2rank_demo.records import QueryResult
+    from e2rank_demo.query_result import QueryResult
 
 TOP = 10
 SNIPPET_WORDS = 32
@@ -213,14 +213,16 @@ def settings_rows(result: QueryResult, embedder: Embedder | None = None) -> list
 
     Example:
         >>> from types import SimpleNamespace
+        >>> from e2rank_demo.rerank import SearchSettings
         >>> model = SimpleNamespace(prompt_docs=5, prompt_pooling="query")
-        >>> dict(settings_rows(SimpleNamespace(settings={"prompt_docs": 5, "prompt_pooling": "mean"}), model))
-        {'prompt documents k': "5 (the model's default)", 'prompt pooling (how the prompt becomes one vector)': \
-"mean (the model's default: query)"}
+        >>> rows = dict(settings_rows(SimpleNamespace(settings=SearchSettings(prompt_docs=5, prompt_pooling="mean")),
+        ...                           model))
+        >>> rows["prompt documents k"], rows["prompt pooling (how the prompt becomes one vector)"]
+        ("5 (the model's default)", "mean (the model's default: query)")
     """
     from e2rank_demo.prompts import TASKS
 
-    settings = dict(result.settings)
+    settings = result.settings.as_dict()
     task = TASKS.get(str(settings.get("task")))
     if task is not None:
         settings["query_instruction"] = settings.get("query_instruction") or f"{task.query} (task preset)"

@@ -1,4 +1,4 @@
-"""Rerankers: E2Rank (listwise prompt), Rocchio PRF and plain dense cosine, and their registry.
+"""Rerankers: E2Rank (listwise prompt), Rocchio PRF and plain dense cosine, their registry and settings.
 
 All rerankers score the candidates with the document embeddings already computed for
 retrieval (``doc_vectors``); none re-encodes a document, except the explicit
@@ -8,6 +8,11 @@ retrieval (``doc_vectors``); none re-encodes a document, except the explicit
 from the search settings and how every view names and describes it. The pipeline, the
 CLI, the plots, the HTML report, the Evaluate tab and the Search tab's columns all read
 it, so a new reranker is its class plus one :func:`register` call.
+
+:class:`SearchSettings` (query-time settings) lives here too: it names rerankers from the
+registry and every :class:`RerankerSpec` builds its reranker from it, so the two sit in one
+module and nothing imports upward (:class:`~e2rank_demo.query_result.QueryResult` holds the
+settings a search ran with; ``e2rank_demo.pipeline`` re-exports the class).
 
 Example:
     >>> import numpy as np
@@ -21,20 +26,18 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from e2rank_demo.models import Embedder
-from e2rank_demo.prompts import TASKS
-from e2rank_demo.records import Candidates, PromptOrder, PromptPooling, Ranking
+from e2rank_demo.prompts import DEFAULT_TASK, TASKS
+from e2rank_demo.records import PROMPT_POOLINGS, Candidates, ListwisePrompt, PromptOrder, PromptPooling, Ranking
 from e2rank_demo.timing import StageTimer
-
-if TYPE_CHECKING:
-    from e2rank_demo.pipeline import SearchSettings
-    from e2rank_demo.records import QueryResult
 
 
 class Reranker(Protocol):
@@ -166,6 +169,23 @@ class E2RankReranker:
 
 
 # --------------------------------------------------------------------------- registry
+class DescribedResult(Protocol):
+    """What :attr:`RerankerSpec.describe` reads from a search result.
+
+    A :class:`~e2rank_demo.query_result.QueryResult` is one; the protocol keeps this module
+    below the result's, which holds :class:`SearchSettings`.
+    """
+
+    @property
+    def settings(self) -> SearchSettings: ...
+
+    @property
+    def prompt(self) -> ListwisePrompt | None: ...
+
+    @property
+    def prompt_edited(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class RerankerSpec:
     """One registered reranker: how to build it and how every view names it.
@@ -176,7 +196,7 @@ class RerankerSpec:
         label: Heading of its results column (Search tab, HTML report) and its choice in Evaluate.
         title: Short name in charts, metric tables and legends.
         build: Makes the reranker from the search settings and the session's embedder.
-        reads: The :class:`~e2rank_demo.pipeline.SearchSettings` fields ``build`` reads.
+        reads: The :class:`SearchSettings` fields ``build`` reads.
         describe: One line under its heading saying how it scored this result.
         search_toggle: Label of its "also run" checkbox in the Search tab's settings (its
             column then sits in an accordion below the results); ``None`` keeps it out of
@@ -188,7 +208,7 @@ class RerankerSpec:
     title: str
     build: Callable[[SearchSettings, Embedder], Reranker]
     reads: tuple[str, ...]
-    describe: Callable[[QueryResult], str]
+    describe: Callable[[DescribedResult], str]
     search_toggle: str | None = None
 
 
@@ -234,7 +254,7 @@ def search_toggles() -> list[RerankerSpec]:
     return [spec for spec in RERANKERS.values() if spec.search_toggle is not None]
 
 
-def _prompt_docs(result: QueryResult) -> int:
+def _prompt_docs(result: DescribedResult) -> int:
     return len(result.prompt.doc_tokens_kept) if result.prompt is not None else 0
 
 
@@ -251,7 +271,7 @@ register(RerankerSpec(
     "rocchio", "Rocchio PRF", "Rocchio PRF",
     lambda s, embedder: RocchioReranker(s.rocchio_alpha, s.rocchio_beta, s.rocchio_k),
     ("rocchio_alpha", "rocchio_beta", "rocchio_k"),
-    lambda result: (f"query + {result.settings['rocchio_beta']} × mean of the top {result.settings['rocchio_k']} "
+    lambda result: (f"query + {result.settings.rocchio_beta} × mean of the top {result.settings.rocchio_k} "
                     "(a baseline)"),
     search_toggle="Also run Rocchio PRF (baseline)",
 ))
@@ -260,3 +280,109 @@ register(RerankerSpec(
     lambda s, embedder: DenseReranker(), (),
     lambda result: "cos(query, doc) over the candidates",
 ))
+
+
+# --------------------------------------------------------------------------- settings
+MAX_INSTRUCTION_CHARS = int(os.environ.get("E2RANK_MAX_INSTRUCTION_CHARS", "2000"))
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Query-time settings (none of them needs re-indexing).
+
+    Attributes:
+        first_stage: ``"dense"`` or ``"bm25"``.
+        candidates: N, candidates reranked (the paper uses 100).
+        prompt_docs: k, documents in the listwise prompt; ``None``: the model's default
+            (:attr:`~e2rank_demo.models.Embedder.prompt_docs`: the paper's 20 for E2Rank).
+        task: Preset in :data:`~e2rank_demo.prompts.TASKS`.
+        query_instruction: Overrides the task's retrieval instruction.
+        rerank_instruction: Overrides the task's listwise-prompt header.
+        interpolation: lambda for ``lambda*cos(q,d) + (1-lambda)*cos(prompt,d)``.
+        prompt_order: ``"official"`` or ``"query_first"``.
+        prompt_pooling: ``"query"``, ``"mean"`` or ``"last"``; ``None``: the model's default
+            (:attr:`~e2rank_demo.models.Embedder.prompt_pooling`).
+        rerankers: Which rerankers to run, by name in :data:`RERANKERS` (default: all).
+        rocchio_alpha: Weight of the query in Rocchio.
+        rocchio_beta: Weight of the feedback centroid in Rocchio.
+        rocchio_k: Feedback documents in Rocchio.
+    """
+
+    first_stage: Literal["dense", "bm25"] = "dense"
+    candidates: int = 100
+    prompt_docs: int | None = None
+    task: str = DEFAULT_TASK
+    query_instruction: str | None = None
+    rerank_instruction: str | None = None
+    interpolation: float = 0.0
+    prompt_order: PromptOrder = "official"
+    prompt_pooling: PromptPooling | None = None
+    rerankers: tuple[str, ...] = field(default_factory=lambda: tuple(RERANKERS))
+    rocchio_alpha: float = 1.0
+    rocchio_beta: float = 0.5
+    rocchio_k: int = 5
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.first_stage not in ("dense", "bm25"):
+            problems.append(f"first stage must be 'dense' or 'bm25', not {self.first_stage!r}")
+        if not 1 <= self.candidates <= 1000:
+            problems.append(f"candidates N must be between 1 and 1000 (got {self.candidates})")
+        if self.prompt_docs is not None and not 1 <= self.prompt_docs <= 100:
+            problems.append(f"prompt documents k must be between 1 and 100 (got {self.prompt_docs})")
+        if not 0.0 <= self.interpolation <= 1.0:
+            problems.append(f"interpolation lambda must be between 0 and 1 (got {self.interpolation})")
+        if self.task not in TASKS:
+            problems.append(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        if self.prompt_order not in ("official", "query_first"):
+            problems.append(f"prompt order must be 'official' or 'query_first', not {self.prompt_order!r}")
+        if self.prompt_pooling is not None and self.prompt_pooling not in PROMPT_POOLINGS:
+            problems.append(f"prompt pooling must be one of {', '.join(PROMPT_POOLINGS)}, not {self.prompt_pooling!r}")
+        unknown = [r for r in self.rerankers if r not in RERANKERS]
+        if unknown:
+            problems.append(f"unknown reranker(s) {', '.join(unknown)}; choose from {', '.join(RERANKERS)}")
+        for label, text in (("retrieval", self.query_instruction), ("listwise prompt", self.rerank_instruction)):
+            if text is not None and len(text) > MAX_INSTRUCTION_CHARS:
+                problems.append(f"the {label} instruction has {len(text):,} characters; the limit is "
+                                f"{MAX_INSTRUCTION_CHARS:,} (E2RANK_MAX_INSTRUCTION_CHARS)")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def instruction(self) -> str:
+        """The retrieval instruction in force."""
+        return self.query_instruction or TASKS[self.task].query
+
+    @property
+    def header(self) -> str:
+        """The listwise-prompt header in force."""
+        return self.rerank_instruction or TASKS[self.task].rerank
+
+    def as_dict(self) -> dict[str, object]:
+        """The fields as plain values, e.g. for JSON.
+
+        Example:
+            >>> SearchSettings(candidates=7, rerankers=("dense",)).as_dict()["rerankers"]
+            ('dense',)
+        """
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> SearchSettings:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def for_model(self, embedder: Embedder) -> SearchSettings:
+        """These settings with k and the prompt pooling left to the model filled in from it.
+
+        Example:
+            >>> from e2rank_demo.models import load_embedder
+            >>> filled = SearchSettings().for_model(load_embedder("minilm").embedder)
+            >>> filled.prompt_docs is not None and filled.prompt_pooling is not None
+            True
+        """
+        return dataclasses.replace(self, prompt_docs=self.prompt_docs or embedder.prompt_docs,
+                                   prompt_pooling=self.prompt_pooling or embedder.prompt_pooling)
+
+    def build_rerankers(self, embedder: Embedder) -> dict[str, Reranker]:
+        """The reranker objects these settings ask for, by name."""
+        return {name: RERANKERS[name].build(self, embedder) for name in self.rerankers}

@@ -44,6 +44,18 @@ def test_dense_reranker_equals_dense_first_stage(session: SearchSession) -> None
     assert result.reranked["dense"].ids == result.first_stage.ids
 
 
+def test_result_settings_are_the_typed_settings_resolved_for_the_model(session: SearchSession, minilm) -> None:  # noqa: ANN001
+    """``QueryResult.settings`` is the SearchSettings the search ran with, k and pooling filled in from the model."""
+    asked = SearchSettings(candidates=4, rerankers=("e2rank",))
+    result = session.search("why does bread rise", asked)
+    assert isinstance(result.settings, SearchSettings)
+    assert result.settings == asked.for_model(minilm)
+    assert (result.settings.prompt_docs, result.settings.prompt_pooling) == (minilm.prompt_docs, minilm.prompt_pooling)
+    assert result.prompt_k == minilm.prompt_docs and not result.prompt_edited
+    added, _ = session.add_reranker(result, "rocchio")
+    assert added.settings is result.settings and added.reranked["rocchio"].ids
+
+
 @pytest.mark.parametrize(("bad", "message"), [
     ({"candidates": 0}, "candidates N"), ({"prompt_docs": 500}, "prompt documents k"),
     ({"interpolation": 1.5}, "lambda"), ({"task": "nope"}, "unknown task"), ({"first_stage": "magic"}, "first stage"),

@@ -28,7 +28,8 @@ from e2rank_demo.plots import (
     score_distribution,
 )
 from e2rank_demo.projection import MapProjector, pca_projection, special_vectors
-from e2rank_demo.records import Document, QueryResult
+from e2rank_demo.query_result import QueryResult
+from e2rank_demo.records import Document
 
 ATTACK = "<img src=x onerror=alert(1)>"
 DOCS = [Document("evil", ATTACK, "Bread <script>alert(2)</script> rises because yeast makes gas.")] + [

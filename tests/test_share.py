@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import gradio as gr
 import pytest
 
-from e2rank_demo.pipeline import MAX_QUERY_CHARS
+from e2rank_demo.pipeline import MAX_QUERY_CHARS, SearchSettings
 from e2rank_demo.records import Document
 from e2rank_demo.ui import callbacks, share
 from e2rank_demo.ui.state import Corpus, IndexConfig, UISession
@@ -121,9 +121,9 @@ def test_link_before_a_search_uses_the_sidebar_and_query_box() -> None:
 
 
 def test_link_after_a_search_carries_that_search() -> None:
-    result = SimpleNamespace(query="how do tides work", settings={
-        "first_stage": "dense", "candidates": 100, "prompt_docs": 20, "task": "web", "interpolation": 0.0,
-        "prompt_order": "official", "rerankers": ("e2rank",), "query_instruction": "my own words"},
+    result = SimpleNamespace(query="how do tides work", settings=SearchSettings(
+        first_stage="dense", candidates=100, prompt_docs=20, task="web", interpolation=0.0,
+        prompt_order="official", rerankers=("e2rank",), query_instruction="my own words"),
         prompt_edited=False, prompt_ids=[])
     view, notes = share.view_for_link(loaded_state("general", result), *SIDEBAR)
     assert view.query == "how do tides work" and view.first_stage == "dense" and view.rocchio is False
@@ -166,8 +166,8 @@ def test_opening_a_link_loads_the_sample_and_runs_its_search(minilm) -> None:  #
     first, e2rank, *_, line = share.search_pending(view, "", "dense", 100, 20, "web", 0.0, "official", False, False,
                                                    state)
     assert "top 5 in the prompt" in e2rank and "100 candidates" in line
-    assert state.result is not None and state.result.settings["task"] == "scifact"
-    assert state.result.settings["prompt_docs"] == 5
+    assert state.result is not None and state.result.settings.task == "scifact"
+    assert state.result.settings.prompt_docs == 5
 
 
 def test_present_links_open_the_present_tab_without_searching(minilm) -> None:  # noqa: ANN001

@@ -288,10 +288,13 @@ def test_open_query_says_why_it_cannot() -> None:
     tabs, query, message, go, *_ = tab.open_helped(0, "minilm", state, other, Progress())
     assert go is False and isinstance(tabs, SKIP) and isinstance(query, SKIP)
     assert "cannot load" in message and "SciFact test (full" in message and state.corpus is None
-    assert all(isinstance(o, SKIP) for o in tab.open_helped(7, "minilm", state, other, Progress()))
+    skipped = tab.open_helped(7, "minilm", state, other, Progress())
+    assert len(skipped) == len(tab.OPEN_OUTPUTS) + tab.callbacks.n_index_outputs()
+    assert all(isinstance(o, SKIP) for o in skipped)
     busy = UISession(indexing=True)
-    out = tab.open_helped(0, "minilm", busy, view, Progress())
-    assert out[3] is False and "indexing" in out[2] and busy.corpus is None
+    out = dict(zip(tab.OPEN_OUTPUTS.names, tab.open_helped(0, "minilm", busy, view, Progress())))
+    assert out["go"] is False and "indexing" in out["open_message"] and busy.corpus is None
+    assert isinstance(out["tabs"], SKIP) and isinstance(out["sidebar_first_stage"], SKIP)
 
 
 def _beir_zip(queries: dict[str, str], with_run: bool) -> bytes:
@@ -372,11 +375,20 @@ def test_the_tab_is_part_of_the_app() -> None:
     """build_demo has an Evaluate tab with a public /evaluate endpoint."""
     from e2rank_demo.ui import build_demo
 
-    config = build_demo().get_config_file()
+    demo = build_demo()
+    config = demo.get_config_file()
     names = {d.get("api_name") for d in config["dependencies"]}
     assert "evaluate" in names
     labels = [c["props"].get("label") for c in config["components"] if c.get("type") == "tabitem"]
     assert "Evaluate" in labels
+    # Opening a helped query in the Search tab is wired by OPEN_OUTPUTS' names.
+    opened = next(f for f in demo.fns.values() if f.fn is tab.open_helped)
+    by_name = dict(zip(tab.OPEN_OUTPUTS.names, opened.outputs))
+    assert isinstance(by_name["tabs"], gr.Tabs) and by_name["query"].elem_id == "query"
+    assert by_name["open_message"].elem_id == "eval-open-message" and isinstance(by_name["go"], gr.State)
+    stage = by_name["sidebar_first_stage"]
+    assert isinstance(stage, gr.Radio) and stage.label == "First stage"
+    assert len(opened.outputs) == len(tab.OPEN_OUTPUTS) + tab.callbacks.n_index_outputs()
 
 
 def _free_port() -> int:

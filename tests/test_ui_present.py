@@ -42,7 +42,7 @@ def walkthrough(minilm, monkeypatch: pytest.MonkeyPatch) -> present.PresentState
     monkeypatch.setattr(present.visuals, "umap_status", lambda index: "ready")
     ps = present.PresentState()
     out = present.begin(ps, "general", QUERY, "minilm", "dense", 10, 4, 0.0, "official", UISession())
-    assert ps.step == 1 and len(out) == present.N_OUTPUTS
+    assert ps.step == 1 and len(out) == len(present.STEP_OUTPUTS)
     return ps
 
 
@@ -128,6 +128,16 @@ def test_refusals_are_plain_warnings() -> None:
     assert present.walkthrough_link(ps)[0] == ""
     assert all(isinstance(o, SKIP) for o in present.start_pending(None, "minilm", "dense", 10, 4, 0.0, "official",
                                                                   ps, UISession()))
+
+
+def test_start_next_and_back_are_wired_by_output_name() -> None:
+    """Each of Start, Next and Back updates the components STEP_OUTPUTS names, in its order."""
+    from e2rank_demo.ui import build_demo
+
+    wired = [f for f in build_demo().fns.values() if f.fn in (present.start, present.next_step, present.back_step)]
+    assert len(wired) == 3
+    for f in wired:
+        assert [o.elem_id for o in f.outputs] == [f"present-{name}" for name in present.STEP_OUTPUTS.names]
 
 
 def test_the_intro_lists_every_step() -> None:

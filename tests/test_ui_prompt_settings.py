@@ -66,16 +66,16 @@ def test_search_uses_the_model_defaults_unless_k_or_pooling_is_given(minilm) -> 
     callbacks.load_sample_corpus("general", "minilm", state)
     args = ("why does bread rise", "dense", 30, 4, "web", "", "", 0.0, "official", False, False, state)
     callbacks.search(*args, "query")
-    assert (state.result.settings["prompt_docs"], state.result.settings["prompt_pooling"]) == (4, "query")
+    assert (state.result.settings.prompt_docs, state.result.settings.prompt_pooling) == (4, "query")
     assert state.result.prompt.pooling == "query"
     defaults = prompt_defaults("minilm")
     callbacks.search(*args[:3], 0, *args[4:], prompt_settings.MODEL_POOLING)
-    assert (state.result.settings["prompt_docs"], state.result.settings["prompt_pooling"]) == defaults
+    assert (state.result.settings.prompt_docs, state.result.settings.prompt_pooling) == defaults
     other = "mean" if defaults.pooling != "mean" else "last"
     callbacks.search(*args, other)
     assert state.result.prompt.pooling == other
     callbacks.search(*args)  # an older API call without the pooling: the model's default
-    assert state.result.settings["prompt_pooling"] == defaults.pooling
+    assert state.result.settings.prompt_pooling == defaults.pooling
     with pytest.raises(Exception, match="prompt pooling must be"):
         callbacks.search(*args, "max")
 
@@ -94,7 +94,7 @@ def test_links_carry_the_pooling_and_k_round_trip(minilm) -> None:  # noqa: ANN0
                               state, INDEX_OUTPUTS, SETTINGS)
     assert out["prompt_pooling"] == "query" and out["k_chosen"] is True and out["prompt_docs"] == 3
     share.search_pending(out["pending"], "", "dense", 100, 20, "web", 0.0, "official", False, False, state, "model")
-    assert (state.result.settings["prompt_docs"], state.result.settings["prompt_pooling"]) == (3, "query")
+    assert (state.result.settings.prompt_docs, state.result.settings.prompt_pooling) == (3, "query")
     qs, _ = share.share_link(state, "", "dense", 100, 3, "web", "", "", 0.0, "official", False, "minilm", "model")
     assert {"k": "3", "pool": "query"}.items() <= dict(parse_qsl(qs[1:])).items()
 
@@ -102,7 +102,7 @@ def test_links_carry_the_pooling_and_k_round_trip(minilm) -> None:  # noqa: ANN0
     out = share.open_from_url({"corpus": "general", "q": "how do tides work"}, "minilm", fresh, INDEX_OUTPUTS, SETTINGS)
     assert "k_chosen" not in out and "prompt_pooling" not in out
     share.search_pending(out["pending"], "", "dense", 100, 9, "web", 0.0, "official", False, False, fresh, "model")
-    assert (fresh.result.settings["prompt_docs"], fresh.result.settings["prompt_pooling"]) == prompt_defaults("minilm")
+    assert (fresh.result.settings.prompt_docs, fresh.result.settings.prompt_pooling) == prompt_defaults("minilm")
 
     before = UISession(corpus=state.corpus, config=state.config)  # no search yet: the sidebar's values
     view, _ = share.view_for_link(before, "q", "dense", 100, 8, "web", "", "", 0.0, "official", False, "minilm",

@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from e2rank_demo.records import Candidates, Document, Passage, QueryResult, Ranking, Timings
+from e2rank_demo.query_result import QueryResult
+from e2rank_demo.records import Candidates, Document, Passage, Ranking, Timings
+from e2rank_demo.rerank import SearchSettings
 from e2rank_demo.ui import exports
 from e2rank_demo.ui.state import Corpus, IndexConfig, UISession
 
@@ -29,7 +31,7 @@ def _result(query: str = "why does bread rise") -> QueryResult:
     return QueryResult(query=query, first_stage=first, reranked={"e2rank": e2rank},
                        query_vector=np.zeros(2, dtype=np.float32), prompt=None,
                        candidates=Candidates(ids, first.scores, np.arange(3)), timings=Timings(),
-                       settings={"candidates": 100})
+                       settings=SearchSettings(candidates=100))
 
 
 PASSAGES = [Passage("a", "a", "A", "bread"), Passage("b c", "b c", "B", "yeast"),

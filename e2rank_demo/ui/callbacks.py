@@ -35,7 +35,8 @@ from e2rank_demo.models import (
 )
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
-from e2rank_demo.records import Passage, QueryResult
+from e2rank_demo.query_result import QueryResult
+from e2rank_demo.records import Passage
 from e2rank_demo.rerank import MAIN, RERANKERS, RerankerSpec, search_toggles
 from e2rank_demo.samples import Sample, default_sample, load_sample, open_session, prefit_maps
 from e2rank_demo.stores.catalog import chosen_uri, listed_stores, open_store_session, typed_uri_allowed
@@ -514,7 +515,7 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
     if result is None or index is None:
         return cleared_results()
     relevant = state.judgments_for(result.query)
-    recall_at = int(result.settings["candidates"])  # type: ignore[call-overload]
+    recall_at = result.settings.candidates
     e2rank = result.reranked.get("e2rank")
     ctx = render.RowContext(
         session=index, parts=state.parts, terms=query_terms(result.query), relevant=relevant,

@@ -26,7 +26,6 @@ from gradio.components.plot import PlotData
 
 from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.models import PromptTooLongError
-from e2rank_demo.pipeline import SearchSettings
 from e2rank_demo.plots import theme_meta
 
 # After a search the results, not the controls, should fill the screen (a projector shows ~720 px).
@@ -37,7 +36,6 @@ PAGE_READY = "() => { document.body.dataset.e2rReady = '1'; }"
 
 if TYPE_CHECKING:
     from e2rank_demo.plots import Figure
-    from e2rank_demo.records import QueryResult
 
 try:  # Hugging Face ZeroGPU hands out the GPU only inside spaces.GPU-decorated calls.
     import spaces
@@ -143,9 +141,16 @@ class Outputs:
         """Every output left as it is."""
         return skip(len(self.names))
 
-    def components(self, tab: Any) -> list[Any]:
-        """The components of ``tab`` (a dataclass with one attribute per name), in order."""
-        return [getattr(tab, name) for name in self.names]
+    def components(self, tab: Any, **outside: Any) -> list[Any]:
+        """The components of ``tab`` (a dataclass with one attribute per name), in order; ``outside`` names
+        the ones another part of the page owns.
+
+        Example:
+            >>> from types import SimpleNamespace
+            >>> Outputs("info", "tabs").components(SimpleNamespace(info="i"), tabs="t")
+            ['i', 't']
+        """
+        return [outside[name] if name in outside else getattr(tab, name) for name in self.names]
 
 
 def plot_value(figure: Figure) -> PlotData:
@@ -204,10 +209,3 @@ def embedding_cache() -> EmbeddingCache:
     with _cache_lock:
         return _open_cache()
 
-
-def settings_of(result: QueryResult) -> SearchSettings:
-    """The settings a search ran with (defaults if they cannot be rebuilt)."""
-    try:
-        return SearchSettings.from_dict(result.settings)
-    except (TypeError, ValueError):
-        return SearchSettings()

@@ -446,7 +446,14 @@ def hits_note(deltas: Sequence[QueryDelta], helped: Sequence[QueryDelta], hurt: 
     return ""
 
 
-N_OPEN_OUTPUTS = 5  # tabs, query, message, go flag, first stage (then index_outputs)
+OPEN_OUTPUTS = Outputs("tabs", "query", "open_message", "go", "sidebar_first_stage")
+"""What :func:`open_query` returns before the app's ``index_outputs``: the main tabs, the Search tab's query box,
+the message, the "go" flag for the search that follows and the sidebar's first stage."""
+
+
+def _opened(keep: Sequence[Any], **named: Any) -> tuple[Any, ...]:
+    """:data:`OPEN_OUTPUTS` by name (the others unchanged), then the ``index_outputs`` in ``keep``."""
+    return (*OPEN_OUTPUTS.values(**named), *keep)
 
 
 @user_errors
@@ -455,30 +462,30 @@ def open_query(which: str, index: int | str | None, model: str, state: UISession
     """Opens a helped/hurt query in the Search tab (loading its bundled sample first if needed).
 
     Returns:
-        Tabs, query box, message, "go" flag for the search that follows, the sidebar's first stage,
-        then the app's ``index_outputs`` (filled only when a sample was loaded).
+        :data:`OPEN_OUTPUTS`, then the app's ``index_outputs`` (filled only when a sample was loaded).
     """
     hits = view.helped if which == "helped" else view.hurt
-    if index is None or not str(index).isdigit() or not 0 <= int(index) < len(hits):
-        return skip(N_OPEN_OUTPUTS + callbacks.n_index_outputs())
-    hit = hits[int(index)]
     keep = skip(callbacks.n_index_outputs())
+    if index is None or not str(index).isdigit() or not 0 <= int(index) < len(hits):
+        return _opened(keep)
+    hit = hits[int(index)]
     if view.sample is None:
         message = (f"“{hit.text}” is from {view.label}, which the Search tab cannot load (it searches the bundled "
                    "samples, uploads and pasted text): its candidates cannot be shown there. Copy the query to "
                    "search another corpus.")
-        return gr.skip(), gr.skip(), notice(message, "warn"), False, gr.skip(), *keep
+        return _opened(keep, open_message=notice(message, "warn"), go=False)
     loaded = state.corpus is not None and state.corpus.sample == view.sample and state.index is not None
     if not loaded:
         if state.indexing:
-            return (gr.skip(), gr.skip(), notice("This session is indexing a corpus; open the query again when "
-                                                 "it has finished.", "warn"), False, gr.skip(), *keep)
+            return _opened(keep, open_message=notice("This session is indexing a corpus; open the query again when "
+                                                     "it has finished.", "warn"), go=False)
         keep = callbacks.load_sample_corpus(view.sample, model, state, progress)
         if state.corpus is None or state.corpus.sample != view.sample:
-            return gr.skip(), gr.skip(), notice("The sample could not be loaded.", "warn"), False, gr.skip(), *keep
+            return _opened(keep, open_message=notice("The sample could not be loaded.", "warn"), go=False)
     stage = view.first_stage if view.first_stage in ("dense", "bm25") else gr.skip()
     message = f"Opened “{hit.text}” in the Search tab" + ("" if loaded else f" (loaded {view.label} first)") + "."
-    return gr.Tabs(selected="search"), hit.text, notice(message), True, stage, *keep
+    return _opened(keep, tabs=gr.Tabs(selected="search"), query=hit.text, open_message=notice(message), go=True,
+                   sidebar_first_stage=stage)
 
 
 def open_helped(index: int | str | None, model: str, state: UISession, view: EvalView,
@@ -620,7 +627,8 @@ def wire(tab: EvalTab, *, model: gr.Dropdown, state: gr.State, tabs: gr.Tabs, qu
     for picker, fn in ((tab.helped, open_helped), (tab.hurt, open_hurt)):
         opened = picker.input(
             fn, [picker, model, state, tab.view],
-            [tabs, query, tab.open_message, tab.go, sidebar_first_stage, *index_outputs],
+            [*OPEN_OUTPUTS.components(tab, tabs=tabs, query=query, sidebar_first_stage=sidebar_first_stage),
+             *index_outputs],
             api_visibility="private", show_progress_on=tab.open_message,
         )
         opened.then(search_if, [tab.go, *search_inputs], list(search_outputs), api_visibility="private").then(

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from e2rank_demo.pipeline import SearchSession
-from e2rank_demo.records import QueryResult, Ranking
+from e2rank_demo.query_result import QueryResult
+from e2rank_demo.records import Ranking
 
 _SPACE = re.compile(r"\s+")
 # Spreadsheets run cells starting with these as formulas (CSV injection).
@@ -56,7 +57,7 @@ def write_rankings_json(result: QueryResult, session: SearchSession, qid: str, p
     payload = {
         "query_id": qid,
         "query": result.query,
-        "settings": result.settings,
+        "settings": result.settings.as_dict(),
         "rankings": {
             system: [
                 {"rank": rank, "passage_id": pid, "doc_id": session.passage(pid).doc_id, "score": score,

@@ -51,16 +51,16 @@ from e2rank_demo.highlight import query_terms
 from e2rank_demo.metrics import ranking_metrics
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.prompt_lab import PoolingComparison
-from e2rank_demo.records import ListwisePrompt, QueryResult
+from e2rank_demo.query_result import QueryResult
+from e2rank_demo.records import ListwisePrompt
 from e2rank_demo.rerank import MAIN, RERANKERS
 from e2rank_demo.samples import available_samples, load_sample
 from e2rank_demo.ui import prompt_panel, render, share, visuals
 from e2rank_demo.ui.common import (
+    Outputs,
     embedding_cache,
     on_gpu,
     plot_value,
-    settings_of,
-    skip,
     user_errors,
     warn_on_error,
 )
@@ -103,7 +103,8 @@ PCA_NOTICE = ("UMAP is still being prepared in the background, so this is PCA fo
 MAP_CAPTION = ("Each dot is a document (hover for its title and ranks); ringed dots went into the listwise prompt. "
                "The star is the query, the diamond the E2Rank pseudo-query, and ▶ Play moves one to the other. "
                "Distances in 2-D are approximate.")
-N_OUTPUTS = 7
+STEP_OUTPUTS = Outputs("steps", "heading", "body", "plot", "extra", "back", "next")
+"""What Start, Next and Back return, by :class:`PresentTab` component."""
 MAP_WAIT_S = 2.0
 """Seconds step 3 waits for the corpus's UMAP fit before showing PCA."""
 LATENCY_WAIT_S = 2.0
@@ -233,11 +234,6 @@ class PresentTab:
     report_btn: gr.Button
     report_file: gr.File
     state: gr.State
-
-    @property
-    def outputs(self) -> list[Any]:
-        """What Start, Next and Back return (``N_OUTPUTS``)."""
-        return [self.steps, self.heading, self.body, self.plot, self.extra, self.back, self.next]
 
 
 # --------------------------------------------------------------------- HTML pieces
@@ -406,17 +402,17 @@ def _measure(index: SearchSession, query: str, settings: SearchSettings) -> late
 # One measurement at a time for all walkthroughs (overlapping runs would slow each other down), and the
 # last few results kept, so a rehearsed walkthrough shows its latency at once.
 _latency_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="present-latency")
-_latency_jobs: OrderedDict[tuple[str, ...], concurrent.futures.Future[latency.LatencyReport]] = OrderedDict()
+_latency_jobs: OrderedDict[tuple[object, ...], concurrent.futures.Future[latency.LatencyReport]] = OrderedDict()
 _latency_lock = threading.Lock()
 
 
 def start_latency(index: SearchSession, result: QueryResult) -> concurrent.futures.Future[latency.LatencyReport]:
     """Step 5's measurement, started in the background at Start (or the same query's earlier one)."""
-    key = (visuals.corpus_key(index), index.embedder.identity, result.query, repr(sorted(result.settings.items())))
+    key = (visuals.corpus_key(index), index.embedder.identity, result.query, result.settings)
     with _latency_lock:
         job = _latency_jobs.get(key)
         if job is None or (job.done() and job.exception() is not None):
-            job = _latency_jobs[key] = _latency_pool.submit(_measure, index, result.query, settings_of(result))
+            job = _latency_jobs[key] = _latency_pool.submit(_measure, index, result.query, result.settings)
         _latency_jobs.move_to_end(key)
         while len(_latency_jobs) > LATENCY_KEPT:
             _latency_jobs.popitem(last=False)
@@ -445,14 +441,15 @@ def _map_value(ps: PresentState) -> tuple[Any, str]:
 
 
 def render_step(ps: PresentState, progress: Any = None) -> tuple[Any, ...]:
-    """The ``N_OUTPUTS`` values showing ``ps.step`` (computing the map or latency on first view)."""
+    """The :data:`STEP_OUTPUTS` showing ``ps.step`` (computing the map or latency on first view)."""
     step = ps.step
     hidden_plot = gr.Plot(value=None, visible=False)
     back = gr.Button(interactive=step > 1)
     nxt = gr.Button(interactive=1 <= step < N_STEPS, value="Next ▶" if step < N_STEPS else "End")
     if step == 0 or ps.result is None or ps.session is None:
-        return steps_html(0), heading_html(0), "", hidden_plot, "", gr.Button(interactive=False), \
-            gr.Button(interactive=False, value="Next ▶")
+        return STEP_OUTPUTS.values(steps=steps_html(0), heading=heading_html(0), body="", plot=hidden_plot, extra="",
+                                   back=gr.Button(interactive=False),
+                                   next=gr.Button(interactive=False, value="Next ▶"))
     head = heading_html(step, ps.notice)
     result = ps.result
     body, plot, extra = "", hidden_plot, ""
@@ -509,7 +506,8 @@ def render_step(ps: PresentState, progress: Any = None) -> tuple[Any, ...]:
             nxt = gr.Button(interactive=True, value="⟳ Show latency")
         else:
             body = render.notice("No candidates, so nothing to time.", "warn") + reported_html()
-    return steps_html(step), head, body, plot, extra, back, nxt
+    return STEP_OUTPUTS.values(steps=steps_html(step), heading=head, body=body, plot=plot, extra=extra, back=back,
+                               next=nxt)
 
 
 def pooling_explanation(comparison: PoolingComparison) -> str:
@@ -545,7 +543,7 @@ def pooling_explanation(comparison: PoolingComparison) -> str:
 
 
 def _failed() -> tuple[Any, ...]:
-    return skip(N_OUTPUTS)
+    return STEP_OUTPUTS.skip()
 
 
 # Any failure becomes a plain warning; the walkthrough stays where it was.
@@ -653,10 +651,9 @@ def walkthrough_link(ps: PresentState) -> tuple[str, str]:
     s = ps.result.settings
     view = share.SharedView(corpus=ps.sample, query=ps.result.query,
                             model=ps.model if ps.model in share.model_names() else None,
-                            first_stage=str(s.get("first_stage")), candidates=int(s.get("candidates", 100)),
-                            prompt_docs=int(s.get("prompt_docs", 20)),
-                            interpolation=float(s.get("interpolation", 0.0)), prompt_order=str(s.get("prompt_order")),
-                            present=True, prompt_pooling=s.get("prompt_pooling"))  # type: ignore[arg-type]
+                            first_stage=s.first_stage, candidates=s.candidates, prompt_docs=s.prompt_docs,
+                            interpolation=s.interpolation, prompt_order=s.prompt_order,
+                            present=True, prompt_pooling=s.prompt_pooling)
     return share.link_query(view), render.notice("Link copied (where the browser allows it); it is also in the box.")
 
 
@@ -732,16 +729,17 @@ def wire(tab: PresentTab, *, state: gr.State, model: gr.Dropdown, settings: Sequ
     common = [model, first_stage, candidates, prompt_docs, interpolation, prompt_order, tab.state, state, pooling]
     tab.corpus.input(pick_corpus, tab.corpus, tab.query, **private)
     tab.start.click(None, js=FOLD_SIDEBAR_JS, **private)
-    tab.start.click(start, [tab.corpus, tab.query, *common], tab.outputs, show_progress_on=tab.body,
+    outputs = STEP_OUTPUTS.components(tab)
+    tab.start.click(start, [tab.corpus, tab.query, *common], outputs, show_progress_on=tab.body,
                     **private).then(None, js=AFTER_STEP_JS, **private)
-    tab.next.click(next_step, [tab.state], tab.outputs, show_progress_on=tab.body, **private).then(
+    tab.next.click(next_step, [tab.state], outputs, show_progress_on=tab.body, **private).then(
         None, js=AFTER_STEP_JS, **private)
-    tab.back.click(back_step, [tab.state], tab.outputs, show_progress="hidden", **private).then(
+    tab.back.click(back_step, [tab.state], outputs, show_progress="hidden", **private).then(
         None, js=AFTER_STEP_JS, **private)
     tab.link_btn.click(walkthrough_link, tab.state, [tab.link, tab.link_message], **private).then(
         None, tab.link, tab.link, js=share.COPY_JS, **private)
     tab.report_btn.click(export_report, [tab.state, state], tab.report_file, show_progress_on=tab.report_file,
                          **private)
     if url is not None:
-        url.opened.then(start_pending, [url.pending, *common], tab.outputs, show_progress_on=tab.body,
+        url.opened.then(start_pending, [url.pending, *common], outputs, show_progress_on=tab.body,
                         **private).then(None, js=FOLD_SIDEBAR_JS, **private).then(None, js=AFTER_STEP_JS, **private)

@@ -31,7 +31,7 @@ from e2rank_demo.pipeline import SearchSession
 from e2rank_demo.plots import Figure, influence_chart
 from e2rank_demo.pooling_plots import pooling_label, pooling_map
 from e2rank_demo.prompt_lab import PoolingComparison, compose_prompt
-from e2rank_demo.records import QueryResult
+from e2rank_demo.query_result import QueryResult
 from e2rank_demo.ui import callbacks, render, visuals
 from e2rank_demo.ui.common import plot_value
 from e2rank_demo.ui.render import esc
@@ -118,7 +118,7 @@ def prompt_summary(state: UISession, result: QueryResult) -> str:
     index = state.index
     assert index is not None
     prov = index.prompt_provenance(result)
-    k = int(result.settings.get("prompt_docs", 20))  # type: ignore[call-overload]
+    k = result.prompt_k
     how = (f"edited: {len(result.prompt_ids)} documents chosen by you (“Pin marked-relevant first” and “Reset to "
            "top-k” start again from the first-stage top-k and replace these edits)" if result.prompt_edited
            else f"the paper's setting: the first-stage top {k}")
@@ -144,7 +144,7 @@ def prompt_summary(state: UISession, result: QueryResult) -> str:
         f'<p class="e2r-lab-prov">Where the pseudo-query comes from: cos(pseudo-query, query) '
         f"<b>{prov.prompt_to_query:.3f}</b>, mean cos to the prompt documents "
         f"<b>{_mean(prov.prompt_to_docs):.3f}</b>; Rocchio over the same documents "
-        f"(query + {result.settings.get('rocchio_beta', 0.5)} × their mean): "
+        f"(query + {result.settings.rocchio_beta} × their mean): "
         f"<b>{prov.rocchio_to_query:.3f}</b> and <b>{_mean(prov.rocchio_to_docs):.3f}</b>; "
         f"cos(pseudo-query, Rocchio) <b>{prov.prompt_to_rocchio:.3f}</b>. Measured now.</p>"
         f'<ol class="e2r-list e2r-lab-docs">{"".join(rows)}</ol></div>'
@@ -182,7 +182,7 @@ def pin_relevant(show_all: bool, state: UISession) -> tuple[Any, ...]:
                      and pid in state.index.row_of), key=lambda pid: first_rank.get(pid, len(first_rank) + 1))
     if not pinned:
         gr.Warning("No document is marked relevant for this query: tick some under “Mark relevant documents”.")
-    k = int(result.settings.get("prompt_docs", 20))  # type: ignore[call-overload]
+    k = result.prompt_k
     ids = compose_prompt(result.first_stage.ids, k, pinned)
     return _apply(state, ids, show_all, replaced_edits(state, result, ids, k))
 

@@ -353,17 +353,16 @@ def view_for_link(
     if result is not None:
         s = result.settings
         view = SharedView(
-            query=result.query, first_stage=str(s.get("first_stage")), candidates=int(s.get("candidates", 100)),
-            prompt_docs=int(s.get("prompt_docs", 20)), task=str(s.get("task")),
-            interpolation=float(s.get("interpolation", 0.0)), prompt_order=str(s.get("prompt_order")),
-            rocchio="rocchio" in (s.get("rerankers") or ()), prompt_pooling=s.get("prompt_pooling"),  # type: ignore[arg-type]
+            query=result.query, first_stage=s.first_stage, candidates=s.candidates, prompt_docs=s.prompt_docs,
+            task=s.task, interpolation=s.interpolation, prompt_order=s.prompt_order,
+            rocchio="rocchio" in s.rerankers, prompt_pooling=s.prompt_pooling,
         )
         if result.prompt_edited and result.prompt_ids:
             if any("," in pid for pid in result.prompt_ids):
                 notes.append("The edited prompt names a passage id with a comma, so the link uses the top-k prompt.")
             else:
                 view = dataclasses.replace(view, prompt=tuple(result.prompt_ids))
-        custom = s.get("query_instruction") or s.get("rerank_instruction")
+        custom = bool(s.query_instruction or s.rerank_instruction)
     else:
         preset = TASKS.get(task)
         view = SharedView(
@@ -657,8 +656,7 @@ def export_report(include_latency: bool, state: UISession,
     measured = None
     if include_latency and not opened:
         progress(0.1, desc="Timing every system on this query…")
-        settings = _settings_of(result)
-        measured = latency_mod.measure_latency(index, result.query, settings)
+        measured = latency_mod.measure_latency(index, result.query, result.settings)
     progress(0.6, desc="Drawing the charts…")
     notes = []
     if opened:
@@ -671,15 +669,6 @@ def export_report(include_latency: bool, state: UISession,
                         model_name=state.config.model if state.config else None,
                         corpus_label=state.corpus.label, notes=notes)
     return str(path)
-
-
-def _settings_of(result: Any) -> Any:
-    from e2rank_demo.pipeline import SearchSettings
-
-    try:
-        return SearchSettings(**result.settings)
-    except (TypeError, ValueError):
-        return SearchSettings()
 
 
 def sample_queries(name: str | None) -> list[str]:

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from e2rank_demo.pipeline import SearchSession
-from e2rank_demo.records import Document, QueryResult
+from e2rank_demo.query_result import QueryResult
+from e2rank_demo.records import Document
 
 
 @dataclass(frozen=True)

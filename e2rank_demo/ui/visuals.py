@@ -46,9 +46,9 @@ import numpy as np
 
 from e2rank_demo import cosines, latency, plots, projection
 from e2rank_demo.pipeline import SearchSession
-from e2rank_demo.records import QueryResult
+from e2rank_demo.query_result import QueryResult
 from e2rank_demo.ui import render
-from e2rank_demo.ui.common import Outputs, on_gpu, plot_value, settings_of, warn_on_error
+from e2rank_demo.ui.common import Outputs, on_gpu, plot_value, warn_on_error
 from e2rank_demo.ui.state import UISession
 
 logger = logging.getLogger(__name__)
@@ -412,7 +412,7 @@ def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, f
     if scope == "candidates":
         lines.append(f"Showing only the {len(result.candidates)} candidates of this search.")
     if rocchio_added:
-        s = settings_of(result)
+        s = result.settings
         lines.append(f"Rocchio query = query + {s.rocchio_beta} × mean of the top {s.rocchio_k}, computed for this "
                      "map (turn on Rocchio in Search settings to see its ranking).")
     if color_by == "relevance" and not judged:
@@ -509,7 +509,7 @@ def latency_status(state: UISession) -> Any:
     assert result is not None
     if state.measured is result:
         return gr.skip()
-    s = settings_of(result)
+    s = result.settings
     earlier = " The charts below are from an earlier query." if state.measured is not None else ""
     query = result.query if len(result.query) <= 80 else result.query[:79] + "…"
     return render.notice(f"Ready to time the last query, “{query}” (N = {s.candidates}, k = {s.prompt_docs}): "
@@ -530,7 +530,7 @@ def _measure_outputs(state: UISession, repeats: float, progress: gr.Progress, su
 
     progress(0.0, desc="Timing every system on the last query…")
     try:
-        measured = latency.run_cancellable(cancel, _measure, index, result.query, settings_of(result),
+        measured = latency.run_cancellable(cancel, _measure, index, result.query, result.settings,
                                            repeats=int(repeats), subsample=subsample, progress=report, cancel=cancel)
     except latency.MeasurementCancelled:
         kept = ("the chart below is still the last completed measurement" if state.measured is not None
@@ -620,7 +620,7 @@ def scaling_run(ns: Sequence[int | str] | None, repeats: float, state: UISession
         progress((done, total), desc="Timing the rerankers at each N", unit="runs")
 
     progress(0.0, desc="Warming up…")
-    measured = _scale(index, result.query, chosen, settings=settings_of(result), repeats=int(repeats),
+    measured = _scale(index, result.query, chosen, settings=result.settings, repeats=int(repeats),
                       progress=report)
     fig = plots.scaling_chart(measured)
     state.measured = result
