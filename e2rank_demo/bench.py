@@ -257,7 +257,10 @@ with tempfile.TemporaryDirectory() as tmp:
 
 
 def bench_sample_load(repeats: int) -> Measurement:
-    """sample_load_s: the default preset loading the SciFact sample with an empty cache (fresh process, model loaded)."""
+    """sample_load_s: the default preset loading the SciFact sample with an empty cache.
+
+    Measured in a fresh process, with the model already loaded.
+    """
 
     def once() -> float:
         proc = subprocess.run([sys.executable, "-c", _SAMPLE_LOAD_SCRIPT], cwd=REPO, capture_output=True, text=True,

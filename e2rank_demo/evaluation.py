@@ -79,7 +79,7 @@ class EvalReport:
             "n_queries": self.n_queries,
             "binary_rel": self.binary_rel,  # mrr@10 and recall@100 count grades >= this; ndcg@10 is graded
             "settings": self.settings,
-            **{system: values for system, values in self.metrics.items()},
+            **self.metrics,
             "mean_timings_s": self.mean_timings,
             "doc_encoding": dataclasses.asdict(self.encode),
         }

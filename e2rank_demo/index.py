@@ -114,7 +114,8 @@ def estimate_embedding(
     missing = sorted({h: i for i, h in enumerate(hashes) if h not in cached}.values(), key=lambda i: len(texts[i]))
     if not missing:
         return 0, 0.0
-    picks = sorted({missing[round(j * (len(missing) - 1) / max(probe - 1, 1))] for j in range(min(probe, len(missing)))})
+    spread = (len(missing) - 1) / max(probe - 1, 1)
+    picks = sorted({missing[round(j * spread)] for j in range(min(probe, len(missing)))})
     start = time.perf_counter()
     vectors = embedder.embed_documents([texts[i] for i in picks], batch_size=len(picks))
     seconds = time.perf_counter() - start

@@ -256,7 +256,7 @@ def extrapolate(points: Sequence[tuple[int, float]], n: int) -> float:
         >>> round(extrapolate([(8, 0.9), (16, 1.7)], 100), 2)
         10.1
     """
-    ns, secs = zip(*sorted(points))
+    ns, secs = zip(*sorted(points), strict=True)
     if len(ns) > 1:
         slope, intercept = np.polyfit(ns, secs, 1)
         if slope > 0:

@@ -298,7 +298,7 @@ def _add_query_animation(fig: go.Figure, start: np.ndarray, end: np.ndarray, ste
     fig.frames = [go.Frame(name=name, traces=[index],
                            data=[go.Scatter(x=[start[0] + t * (end[0] - start[0])],
                                             y=[start[1] + t * (end[1] - start[1])])])
-                  for name, t in zip(names, fractions)]
+                  for name, t in zip(names, fractions, strict=True)]
     still = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}
     fig.update_layout(
         # Under the x-axis title: the buttons side by side, then the slider on its own line (nothing overlaps).
@@ -367,7 +367,7 @@ def rank_shift(
                        f"({r0 - r1:+d})"] * 2, hoverinfo="text",
         ))
         legend_seen.add(group)
-    ticks = list(range(1, top + 1, 2 if top > 10 else 1)) + [floor]
+    ticks = [*range(1, top + 1, 2 if top > 10 else 1), floor]
     fig.update_layout(
         title=_title(f"Rank shift: first stage → {name}", f"documents in the top {top} of either list; "
                      f"query “{escape(result.query, 80)}”"),
@@ -497,7 +497,7 @@ def latency_bars(report: LatencyReport) -> Figure:
         ), row=1, col=1)
     # Totals at the bar ends: the cheap systems' bars are too short to read otherwise.
     longest = max((s.total for s in systems), default=0.0) or 1.0
-    for label, system in zip(labels, systems):
+    for label, system in zip(labels, systems, strict=True):
         fig.add_annotation(x=system.total, y=label, xref="x", yref="y", text=f"{system.total:.3f} s",
                            showarrow=False, xanchor="left", xshift=4, font={"size": 11})
     fig.update_xaxes(range=[0, longest * 1.18], row=1, col=1)
@@ -536,7 +536,7 @@ def scaling_chart(result: ScalingResult) -> Figure:
         series = result.series(system)
         if not series:
             continue
-        ns, seconds = zip(*series)
+        ns, seconds = zip(*series, strict=True)
         fig.add_trace(go.Scatter(
             x=list(ns), y=list(seconds), mode="lines+markers", name=SYSTEM_LABELS[system],
             line={"color": SYSTEM_COLORS[system], "width": 2}, marker={"size": 8},
@@ -573,7 +573,7 @@ def reported_latency_table() -> Figure:
     rows = reported_latency_rows()
     fig = go.Figure(go.Table(
         header={"values": [f"<b>{h}</b>" for h in REPORTED_HEADERS], "align": "left", "fill_color": "#eeeeee"},
-        cells={"values": [list(col) for col in zip(*rows)], "align": "left"},
+        cells={"values": [list(col) for col in zip(*rows, strict=True)], "align": "left"},
     ))
     fig.update_layout(
         title=_title("Reported in the paper (A100) — not measured here",

@@ -75,11 +75,12 @@ def evaluate_all(models: Sequence[str]) -> list[tuple[str, str, str, dict[str, d
         loaded = load_embedder(model)
         if loaded.fell_back:
             continue
-        for folder, first_stage, label in RUNS:
+        for folder, first_stage, run_label in RUNS:
             dataset = load_beir(DATA / folder)
             settings = SearchSettings(task="scifact" if folder == "scifact" else "web")
             report = evaluate(dataset, loaded.embedder, first_stage, settings, cache=cache)  # type: ignore[arg-type]
-            label += f"; k = {report.settings['prompt_docs']}, {report.settings['prompt_pooling']} prompt pooling"
+            label = (f"{run_label}; k = {report.settings['prompt_docs']}, "
+                     f"{report.settings['prompt_pooling']} prompt pooling")
             if report.binary_rel != 1:  # TREC DL: the binary measures count grade >= 2 only
                 label += f"; MRR@10 and R@100 at rel ≥ {report.binary_rel}"
             out.append((model, folder, label, report.metrics))

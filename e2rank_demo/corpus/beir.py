@@ -17,7 +17,6 @@ from e2rank_demo.corpus.limits import MIB, _human_size, _limit
 from e2rank_demo.metrics import binary_relevance_level
 from e2rank_demo.records import Document
 
-
 # Zip members declare their sizes and zipfile enforces them, so this bounds memory.
 _BEIR_MAX_BYTES = 4 * 1024 * MIB
 
@@ -196,8 +195,8 @@ def load_beir(path: str | os.PathLike[str]) -> BeirDataset:
     """Loads a BEIR folder (or a .zip of one) for evaluation.
 
     Expects ``corpus.jsonl[.gz]``, ``queries.jsonl[.gz]``, ``qrels/<split>.tsv``
-    (``query-id corpus-id score``; a flat ``qrels.tsv`` is read as the test split) and optionally ``runs/<name>.trec`` (TREC run
-    format). A zip is read in memory and may hold the files at its top level or inside
+    (``query-id corpus-id score``; a flat ``qrels.tsv`` is read as the test split) and optionally
+    ``runs/<name>.trec`` (TREC run format). A zip is read in memory and may hold the files at its top level or inside
     one folder.
 
     Args:

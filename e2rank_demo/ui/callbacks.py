@@ -91,20 +91,20 @@ def warm_up_in_background() -> threading.Thread:
 
             with start_up_step("starting the numba warm-up (UMAP compiles in the background)"):
                 projection.warm_up()
-        except Exception:  # noqa: BLE001 - the map shows PCA until UMAP works
+        except Exception:  # the map shows PCA until UMAP works
             logger.exception("UMAP warm-up failed")
         try:
             with start_up_step(f"loading model {default_model_name()}"):
                 loaded = load_embedder(default_model_name())
             with start_up_step("importing faiss"):
                 import faiss  # noqa: F401 - imported for its load time only
-        except Exception:  # noqa: BLE001 - a failed warm-up is retried by the first real load
+        except Exception:  # a failed warm-up is retried by the first real load
             logger.exception("background warm-up failed")
             return
         try:  # the bundled samples' maps, queued behind the compilation: the first search's map is UMAP
             with start_up_step("fitting the samples' UMAP maps"):
                 prefit_maps(loaded.embedder, first=default_sample())
-        except Exception:  # noqa: BLE001 - the map shows PCA until UMAP works
+        except Exception:  # the map shows PCA until UMAP works
             logger.exception("UMAP start-up fit failed")
 
     thread = threading.Thread(target=work, name="e2rank-warm-up", daemon=True)
@@ -201,7 +201,7 @@ def _index(
     examples = gr.Dataset(samples=[[q] for q in sample.queries.values()], visible=True) if sample else gr.Dataset(
         samples=[], visible=False)
     task = sample.info.task if sample else gr.skip()
-    return (stats_html, status, examples, task, "") + cleared_results()
+    return (stats_html, status, examples, task, "", *cleared_results())
 
 
 def _session_for(corpus: Corpus, config: IndexConfig, embedder: Embedder, scope: str,
@@ -230,7 +230,7 @@ def _sample_judgments(sample: Sample) -> dict[str, dict[str, int]]:
 def _nothing_read(report: IngestReport, warning: str) -> tuple[Any, ...]:
     """``index_outputs`` when ingestion found no document: a warning and the reasons, nothing else changes."""
     gr.Warning(warning)
-    return (gr.skip(), render.notice("\n".join(report.messages), "warn")) + skip(n_index_outputs() - 2)
+    return (gr.skip(), render.notice("\n".join(report.messages), "warn"), *skip(n_index_outputs() - 2))
 
 
 @user_errors
@@ -308,7 +308,7 @@ def _open_store(state: UISession, uri: str, model: str, progress: gr.Progress) -
                                    loaded.notice)
     status = render.notice(f"Opened the index ({session.size:,} passages). Ready to search: the first stage is "
                            "its dense top-N; BM25, the embedding map and latency need a corpus in memory.")
-    return (stats_html, status, gr.Dataset(samples=[], visible=False), gr.skip(), "") + cleared_results()
+    return (stats_html, status, gr.Dataset(samples=[], visible=False), gr.skip(), "", *cleared_results())
 
 
 @user_errors
@@ -427,7 +427,7 @@ def search(query: str, first_stage: str, candidates: float, prompt_docs: float, 
         interpolation=float(interpolation),
         prompt_order=prompt_order,  # type: ignore[arg-type]
         prompt_pooling=pooling_setting(pooling),  # type: ignore[arg-type]
-        rerankers=(MAIN, *(spec.name for spec, on in zip(search_toggles(), (rocchio, *also_run)) if on)),
+        rerankers=(MAIN, *(spec.name for spec, on in zip(search_toggles(), (rocchio, *also_run), strict=False) if on)),
     )
     index = state.index
     result = run_search(index, query, settings)
@@ -436,7 +436,7 @@ def search(query: str, first_stage: str, candidates: float, prompt_docs: float, 
     seconds = result.timings.query_total
     line = render.notice(f"{len(result.first_stage.ids)} candidates from {index.size:,} passages, "
                          f"searched and reranked in {seconds:.2f} s.")
-    return results_outputs(state, show_all) + (line,)
+    return (*results_outputs(state, show_all), line)
 
 
 def _shown_ids(result: QueryResult, show_all: bool) -> list[str]:
@@ -452,7 +452,8 @@ def _shown_ids(result: QueryResult, show_all: bool) -> list[str]:
 
 
 def _toggle_placeholder(spec: RerankerSpec) -> str:
-    return render.placeholder_column(spec.name, spec.label, f"Turn on {spec.title} in Search settings and search again.")
+    return render.placeholder_column(spec.name, spec.label,
+                                     f"Turn on {spec.title} in Search settings and search again.")
 
 
 def _result_tuple(first: Any, main: Any, toggled: Sequence[Any], picker: Any, prompt: Any) -> tuple[Any, ...]:
@@ -507,8 +508,9 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
     for spec in search_toggles():
         ranking = result.reranked.get(spec.name)
         toggled.append(render.results_column(
-            render.Column(spec.name, spec.label, spec.describe(result), ranking, ranking_metrics(relevant, ranking, recall_at),
-                          base), ctx) if ranking else _toggle_placeholder(spec))
+            render.Column(spec.name, spec.label, spec.describe(result), ranking,
+                          ranking_metrics(relevant, ranking, recall_at), base), ctx)
+            if ranking else _toggle_placeholder(spec))
     shown = _shown_ids(result, show_all)
     first_rank = result.first_stage.rank_of()
     picker = gr.CheckboxGroup(

@@ -556,8 +556,8 @@ def build_tab() -> EvalTab:
             with gr.Column(scale=2, min_width=280):
                 first_stage = gr.Radio(stage_choices(first), value=first.default_first_stage,
                                        label="First stage", elem_id="eval-first-stage")
-                rerankers = gr.CheckboxGroup([(spec.label, name) for name, spec in RERANKERS.items()], value=list(RERANKERS), label="Rerankers",
-                                             elem_id="eval-rerankers")
+                rerankers = gr.CheckboxGroup([(spec.label, name) for name, spec in RERANKERS.items()],
+                                             value=list(RERANKERS), label="Rerankers", elem_id="eval-rerankers")
                 scope = gr.Radio([("A seeded sample of queries", "sample"), ("All judged queries", "all")],
                                  value="sample", label="Queries", elem_id="eval-scope")
                 with gr.Row():

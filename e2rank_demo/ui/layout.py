@@ -27,9 +27,8 @@ from e2rank_demo.rerank import search_toggles
 from e2rank_demo.samples import available_samples, default_sample
 from e2rank_demo.stores import STORE_FORMS
 from e2rank_demo.stores.catalog import typed_uri_allowed
-from e2rank_demo.ui import callbacks, content, render, visuals
+from e2rank_demo.ui import callbacks, content, present, prompt_panel, prompt_settings, render, share, visuals
 from e2rank_demo.ui import evaluate as evaluate_tab
-from e2rank_demo.ui import present, prompt_panel, prompt_settings, share
 from e2rank_demo.ui.common import PAGE_READY, SCROLL_TO_RESULTS
 from e2rank_demo.ui.state import UISession
 
@@ -174,16 +173,18 @@ def build_demo() -> gr.Blocks:
                                           min_width=220, info="Phones: titles and rank badges only")
                 with gr.Row(equal_height=False, elem_id="results"):
                     with gr.Column(min_width=320):
-                        first_html = gr.HTML(empty_first, elem_id="col-first", js_on_load=None, label="First-stage results")
+                        first_html = gr.HTML(empty_first, elem_id="col-first", js_on_load=None,
+                                             label="First-stage results")
                     with gr.Column(min_width=320):
-                        e2rank_html = gr.HTML(empty_e2rank, elem_id="col-e2rank", js_on_load=None, label="E2Rank results")
+                        e2rank_html = gr.HTML(empty_e2rank, elem_id="col-e2rank", js_on_load=None,
+                                              label="E2Rank results")
                 with gr.Accordion("Mark relevant documents (updates nDCG@10, MRR@10 and Recall@N live)", open=True):
                     relevance = gr.CheckboxGroup(choices=[], label="Relevant to this query", elem_id="relevance",
                                                  info="Judgments stay with this query for the session. Bundled "
                                                       "samples start with their known judgments.")
                 prompt_lab = prompt_panel.build_panel()
                 toggled_html = []
-                for spec, empty in zip(toggle_specs, empty_toggled):
+                for spec, empty in zip(toggle_specs, empty_toggled, strict=False):
                     with gr.Accordion(f"{spec.label} baseline", open=False):
                         toggled_html.append(gr.HTML(empty, js_on_load=None, label=f"{spec.label} results"))
                 with gr.Accordion("Listwise prompt sent to the model", open=False, elem_id="prompt-acc"):
@@ -260,6 +261,7 @@ def build_demo() -> gr.Blocks:
                             present_targets=[present_ui.corpus, present_ui.query], pooling=prompt_pooling,
                             k_chosen=k_chosen)
         present.wire(present_ui, state=state, model=model, url=shared,
-                     settings=[first_stage, candidates, prompt_docs, interpolation, prompt_order], pooling=prompt_pooling)
+                     settings=[first_stage, candidates, prompt_docs, interpolation, prompt_order],
+                     pooling=prompt_pooling)
         shared.opened.then(None, js=PAGE_READY, api_visibility="private")
     return demo

@@ -433,7 +433,7 @@ def wire(
         The chain that applied the URL and the view it asked for (for the Present tab).
     """
     private: dict[str, Any] = {"api_visibility": "private"}
-    first_stage, candidates, prompt_docs, task, query_instruction, rerank_instruction, interpolation, \
+    first_stage, candidates, prompt_docs, task, _query_instruction, _rerank_instruction, interpolation, \
         prompt_order, rocchio = settings
     pending = gr.State(None)
     targets = {"sample_name": sample_name, "model": model, "query": query, "first_stage": first_stage,
@@ -448,7 +448,8 @@ def wire(
 
     def apply_url(model_value: str, session: UISession, request: gr.Request,
                   progress: gr.Progress = gr.Progress()) -> dict[Any, Any]:  # noqa: B008 - Gradio's idiom
-        values = open_from_url(request_query_params(request), model_value, session, list(index_outputs), targets, progress)
+        values = open_from_url(request_query_params(request), model_value, session, list(index_outputs), targets,
+                               progress)
         values[pending] = values.pop("pending", None)
         return {targets[k] if isinstance(k, str) else k: v for k, v in values.items()}
 
@@ -510,7 +511,7 @@ def open_from_url(
     if view.corpus is not None:
         out["sample_name"] = view.corpus
         loaded = callbacks.load_sample_corpus(view.corpus, view.model or model_value, state, progress or _no_progress)
-        out.update(zip(index_outputs, loaded))
+        out.update(zip(index_outputs, loaded, strict=False))
     elif view.query is not None and not view.present:
         gr.Warning("The link names no bundled corpus: load one (or your documents) and search.")
     if view.task is not None:
