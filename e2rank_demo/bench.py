@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from e2rank_demo.serving import REPO, free_port
 
@@ -113,7 +114,7 @@ def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement
     def rerank() -> None:
         e2rank.rerank(query, qv, cands, vectors, texts)
 
-    def ratio(num: Callable[[], None], den: Callable[[], None]) -> float:
+    def ratio(num: Callable[[], object], den: Callable[[], object]) -> float:
         return _timed(num) / _timed(den)
 
     # Where the rerank time goes (the profile reported next to the ratio).
@@ -133,7 +134,7 @@ def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement
                     repeat(lambda: ratio(lambda: embedder.embed_pairs(query, texts), rerank), repeats), "ratio",
                     ">= 10", f"{n} joint (query, document) passes / E2Rank rerank"),
         Measurement(f"nocache_vs_cache@{n}",
-                    repeat(lambda: ratio(lambda: nocache.rerank(query, qv, cands, None, texts), rerank), repeats),
+                    repeat(lambda: ratio(lambda: nocache.rerank(query, qv, cands, vectors, texts), rerank), repeats),
                     "ratio", "", f"E2Rank re-encoding the {n} candidates / E2Rank with cached embeddings"),
     ]
     return out
@@ -389,7 +390,7 @@ def run(quick: bool = False) -> dict[str, dict[str, object]]:
         lambda: bench_scifact_e2e(quick),
     ):
         results.extend(step())
-    meta = {"quick": quick, "cpus": os.cpu_count(), "python": sys.version.split()[0],
+    meta: dict[str, object] = {"quick": quick, "cpus": os.cpu_count(), "python": sys.version.split()[0],
             "max_rss_gib_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024}
     return {"_meta": meta, **{m.key: m.summary() for m in results}}
 
@@ -398,8 +399,8 @@ CLASS_KEY = "class"
 """The bench JSON's section written by ``bench --class`` (:mod:`e2rank_demo.class_bench`), not a measurement."""
 
 
-def measurements(results: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
-    """The measured keys of a bench JSON (without ``_meta`` and the ``class`` section)."""
+def measurements(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The measured keys of a bench JSON (without ``_meta`` and the ``class`` section); values as JSON has them."""
     return {key: r for key, r in results.items() if not key.startswith("_") and key != CLASS_KEY}
 
 

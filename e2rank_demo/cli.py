@@ -190,7 +190,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"note: --max-prompt-tokens applies to decoders; {embedder.name} keeps its "
                   f"{embedder.max_tokens}-token window", file=sys.stderr)
         else:
-            embedder.set_prompt_cap(args.max_prompt_tokens)  # type: ignore[attr-defined]
+            embedder.set_prompt_cap(args.max_prompt_tokens)
     encode_update, encode_close = _progress_bar("embedding corpus")
     query_update, query_close = _progress_bar("queries")
     try:

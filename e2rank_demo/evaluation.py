@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.corpus import BeirDataset
@@ -55,7 +55,7 @@ class EvalReport:
     split: str
     model: str
     first_stage: str
-    settings: dict[str, object]
+    settings: dict[str, Any]  # values of several types, each field's as in SearchSettings
     metrics: dict[str, dict[str, float]]
     per_query: dict[str, dict[str, dict[str, float]]]
     runs: dict[str, dict[str, list[tuple[str, float]]]]

@@ -137,13 +137,16 @@ class VectorIndex:
         import faiss
 
         dim = vectors.shape[1]
+        index: faiss.Index
         if kind == "flat":
-            self._index = faiss.IndexFlatIP(dim)
+            index = faiss.IndexFlatIP(dim)
         elif kind == "hnsw":
-            self._index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-            self._index.hnsw.efSearch = 128
+            hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efSearch = 128
+            index = hnsw
         else:
             raise ValueError(f"unknown index kind {kind!r}; use 'flat' or 'hnsw'")
+        self._index = index
         self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self.kind = kind
 

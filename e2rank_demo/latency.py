@@ -323,6 +323,7 @@ def measure_latency(
         if cancel is not None and cancel.is_set():
             raise MeasurementCancelled("measurement cancelled")
 
+    cands: Candidates | None
     if warmup:
         qv, cands, _ = _first_stage(session, query, settings)
         _time_system("e2rank", session, query, qv, cands, e2rank, rocchio)

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ir_measures import Measure
+
     from e2rank_demo.records import Ranking
 
 Qrels = Mapping[str, Mapping[str, int]]
@@ -44,7 +46,7 @@ def binary_label(binary_rel: int) -> str:
     return f"rel ≥ {binary_rel}" if binary_rel != 1 else ""
 
 
-def _measures(recall_at: int, binary_rel: int = 1) -> dict[str, object]:
+def _measures(recall_at: int, binary_rel: int = 1) -> dict[str, Measure]:
     from ir_measures import RR, R, nDCG  # imported on use: collections read their level without it
 
     if binary_rel == 1:

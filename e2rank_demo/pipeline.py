@@ -24,7 +24,7 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -133,7 +133,7 @@ class SearchSettings:
             fields["rerankers"] = tuple(fields["rerankers"])  # type: ignore[arg-type]
         return cls(**fields)  # type: ignore[arg-type]
 
-    def replace(self, **changes: object) -> SearchSettings:
+    def replace(self, **changes: Any) -> SearchSettings:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 

@@ -416,7 +416,7 @@ def influence_chart(influence: Influence, session: SearchSession) -> Figure:
             title = session.passage(item.doc_id).title or item.doc_id
             lines = [f"<b>[{item.position}] {escape(title, 100)}</b>",
                      f"pseudo-query moves by cosine distance {item.distance:.5f} without it"]
-            if item.ndcg_delta is not None:
+            if item.ndcg_delta is not None and influence.ndcg is not None:  # deltas exist only with an nDCG
                 lines.append(f"nDCG@10 without it: {influence.ndcg + item.ndcg_delta:.4f} "
                              f"({item.ndcg_delta:+.4f})")
             lines += [f"relevant {escape(pid, 40)}: rank {change:+d} without it"

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -223,11 +223,12 @@ class QueryResult:
     prompt: ListwisePrompt | None
     candidates: Candidates
     timings: Timings
-    settings: dict[str, object] = field(default_factory=dict)
+    # Any: the values are of several types (str, int, float, tuple), each field's as in SearchSettings.
+    settings: dict[str, Any] = field(default_factory=dict)
     prompt_ids: list[str] = field(default_factory=list)
 
     @property
     def prompt_edited(self) -> bool:
         """Whether the prompt differs from the first-stage top-k (the paper's setting)."""
-        k = int(self.settings.get("prompt_docs", len(self.prompt_ids)))  # type: ignore[call-overload]
+        k = int(self.settings.get("prompt_docs", len(self.prompt_ids)))
         return self.prompt_ids != self.first_stage.ids[:k]

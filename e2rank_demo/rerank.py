@@ -29,7 +29,7 @@ import numpy as np
 
 from e2rank_demo.models import Embedder
 from e2rank_demo.prompts import TASKS
-from e2rank_demo.records import Candidates, PromptOrder, PromptPooling, Ranking
+from e2rank_demo.records import Candidates, ListwisePrompt, PromptOrder, PromptPooling, Ranking
 from e2rank_demo.timing import StageTimer
 
 if TYPE_CHECKING:
@@ -64,10 +64,12 @@ class Reranker(Protocol):
         ...
 
 
-def rank_by(system: str, candidates: Candidates, scores: np.ndarray, **extra: object) -> Ranking:
+def rank_by(system: str, candidates: Candidates, scores: np.ndarray, *,
+            vectors: dict[str, np.ndarray] | None = None, prompt: ListwisePrompt | None = None) -> Ranking:
     """Sorts candidates by descending score; ties keep the first-stage order."""
     order = np.argsort(-scores, kind="stable")
-    return Ranking(system, [candidates.ids[i] for i in order], scores[order].astype(np.float32), **extra)
+    return Ranking(system, [candidates.ids[i] for i in order], scores[order].astype(np.float32),
+                   vectors={} if vectors is None else vectors, prompt=prompt)
 
 
 def rocchio_vector(query_vector: np.ndarray, feedback: np.ndarray, alpha: float = 1.0,

@@ -41,7 +41,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -447,10 +447,10 @@ def validate(
     settings = SearchSettings(task=cfg.task, prompt_docs=cfg.prompt_docs, prompt_order=cfg.prompt_order,
                               prompt_pooling=embedder.prompt_pooling,
                               rerankers=("dense", "rocchio", "e2rank"))
-    common = {"split": "train", "limit_queries": cfg.val_queries, "seed": cfg.seed, "session": session}
-    bm25 = evaluate(dataset, embedder, "bm25", settings, **common)  # type: ignore[arg-type]
+    common: dict[str, Any] = {"split": "train", "limit_queries": cfg.val_queries, "seed": cfg.seed, "session": session}
+    bm25 = evaluate(dataset, embedder, "bm25", settings, **common)
     dense = evaluate(dataset, embedder, "dense", settings.replace(rerankers=("rocchio", "e2rank")),
-                     **common)  # type: ignore[arg-type]
+                     **common)
     return {
         "bm25": bm25.metrics["first_stage"]["ndcg@10"],
         "bm25>dense": bm25.metrics["dense"]["ndcg@10"],

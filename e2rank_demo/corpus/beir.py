@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import json
@@ -145,7 +146,7 @@ def _open_beir(path: Path) -> _Members:
         name = roots.pop()
         prefix = name + "/"
     files = {
-        rel[len(prefix) :]: (lambda info=info: zf.read(info))
+        rel[len(prefix) :]: functools.partial(zf.read, info)
         for rel, info in names.items()
         if rel.startswith(prefix)
     }
@@ -236,7 +237,8 @@ def _read_beir(members: _Members) -> BeirDataset:
         if doc_id in seen:
             raise ValueError(f"{members.name}/{corpus_rel} line {n}: duplicate document id '{doc_id}'")
         seen.add(doc_id)
-        title = obj.get("title") if isinstance(obj.get("title"), str) else ""
+        raw_title = obj.get("title")
+        title = raw_title if isinstance(raw_title, str) else ""
         corpus.append(Document(id=doc_id, title=title, text=str(obj.get("text") or ""), source=source))
 
     queries: dict[str, str] = {}

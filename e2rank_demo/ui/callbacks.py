@@ -235,7 +235,7 @@ def _nothing_read(report: IngestReport, warning: str) -> tuple[Any, ...]:
 
 @user_errors
 def load_sample_corpus(name: str, model: str, state: UISession,
-                       progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+                       progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Loads a bundled sample (from stored embeddings when they match the model)."""
     sample = load_sample(name)
     corpus = Corpus(label=sample.info.title, documents=list(sample.documents), sample=name)
@@ -244,7 +244,7 @@ def load_sample_corpus(name: str, model: str, state: UISession,
 
 @user_errors
 def upload_files(files: Sequence[str] | None, text_column: str | None, max_words: float, overlap: float, model: str,
-                 state: UISession, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+                 state: UISession, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Reads uploaded files, splits long documents into passages and indexes them."""
     paths = [str(f) for f in files or []]
     if not paths:
@@ -261,7 +261,7 @@ def upload_files(files: Sequence[str] | None, text_column: str | None, max_words
 
 @user_errors
 def paste_text(text: str, max_words: float, overlap: float, model: str, state: UISession,
-               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Indexes pasted text, one document per blank-line-separated paragraph."""
     report = ingest_text(text or "")
     if not report.documents:
@@ -283,7 +283,7 @@ def store_picker() -> gr.Dropdown:
 
 @user_errors
 def open_index(name: str | None, typed: str | None, model: str, state: UISession,
-               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Opens a listed (or, where allowed, typed) document store read-only as the session's corpus."""
     return _open_store(state, chosen_uri(name, typed, allow_typed=typed_uri_allowed()), model, progress)
 
@@ -313,7 +313,7 @@ def _open_store(state: UISession, uri: str, model: str, progress: gr.Progress) -
 
 @user_errors
 def reindex(model: str, max_words: float, overlap: float, state: UISession,
-            progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+            progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Re-embeds the loaded corpus with the current model and passage settings (an index is reopened)."""
     if state.corpus is None or state.config is None:
         gr.Warning("Nothing to re-index yet: load a sample, upload files or paste text.")
@@ -395,9 +395,9 @@ def _override(text: str | None, preset_text: str | None) -> str | None:
 
 
 @user_errors
-def search(query: str, first_stage: str, candidates: float, prompt_docs: float, task: str, query_instruction: str,
-           rerank_instruction: str, interpolation: float, prompt_order: str, rocchio: bool, show_all: bool,
-           state: UISession, *more: bool | str | None) -> tuple[Any, ...]:
+def search(query: str, first_stage: str, candidates: float, prompt_docs: float | None, task: str,
+           query_instruction: str, rerank_instruction: str, interpolation: float, prompt_order: str, rocchio: bool,
+           show_all: bool, state: UISession, *more: bool | str | None) -> tuple[Any, ...]:
     """Runs the first stage and E2Rank (and the ticked Search toggles); returns ``result_outputs`` + the search line.
 
     ``rocchio`` is the first Search toggle's checkbox (Rocchio's, which kept its place in the
@@ -484,7 +484,7 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
     if result is None or index is None:
         return cleared_results()
     relevant = state.judgments_for(result.query)
-    recall_at = int(result.settings["candidates"])  # type: ignore[call-overload]
+    recall_at = int(result.settings["candidates"])
     e2rank = result.reranked.get("e2rank")
     ctx = render.RowContext(
         session=index, parts=state.parts, terms=query_terms(result.query), relevant=relevant,

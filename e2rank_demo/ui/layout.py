@@ -66,12 +66,18 @@ def sample_card(name: str | None) -> str:
     return render.sample_card(next((i for i in available_samples() if i.name == name), None))
 
 
-def sample_picker(value: str | None = None) -> gr.Radio:
-    """The sample picker with the samples present now (a sample still being written appears later)."""
+def _sample_choices(value: str | None = None) -> tuple[list[tuple[str, str]], str | None]:
+    """``(title, name)`` of the samples present now (a sample still being written appears later), and the pick."""
     infos = available_samples()
     names = [i.name for i in infos]
     chosen = value if value in names else default_sample()
-    return gr.Radio(choices=[(i.title, i.name) for i in infos], value=chosen)
+    return [(i.title, i.name) for i in infos], chosen
+
+
+def sample_picker(value: str | None = None) -> gr.Radio:
+    """The sample picker with the samples present now."""
+    choices, chosen = _sample_choices(value)
+    return gr.Radio(choices=choices, value=chosen)
 
 
 def pick_example(sample: list[str]) -> str:
@@ -82,7 +88,7 @@ def pick_example(sample: list[str]) -> str:
 def build_demo() -> gr.Blocks:
     """Builds the whole app (nothing heavy is loaded here)."""
     model_list, default_model = callbacks.model_choices()
-    initial = sample_picker()
+    initial_choices, initial_sample = _sample_choices()
     empty_first, empty_e2rank, *empty_toggled = callbacks.column_outputs(callbacks.cleared_results())
     toggle_specs = search_toggles()
     # delete_cache: uploads and exports older than an hour are removed (checked hourly).
@@ -92,9 +98,9 @@ def build_demo() -> gr.Blocks:
             gr.Markdown("### Corpus")
             with gr.Tabs():
                 with gr.Tab("Sample"):
-                    sample_name = gr.Radio(choices=initial.choices, value=initial.value, label="Bundled corpus",
+                    sample_name = gr.Radio(choices=initial_choices, value=initial_sample, label="Bundled corpus",
                                            elem_id="sample-name")
-                    sample_info = gr.HTML(sample_card(initial.value))
+                    sample_info = gr.HTML(sample_card(initial_sample))
                     load_btn = gr.Button("Load sample", variant="primary", elem_id="load-sample")
                 with gr.Tab("Upload"):
                     files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, elem_id="upload-files",

@@ -49,6 +49,7 @@ import gradio as gr
 from e2rank_demo import latency, plots, projection
 from e2rank_demo.collections import shared_sample_session
 from e2rank_demo.highlight import query_terms
+from e2rank_demo.latency import LatencyReport
 from e2rank_demo.metrics import ranking_metrics
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.prompt_lab import PoolingComparison
@@ -209,8 +210,8 @@ class PresentState:
     influence_note: str = ""
     pooling_value: Any = None
     pooling_note: str = ""
-    latency: latency.LatencyReport | None = None
-    latency_job: concurrent.futures.Future[latency.LatencyReport] | None = None
+    latency: LatencyReport | None = None
+    latency_job: concurrent.futures.Future[LatencyReport] | None = None
     notice: str | None = None
 
 
@@ -602,7 +603,7 @@ def _prefetch_map(index: SearchSession) -> None:
 def start(corpus: str | None, query: str | None, model: str, first_stage: str, candidates: float, prompt_docs: float,
           interpolation: float, prompt_order: str, ps: PresentState, state: UISession,
           prompt_pooling: str | None = None,
-          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """The Start button (the sidebar's settings, its prompt pooling included)."""
     return begin(ps, corpus, query, model, first_stage, candidates, prompt_docs, interpolation, prompt_order, state,
                  progress, prompt_pooling)
@@ -612,7 +613,7 @@ def start(corpus: str | None, query: str | None, model: str, first_stage: str, c
 def start_pending(view: share.SharedView | None, model: str, first_stage: str, candidates: float, prompt_docs: float,
                   interpolation: float, prompt_order: str, ps: PresentState, state: UISession,
                   prompt_pooling: str | None = None,
-                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """After a ``?present=1`` link: starts the walkthrough on its corpus and query (first example if none);
     without ``k`` or ``pool`` in the link, with the model's defaults."""
     if view is None or not view.present or view.corpus is None:
@@ -625,7 +626,7 @@ def start_pending(view: share.SharedView | None, model: str, first_stage: str, c
 
 
 @guarded
-def next_step(ps: PresentState, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+def next_step(ps: PresentState, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Next ▶."""
     if ps.result is None:
         raise ValueError("Press Start first.")
@@ -658,7 +659,7 @@ def walkthrough_link(ps: PresentState) -> tuple[str, str]:
                             first_stage=str(s.get("first_stage")), candidates=int(s.get("candidates", 100)),
                             prompt_docs=int(s.get("prompt_docs", 20)),
                             interpolation=float(s.get("interpolation", 0.0)), prompt_order=str(s.get("prompt_order")),
-                            present=True, prompt_pooling=s.get("prompt_pooling"))  # type: ignore[arg-type]
+                            present=True, prompt_pooling=s.get("prompt_pooling"))
     return share.link_query(view), render.notice("Link copied (where the browser allows it); it is also in the box.")
 
 

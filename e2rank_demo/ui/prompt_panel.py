@@ -112,7 +112,7 @@ def prompt_summary(state: UISession, result: QueryResult) -> str:
     index = state.index
     assert index is not None
     prov = index.prompt_provenance(result)
-    k = int(result.settings.get("prompt_docs", 20))  # type: ignore[call-overload]
+    k = int(result.settings.get("prompt_docs", 20))
     how = (f"edited: {len(result.prompt_ids)} documents chosen by you" if result.prompt_edited
            else f"the paper's setting: the first-stage top {k}")
     relevant = state.judgments_for(result.query)
@@ -172,7 +172,7 @@ def pin_relevant(show_all: bool, state: UISession) -> tuple[Any, ...]:
                      and pid in state.index.row_of), key=lambda pid: first_rank.get(pid, len(first_rank) + 1))
     if not pinned:
         gr.Warning("No document is marked relevant for this query: tick some under “Mark relevant documents”.")
-    k = int(result.settings.get("prompt_docs", 20))  # type: ignore[call-overload]
+    k = int(result.settings.get("prompt_docs", 20))
     return _apply(state, compose_prompt(result.first_stage.ids, k, pinned), show_all)
 
 

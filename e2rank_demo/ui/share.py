@@ -37,7 +37,7 @@ import math
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import gradio as gr
@@ -309,7 +309,7 @@ def view_for_link(
             query=result.query, first_stage=str(s.get("first_stage")), candidates=int(s.get("candidates", 100)),
             prompt_docs=int(s.get("prompt_docs", 20)), task=str(s.get("task")),
             interpolation=float(s.get("interpolation", 0.0)), prompt_order=str(s.get("prompt_order")),
-            rocchio="rocchio" in (s.get("rerankers") or ()), prompt_pooling=s.get("prompt_pooling"),  # type: ignore[arg-type]
+            rocchio="rocchio" in (s.get("rerankers") or ()), prompt_pooling=s.get("prompt_pooling"),
         )
         if result.prompt_edited and result.prompt_ids:
             if any("," in pid for pid in result.prompt_ids):
@@ -447,7 +447,7 @@ def wire(
     outputs = list(dict.fromkeys([*targets.values(), pending, *index_outputs]))
 
     def apply_url(model_value: str, session: UISession, request: gr.Request,
-                  progress: gr.Progress = gr.Progress()) -> dict[Any, Any]:  # noqa: B008 - Gradio's idiom
+                  progress: gr.Progress = gr.Progress()) -> dict[Any, Any]:
         values = open_from_url(request_query_params(request), model_value, session, list(index_outputs), targets,
                                progress)
         values[pending] = values.pop("pending", None)
@@ -510,7 +510,9 @@ def open_from_url(
         out["k_chosen"] = True  # the link's k stays on the slider when its model changes
     if view.corpus is not None:
         out["sample_name"] = view.corpus
-        loaded = callbacks.load_sample_corpus(view.corpus, view.model or model_value, state, progress or _no_progress)
+        # Outside an event there is no gr.Progress; load_sample_corpus only calls it, as it calls _no_progress.
+        loaded = callbacks.load_sample_corpus(view.corpus, view.model or model_value, state,
+                                              progress or cast("gr.Progress", _no_progress))
         out.update(zip(index_outputs, loaded, strict=False))
     elif view.query is not None and not view.present:
         gr.Warning("The link names no bundled corpus: load one (or your documents) and search.")
@@ -584,7 +586,7 @@ def copy_button(state: UISession) -> Any:
 
 @user_errors
 def export_report(include_latency: bool, state: UISession,
-                  progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 - Gradio's idiom
+                  progress: gr.Progress = gr.Progress()) -> Any:
     """"Export report": writes the last search as one offline HTML file into the session's folder."""
     from e2rank_demo import latency as latency_mod
     from e2rank_demo.report import write_report

@@ -555,14 +555,14 @@ def latency_outputs(report: latency.LatencyReport) -> tuple[Any, ...]:
 
 @warn_on_error(MEASURE_OUTPUTS.skip)
 def measure_query(repeats: float, state: UISession,
-                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """"Measure this query": times every system on the last query (slow baselines on a subsample)."""
     return _measure_outputs(state, repeats, progress, latency.DEFAULT_SUBSAMPLE)
 
 
 @warn_on_error(MEASURE_OUTPUTS.skip)
 def measure_query_in_full(repeats: float, state: UISession,
-                          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+                          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """"Measure in full": as :func:`measure_query`, the slow baselines on all N candidates."""
     return _measure_outputs(state, repeats, progress, None)
 
@@ -575,7 +575,7 @@ def cancel_measurement(state: UISession) -> None:
 
 @warn_on_error(SCALING_OUTPUTS.skip)
 def scaling_run(ns: Sequence[int | str] | None, repeats: float, state: UISession,
-                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """"Scaling run": rerank latency against N for E2Rank, E2Rank without cache and pointwise."""
     refused = _refuse(state, "scaling run", SCALING_OUTPUTS)
     if refused is not None:
