@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
                     **launch_options())
         while demo.is_running:
             time.sleep(0.5)
-    except Exception:  # noqa: BLE001 - reported, then the same prompt exit
+    except Exception:  # reported, then the same prompt exit
         log.exception("the server stopped on an error")
         code = 1
     exit_now(demo, code)

@@ -39,7 +39,20 @@ _LAZY: dict[str, str] = {
     "write_report": "e2rank_demo.report",
 }
 
-__all__ = ["__version__", *_LAZY]
+# Spelled out (not ``[*_LAZY]``) so linters and type checkers can read it; tests/test_project_metadata.py
+# keeps it equal to ``_LAZY``'s names.
+__all__ = [
+    "SearchSession",
+    "SearchSettings",
+    "__version__",
+    "available_samples",
+    "build_report_html",
+    "load_embedder",
+    "load_sample",
+    "measure_latency",
+    "open_session",
+    "write_report",
+]
 
 if TYPE_CHECKING:
     from e2rank_demo.latency import measure_latency

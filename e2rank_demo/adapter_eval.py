@@ -41,11 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from e2rank_demo.models.adapter import ADAPTER_SPEC_FILE
+from e2rank_demo.records import FirstStageName
 
 EVALUATION_KEY = "evaluation"
 """The top-level key of ``e2rank_adapter.json`` that holds the recorded test figures."""
 WEIGHTS_FILE = "adapter_model.safetensors"
-OPENING_FIRST_STAGE = "dense"
+OPENING_FIRST_STAGE: FirstStageName = "dense"
 """The first stage the app opens with (the sidebar's default)."""
 
 
@@ -106,7 +107,7 @@ def weights_digest(folder: str | Path) -> str:
 def measure(
     folder: str | Path,
     data: str | Path,
-    first_stage: str = OPENING_FIRST_STAGE,
+    first_stage: FirstStageName = OPENING_FIRST_STAGE,
     *,
     split: str = "test",
     limit_queries: int | None = None,
@@ -137,11 +138,11 @@ def measure(
     embedder = build_adapted_embedder(folder)
     dataset = load_beir(data)
     settings = SearchSettings(task="scifact" if "scifact" in dataset.name.lower() else "web")
-    report = evaluate(dataset, embedder, first_stage, settings, split=split,  # type: ignore[arg-type]
+    report = evaluate(dataset, embedder, first_stage, settings, split=split,
                       limit_queries=limit_queries, cache=cache, encode_progress=encode_progress,
                       query_progress=query_progress)
     return RecordedFigure(dataset.name, split, report.first_stage, report.n_queries,
-                          int(report.settings["candidates"]), int(report.settings["prompt_docs"]),  # type: ignore[call-overload]
+                          int(report.settings["candidates"]), int(report.settings["prompt_docs"]),
                           str(report.settings["prompt_pooling"]),
                           {system: values["ndcg@10"] for system, values in report.metrics.items()},
                           weights_digest(folder))
@@ -214,8 +215,8 @@ def adapter_folder(name: str) -> Path:
     return folder
 
 
-def main(name: str, data: str, first_stages: Sequence[str], split: str = "test", limit_queries: int | None = None,
-         use_cache: bool = True) -> int:
+def main(name: str, data: str, first_stages: Sequence[FirstStageName], split: str = "test",
+         limit_queries: int | None = None, use_cache: bool = True) -> int:
     """CLI body of ``record-adapter``: measures each first stage, prints the figures, stores them."""
     from e2rank_demo.cache import EmbeddingCache
 

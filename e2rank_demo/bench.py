@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from e2rank_demo.serving import REPO, free_port
 
@@ -113,7 +114,7 @@ def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement
     def rerank() -> None:
         e2rank.rerank(query, qv, cands, vectors, texts)
 
-    def ratio(num: Callable[[], None], den: Callable[[], None]) -> float:
+    def ratio(num: Callable[[], object], den: Callable[[], object]) -> float:
         return _timed(num) / _timed(den)
 
     # Where the rerank time goes (the profile reported next to the ratio).
@@ -133,7 +134,7 @@ def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement
                     repeat(lambda: ratio(lambda: embedder.embed_pairs(query, texts), rerank), repeats), "ratio",
                     ">= 10", f"{n} joint (query, document) passes / E2Rank rerank"),
         Measurement(f"nocache_vs_cache@{n}",
-                    repeat(lambda: ratio(lambda: nocache.rerank(query, qv, cands, None, texts), rerank), repeats),
+                    repeat(lambda: ratio(lambda: nocache.rerank(query, qv, cands, vectors, texts), rerank), repeats),
                     "ratio", "", f"E2Rank re-encoding the {n} candidates / E2Rank with cached embeddings"),
     ]
     return out
@@ -253,8 +254,13 @@ def bench_latency_cancel(repeats: int, after_s: float = 2.0) -> list[Measurement
     returned: list[float] = []
     stopped: list[float] = []
     for _ in range(repeats):
-        cancel, pressed = threading.Event(), []
-        timer = threading.Timer(after_s, lambda: pressed.append(time.perf_counter()) or cancel.set())  # noqa: B023
+        cancel, pressed = threading.Event(), list[float]()
+
+        def press(cancel: threading.Event = cancel, pressed: list[float] = pressed) -> None:
+            pressed.append(time.perf_counter())
+            cancel.set()
+
+        timer = threading.Timer(after_s, press)
         timer.start()
         try:
             run_cancellable(cancel, measure_latency, session, query, settings, subsample=None, cancel=cancel)
@@ -285,7 +291,10 @@ with tempfile.TemporaryDirectory() as tmp:
 
 
 def bench_sample_load(repeats: int) -> Measurement:
-    """sample_load_s: the default preset loading the SciFact sample with an empty cache (fresh process, model loaded)."""
+    """sample_load_s: the default preset loading the SciFact sample with an empty cache.
+
+    Measured in a fresh process, with the model already loaded.
+    """
 
     def once() -> float:
         proc = subprocess.run([sys.executable, "-c", _SAMPLE_LOAD_SCRIPT], cwd=REPO, capture_output=True, text=True,
@@ -415,7 +424,7 @@ def run(quick: bool = False) -> dict[str, dict[str, object]]:
         lambda: bench_scifact_e2e(quick),
     ):
         results.extend(step())
-    meta = {"quick": quick, "cpus": os.cpu_count(), "python": sys.version.split()[0],
+    meta: dict[str, object] = {"quick": quick, "cpus": os.cpu_count(), "python": sys.version.split()[0],
             "max_rss_gib_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024}
     return {"_meta": meta, **{m.key: m.summary() for m in results}}
 
@@ -424,8 +433,8 @@ CLASS_KEY = "class"
 """The bench JSON's section written by ``bench --class`` (:mod:`e2rank_demo.class_bench`), not a measurement."""
 
 
-def measurements(results: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
-    """The measured keys of a bench JSON (without ``_meta`` and the ``class`` section)."""
+def measurements(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The measured keys of a bench JSON (without ``_meta`` and the ``class`` section); values as JSON has them."""
     return {key: r for key, r in results.items() if not key.startswith("_") and key != CLASS_KEY}
 
 

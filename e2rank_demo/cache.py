@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -93,10 +94,8 @@ class EmbeddingCache:
 
     def _recover(self, exc: Exception) -> None:
         logger.warning("embedding cache failed (%s); rebuilding it", exc)
-        try:
+        with contextlib.suppress(sqlite3.Error):
             self._conn.close()
-        except sqlite3.Error:
-            pass
         self._discard_file()
         self._conn = self._open()
 

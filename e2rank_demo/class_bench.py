@@ -256,8 +256,9 @@ class Visitor:
         own = marker(self.i)
         ids = [f"{own}-d{n}" for n in range(len(TOPICS))]
         path = self.plan.upload_dir / f"visitor-{self.i:03d}.jsonl"
-        path.write_text("".join(json.dumps({"_id": d, "title": f"{title} {own}", "text": f"{text} Notes kept by {own}."})
-                                + "\n" for d, (title, text) in zip(ids, TOPICS)), encoding="utf-8")
+        rows = ({"_id": d, "title": f"{title} {own}", "text": f"{text} Notes kept by {own}."}
+                for d, (title, text) in zip(ids, TOPICS, strict=True))
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
         return path, frozenset(ids)
 
     def _search(self, client: Any, query: str, where: str, allowed: frozenset[str] | None, task: str) -> None:
@@ -281,8 +282,8 @@ class Visitor:
             try:
                 if self.plan.uploads(i):
                     path, ids = self._own_file()
-                    stats, *rest = self._timed("upload", client.predict, [handle_file(str(path))], AUTOMATIC_COLUMN, 200,
-                                               40, self.plan.model, api_name="/upload")
+                    stats, *rest = self._timed("upload", client.predict, [handle_file(str(path))], AUTOMATIC_COLUMN,
+                                               200, 40, self.plan.model, api_name="/upload")
                     self.check("upload corpus panel", [stats, *rest], ids)
                     if f"<dt>Documents</dt><dd>{len(TOPICS)}</dd>" not in str(stats) or path.name not in str(stats):
                         self.visit.errors.append(f"visitor {i} upload: corpus panel {str(stats)[:200]}")
@@ -469,7 +470,8 @@ def markdown(section: Mapping[str, Any]) -> list[str]:
     intro = (f"`python -m e2rank_demo bench --class N` starts `python app.py` on loopback, lets a lecturer open the "
              f"SciFact sample and the map, then N `gradio_client` visitors arrive at once: each loads the sample, runs "
              f"{N_SEARCHES} searches (fewer in the rows that say so), opens the map and the prompt lab's influence "
-             f"chart, and leaves; every {UPLOAD_EVERY}th first uploads a file of its own and searches it. *Load before*: the "
+             f"chart, and leaves; every {UPLOAD_EVERY}th first uploads a file of its own and searches it. "
+             "*Load before*: the "
              "machine's 1-minute load average as the visitors arrived (the server's own start-up work done). The app's "
              f"queue settings: `default_concurrency_limit={queue['default_concurrency_limit']}`, "
              f"`max_size={queue['max_size']}` (`e2rank_demo/serving.py`, chosen from the other rows below).")

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from e2rank_demo.prompts import TASKS
-from e2rank_demo.stores import STORE_FORMS
 from e2rank_demo.records import PROMPT_POOLINGS, Document
+from e2rank_demo.stores import STORE_FORMS
 
 
 def _progress_bar(desc: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
@@ -189,7 +189,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"note: --max-prompt-tokens applies to decoders; {embedder.name} keeps its "
                   f"{embedder.max_tokens}-token window", file=sys.stderr)
         else:
-            embedder.set_prompt_cap(args.max_prompt_tokens)  # type: ignore[attr-defined]
+            embedder.set_prompt_cap(args.max_prompt_tokens)
     encode_update, encode_close = _progress_bar("embedding corpus")
     query_update, query_close = _progress_bar("queries")
     try:
@@ -322,14 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scale", action="store_true",
                        help="document stores against corpus size (synthetic 384-d vectors; Milvus Lite, FAISS HNSW)")
     bench.add_argument("--sizes", default="10000,100000,1000000", help="corpus sizes for --scale")
-    bench.add_argument("--stores", default="faiss-hnsw,milvus-lite", help="stores for --scale (rows of others are kept)")
+    bench.add_argument("--stores", default="faiss-hnsw,milvus-lite",
+                       help="stores for --scale (rows of others are kept)")
     bench.add_argument("--class", dest="class_size", type=int, nargs="?", const=30, default=None, metavar="N",
                        help="N concurrent visitors (default 30) against `python app.py`; recorded in the "
                             "--json file's class section (default docs/bench.json)")
     bench.add_argument("--searches", type=int, default=5, help="searches per visitor for --class")
     bench.add_argument("--concurrency", type=int, default=None,
                        help="Gradio's default_concurrency_limit for --class (default: the app's)")
-    bench.add_argument("--queue-size", type=int, default=None, help="Gradio's queue max_size for --class (default: the app's)")
+    bench.add_argument("--queue-size", type=int, default=None,
+                       help="Gradio's queue max_size for --class (default: the app's)")
     bench.set_defaults(func=cmd_bench)
 
     results = sub.add_parser("results", help="regenerate docs/RESULTS.md from measured runs")

@@ -32,7 +32,6 @@ from e2rank_demo.prompts import DEFAULT_TASK
 from e2rank_demo.records import Passage
 from e2rank_demo.samples import available_samples, load_sample, open_session
 
-
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 UPLOAD = "upload"

@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.corpus import BeirDataset
@@ -55,7 +55,7 @@ class EvalReport:
     split: str
     model: str
     first_stage: str
-    settings: dict[str, object]
+    settings: dict[str, Any]  # values of several types, each field's as in SearchSettings
     metrics: dict[str, dict[str, float]]
     per_query: dict[str, dict[str, dict[str, float]]]
     runs: dict[str, dict[str, list[tuple[str, float]]]]
@@ -79,7 +79,7 @@ class EvalReport:
             "n_queries": self.n_queries,
             "binary_rel": self.binary_rel,  # mrr@10 and recall@100 count grades >= this; ndcg@10 is graded
             "settings": self.settings,
-            **{system: values for system, values in self.metrics.items()},
+            **self.metrics,
             "mean_timings_s": self.mean_timings,
             "doc_encoding": dataclasses.asdict(self.encode),
         }

@@ -137,7 +137,8 @@ def estimate_embedding(
     missing = sorted({h: i for i, h in enumerate(hashes) if h not in cached}.values(), key=lambda i: len(texts[i]))
     if not missing:
         return 0, 0.0
-    picks = sorted({missing[round(j * (len(missing) - 1) / max(probe - 1, 1))] for j in range(min(probe, len(missing)))})
+    spread = (len(missing) - 1) / max(probe - 1, 1)
+    picks = sorted({missing[round(j * spread)] for j in range(min(probe, len(missing)))})
     start = time.perf_counter()
     vectors = embedder.embed_documents([texts[i] for i in picks], batch_size=len(picks))
     seconds = time.perf_counter() - start
@@ -159,13 +160,16 @@ class VectorIndex:
         import faiss
 
         dim = vectors.shape[1]
+        index: faiss.Index
         if kind == "flat":
-            self._index = faiss.IndexFlatIP(dim)
+            index = faiss.IndexFlatIP(dim)
         elif kind == "hnsw":
-            self._index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-            self._index.hnsw.efSearch = 128
+            hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efSearch = 128
+            index = hnsw
         else:
             raise ValueError(f"unknown index kind {kind!r}; use 'flat' or 'hnsw'")
+        self._index = index
         self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self.kind = kind
 

@@ -292,7 +292,7 @@ def extrapolate(points: Sequence[tuple[int, float]], n: int) -> float:
         >>> round(extrapolate([(8, 0.9), (16, 1.7)], 100), 2)
         10.1
     """
-    ns, secs = zip(*sorted(points))
+    ns, secs = zip(*sorted(points), strict=True)
     if len(ns) > 1:
         slope, intercept = np.polyfit(ns, secs, 1)
         if slope > 0:
@@ -360,6 +360,7 @@ def measure_latency(
         if cancel is not None and cancel.is_set():
             raise MeasurementCancelled("measurement cancelled")
 
+    cands: Candidates | None
     if warmup:
         qv, cands, _ = _first_stage(session, query, settings)
         _time_system("e2rank", session, query, qv, cands, e2rank, rocchio)

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ir_measures import Measure
+
     from e2rank_demo.records import Ranking
 
 Qrels = Mapping[str, Mapping[str, int]]
@@ -44,12 +46,13 @@ def binary_label(binary_rel: int) -> str:
     return f"rel ≥ {binary_rel}" if binary_rel != 1 else ""
 
 
-def _measures(recall_at: int, binary_rel: int = 1) -> dict[str, object]:
+def _measures(recall_at: int, binary_rel: int = 1) -> dict[str, Measure]:
     from ir_measures import RR, R, nDCG  # imported on use: collections read their level without it
 
     if binary_rel == 1:
         return {"ndcg@10": nDCG @ 10, "mrr@10": RR @ 10, f"recall@{recall_at}": R @ recall_at}
-    return {"ndcg@10": nDCG @ 10, "mrr@10": RR(rel=binary_rel) @ 10, f"recall@{recall_at}": R(rel=binary_rel) @ recall_at}
+    return {"ndcg@10": nDCG @ 10, "mrr@10": RR(rel=binary_rel) @ 10,
+            f"recall@{recall_at}": R(rel=binary_rel) @ recall_at}
 
 
 def evaluate_run(qrels: Qrels, run: Run, recall_at: int = 100, binary_rel: int = 1) -> dict[str, float]:
@@ -62,7 +65,7 @@ def evaluate_run(qrels: Qrels, run: Run, recall_at: int = 100, binary_rel: int =
     judged = {q: dict(d) for q, d in qrels.items() if q in run}
     scored = {q: {d: float(s) for d, s in docs.items()} for q, docs in run.items() if q in judged}
     if not scored:
-        return {name: 0.0 for name in names}
+        return dict.fromkeys(names, 0.0)
     import ir_measures
 
     agg = ir_measures.calc_aggregate(list(names.values()), judged, scored)
@@ -75,7 +78,7 @@ def per_query(qrels: Qrels, run: Run, recall_at: int = 100, binary_rel: int = 1)
     lookup = {str(m): name for name, m in names.items()}
     judged = {q: dict(d) for q, d in qrels.items() if q in run}
     scored = {q: {d: float(s) for d, s in docs.items()} for q, docs in run.items() if q in judged}
-    out: dict[str, dict[str, float]] = {q: {name: 0.0 for name in names} for q in scored}
+    out: dict[str, dict[str, float]] = {q: dict.fromkeys(names, 0.0) for q in scored}
     import ir_measures
 
     for metric in ir_measures.iter_calc(list(names.values()), judged, scored):

@@ -141,9 +141,10 @@ def theme_meta(spec: Mapping[str, Any]) -> dict[str, Any]:
         themes[name] = {"template": {"layout": full["layout"],
                                      "data": {k: v for k, v in full["data"].items() if k in kinds}},
                         "ink": ink}
-    ink = {f"{part}.color": [i for i, t in enumerate(traces) if (t.get(part) or {}).get("color") == INK]
+    ink_paths = {f"{part}.color": [i for i, t in enumerate(traces) if (t.get(part) or {}).get("color") == INK]
            for part in ("marker", "line")}
-    return {"e2rThemes": themes, "e2rInk": {path: found for path, found in ink.items() if found}, "e2rTheme": "light"}
+    inked = {path: found for path, found in ink_paths.items() if found}
+    return {"e2rThemes": themes, "e2rInk": inked, "e2rTheme": "light"}
 
 
 def png_config(filename: str) -> dict[str, Any]:
@@ -545,11 +546,11 @@ def embedding_map(
         menus.append(_view_buttons(view))
 
     x_label, y_label = projection.axis_labels
-    title = _title(f"Embedding map for “{query_text}”", escape(projection.method_note),
+    heading = _title(f"Embedding map for “{query_text}”", escape(projection.method_note),
                    escape(projection.subsample_note or ""), escape(projection.notice or ""), *notes,
                    height=MAP_HEIGHT)
     fig.update_layout(
-        title=title,
+        title=heading,
         xaxis={"title": {"text": x_label}, **({"range": view.x} if view is not None else {})},
         yaxis={"title": {"text": y_label}, **({"range": view.y} if view is not None else {})},
         # Under the plot, across it: a legend beside the plot took ~40 % of the panel's width. Anchored
@@ -558,7 +559,7 @@ def embedding_map(
                 "y": 0.0, "yanchor": "bottom", "entrywidth": 0.33, "entrywidthmode": "fraction",
                 "itemsizing": "constant"},
         showlegend=True, height=MAP_HEIGHT, template="plotly_white", annotations=annotations, updatemenus=menus,
-        margin={"t": _top(title), "l": 60, "r": 20, "b": 10},
+        margin={"t": _top(heading), "l": 60, "r": 20, "b": 10},
     )
     return Figure(fig, map_caption(fig, "UMAP" if projection.method == "umap" else "PCA"),
                   png_config("e2rank-embedding-map"))
@@ -622,7 +623,7 @@ def _add_query_animation(fig: go.Figure, start: np.ndarray, end: np.ndarray, ste
     fig.frames = [go.Frame(name=name, traces=[index],
                            data=[go.Scatter(x=[start[0] + t * (end[0] - start[0])],
                                             y=[start[1] + t * (end[1] - start[1])])])
-                  for name, t in zip(names, fractions)]
+                  for name, t in zip(names, fractions, strict=True)]
     still = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}
     fig.update_layout(
         # Under the x-axis title, on the buttons' row, then the slider on its own line (nothing overlaps).
@@ -690,18 +691,18 @@ def rank_shift(
                        f"({r0 - r1:+d})"] * 2, hoverinfo="text",
         ))
         legend_seen.add(group)
-    ticks = list(range(1, top + 1, 2 if top > 10 else 1)) + [floor]
+    ticks = [*list(range(1, top + 1, 2 if top > 10 else 1)), floor]
     height = max(420, 26 * len(shown) + 160)
-    title = _title(f"Rank shift: first stage → {name}", f"documents in the top {top} of either list; "
+    heading = _title(f"Rank shift: first stage → {name}", f"documents in the top {top} of either list; "
                    f"query “{escape(result.query, 80)}”", height=height)
     fig.update_layout(
-        title=title,
+        title=heading,
         xaxis={"title": {"text": "Ranking"}, "tickvals": [0, 1], "ticktext": ["First stage", name],
                "range": [-0.9, 1.9], "zeroline": False, "showgrid": False},
         yaxis={"title": {"text": "Rank (1 = best)"}, "autorange": "reversed", "tickvals": ticks,
                "ticktext": [str(t) for t in ticks[:-1]] + [f"> {top}"]},
         legend_title_text="Colour", showlegend=True, height=height,
-        template="plotly_white", margin={"t": _top(title)},
+        template="plotly_white", margin={"t": _top(heading)},
     )
     colour = "relevance" if relevance else "direction of the move"
     caption = (f"Each line joins a document's first-stage rank (left) to its {name} rank (right), coloured by "
@@ -741,7 +742,7 @@ def influence_chart(influence: Influence, session: SearchSession) -> Figure:
             title = session.passage(item.doc_id).title or item.doc_id
             lines = [f"<b>[{item.position}] {escape(title, 100)}</b>",
                      f"pseudo-query moves by cosine distance {item.distance:.5f} without it"]
-            if item.ndcg_delta is not None:
+            if item.ndcg_delta is not None and influence.ndcg is not None:  # deltas exist only with an nDCG
                 lines.append(f"nDCG@10 without it: {influence.ndcg + item.ndcg_delta:.4f} "
                              f"({item.ndcg_delta:+.4f})")
             lines += [f"relevant {escape(pid, 40)}: rank {change:+d} without it"
@@ -757,15 +758,15 @@ def influence_chart(influence: Influence, session: SearchSession) -> Figure:
     note = (f"nDCG@10 with the full prompt {influence.ndcg:.4f}; colour: what removing it does to nDCG@10"
             if influence.ndcg is not None else "no judgments for this query: nDCG@10 not measured")
     height = max(360, 24 * len(items) + 170)
-    title = _title(f"Which prompt documents pull the pseudo-query (“{escape(influence.query, 60)}”)",
+    heading = _title(f"Which prompt documents pull the pseudo-query (“{escape(influence.query, 60)}”)",
                    f"{len(items)} leave-one-out prompts embedded in {influence.seconds:.2f} s; {note}", height=height)
     fig.update_layout(
-        title=title,
+        title=heading,
         xaxis_title="Cosine distance the pseudo-query moves without this document",
         yaxis={"title": {"text": "Prompt document ([position] title)"}, "categoryorder": "array",
                "categoryarray": order},
         legend_title_text="Removing it", showlegend=influence.ndcg is not None, template="plotly_white",
-        height=height, margin={"t": _top(title)},
+        height=height, margin={"t": _top(heading)},
     )
     colour = ("; green: without it nDCG@10 drops, so it helped; red: it hurt" if influence.ndcg is not None
               else "")
@@ -825,7 +826,7 @@ def latency_bars(report: LatencyReport) -> Figure:
         ), row=1, col=1)
     # Totals at the bar ends: the cheap systems' bars are too short to read otherwise.
     longest = max((s.total for s in systems), default=0.0) or 1.0
-    for label, system in zip(labels, systems):
+    for label, system in zip(labels, systems, strict=True):
         fig.add_annotation(x=system.total, y=label, xref="x", yref="y", text=f"{system.total:.3f} s",
                            showarrow=False, xanchor="left", xshift=4, font={"size": 11})
     fig.update_xaxes(range=[0, longest * 1.18], row=1, col=1)
@@ -863,7 +864,7 @@ def scaling_chart(result: ScalingResult) -> Figure:
         series = result.series(system)
         if not series:
             continue
-        ns, seconds = zip(*series)
+        ns, seconds = zip(*series, strict=True)
         fig.add_trace(go.Scatter(
             x=list(ns), y=list(seconds), mode="lines+markers", name=SYSTEM_LABELS[system],
             line={"color": SYSTEM_COLORS[system], "width": 2}, marker={"size": 8},
@@ -902,7 +903,7 @@ def reported_latency_table() -> Figure:
     rows = reported_latency_rows()
     fig = go.Figure(go.Table(
         header={"values": [f"<b>{h}</b>" for h in REPORTED_HEADERS], "align": "left", "fill_color": "#eeeeee"},
-        cells={"values": [list(col) for col in zip(*rows)], "align": "left"},
+        cells={"values": [list(col) for col in zip(*rows, strict=True)], "align": "left"},
     ))
     title = _title("Reported in the paper (A100) — not measured here",
                    "E2Rank, Liu et al. 2025: reranking BM25 top-100 on TREC-COVID, one A100 80G, vLLM, "

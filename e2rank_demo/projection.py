@@ -395,7 +395,7 @@ class MapProjector:
         path = self.map_path(key)
         try:
             with path.open("rb") as fh:
-                fitted = pickle.load(fh)  # noqa: S301 - the app's own cache folder
+                fitted = pickle.load(fh)  # pickle is safe here: only the app's own cache folder
             if not (isinstance(fitted, FittedMap) and fitted.version == _FORMAT_VERSION
                     and fitted.n_corpus == n_corpus and np.array_equal(fitted.rows, rows)
                     and fitted.embedding.shape == (len(rows), 2)):
@@ -599,7 +599,7 @@ _default_lock = threading.Lock()
 
 def default_projector() -> MapProjector:
     """The process-wide projector every browser session shares."""
-    global _default
+    global _default  # noqa: PLW0603 - a lazily built singleton; tests swap in a fresh one
     with _default_lock:
         if _default is None:
             _default = MapProjector()

@@ -141,9 +141,9 @@ def leave_one_out(
     ndcg: float | None = None
     deltas: list[float | None] = [None] * len(built)
     if judged:
-        run = {str(i): dict(zip(candidate_ids, map(float, row))) for i, row in enumerate(scores)}
-        run["full"] = dict(zip(candidate_ids, map(float, full_scores)))
-        values = per_query({qid: judged for qid in run}, run)
+        run = {str(i): dict(zip(candidate_ids, map(float, row), strict=False)) for i, row in enumerate(scores)}
+        run["full"] = dict(zip(candidate_ids, map(float, full_scores), strict=False))
+        values = per_query(dict.fromkeys(run, judged), run)
         ndcg = values["full"]["ndcg@10"]
         deltas = [values[str(i)]["ndcg@10"] - ndcg for i in range(len(built))]
     base = _ranks(candidate_ids, full_scores)
@@ -292,8 +292,8 @@ def compare_pooling(
     ndcg = None
     judged = {pid: int(g) for pid, g in (relevance or {}).items()}
     if judged:
-        run = {str(i): dict(zip(ids, map(float, s))) for i, s in enumerate(scores)}
-        values = per_query({qid: judged for qid in run}, run)
+        run = {str(i): dict(zip(ids, map(float, s), strict=False)) for i, s in enumerate(scores)}
+        values = per_query(dict.fromkeys(run, judged), run)
         ndcg = (values["0"]["ndcg@10"], values["1"]["ndcg@10"])
     return PoolingComparison(
         query=query,

@@ -130,7 +130,7 @@ class Ranking:
 
     def top(self, k: int) -> list[tuple[str, float]]:
         """The first ``k`` (id, score) pairs."""
-        return [(pid, float(s)) for pid, s in zip(self.ids[:k], self.scores[:k])]
+        return [(pid, float(s)) for pid, s in zip(self.ids[:k], self.scores[:k], strict=False)]
 
     def deltas_against(self, base: Ranking) -> dict[str, int]:
         """Rank change of each id vs ``base`` (positive = moved up)."""

@@ -86,7 +86,8 @@ table.t td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .col { background: #fff; border: 1px solid #e2e8f0; border-radius: 10px; padding: 12px 14px; }
 .col .sub { color: #475569; margin: 0 0 6px; font-size: 0.92rem; }
 .col ol { list-style: none; padding: 0; margin: 0; }
-.hit { display: grid; grid-template-columns: 2.2em 1fr; gap: 4px; padding: 7px 0 7px 8px; border-top: 1px solid #f1f5f9; }
+.hit { display: grid; grid-template-columns: 2.2em 1fr; gap: 4px; padding: 7px 0 7px 8px;
+       border-top: 1px solid #f1f5f9; }
 .hit.rel { box-shadow: inset 4px 0 0 #16a34a; }
 .rank { font-weight: 700; color: #4f46e5; font-size: 1.05rem; }
 .title { font-weight: 600; } .snip { color: #334155; font-size: 0.93rem; }
@@ -234,9 +235,8 @@ def settings_rows(result: QueryResult, embedder: Embedder | None = None) -> list
                 settings[key] = f"{settings[key]} (the model's default{'' if same else f': {default}'})"
     rows = []
     for key, value in settings.items():
-        if isinstance(value, (list, tuple)):
-            value = ", ".join(map(str, value))
-        rows.append((SETTING_TITLES.get(key, key), str(value)))
+        shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        rows.append((SETTING_TITLES.get(key, key), str(shown)))
     return rows
 
 
@@ -259,11 +259,12 @@ def prompt_html(session: SearchSession, result: QueryResult) -> str:
     if prompt is None:
         return '<p class="hint">E2Rank did not run in this search, so there is no listwise prompt.</p>'
     ids = result.prompt_ids or result.first_stage.ids[: len(prompt.doc_tokens_kept)]
-    cut = sum(1 for kept, full in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full) if kept < full)
+    cut = sum(1 for kept, full in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full, strict=True) if kept < full)
     edited = ("<p><b>Edited prompt</b> (Prompt lab): the documents below were chosen by hand, in this order, "
               "instead of the first-stage top-k: " + esc(", ".join(ids)) + ".</p>") if result.prompt_edited else ""
     rows = [(f"[{i}]", session.passage(pid).title or pid, kept, full, "cut to fit" if kept < full else "")
-            for i, (pid, kept, full) in enumerate(zip(ids, prompt.doc_tokens_kept, prompt.doc_tokens_full), 1)]
+            for i, (pid, kept, full) in enumerate(zip(ids, prompt.doc_tokens_kept, prompt.doc_tokens_full,
+                                                      strict=False), 1)]
     return (f"{edited}<p><b>{prompt.n_tokens}</b> tokens of a {prompt.max_tokens}-token window; "
             f"{len(prompt.doc_tokens_kept)} documents, {cut} of them cut to fit. Embedding this one prompt is "
             "the only extra model call reranking needs.</p>"
@@ -274,7 +275,7 @@ def prompt_html(session: SearchSession, result: QueryResult) -> str:
 def _figure_html(figure: Figure, div_id: str, *, first: bool) -> str:
     import plotly.io as pio
 
-    plot = pio.to_html(figure.fig, full_html=False, include_plotlyjs=True if first else False,
+    plot = pio.to_html(figure.fig, full_html=False, include_plotlyjs=first,
                        config=figure.config, div_id=div_id, auto_play=False)
     name = str(figure.config.get("toImageButtonOptions", {}).get("filename", div_id))
     tools = (f'<div class="fig-tools"><span class="hint">Save: camera icon in the toolbar (PNG) or </span>'
@@ -331,7 +332,7 @@ def build_report_html(
     """
     from e2rank_demo import plots
 
-    created = created or _dt.datetime.now(_dt.timezone.utc)
+    created = created or _dt.datetime.now(_dt.UTC)
     embedder = session.embedder
     relevance = dict(relevance or {})
     systems = ["first_stage", *[s for s in RERANKERS if s in result.reranked]]
@@ -411,7 +412,7 @@ def report_filename(result: QueryResult, created: _dt.datetime | None = None) ->
         ...                 _dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=_dt.timezone.utc))
         'e2rank-report-why-does-b-bread-b-rise-20250102-030405.html'
     """
-    created = created or _dt.datetime.now(_dt.timezone.utc)
+    created = created or _dt.datetime.now(_dt.UTC)
     slug = "-".join(re.findall(r"[a-z0-9]+", result.query.lower()))[:48].strip("-") or "query"
     return f"e2rank-report-{slug}-{created.strftime('%Y%m%d-%H%M%S')}.html"
 

@@ -67,10 +67,12 @@ class Reranker(Protocol):
         ...
 
 
-def rank_by(system: str, candidates: Candidates, scores: np.ndarray, **extra: object) -> Ranking:
+def rank_by(system: str, candidates: Candidates, scores: np.ndarray, *,
+            vectors: dict[str, np.ndarray] | None = None, prompt: ListwisePrompt | None = None) -> Ranking:
     """Sorts candidates by descending score; ties keep the first-stage order."""
     order = np.argsort(-scores, kind="stable")
-    return Ranking(system, [candidates.ids[i] for i in order], scores[order].astype(np.float32), **extra)
+    return Ranking(system, [candidates.ids[i] for i in order], scores[order].astype(np.float32),
+                   vectors={} if vectors is None else vectors, prompt=prompt)
 
 
 def rocchio_vector(query_vector: np.ndarray, feedback: np.ndarray, alpha: float = 1.0,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from e2rank_demo.bench import CLASS_KEY, REPO, format_table, measurements
 from e2rank_demo.models import MAX_PROMPT_TOKENS
+from e2rank_demo.records import FirstStageName
 
 DEFAULT_BENCH_JSON = REPO / "docs" / "bench.json"
 """The committed full benchmark run, read when ``--bench-json`` is not given."""
@@ -26,7 +27,7 @@ DEFAULT_BENCH_JSON = REPO / "docs" / "bench.json"
 DATA = REPO.parent / "shared" / "data"
 
 # (collection folder, first stage, label) evaluated for each model.
-RUNS = [
+RUNS: list[tuple[str, FirstStageName, str]] = [
     ("trec-dl-2019", "run", "TREC DL 2019, reranking the official BM25 top-100 (43 queries)"),
     ("scifact", "bm25", "SciFact test, reranking BM25 top-100 (300 queries)"),
     ("scifact", "dense", "SciFact test, reranking the model's own dense top-100 (300 queries)"),
@@ -75,11 +76,12 @@ def evaluate_all(models: Sequence[str]) -> list[tuple[str, str, str, dict[str, d
         loaded = load_embedder(model)
         if loaded.fell_back:
             continue
-        for folder, first_stage, label in RUNS:
+        for folder, first_stage, run_label in RUNS:
             dataset = load_beir(DATA / folder)
             settings = SearchSettings(task="scifact" if folder == "scifact" else "web")
-            report = evaluate(dataset, loaded.embedder, first_stage, settings, cache=cache)  # type: ignore[arg-type]
-            label += f"; k = {report.settings['prompt_docs']}, {report.settings['prompt_pooling']} prompt pooling"
+            report = evaluate(dataset, loaded.embedder, first_stage, settings, cache=cache)
+            label = (f"{run_label}; k = {report.settings['prompt_docs']}, "
+                     f"{report.settings['prompt_pooling']} prompt pooling")
             if report.binary_rel != 1:  # TREC DL: the binary measures count grade >= 2 only
                 label += f"; MRR@10 and R@100 at rel ≥ {report.binary_rel}"
             out.append((model, folder, label, report.metrics))
@@ -199,6 +201,6 @@ def main(bench_json: str | None, out: str, models: Sequence[str], evals_json: st
         if evals_json:
             Path(evals_json).write_text(json.dumps(evals, indent=1), encoding="utf-8")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(render(evals, bench), encoding="utf-8")  # type: ignore[arg-type]
+    Path(out).write_text(render(evals, bench), encoding="utf-8")
     print(f"wrote {out}")
     return 0

@@ -262,8 +262,8 @@ def save_embeddings(sample: Sample, embedder: Embedder, progress: ProgressFn | N
     npy, sidecar = embeddings_paths(sample.info, embedder.name)
     np.save(npy, vectors.astype(np.float32), allow_pickle=False)
     sidecar.write_text(
-        json.dumps({"model_identity": embedder.document_identity, "n": len(texts), "corpus_sha256": corpus_sha256(texts)},
-                   indent=2) + "\n",
+        json.dumps({"model_identity": embedder.document_identity, "n": len(texts),
+                    "corpus_sha256": corpus_sha256(texts)}, indent=2) + "\n",
         encoding="utf-8",
     )
     return npy

@@ -41,7 +41,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -156,9 +156,9 @@ class TrainConfig:
     @classmethod
     def quick_settings(cls, **overrides: object) -> TrainConfig:
         """Settings that train a tiny model in seconds (smoke tests, ``--quick``)."""
-        base: dict[str, object] = dict(steps=12, batch_size=2, negatives=2, mine_depth=4, prompt_docs=3,
-                                       lr=5e-3, warmup=0, lora_rank=4, lora_alpha=8,
-                                       val_queries=1, quick=True)
+        base: dict[str, object] = {"steps": 12, "batch_size": 2, "negatives": 2, "mine_depth": 4, "prompt_docs": 3,
+                                   "lr": 5e-3, "warmup": 0, "lora_rank": 4, "lora_alpha": 8,
+                                   "val_queries": 1, "quick": True}
         base.update(overrides)
         return cls(**base)  # type: ignore[arg-type]
 
@@ -254,7 +254,7 @@ def mine_examples(
     depth = max(cfg.mine_depth + 10, cfg.prompt_docs)
     bm25 = BM25Retriever([_doc_text(d) for d in dataset.corpus])
     examples = []
-    for qid, text, qvec in zip(qids, texts, query_vectors):
+    for qid, text, qvec in zip(qids, texts, query_vectors, strict=False):
         judged = {row_of[d] for d in qrels[qid] if d in row_of}
         positives = {row_of[d] for d, grade in qrels[qid].items() if grade > 0 and d in row_of}
         dense_scores = doc_vectors @ qvec
@@ -295,7 +295,7 @@ def _teacher_scores(
     rows BM25 does not return rank last.
     """
     if teacher == "dense":
-        return {s: dense_scores for s in targets}
+        return dict.fromkeys(targets, dense_scores)
     if teacher == "rocchio":
         return {s: doc_vectors @ t for s, t in targets.items()}
     n = len(dense_scores)
@@ -306,7 +306,7 @@ def _teacher_scores(
         return fused
 
     fused = reciprocal(bm25_rows) + reciprocal(np.argsort(-dense_scores, kind="stable"))
-    return {s: fused for s in targets}
+    return dict.fromkeys(targets, fused)
 
 
 def _doc_text(document: object) -> str:
@@ -370,8 +370,9 @@ def ranknet(prompts: torch.Tensor, docs: torch.Tensor, scale: float) -> torch.Te
 # --------------------------------------------------------------------------- model
 def attach_lora(base: Embedder, cfg: TrainConfig) -> Embedder:
     """A trainable LoRA adapter on every linear layer of the base model's blocks."""
-    from e2rank_demo.models import with_adapter
     import peft  # its start-up warning is filtered in e2rank_demo/__init__.py
+
+    from e2rank_demo.models import with_adapter
 
     targets = (["query", "key", "value", "dense"] if base.kind == "encoder"
                else ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
@@ -446,10 +447,10 @@ def validate(
     settings = SearchSettings(task=cfg.task, prompt_docs=cfg.prompt_docs, prompt_order=cfg.prompt_order,
                               prompt_pooling=embedder.prompt_pooling,
                               rerankers=("dense", "rocchio", "e2rank"))
-    common = dict(split="train", limit_queries=cfg.val_queries, seed=cfg.seed, session=session)
-    bm25 = evaluate(dataset, embedder, "bm25", settings, **common)  # type: ignore[arg-type]
+    common: dict[str, Any] = {"split": "train", "limit_queries": cfg.val_queries, "seed": cfg.seed, "session": session}
+    bm25 = evaluate(dataset, embedder, "bm25", settings, **common)
     dense = evaluate(dataset, embedder, "dense", settings.replace(rerankers=("rocchio", "e2rank")),
-                     **common)  # type: ignore[arg-type]
+                     **common)
     return {
         "bm25": bm25.metrics["first_stage"]["ndcg@10"],
         "bm25>dense": bm25.metrics["dense"]["ndcg@10"],

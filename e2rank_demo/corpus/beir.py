@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import json
@@ -16,7 +17,6 @@ from typing import Any
 from e2rank_demo.corpus.limits import MIB, _human_size, _limit
 from e2rank_demo.metrics import binary_relevance_level
 from e2rank_demo.records import Document
-
 
 # Zip members declare their sizes and zipfile enforces them, so this bounds memory.
 _BEIR_MAX_BYTES = 4 * 1024 * MIB
@@ -146,7 +146,7 @@ def _open_beir(path: Path) -> _Members:
         name = roots.pop()
         prefix = name + "/"
     files = {
-        rel[len(prefix) :]: (lambda info=info: zf.read(info))
+        rel[len(prefix) :]: functools.partial(zf.read, info)
         for rel, info in names.items()
         if rel.startswith(prefix)
     }
@@ -196,8 +196,8 @@ def load_beir(path: str | os.PathLike[str]) -> BeirDataset:
     """Loads a BEIR folder (or a .zip of one) for evaluation.
 
     Expects ``corpus.jsonl[.gz]``, ``queries.jsonl[.gz]``, ``qrels/<split>.tsv``
-    (``query-id corpus-id score``; a flat ``qrels.tsv`` is read as the test split) and optionally ``runs/<name>.trec`` (TREC run
-    format). A zip is read in memory and may hold the files at its top level or inside
+    (``query-id corpus-id score``; a flat ``qrels.tsv`` is read as the test split) and optionally
+    ``runs/<name>.trec`` (TREC run format). A zip is read in memory and may hold the files at its top level or inside
     one folder.
 
     Args:
@@ -237,7 +237,8 @@ def _read_beir(members: _Members) -> BeirDataset:
         if doc_id in seen:
             raise ValueError(f"{members.name}/{corpus_rel} line {n}: duplicate document id '{doc_id}'")
         seen.add(doc_id)
-        title = obj.get("title") if isinstance(obj.get("title"), str) else ""
+        raw_title = obj.get("title")
+        title = raw_title if isinstance(raw_title, str) else ""
         corpus.append(Document(id=doc_id, title=title, text=str(obj.get("text") or ""), source=source))
 
     queries: dict[str, str] = {}

@@ -23,7 +23,6 @@ from e2rank_demo.corpus.limits import KIB, Limits, _human_size, _limit
 from e2rank_demo.corpus.markup import markdown_text
 from e2rank_demo.corpus.titles import first_line_title, largest_font_heading, metadata_title
 
-
 TEXT_KEYS = ("text", "body", "content", "passage", "abstract", "document", "doc", "sentence")
 ID_KEYS = ("_id", "id", "doc_id", "docid")
 TITLE_KEY = "title"
@@ -443,7 +442,7 @@ def _parse_pdf(data: bytes, f: _File) -> list[_Raw]:
     except (FileNotDecryptedError, DependencyError):
         f.fail("encrypted PDF, cannot read")
         return []
-    except Exception as exc:  # pypdf raises many types on malformed input
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many types on malformed input
         f.fail(f"malformed PDF, cannot read ({type(exc).__name__})")
         return []
     texts: list[str] = []
@@ -456,7 +455,7 @@ def _parse_pdf(data: bytes, f: _File) -> list[_Raw]:
             break
         try:
             page_text = page.extract_text(visitor_text=None if runs else _text_runs(runs)) or ""
-        except Exception:  # one broken page should not lose the others
+        except Exception:  # noqa: BLE001 - one broken page should not lose the others
             failed += 1
             continue
         if not page_text.strip():
@@ -478,7 +477,7 @@ def _metadata_title(reader: Any, stem: str) -> str:
     try:
         info = reader.metadata
         return metadata_title(info.get("/Title") if info else None, stem=stem)
-    except Exception:  # pypdf raises many types on malformed input; the pages were readable
+    except Exception:  # noqa: BLE001 - pypdf raises many types on malformed input; the pages were readable
         return ""
 
 
@@ -522,7 +521,7 @@ def _parse_docx(data: bytes, f: _File) -> list[_Raw]:
                 style = (block.style.name if block.style is not None else "") or ""
                 if not heading and block.text.strip() and style.startswith(("Title", "Heading")):
                     heading = block.text
-    except Exception as exc:  # python-docx/lxml raise many types on malformed input
+    except Exception as exc:  # noqa: BLE001 - python-docx/lxml raise many types on malformed input
         f.fail(f"malformed .docx, cannot read ({type(exc).__name__})")
         return []
     text = f.clean("\n".join(blocks))
@@ -535,8 +534,8 @@ def _parse_docx(data: bytes, f: _File) -> list[_Raw]:
 _Parser = Callable[[bytes, _File], list[_Raw]]
 
 _PARSERS: dict[str, _Parser] = {
-    **{s: _parse_text for s in _TEXT_SUFFIXES},
-    **{s: _parse_markdown for s in _MARKDOWN_SUFFIXES},
+    **dict.fromkeys(_TEXT_SUFFIXES, _parse_text),
+    **dict.fromkeys(_MARKDOWN_SUFFIXES, _parse_markdown),
     ".csv": lambda data, f: _parse_csv(data, f, sniff=True),
     ".tsv": lambda data, f: _parse_csv(data, f, sniff=False),
     ".json": _parse_json,

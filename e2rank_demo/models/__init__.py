@@ -41,22 +41,22 @@ from e2rank_demo.models.decoder import (
 )
 from e2rank_demo.models.embedder import (
     Embedder,
+    ProgressFn,
+    PromptTooLongError,
     equal_budget,
     fingerprint_model_dir,
     last_token_pool,
     masked_mean,
-    ProgressFn,
-    PromptTooLongError,
 )
 from e2rank_demo.models.encoder import (
     EncoderEmbedder,
 )
 from e2rank_demo.models.loading import (
     DEFAULT_LOAD_TIMEOUT_S,
+    LoadedModel,
     build_adapted_embedder,
     build_embedder,
     load_embedder,
-    LoadedModel,
     pick_device,
 )
 from e2rank_demo.models.presets import (
@@ -64,28 +64,28 @@ from e2rank_demo.models.presets import (
     OFFLINE_DEFAULT,
     OFFLINE_RECOMMENDED,
     PRESETS,
+    Preset,
     default_model_name,
     detect_kind,
     gpu_present,
-    Preset,
     resolve_source,
 )
 
 __all__ = [
     "ADAPTER_ROOT",
     "ADAPTER_SPEC_FILE",
-    "AdaptedDecoderEmbedder",
-    "AdaptedEncoderEmbedder",
-    "AdapterSpec",
     "DEFAULT_LOAD_TIMEOUT_S",
-    "DecoderEmbedder",
-    "Embedder",
-    "EncoderEmbedder",
-    "LoadedModel",
     "MAX_PROMPT_TOKENS",
     "OFFLINE_DEFAULT",
     "OFFLINE_RECOMMENDED",
     "PRESETS",
+    "AdaptedDecoderEmbedder",
+    "AdaptedEncoderEmbedder",
+    "AdapterSpec",
+    "DecoderEmbedder",
+    "Embedder",
+    "EncoderEmbedder",
+    "LoadedModel",
     "Preset",
     "ProgressFn",
     "PromptTooLongError",

@@ -18,7 +18,6 @@ from e2rank_demo.models.embedder import Embedder, ProgressFn
 from e2rank_demo.models.encoder import EncoderEmbedder
 from e2rank_demo.records import PromptPooling
 
-
 ADAPTER_SPEC_FILE = "e2rank_adapter.json"
 _WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

@@ -65,7 +65,7 @@ class DecoderEmbedder(Embedder):
         # Truncate first and append EOS after, so a long document still ends in EOS.
         ids = self.tokenizer(list(texts), add_special_tokens=False, truncation=True,
                              max_length=max_length - 1)["input_ids"]
-        return {"input_ids": [seq + [self.eos_id] for seq in ids]}
+        return {"input_ids": [[*seq, self.eos_id] for seq in ids]}
 
     def wrap_prompt(self, body: str) -> str:
         return self.tokenizer.apply_chat_template(

@@ -211,7 +211,8 @@ class Embedder(ABC):
                 known = self._fitted_prompts.get(prompt.text)
             encodings.append(known if known is not None else self._prompt_encoding(prompt.text))
         return self._pad({"input_ids": [ids for ids, _ in encodings],
-                          "query_mask": [query_mask(offsets, p.query_span) for (_, offsets), p in zip(encodings, built)]})
+                          "query_mask": [query_mask(offsets, p.query_span)
+                                         for (_, offsets), p in zip(encodings, built, strict=True)]})
 
     @abstractmethod
     def _prompt_encoding(self, text: str) -> _Encoding:
@@ -315,7 +316,7 @@ class Embedder(ABC):
         for _ in range(8):
             kept = equal_budget(full, available)
             cut = [self.tokenizer.decode(ids[:n]) if n < len(ids) else documents[i]
-                   for i, (ids, n) in enumerate(zip(doc_ids, kept))]
+                   for i, (ids, n) in enumerate(zip(doc_ids, kept, strict=True))]
             text = self.wrap_prompt(build_listwise_text(query, cut, header, order))
             over = fits(text)
             if over <= 0:
@@ -364,7 +365,7 @@ class Embedder(ABC):
                 ListwisePrompt(text=p.text, vector=vector, n_tokens=int(n), doc_tokens_kept=p.doc_tokens_kept,
                                doc_tokens_full=p.doc_tokens_full, max_tokens=self.max_tokens, pooling=pooling,
                                pooled_tokens=1 if pooling == "last" else int(m))
-                for p, vector, n, m in zip(chunk, vectors, lengths, pooled)
+                for p, vector, n, m in zip(chunk, vectors, lengths, pooled, strict=True)
             )
         return out
 

@@ -24,7 +24,6 @@ from e2rank_demo.models.presets import (
 )
 from e2rank_demo.records import PromptPooling
 
-
 logger = logging.getLogger(__name__)
 
 
@@ -190,7 +189,7 @@ def load_embedder(name: str | None = None, timeout: float | None = None) -> Load
     timeout = DEFAULT_LOAD_TIMEOUT_S if timeout is None else timeout
     try:
         return LoadedModel(_get_or_load(name, None if _is_local_preset(name) else timeout), name)
-    except Exception as exc:  # noqa: BLE001 - any load failure must degrade, not crash
+    except Exception as exc:  # any load failure must degrade, not crash
         if name == OFFLINE_DEFAULT:
             raise
         reason = _describe_load_error(exc, timeout)

@@ -105,7 +105,7 @@ def measure(store_name: str, n: int, folder: str) -> dict[str, object]:
     prompt = _queries()[::-1]  # stands in for the listwise prompt's embedding
     store.search(queries[0], TOP)  # warm-up: loads the index
     times, found = [], []
-    for q, p in zip(queries, prompt):
+    for q, p in zip(queries, prompt, strict=False):
         t0 = time.perf_counter()
         hits = store.search(q, TOP)
         order = np.argsort(-(hits.vectors @ p), kind="stable")  # E2Rank's rescoring of the 100
@@ -114,7 +114,7 @@ def measure(store_name: str, n: int, folder: str) -> dict[str, object]:
         found.append({int(i) for i in hits.ids})
     store.close()
     exact = _exact_top(n, queries)
-    recall = float(np.mean([len(f & e) / TOP for f, e in zip(found, exact)]))
+    recall = float(np.mean([len(f & e) / TOP for f, e in zip(found, exact, strict=False)]))
     return {"store": store_name, "n": n, "add_s": add_s, "build_s": build_s,
             "p50_ms": 1000 * float(np.percentile(times, 50)), "p95_ms": 1000 * float(np.percentile(times, 95)),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "recall@100": recall}
@@ -163,7 +163,7 @@ def run(sizes: list[int], json_path: str, timeout_s: float = 3600.0, stores: tup
                 code = f"import json; from e2rank_demo.stores.bench_scale import measure; " \
                        f"print(json.dumps(measure({store!r}, {n}, {folder!r})))"
                 try:
-                    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                                           timeout=timeout_s, preexec_fn=cap_memory)
                 except subprocess.TimeoutExpired:
                     skipped.append(f"{store} at {n:,}: over {timeout_s:.0f} s")
@@ -180,12 +180,13 @@ def run(sizes: list[int], json_path: str, timeout_s: float = 3600.0, stores: tup
             print(f"{row['store']:<12}{n:>10,}  build {row['build_s']:8.1f} s  p50 {row['p50_ms']:7.2f} ms  "
                   f"p95 {row['p95_ms']:7.2f} ms  RSS {row['peak_rss_mb']:7.0f} MB  recall@100 "
                   f"{row['recall@100']:.3f}", flush=True)
+    forward = prompt_forward_ms()
     data = {"meta": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
                      "dim": DIM, "queries": N_QUERIES, "top": TOP, "sizes": sorted({r["n"] for r in rows}),
                      "skipped": skipped},
-            "prompt_forward": prompt_forward_ms(), "rows": rows}
+            "prompt_forward": forward, "rows": rows}
     Path(json_path).write_text(json.dumps(data, indent=1), encoding="utf-8")
-    print(f"prompt forward pass (apart): {data['prompt_forward']['p50_ms']:.1f} ms; wrote {json_path}")
+    print(f"prompt forward pass (apart): {forward['p50_ms']:.1f} ms; wrote {json_path}")
     return 0
 
 
@@ -230,7 +231,7 @@ def markdown(data: dict) -> list[str]:
         lines += ["", str(meta["note"])]
     lines += _chart(rows, "p50_ms", "p50 ms per query", "ms", "{:.2f}")
     lines += _chart(rows, "build_s", "build seconds", "s", "{:.1f}")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _chart(rows: list[dict], key: str, what: str, unit: str, fmt: str) -> list[str]:
@@ -243,4 +244,4 @@ def _chart(rows: list[dict], key: str, what: str, unit: str, fmt: str) -> list[s
         by_n = {r["n"]: r[key] for r in rows if r["store"] == store}
         if all(n in by_n for n in sizes):
             lines += [f"    %% {store}", "    line [" + ", ".join(fmt.format(by_n[n]) for n in sizes) + "]"]
-    return lines + ["```"]
+    return [*lines, "```"]

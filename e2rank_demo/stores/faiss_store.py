@@ -30,10 +30,14 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from e2rank_demo.stores import IndexChoice, StoreHits, StoreInfo, check_vectors, first_new, index_choice
+
+if TYPE_CHECKING:
+    import faiss
 
 _FORMAT = "e2rank-faiss-store/1"
 _HNSW_M = 32
@@ -86,7 +90,7 @@ class FaissStore:
         if on_disk > self._n * row_bytes and not read_only:
             # Vectors of a batch that was never committed (the process died in between).
             os.truncate(self._vectors_path, self._n * row_bytes)
-        self._index = None
+        self._index: faiss.Index | None = None
         self._matrix: np.memmap | None = None
 
     # ----------------------------------------------------------------- writing
@@ -137,50 +141,52 @@ class FaissStore:
                                      shape=(self._n, self.info.dim)) if self._n else None
         return self._matrix if self._matrix is not None else np.zeros((0, self.info.dim), np.float32)
 
-    def _new_index(self, kind: IndexChoice):  # noqa: ANN202 - a faiss.Index
+    def _new_index(self, kind: IndexChoice) -> faiss.Index:
         import faiss
 
         dim = self.info.dim
         if kind == "flat":
             return faiss.IndexFlatIP(dim)
         if kind == "hnsw":
-            index = faiss.IndexHNSWFlat(dim, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 100
-            return index
+            hnsw = faiss.IndexHNSWFlat(dim, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = 100
+            return hnsw
         nlist = max(1, int(4 * np.sqrt(self._n)))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), nlist, faiss.METRIC_INNER_PRODUCT)
         sample = self._vectors()[np.linspace(0, self._n - 1, min(self._n, 64 * nlist)).astype(np.int64)]
-        index.train(np.ascontiguousarray(sample))
-        return index
+        ivf.train(np.ascontiguousarray(sample))
+        return ivf
 
     @staticmethod
-    def _kind_of(index) -> IndexChoice:  # noqa: ANN001
+    def _kind_of(index: faiss.Index) -> IndexChoice:
         import faiss
 
         if isinstance(index, faiss.IndexHNSW):
             return "hnsw"
         return "ivf" if isinstance(index, faiss.IndexIVF) else "flat"
 
-    def _extend(self, index) -> None:  # noqa: ANN001
+    def _extend(self, index: faiss.Index) -> None:
         """Adds the committed rows the index does not cover yet, a chunk at a time."""
         matrix = self._vectors()
         for start in range(int(index.ntotal), self._n, _ADD_CHUNK):
             index.add(np.ascontiguousarray(matrix[start:start + _ADD_CHUNK]))
 
-    def _loaded_index(self):  # noqa: ANN202
+    def _loaded_index(self) -> faiss.Index:
         import faiss
 
         with self._lock:
             if self._index is None:
                 path = self.folder / "index.faiss"
                 self._index = faiss.read_index(str(path)) if path.exists() else self._new_index(index_choice(self._n))
-            if self._index.ntotal < self._n:
-                self._extend(self._index)
-            if self._kind_of(self._index) == "hnsw":
-                self._index.hnsw.efSearch = _HNSW_EF_SEARCH
-            elif self._kind_of(self._index) == "ivf":
-                self._index.nprobe = _IVF_NPROBE
-            return self._index
+            index = self._index
+            if index.ntotal < self._n:
+                self._extend(index)
+            # The same tests as _kind_of, written out so the type checker sees each kind's attributes.
+            if isinstance(index, faiss.IndexHNSW):
+                index.hnsw.efSearch = _HNSW_EF_SEARCH
+            elif isinstance(index, faiss.IndexIVF):
+                index.nprobe = _IVF_NPROBE
+            return index
 
     @property
     def index_kind(self) -> IndexChoice:
@@ -194,7 +200,7 @@ class FaissStore:
         kind = kind or index_choice(self._n)
         path = self.folder / "index.faiss"
         with self._lock:
-            index = faiss.read_index(str(path)) if path.exists() else None
+            index: faiss.Index | None = faiss.read_index(str(path)) if path.exists() else None
             if index is None or self._kind_of(index) != kind or index.ntotal > self._n:
                 index = self._new_index(kind)
             self._extend(index)

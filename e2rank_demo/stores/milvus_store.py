@@ -132,7 +132,7 @@ class MilvusStore:
             # share the failed connection and its back-off (up to 2 min) instead of dialling again.
             self._client = MilvusClient(location, timeout=None if self._lite_path else connect_timeout(),
                                         grpc_options={"grpc.use_local_subchannel_pool": 1})
-        except Exception as exc:  # pymilvus raises its own types for a busy file or an unreachable server
+        except Exception as exc:  # noqa: BLE001 - pymilvus raises its own types for a busy file or an unreachable server
             if _unreachable(exc):
                 raise StoreUnreachableError(f"cannot open {uri}: {_not_answering()}") from None
             raise ValueError(f"cannot open {uri}: {exc}") from None

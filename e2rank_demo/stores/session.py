@@ -49,7 +49,7 @@ class StoreSession(SearchSession):
 
     holds_corpus = False
 
-    def __init__(self, store: DocumentStore, embedder: Embedder) -> None:  # noqa: D107
+    def __init__(self, store: DocumentStore, embedder: Embedder) -> None:
         # The parent's constructor embeds a corpus; this session has none in memory.
         expected = StoreInfo.of(embedder)
         if store.info.identity != expected.identity:
@@ -83,7 +83,8 @@ class StoreSession(SearchSession):
                              "BM25 needs every text in memory")
         with timer.stage("first_stage"):
             hits = self.store.search(query_vector, settings.candidates)
-        passages = [Passage(pid, pid, title, text) for pid, title, text in zip(hits.ids, hits.titles, hits.texts)]
+        passages = [Passage(pid, pid, title, text)
+                    for pid, title, text in zip(hits.ids, hits.titles, hits.texts, strict=False)]
         self._hold(passages, hits.vectors)
         return Candidates(list(hits.ids), hits.scores, np.arange(len(hits), dtype=np.int64), "dense",
                           vectors=hits.vectors, texts=list(self.texts))

@@ -94,20 +94,20 @@ def warm_up_in_background() -> threading.Thread:
 
             with start_up_step("starting the numba warm-up (UMAP compiles in the background)"):
                 projection.warm_up()
-        except Exception:  # noqa: BLE001 - the map shows PCA until UMAP works
+        except Exception:  # the map shows PCA until UMAP works
             logger.exception("UMAP warm-up failed")
         try:
             with start_up_step(f"loading model {default_model_name()}"):
                 loaded = load_embedder(default_model_name())
             with start_up_step("importing faiss"):
                 import faiss  # noqa: F401 - imported for its load time only
-        except Exception:  # noqa: BLE001 - a failed warm-up is retried by the first real load
+        except Exception:  # a failed warm-up is retried by the first real load
             logger.exception("background warm-up failed")
             return
         try:  # the bundled samples' maps, queued behind the compilation: the first search's map is UMAP
             with start_up_step("fitting the samples' UMAP maps"):
                 prefit_maps(loaded.embedder, first=default_sample())
-        except Exception:  # noqa: BLE001 - the map shows PCA until UMAP works
+        except Exception:  # the map shows PCA until UMAP works
             logger.exception("UMAP start-up fit failed")
 
     thread = threading.Thread(target=work, name="e2rank-warm-up", daemon=True)
@@ -204,7 +204,7 @@ def _index(
     examples = gr.Dataset(samples=[[q] for q in sample.queries.values()], visible=True) if sample else gr.Dataset(
         samples=[], visible=False)
     task = sample.info.task if sample else gr.skip()
-    return (stats_html, status, examples, task, "") + cleared_results() + (ready_line(stats.n_passages, corpus.label),)
+    return (stats_html, status, examples, task, "", *cleared_results(), ready_line(stats.n_passages, corpus.label))
 
 
 def ready_line(n_passages: int, label: str) -> str:
@@ -261,12 +261,12 @@ def _sample_judgments(sample: Sample) -> dict[str, dict[str, int]]:
 def _nothing_read(report: IngestReport, warning: str) -> tuple[Any, ...]:
     """``index_outputs`` when ingestion found no document: a warning and the reasons, nothing else changes."""
     gr.Warning(warning)
-    return (gr.skip(), render.notice("\n".join(report.messages), "warn")) + skip(n_index_outputs() - 2)
+    return (gr.skip(), render.notice("\n".join(report.messages), "warn"), *skip(n_index_outputs() - 2))
 
 
 @user_errors
 def load_sample_corpus(name: str, model: str, state: UISession,
-                       progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+                       progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Loads a bundled sample (from stored embeddings when they match the model)."""
     sample = load_sample(name)
     corpus = Corpus(label=sample.info.title, documents=list(sample.documents), sample=name)
@@ -275,7 +275,7 @@ def load_sample_corpus(name: str, model: str, state: UISession,
 
 @user_errors
 def upload_files(files: Sequence[str] | None, text_column: str | None, max_words: float, overlap: float, model: str,
-                 state: UISession, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+                 state: UISession, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Reads uploaded files, splits long documents into passages and indexes them."""
     paths = [str(f) for f in files or []]
     if not paths:
@@ -292,7 +292,7 @@ def upload_files(files: Sequence[str] | None, text_column: str | None, max_words
 
 @user_errors
 def paste_text(text: str, max_words: float, overlap: float, model: str, state: UISession,
-               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Indexes pasted text, one document per blank-line-separated paragraph."""
     report = ingest_text(text or "")
     if not report.documents:
@@ -314,7 +314,7 @@ def store_picker() -> gr.Dropdown:
 
 @user_errors
 def open_index(name: str | None, typed: str | None, model: str, state: UISession,
-               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Opens a listed (or, where allowed, typed) document store read-only as the session's corpus."""
     return _open_store(state, chosen_uri(name, typed, allow_typed=typed_uri_allowed()), model, progress)
 
@@ -339,13 +339,13 @@ def _open_store(state: UISession, uri: str, model: str, progress: gr.Progress) -
                                    loaded.notice)
     status = render.notice(f"Opened the index ({session.size:,} passages). Ready to search: the first stage is "
                            "its dense top-N; BM25, the embedding map and latency need a corpus in memory.")
-    return ((stats_html, status, gr.Dataset(samples=[], visible=False), gr.skip(), "") + cleared_results()
-            + (ready_line(session.size, "The opened index"),))
+    return (stats_html, status, gr.Dataset(samples=[], visible=False), gr.skip(), "", *cleared_results(),
+            ready_line(session.size, "The opened index"))
 
 
 @user_errors
 def reindex(model: str, max_words: float, overlap: float, state: UISession,
-            progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+            progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Re-embeds the loaded corpus with the current model and passage settings (an index is reopened)."""
     if state.corpus is None or state.config is None:
         gr.Warning("Nothing to re-index yet: load a sample, upload files or paste text.")
@@ -427,9 +427,9 @@ def _override(text: str | None, preset_text: str | None) -> str | None:
 
 
 @user_errors
-def search(query: str, first_stage: str, candidates: float, prompt_docs: float, task: str, query_instruction: str,
-           rerank_instruction: str, interpolation: float, prompt_order: str, rocchio: bool, show_all: bool,
-           state: UISession, *more: bool | str | None) -> tuple[Any, ...]:
+def search(query: str, first_stage: str, candidates: float, prompt_docs: float | None, task: str,
+           query_instruction: str, rerank_instruction: str, interpolation: float, prompt_order: str, rocchio: bool,
+           show_all: bool, state: UISession, *more: bool | str | None) -> tuple[Any, ...]:
     """Runs the first stage and E2Rank (and the ticked Search toggles); returns ``result_outputs`` + the search line.
 
     ``rocchio`` is the first Search toggle's checkbox (Rocchio's, which kept its place in the
@@ -459,7 +459,7 @@ def search(query: str, first_stage: str, candidates: float, prompt_docs: float, 
         interpolation=float(interpolation),
         prompt_order=prompt_order,  # type: ignore[arg-type]
         prompt_pooling=pooling_setting(pooling),  # type: ignore[arg-type]
-        rerankers=(MAIN, *(spec.name for spec, on in zip(search_toggles(), (rocchio, *also_run)) if on)),
+        rerankers=(MAIN, *(spec.name for spec, on in zip(search_toggles(), (rocchio, *also_run), strict=False) if on)),
     )
     index = state.index
     result = run_search(index, query, settings)
@@ -468,7 +468,7 @@ def search(query: str, first_stage: str, candidates: float, prompt_docs: float, 
     seconds = result.timings.query_total
     line = render.notice(f"{len(result.first_stage.ids)} candidates from {index.size:,} passages, "
                          f"searched and reranked in {seconds:.2f} s.")
-    return results_outputs(state, show_all) + (line,)
+    return (*results_outputs(state, show_all), line)
 
 
 def _shown_ids(result: QueryResult, show_all: bool) -> list[str]:
@@ -484,7 +484,8 @@ def _shown_ids(result: QueryResult, show_all: bool) -> list[str]:
 
 
 def _toggle_placeholder(spec: RerankerSpec) -> str:
-    return render.placeholder_column(spec.name, spec.label, f"Turn on {spec.title} in Search settings and search again.")
+    return render.placeholder_column(spec.name, spec.label,
+                                     f"Turn on {spec.title} in Search settings and search again.")
 
 
 def _result_tuple(first: Any, main: Any, toggled: Sequence[Any], picker: Any, prompt: Any) -> tuple[Any, ...]:
@@ -539,8 +540,9 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
     for spec in search_toggles():
         ranking = result.reranked.get(spec.name)
         toggled.append(render.results_column(
-            render.Column(spec.name, spec.label, spec.describe(result), ranking, ranking_metrics(relevant, ranking, recall_at),
-                          base), ctx) if ranking else _toggle_placeholder(spec))
+            render.Column(spec.name, spec.label, spec.describe(result), ranking,
+                          ranking_metrics(relevant, ranking, recall_at), base), ctx)
+            if ranking else _toggle_placeholder(spec))
     shown = _shown_ids(result, show_all)
     first_rank = result.first_stage.rank_of()
     picker = gr.CheckboxGroup(

@@ -65,7 +65,7 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except (ValueError, PromptTooLongError) as exc:  # the API's messages are written for users
             # Gradio renders error messages as HTML; they may quote user input.
             raise gr.Error(html.escape(str(exc), quote=False), print_exception=False) from None
-        except Exception as exc:  # noqa: BLE001 - the page must get a message, never a crash
+        except Exception as exc:  # the page must get a message, never a crash
             logger.exception("callback %s failed", fn.__name__)
             raise gr.Error(f"Something went wrong ({type(exc).__name__}). {UNCHANGED}",
                            print_exception=False) from None
@@ -93,7 +93,7 @@ def warn_on_error(fallback: Callable[[], Any], *, capitalise: bool = True,
                 if capitalise:
                     message = message[:1].upper() + message[1:]
                 gr.Warning(html.escape(message, quote=False))
-            except Exception as exc:  # noqa: BLE001 - the page gets a message, never a crash
+            except Exception as exc:  # the page gets a message, never a crash
                 logger.exception("callback %s failed", fn.__name__)
                 gr.Warning(f"Something went wrong ({type(exc).__name__}). {unchanged}")
             return fallback()

@@ -29,7 +29,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, cast
 
 import gradio as gr
 
@@ -49,6 +49,7 @@ from e2rank_demo.evaluation import (
 from e2rank_demo.metrics import binary_label
 from e2rank_demo.models import OFFLINE_DEFAULT, load_embedder
 from e2rank_demo.pipeline import SearchSettings
+from e2rank_demo.records import FirstStageName
 from e2rank_demo.rerank import RERANKERS, title_of
 from e2rank_demo.ui import callbacks
 from e2rank_demo.ui.common import SCROLL_TO_RESULTS, Outputs, embedding_cache, plot_value, skip, user_errors
@@ -369,7 +370,7 @@ def _progress_fns(progress: gr.Progress) -> tuple[Callable[[int, int], None], Ca
 @user_errors
 def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, rerankers: Sequence[str] | None,
                    scope: str, size: float | None, seed: float | None, state: UISession, view: EvalView,
-                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Evaluates the chosen collection; returns summary, metrics, chart, caption, helped, hurt, files, message."""
     if view.running:
         gr.Warning("An evaluation is already running in this session; wait for it to finish (the other tabs "
@@ -407,7 +408,8 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
             first_stage = "dense"
         settings = SearchSettings(task=collection.task, rerankers=chosen)
         total = len(dataset.split_queries("test")) if "test" in dataset.qrels else 0
-        report = evaluate(dataset, loaded.embedder, first_stage, settings,  # type: ignore[arg-type]
+        # The first-stage Radio offers only dense, bm25 and run.
+        report = evaluate(dataset, loaded.embedder, cast("FirstStageName", first_stage), settings,
                           limit_queries=limit, seed=seed_value, session=prepared.session,
                           query_progress=query_progress)
         seconds = time.monotonic() - start
@@ -458,7 +460,7 @@ def _opened(keep: Sequence[Any], **named: Any) -> tuple[Any, ...]:
 
 @user_errors
 def open_query(which: str, index: int | str | None, model: str, state: UISession, view: EvalView,
-               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Opens a helped/hurt query in the Search tab (loading its bundled sample first if needed).
 
     Returns:
@@ -489,13 +491,13 @@ def open_query(which: str, index: int | str | None, model: str, state: UISession
 
 
 def open_helped(index: int | str | None, model: str, state: UISession, view: EvalView,
-                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """:func:`open_query` on the "helped most" list."""
     return open_query("helped", index, model, state, view, progress)
 
 
 def open_hurt(index: int | str | None, model: str, state: UISession, view: EvalView,
-              progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+              progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """:func:`open_query` on the "hurt most" list."""
     return open_query("hurt", index, model, state, view, progress)
 
@@ -563,8 +565,8 @@ def build_tab() -> EvalTab:
             with gr.Column(scale=2, min_width=280):
                 first_stage = gr.Radio(stage_choices(first), value=first.default_first_stage,
                                        label="First stage", elem_id="eval-first-stage")
-                rerankers = gr.CheckboxGroup([(spec.label, name) for name, spec in RERANKERS.items()], value=list(RERANKERS), label="Rerankers",
-                                             elem_id="eval-rerankers")
+                rerankers = gr.CheckboxGroup([(spec.label, name) for name, spec in RERANKERS.items()],
+                                             value=list(RERANKERS), label="Rerankers", elem_id="eval-rerankers")
                 scope = gr.Radio([("A seeded sample of queries", "sample"), ("All judged queries", "all")],
                                  value="sample", label="Queries", elem_id="eval-scope")
                 with gr.Row():

@@ -30,9 +30,8 @@ from e2rank_demo.rerank import search_toggles
 from e2rank_demo.samples import available_samples, default_sample
 from e2rank_demo.stores import STORE_FORMS
 from e2rank_demo.stores.catalog import typed_uri_allowed
-from e2rank_demo.ui import callbacks, content, render, visuals
+from e2rank_demo.ui import callbacks, content, present, prompt_panel, prompt_settings, render, share, visuals
 from e2rank_demo.ui import evaluate as evaluate_tab
-from e2rank_demo.ui import present, prompt_panel, prompt_settings, share
 from e2rank_demo.ui.common import PAGE_READY, SCROLL_TO_RESULTS
 from e2rank_demo.ui.state import UISession
 
@@ -70,12 +69,18 @@ def sample_card(name: str | None) -> str:
     return render.sample_card(next((i for i in available_samples() if i.name == name), None))
 
 
-def sample_picker(value: str | None = None) -> gr.Radio:
-    """The sample picker with the samples present now (a sample still being written appears later)."""
+def _sample_choices(value: str | None = None) -> tuple[list[tuple[str, str]], str | None]:
+    """``(title, name)`` of the samples present now (a sample still being written appears later), and the pick."""
     infos = available_samples()
     names = [i.name for i in infos]
     chosen = value if value in names else default_sample()
-    return gr.Radio(choices=[(i.title, i.name) for i in infos], value=chosen)
+    return [(i.title, i.name) for i in infos], chosen
+
+
+def sample_picker(value: str | None = None) -> gr.Radio:
+    """The sample picker with the samples present now."""
+    choices, chosen = _sample_choices(value)
+    return gr.Radio(choices=choices, value=chosen)
 
 
 def pick_example(sample: list[str]) -> str:
@@ -86,7 +91,7 @@ def pick_example(sample: list[str]) -> str:
 def build_demo() -> gr.Blocks:
     """Builds the whole app (nothing heavy is loaded here)."""
     model_list, default_model = callbacks.model_choices()
-    initial = sample_picker()
+    initial_choices, initial_sample = _sample_choices()
     empty_first, empty_e2rank, *empty_toggled = callbacks.column_outputs(callbacks.cleared_results())
     toggle_specs = search_toggles()
     # delete_cache: uploads and exports older than an hour are removed (checked hourly).
@@ -96,9 +101,9 @@ def build_demo() -> gr.Blocks:
             gr.Markdown("### Corpus")
             with gr.Tabs():
                 with gr.Tab("Sample"):
-                    sample_name = gr.Radio(choices=initial.choices, value=initial.value, label="Bundled corpus",
+                    sample_name = gr.Radio(choices=initial_choices, value=initial_sample, label="Bundled corpus",
                                            elem_id="sample-name")
-                    sample_info = gr.HTML(sample_card(initial.value))
+                    sample_info = gr.HTML(sample_card(initial_sample))
                     load_btn = gr.Button("Load sample", variant="primary", elem_id="load-sample")
                 with gr.Tab("Upload"):
                     files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, elem_id="upload-files",
@@ -177,16 +182,18 @@ def build_demo() -> gr.Blocks:
                                           min_width=220, info="Phones: titles and rank badges only")
                 with gr.Row(equal_height=False, elem_id="results"):
                     with gr.Column(min_width=320):
-                        first_html = gr.HTML(empty_first, elem_id="col-first", js_on_load=None, label="First-stage results")
+                        first_html = gr.HTML(empty_first, elem_id="col-first", js_on_load=None,
+                                             label="First-stage results")
                     with gr.Column(min_width=320):
-                        e2rank_html = gr.HTML(empty_e2rank, elem_id="col-e2rank", js_on_load=None, label="E2Rank results")
+                        e2rank_html = gr.HTML(empty_e2rank, elem_id="col-e2rank", js_on_load=None,
+                                              label="E2Rank results")
                 with gr.Accordion("Mark relevant documents (updates nDCG@10, MRR@10 and Recall@N live)", open=True):
                     relevance = gr.CheckboxGroup(choices=[], label="Relevant to this query", elem_id="relevance",
                                                  info="Judgments stay with this query for the session. Bundled "
                                                       "samples start with their known judgments.")
                 prompt_lab = prompt_panel.build_panel()
                 toggled_html = []
-                for spec, empty in zip(toggle_specs, empty_toggled):
+                for spec, empty in zip(toggle_specs, empty_toggled, strict=False):
                     with gr.Accordion(f"{spec.label} baseline", open=False):
                         toggled_html.append(gr.HTML(empty, js_on_load=None, label=f"{spec.label} results"))
                 with gr.Accordion("Listwise prompt sent to the model", open=False, elem_id="prompt-acc"):
@@ -266,6 +273,7 @@ def build_demo() -> gr.Blocks:
                             present_targets=[present_ui.corpus, present_ui.query], pooling=prompt_pooling,
                             k_chosen=k_chosen)
         present.wire(present_ui, state=state, model=model, url=shared,
-                     settings=[first_stage, candidates, prompt_docs, interpolation, prompt_order], pooling=prompt_pooling)
+                     settings=[first_stage, candidates, prompt_docs, interpolation, prompt_order],
+                     pooling=prompt_pooling)
         shared.opened.then(None, js=PAGE_READY, api_visibility="private")
     return demo

@@ -35,6 +35,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import itertools
 import logging
 import threading
 from collections import Counter, OrderedDict
@@ -48,6 +49,7 @@ import gradio as gr
 from e2rank_demo import latency, plots, projection
 from e2rank_demo.collections import shared_sample_session
 from e2rank_demo.highlight import query_terms
+from e2rank_demo.latency import LatencyReport
 from e2rank_demo.metrics import ranking_metrics
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.prompt_lab import PoolingComparison
@@ -209,8 +211,8 @@ class PresentState:
     influence_note: str = ""
     pooling_value: Any = None
     pooling_note: str = ""
-    latency: latency.LatencyReport | None = None
-    latency_job: concurrent.futures.Future[latency.LatencyReport] | None = None
+    latency: LatencyReport | None = None
+    latency_job: concurrent.futures.Future[LatencyReport] | None = None
     notice: str | None = None
 
 
@@ -327,21 +329,22 @@ def split_prompt(text: str, k: int) -> tuple[str, list[str], str] | None:
         return None
     end = text.find("\n", starts[-1])
     end = len(text) if end < 0 else end
-    docs = [text[a: b - 1] for a, b in zip(starts, starts[1:])] + [text[starts[-1]: end]]
+    docs = [text[a: b - 1] for a, b in itertools.pairwise(starts)] + [text[starts[-1]: end]]
     return text[: starts[0]], docs, text[end:]
 
 
 def prompt_html(prompt: ListwisePrompt, ids: Sequence[str], session: SearchSession, query: str) -> str:
     """Step 2: the prompt text with its numbered documents appearing one by one, and the token count."""
     k = len(prompt.doc_tokens_kept)
-    cut = sum(1 for kept, full in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full) if kept < full)
+    cut = sum(1 for kept, full in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full, strict=True) if kept < full)
     summary = (f'<p class="present-big" data-tokens="{prompt.n_tokens}"><b>{prompt.n_tokens}</b> tokens '
                f"<span>in one prompt · {k} documents · {prompt.max_tokens}-token window"
                f"{f' · {cut} cut to fit' if cut else ''}</span></p>")
     items = "".join(
         f'<li style="--i:{i}"><span class="num">[{i}]</span> {render.esc(session.passage(pid).title or pid)} '
         f'<span class="tok">{kept}{"/" + str(full) if kept < full else ""} tokens</span></li>'
-        for i, (pid, kept, full) in enumerate(zip(ids, prompt.doc_tokens_kept, prompt.doc_tokens_full), start=1))
+        for i, (pid, kept, full) in enumerate(zip(ids, prompt.doc_tokens_kept, prompt.doc_tokens_full, strict=False),
+                                              start=1))
     parts = split_prompt(prompt.text, k)
     if parts is None:
         text = render.esc(prompt.text)
@@ -577,7 +580,7 @@ def begin(ps: PresentState, corpus: str | None, query: str | None, model: str, f
     result = _search(index, text, settings)
     sample = load_sample(corpus)
     qid = sample.query_id(result.query)
-    relevance = {pid: grade for pid, grade in sample.qrels.get(qid, {}).items()} if qid else {}
+    relevance = dict(sample.qrels.get(qid, {})) if qid else {}
     ps.sample, ps.model, ps.session, ps.result, ps.relevance = corpus, model, index, result, relevance
     ps.step, ps.map_value, ps.map_method, ps.latency, ps.notice = 1, None, None, None, notice
     ps.influence_value = ps.pooling_value = None
@@ -590,7 +593,7 @@ def _prefetch_map(index: SearchSession) -> None:
     """Starts the corpus's UMAP fit in the background, so step 3 can show it."""
     try:
         visuals.umap_status(index)
-    except Exception:  # noqa: BLE001 - step 3 falls back to PCA
+    except Exception:  # step 3 falls back to PCA
         logger.exception("could not start the UMAP fit")
 
 
@@ -598,7 +601,7 @@ def _prefetch_map(index: SearchSession) -> None:
 def start(corpus: str | None, query: str | None, model: str, first_stage: str, candidates: float, prompt_docs: float,
           interpolation: float, prompt_order: str, ps: PresentState, state: UISession,
           prompt_pooling: str | None = None,
-          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """The Start button (the sidebar's settings, its prompt pooling included)."""
     return begin(ps, corpus, query, model, first_stage, candidates, prompt_docs, interpolation, prompt_order, state,
                  progress, prompt_pooling)
@@ -608,7 +611,7 @@ def start(corpus: str | None, query: str | None, model: str, first_stage: str, c
 def start_pending(view: share.SharedView | None, model: str, first_stage: str, candidates: float, prompt_docs: float,
                   interpolation: float, prompt_order: str, ps: PresentState, state: UISession,
                   prompt_pooling: str | None = None,
-                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """After a ``?present=1`` link: starts the walkthrough on its corpus and query (first example if none);
     without ``k`` or ``pool`` in the link, with the model's defaults."""
     if view is None or not view.present or view.corpus is None:
@@ -621,7 +624,7 @@ def start_pending(view: share.SharedView | None, model: str, first_stage: str, c
 
 
 @guarded
-def next_step(ps: PresentState, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+def next_step(ps: PresentState, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """Next ▶."""
     if ps.result is None:
         raise ValueError("Press Start first.")

@@ -125,7 +125,8 @@ def prompt_summary(state: UISession, result: QueryResult) -> str:
     relevant = state.judgments_for(result.query)
     first_rank = result.first_stage.rank_of()
     rows = []
-    for i, (pid, cos_p, cos_r) in enumerate(zip(prov.doc_ids, prov.prompt_to_docs, prov.rocchio_to_docs), 1):
+    triples = zip(prov.doc_ids, prov.prompt_to_docs, prov.rocchio_to_docs, strict=False)
+    for i, (pid, cos_p, cos_r) in enumerate(triples, 1):
         passage = index.passage(pid)
         rank = first_rank.get(pid)
         mark = ' <span class="e2r-rel">✓ relevant</span>' if relevant.get(pid, 0) > 0 else ""
@@ -245,7 +246,8 @@ def pooling_html(session: SearchSession, comparison: PoolingComparison, caption:
     ndcg = (f" nDCG@10 <b>{comparison.ndcg[0]:.3f}</b> with {esc(a)}, <b>{comparison.ndcg[1]:.3f}</b> with {esc(b)} "
             "(this query's judgments)." if comparison.ndcg is not None else "")
     summary = (
-        f'<p class="e2r-lab-how">The same prompt ({comparison.n_tokens} tokens) embedded twice: <b>{esc(a)}</b> pooling '
+        f'<p class="e2r-lab-how">The same prompt ({comparison.n_tokens} tokens) embedded twice: '
+        f"<b>{esc(a)}</b> pooling "
         f"(this search's) takes {comparison.pooled_tokens[0]} of its tokens ({esc(pooling_label(a))}), "
         f"<b>{esc(b)}</b> pooling {comparison.pooled_tokens[1]} ({esc(pooling_label(b))}). "
         f"cos(pseudo-query, query): <b>{comparison.to_query[0]:.3f}</b> with {esc(a)}, "

@@ -59,7 +59,7 @@ def pooling_setting(value: str | None) -> PromptPooling | None:
     if value not in PROMPT_POOLINGS:
         raise ValueError(f"prompt pooling must be {MODEL_POOLING!r} (the model's default) or one of "
                          f"{', '.join(PROMPT_POOLINGS)}, not {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def k_info(defaults: PromptDefaults | None) -> str:

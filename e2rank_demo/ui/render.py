@@ -142,7 +142,7 @@ def results_column(column: Column, ctx: RowContext) -> str:
                 for rank, pid in enumerate(shown, start=1)}
     rows = "".join(
         _row(ctx, rank, pid, float(score), tags[pid])
-        for rank, (pid, score) in enumerate(zip(shown, ranking.scores), start=1)
+        for rank, (pid, score) in enumerate(zip(shown, ranking.scores, strict=False), start=1)
     )
     more = ""
     if len(ranking.ids) > len(shown):
@@ -221,11 +221,12 @@ def candidate_label(rank: int, passage: Passage) -> str:
 
 def prompt_view(prompt: ListwisePrompt, prompt_ids: Sequence[str]) -> str:
     """The listwise prompt actually embedded, with per-document token counts."""
-    cut = sum(1 for kept, full in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full) if kept < full)
+    cut = sum(1 for kept, full in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full, strict=True) if kept < full)
     rows = "".join(
         f'<tr><td>[{i}]</td><td>{esc(pid)}</td><td>{kept}</td><td>{full}</td>'
         f'<td>{"cut" if kept < full else ""}</td></tr>'
-        for i, (pid, kept, full) in enumerate(zip(prompt_ids, prompt.doc_tokens_kept, prompt.doc_tokens_full), 1)
+        for i, (pid, kept, full) in enumerate(zip(prompt_ids, prompt.doc_tokens_kept, prompt.doc_tokens_full,
+                                                  strict=False), 1)
     )
     summary = (f"{prompt.n_tokens} tokens of a {prompt.max_tokens}-token window; "
                f"{len(prompt.doc_tokens_kept)} documents, {cut} of them cut to fit.")

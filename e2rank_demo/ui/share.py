@@ -40,7 +40,7 @@ import math
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import gradio as gr
@@ -271,8 +271,8 @@ def _relevant(raw: str) -> tuple[tuple[str, int], ...] | None:
     if not text:
         return ()
     marks: dict[str, int] = {}
-    for part in text.split(","):
-        part = part.strip()
+    for raw in text.split(","):
+        part = raw.strip()
         pid, _, grade = part.rpartition(":")
         if not pid or not _GRADE.fullmatch(grade):  # no grade written: 1 (an id may hold a colon)
             pid, grade = part, "1"
@@ -487,7 +487,7 @@ def wire(
         The chain that applied the URL and the view it asked for (for the Present tab).
     """
     private: dict[str, Any] = {"api_visibility": "private"}
-    first_stage, candidates, prompt_docs, task, query_instruction, rerank_instruction, interpolation, \
+    first_stage, candidates, prompt_docs, task, _query_instruction, _rerank_instruction, interpolation, \
         prompt_order, rocchio = settings
     pending = gr.State(None)
     targets = {"sample_name": sample_name, "model": model, "query": query, "first_stage": first_stage,
@@ -501,8 +501,9 @@ def wire(
     outputs = list(dict.fromkeys([*targets.values(), pending, *index_outputs]))
 
     def apply_url(model_value: str, session: UISession, request: gr.Request,
-                  progress: gr.Progress = gr.Progress()) -> dict[Any, Any]:  # noqa: B008 - Gradio's idiom
-        values = open_from_url(request_query_params(request), model_value, session, list(index_outputs), targets, progress)
+                  progress: gr.Progress = gr.Progress()) -> dict[Any, Any]:
+        values = open_from_url(request_query_params(request), model_value, session, list(index_outputs), targets,
+                               progress)
         values[pending] = values.pop("pending", None)
         return {targets[k] if isinstance(k, str) else k: v for k, v in values.items()}
 
@@ -563,8 +564,10 @@ def open_from_url(
         out["k_chosen"] = True  # the link's k stays on the slider when its model changes
     if view.corpus is not None:
         out["sample_name"] = view.corpus
-        loaded = callbacks.load_sample_corpus(view.corpus, view.model or model_value, state, progress or _no_progress)
-        out.update(zip(index_outputs, loaded))
+        # Outside an event there is no gr.Progress; load_sample_corpus only calls it, as it calls _no_progress.
+        loaded = callbacks.load_sample_corpus(view.corpus, view.model or model_value, state,
+                                              progress or cast("gr.Progress", _no_progress))
+        out.update(zip(index_outputs, loaded, strict=False))
     elif view.query is not None and not view.present:
         gr.Warning("The link names no bundled corpus: load one (or your documents) and search.")
     if view.task is not None:
@@ -643,7 +646,7 @@ def copy_button(state: UISession) -> Any:
 
 @user_errors
 def export_report(include_latency: bool, state: UISession,
-                  progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 - Gradio's idiom
+                  progress: gr.Progress = gr.Progress()) -> Any:
     """"Export report": writes the last search as one offline HTML file into the session's folder."""
     from e2rank_demo import latency as latency_mod
     from e2rank_demo.report import write_report

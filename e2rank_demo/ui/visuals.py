@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import math
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -212,8 +212,8 @@ def build_latency_tab() -> LatencyTab:
                                   interactive=False, elem_id="latency-table", wrap=True)
     with gr.Row():
         scale = gr.Button("Scaling run", elem_id="scaling-btn", scale=0, min_width=300)
-        ns = gr.CheckboxGroup(SCALING_NS, value=DEFAULT_SCALING_NS, label="Candidate counts N (capped at the corpus size)",
-                              elem_id="scaling-ns", scale=1)
+        ns = gr.CheckboxGroup(SCALING_NS, value=DEFAULT_SCALING_NS,
+                              label="Candidate counts N (capped at the corpus size)", elem_id="scaling-ns", scale=1)
     scaling = gr.Plot(label="Rerank latency vs N", elem_id="scaling-plot")
     scaling_caption = gr.HTML(elem_id="scaling-caption")
     gr.Markdown("### Reported in the paper (A100) — not measured here")
@@ -222,7 +222,8 @@ def build_latency_tab() -> LatencyTab:
                  label="Reported by Liu et al. 2025, not measured here")
     gr.HTML(caption_html(f"Source: {latency.REPORTED_SOURCE} When E2Rank is also the retriever, only the "
                          "\"other\" column is paid per query."))
-    return LatencyTab(info, repeats, measure, measure_full, cancel, bars, bars_caption, bars_table, ns, scale, scaling, scaling_caption)
+    return LatencyTab(info, repeats, measure, measure_full, cancel, bars, bars_caption, bars_table, ns, scale, scaling,
+                      scaling_caption)
 
 
 def wire_indexed(indexed: Any, state: gr.State, map_ui: MapTab, latency_ui: LatencyTab) -> None:
@@ -273,7 +274,8 @@ def refusal(state: UISession, what: str) -> str | None:
     if state.indexing:
         return f"Indexing is still running; the {what} appears once it has finished and you have searched."
     if state.index is None:
-        return f"No corpus loaded yet: load a sample, upload files or paste text, then search; the {what} uses the last query."
+        return (f"No corpus loaded yet: load a sample, upload files or paste text, then search; "
+                f"the {what} uses the last query.")
     if state.corpus is not None and state.corpus.store is not None:
         return (f"The {what} needs the whole corpus in memory, and an opened index keeps its passages in the store: "
                 "it is not available here. Search, the prompt lab, judgments and exports work.")
@@ -469,7 +471,7 @@ def prefetch_map(state: UISession) -> None:
     if state.index is not None:
         try:
             umap_status(state.index)
-        except Exception:  # noqa: BLE001 - the map tab reports problems when it is opened
+        except Exception:  # the map tab reports problems when it is opened
             logger.exception("could not start the UMAP fit")
 
 
@@ -562,14 +564,14 @@ def latency_outputs(report: latency.LatencyReport) -> tuple[Any, ...]:
 
 @warn_on_error(MEASURE_OUTPUTS.skip)
 def measure_query(repeats: float, state: UISession,
-                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """"Measure this query": times every system on the last query (slow baselines on a subsample)."""
     return _measure_outputs(state, repeats, progress, latency.DEFAULT_SUBSAMPLE)
 
 
 @warn_on_error(MEASURE_OUTPUTS.skip)
 def measure_query_in_full(repeats: float, state: UISession,
-                          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+                          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """"Measure in full": as :func:`measure_query`, the slow baselines on all N candidates."""
     return _measure_outputs(state, repeats, progress, None)
 
@@ -604,7 +606,7 @@ def latency_idle() -> tuple[Any, ...]:
 
 @warn_on_error(SCALING_OUTPUTS.skip)
 def scaling_run(ns: Sequence[int | str] | None, repeats: float, state: UISession,
-                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
+                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
     """"Scaling run": rerank latency against N for E2Rank, E2Rank without cache and pointwise."""
     refused = _refuse(state, "scaling run", SCALING_OUTPUTS)
     if refused is not None:
