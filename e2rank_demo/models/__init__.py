@@ -47,6 +47,7 @@ from e2rank_demo.models.embedder import (
     masked_mean,
     ProgressFn,
     PromptTooLongError,
+    TokenIds,
 )
 from e2rank_demo.models.encoder import (
     EncoderEmbedder,
@@ -89,6 +90,7 @@ __all__ = [
     "Preset",
     "ProgressFn",
     "PromptTooLongError",
+    "TokenIds",
     "build_adapted_embedder",
     "build_embedder",
     "cut_words",
