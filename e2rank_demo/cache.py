@@ -1,6 +1,7 @@
 """On-disk embedding cache keyed by model identity and text hash.
 
-Re-opening a corpus that was embedded before costs no model time. The cache is one
+Re-opening a corpus that was embedded before costs no model time (nor tokenizer time: the
+documents' prompt token ids are kept here too, under their own key). The cache is one
 SQLite file (atomic writes, safe across threads and processes), capped in size with
 least-recently-used eviction; a corrupted file is set aside and rebuilt, never fatal.
 
@@ -25,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ def scoped_key(identity: str, scope: str = "") -> str:
 
 
 class EmbeddingCache:
-    """A size-capped LRU store of float32 vectors.
+    """A size-capped LRU store of float32 vectors (and other flat arrays, e.g. token ids, by ``dtype``).
 
     Args:
         path: SQLite file; defaults to ``default_cache_dir() / "embeddings.sqlite"``.
@@ -99,8 +101,8 @@ class EmbeddingCache:
         self._discard_file()
         self._conn = self._open()
 
-    def get_many(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """Returns the cached vectors among ``hashes`` (missing ones are absent)."""
+    def get_many(self, model: str, hashes: Sequence[str], dtype: npt.DTypeLike = np.float32) -> dict[str, np.ndarray]:
+        """Returns the cached arrays among ``hashes`` (missing ones are absent), read as ``dtype``."""
         found: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(hashes))
         with self._lock:
@@ -111,7 +113,7 @@ class EmbeddingCache:
                     rows = self._conn.execute(
                         f"SELECT hash, vec FROM vectors WHERE model=? AND hash IN ({marks})", [model, *chunk]
                     ).fetchall()
-                    found.update((h, np.frombuffer(v, dtype=np.float32).copy()) for h, v in rows)
+                    found.update((h, np.frombuffer(v, dtype=dtype).copy()) for h, v in rows)
                 if found:
                     now = time.time()
                     self._conn.executemany(
@@ -123,11 +125,12 @@ class EmbeddingCache:
                 return {}
         return found
 
-    def put_many(self, model: str, vectors: Mapping[str, np.ndarray]) -> None:
-        """Stores vectors, then evicts least-recently-used rows past the size cap."""
+    def put_many(self, model: str, vectors: Mapping[str, np.ndarray], dtype: npt.DTypeLike = np.float32) -> None:
+        """Stores arrays as ``dtype`` (read them back with the same), then evicts least-recently-used rows past
+        the size cap."""
         now = time.time()
         rows: Iterable[tuple[str, str, bytes, float]] = (
-            (model, h, np.asarray(v, dtype=np.float32).tobytes(), now) for h, v in vectors.items()
+            (model, h, np.asarray(v, dtype=dtype).tobytes(), now) for h, v in vectors.items()
         )
         with self._lock:
             try:

@@ -203,13 +203,16 @@ def _time_system(system: str, session: SearchSession, query: str, query_vector: 
     timer = StageTimer()
     doc_vectors = session.vectors[candidates.rows]
     doc_texts = [session.texts[r] for r in candidates.rows]
+    # Both E2Rank variants build the prompt from the ids computed at indexing, as a search does: they differ
+    # in the document embeddings only.
+    doc_tokens = session.prompt_tokens(candidates.rows)
     if system == "e2rank":
-        e2rank.rerank(query, query_vector, candidates, doc_vectors, doc_texts, timer)
+        e2rank.rerank(query, query_vector, candidates, doc_vectors, doc_texts, timer, doc_tokens)
     elif system == "rocchio":
         rocchio.rerank(query, query_vector, candidates, doc_vectors, doc_texts, timer)
     elif system == "e2rank_nocache":
         dataclasses.replace(e2rank, reencode=True).rerank(query, query_vector, candidates, doc_vectors,
-                                                          doc_texts, timer)
+                                                          doc_texts, timer, doc_tokens)
     elif system == "pointwise":
         with timer.stage("pair_encoding"):
             session.embedder.embed_pairs(query, doc_texts, progress=progress)

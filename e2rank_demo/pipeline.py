@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from e2rank_demo.cache import EmbeddingCache
+from e2rank_demo.doc_tokens import TokenTable, corpus_tokens
 from e2rank_demo.index import EncodeStats, IndexKind, VectorIndex, VectorOrigin, embed_corpus
 from e2rank_demo.models import Embedder, ProgressFn
 from e2rank_demo.prompt_lab import Influence, PoolingComparison, Provenance, compare_pooling, leave_one_out, provenance
@@ -56,6 +57,9 @@ class CorpusStats:
 
 class SearchSession:
     """One corpus, embedded once by one model, ready to search.
+
+    The passages' prompt token ids are computed (or read from the cache) with the vectors, so a
+    listwise prompt never tokenises its documents (:attr:`tokens`).
 
     Args:
         embedder: The model (shared, read-only).
@@ -101,6 +105,8 @@ class SearchSession:
             self.encode_stats = EncodeStats(0.0, len(passages), 0, vectors_origin)
         else:
             self.vectors, self.encode_stats = embed_corpus(embedder, self.texts, cache, progress, scope=scope)
+        # None when the model's prompt documents depend on the query (they are tokenised per prompt then).
+        self.tokens: TokenTable | None = corpus_tokens(embedder, self.texts, cache, scope)
         self.index = VectorIndex(self.vectors, index_kind)
         self.dense = DenseRetriever(self.index, ids)
         self._bm25: BM25Retriever | None = None
@@ -139,6 +145,10 @@ class SearchSession:
     def passage(self, pid: str) -> Passage:
         """The passage with id ``pid``."""
         return self.passages[self.row_of[pid]]
+
+    def prompt_tokens(self, rows: Sequence[int] | np.ndarray) -> list[np.ndarray] | None:
+        """The prompt token ids of the passages at ``rows`` (``None`` when the session keeps none)."""
+        return None if self.tokens is None else self.tokens.rows(rows)
 
     @property
     def bm25(self) -> BM25Retriever:
@@ -201,12 +211,14 @@ class SearchSession:
         # A document store hands back the candidates' stored vectors and texts with them.
         doc_vectors = candidates.vectors if candidates.vectors is not None else self.vectors[candidates.rows]
         doc_texts = candidates.texts if candidates.texts is not None else [self.texts[r] for r in candidates.rows]
+        doc_tokens = None if candidates.texts is not None else self.prompt_tokens(candidates.rows)
         reranked: dict[str, Ranking] = {}
         system_stages: dict[str, dict[str, float]] = {}
         if len(candidates):
             for name, reranker in settings.build_rerankers(self.embedder).items():
                 sub = StageTimer()
-                reranked[name] = reranker.rerank(query, query_vector, candidates, doc_vectors, doc_texts, sub)
+                reranked[name] = reranker.rerank(query, query_vector, candidates, doc_vectors, doc_texts, sub,
+                                                 doc_tokens=doc_tokens)
                 system_stages[name] = sub.stages
         stages = dict(timer.stages)
         for name, sub_stages in system_stages.items():
@@ -240,7 +252,7 @@ class SearchSession:
         reranker = RERANKERS[name].build(result.settings, self.embedder)
         rows = result.candidates.rows
         ranking = reranker.rerank(result.query, result.query_vector, result.candidates, self.vectors[rows],
-                                  [self.texts[r] for r in rows])
+                                  [self.texts[r] for r in rows], doc_tokens=self.prompt_tokens(rows))
         return dataclasses.replace(result, reranked={**result.reranked, name: ranking}), True
 
     # ------------------------------------------------------------------ prompt lab
@@ -279,7 +291,8 @@ class SearchSession:
         candidates = result.candidates
         timer = StageTimer()
         ranking = reranker.rerank(result.query, result.query_vector, candidates, self.vectors[candidates.rows],
-                                  [], timer, prompt_texts=[self.texts[r] for r in rows])
+                                  [], timer, prompt_texts=[self.texts[r] for r in rows],
+                                  prompt_tokens=self.prompt_tokens(rows))
         stages = {k: v for k, v in result.timings.stages.items() if not k.startswith("e2rank.")}
         stages.update({f"e2rank.{k}": v for k, v in timer.stages.items()})
         return dataclasses.replace(
@@ -304,7 +317,7 @@ class SearchSession:
         rows = self._prompt_rows(result.prompt_ids)
         return leave_one_out(self._e2rank(result), result.query, result.query_vector, result.prompt_ids,
                              [self.texts[r] for r in rows], result.prompt.vector, result.candidates.ids,
-                             self.vectors[result.candidates.rows], relevance, batch_size)
+                             self.vectors[result.candidates.rows], relevance, batch_size, self.prompt_tokens(rows))
 
     def prompt_provenance(self, result: QueryResult) -> Provenance:
         """Cosines of the pseudo-query to the query and each prompt document, next to Rocchio's."""
@@ -329,4 +342,4 @@ class SearchSession:
         rows = self._prompt_rows(result.prompt_ids)
         return compare_pooling(self._e2rank(result), result.query, result.query_vector,
                                [self.texts[r] for r in rows], result.candidates.ids,
-                               self.vectors[result.candidates.rows], other, relevance)
+                               self.vectors[result.candidates.rows], other, relevance, self.prompt_tokens(rows))

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from e2rank_demo.metrics import per_query
+from e2rank_demo.models import TokenIds
 from e2rank_demo.records import PromptPooling
 from e2rank_demo.rerank import E2RankReranker, rocchio_vector
 
@@ -110,6 +111,7 @@ def leave_one_out(
     doc_vectors: np.ndarray,
     relevance: Mapping[str, int] | None = None,
     batch_size: int = 32,
+    prompt_tokens: Sequence[TokenIds | None] | None = None,
 ) -> Influence:
     """Leave-one-out influence of each prompt document, the k prompts in one batched pass.
 
@@ -124,13 +126,15 @@ def leave_one_out(
         doc_vectors: Their cached embeddings, aligned with ``candidate_ids``.
         relevance: Graded judgments ``{passage id: grade}`` for this query, if any.
         batch_size: Prompts per forward pass (k <= ``batch_size`` is one pass).
+        prompt_tokens: The prompt documents' token ids from indexing, aligned with ``prompt_texts``
+            (``None``: tokenise them; the prompts are the same).
 
     Returns:
         The :class:`Influence`, items in prompt order.
     """
     start = time.perf_counter()
     embedder = reranker.embedder
-    built = embedder.build_leave_one_out(query, prompt_texts, reranker.header, reranker.order)
+    built = embedder.build_leave_one_out(query, prompt_texts, reranker.header, reranker.order, prompt_tokens)
     without = np.stack([p.vector for p in embedder.encode_prompts(built, batch_size, reranker.pooling)]) if built \
         else np.zeros((0, len(full_vector)), dtype=np.float32)
     distances = 1.0 - without @ full_vector
@@ -266,6 +270,7 @@ def compare_pooling(
     doc_vectors: np.ndarray,
     other: PromptPooling | None = None,
     relevance: Mapping[str, int] | None = None,
+    prompt_tokens: Sequence[TokenIds | None] | None = None,
 ) -> PoolingComparison:
     """Embeds one prompt with the reranker's pooling and with ``other``, and ranks the candidates with each.
 
@@ -278,6 +283,8 @@ def compare_pooling(
         doc_vectors: Their cached embeddings, aligned with ``candidate_ids``.
         other: The pooling to compare with; default :data:`OTHER_POOLING` of the reranker's.
         relevance: Graded judgments ``{passage id: grade}`` for this query, if any.
+        prompt_tokens: The prompt documents' token ids from indexing, aligned with ``prompt_texts``
+            (``None``: tokenise them; the prompt is the same).
 
     Returns:
         Both pseudo-queries, both rankings and what they share.
@@ -285,7 +292,7 @@ def compare_pooling(
     embedder = reranker.embedder
     current: PromptPooling = reranker.pooling or embedder.prompt_pooling
     other = other or OTHER_POOLING[current]
-    built = embedder.build_listwise(query, list(prompt_texts), reranker.header, reranker.order)
+    built = embedder.build_listwise(query, list(prompt_texts), reranker.header, reranker.order, prompt_tokens)
     prompts = [embedder.encode_prompt(built, pooling) for pooling in (current, other)]
     scores = [reranker.score(p.vector, query_vector, doc_vectors) for p in prompts]
     ids = list(candidate_ids)

@@ -34,7 +34,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from e2rank_demo.models import Embedder
+from e2rank_demo.models import Embedder, TokenIds
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.records import PROMPT_POOLINGS, Candidates, ListwisePrompt, PromptOrder, PromptPooling, Ranking
 from e2rank_demo.timing import StageTimer
@@ -53,6 +53,7 @@ class Reranker(Protocol):
         doc_vectors: np.ndarray,
         doc_texts: Sequence[str],
         timer: StageTimer | None = None,
+        doc_tokens: Sequence[TokenIds | None] | None = None,
     ) -> Ranking:
         """Returns all candidates in the new order.
 
@@ -63,6 +64,8 @@ class Reranker(Protocol):
             doc_vectors: Embeddings of the candidates, aligned with ``candidates.ids``.
             doc_texts: Texts of the candidates, aligned with ``candidates.ids``.
             timer: Receives the stage times, when given.
+            doc_tokens: The candidates' prompt token ids from indexing, aligned with ``candidates.ids``
+                (``None``: not known, e.g. a document store's candidates); only a prompt uses them.
         """
         ...
 
@@ -90,7 +93,8 @@ class DenseReranker:
     name: str = "dense"
 
     def rerank(self, query: str, query_vector: np.ndarray, candidates: Candidates, doc_vectors: np.ndarray,
-               doc_texts: Sequence[str], timer: StageTimer | None = None) -> Ranking:
+               doc_texts: Sequence[str], timer: StageTimer | None = None,
+               doc_tokens: Sequence[TokenIds | None] | None = None) -> Ranking:
         timer = timer or StageTimer()
         with timer.stage("scoring"):
             scores = doc_vectors @ query_vector
@@ -111,7 +115,8 @@ class RocchioReranker:
     name: str = "rocchio"
 
     def rerank(self, query: str, query_vector: np.ndarray, candidates: Candidates, doc_vectors: np.ndarray,
-               doc_texts: Sequence[str], timer: StageTimer | None = None) -> Ranking:
+               doc_texts: Sequence[str], timer: StageTimer | None = None,
+               doc_tokens: Sequence[TokenIds | None] | None = None) -> Ranking:
         timer = timer or StageTimer()
         with timer.stage("prompt_build"):
             vector = rocchio_vector(query_vector, doc_vectors[: self.k], self.alpha, self.beta)
@@ -147,15 +152,21 @@ class E2RankReranker:
 
     def rerank(self, query: str, query_vector: np.ndarray, candidates: Candidates, doc_vectors: np.ndarray,
                doc_texts: Sequence[str], timer: StageTimer | None = None,
-               prompt_texts: Sequence[str] | None = None) -> Ranking:
-        """Reranks with the top-k candidates in the prompt, or exactly ``prompt_texts`` when given."""
+               doc_tokens: Sequence[TokenIds | None] | None = None, prompt_texts: Sequence[str] | None = None,
+               prompt_tokens: Sequence[TokenIds | None] | None = None) -> Ranking:
+        """Reranks with the top-k candidates in the prompt, or exactly ``prompt_texts`` when given.
+
+        Token ids from indexing (``doc_tokens`` for the candidates, ``prompt_tokens`` for ``prompt_texts``)
+        spare the prompt tokenising its documents; the prompt is the same without them.
+        """
         timer = timer or StageTimer()
         if self.reencode:
             with timer.stage("candidate_encoding"):
                 doc_vectors = self.embedder.embed_documents(doc_texts)
         with timer.stage("prompt_build"):
-            top = list(doc_texts[: self.k] if prompt_texts is None else prompt_texts)
-            built = self.embedder.build_listwise(query, top, self.header, self.order)
+            if prompt_texts is None:
+                prompt_texts, prompt_tokens = doc_texts[: self.k], None if doc_tokens is None else doc_tokens[: self.k]
+            built = self.embedder.build_listwise(query, list(prompt_texts), self.header, self.order, prompt_tokens)
         with timer.stage("prompt_encoding"):
             prompt = self.embedder.encode_prompt(built, self.pooling)
         with timer.stage("scoring"):

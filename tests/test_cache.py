@@ -35,6 +35,33 @@ def test_partial_hit_encodes_only_new_texts(tmp_path: Path, tiny_decoder) -> Non
     assert (session.encode_stats.n_cached, session.encode_stats.n_encoded) == (8, 4)
 
 
+def test_prompt_token_ids_are_cached_beside_the_vectors(tmp_path: Path, tiny_decoder) -> None:  # noqa: ANN001
+    """Indexing computes the passages' prompt token ids; opening the corpus again reads them from the cache without
+    tokenising, under the model's key and the corpus's scope, as the vectors are."""
+    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    first = SearchSession.from_documents(DOCS, tiny_decoder, cache)
+    expected = tiny_decoder.prompt_document_ids(first.texts)
+    assert first.tokens is not None and first.tokens.ids.dtype == np.int32  # Qwen3's ids pass 65,535
+    assert [row.tolist() for row in first.tokens.rows(range(len(DOCS)))] == [ids.tolist() for ids in expected]
+    with patch.object(tiny_decoder, "prompt_document_ids", wraps=tiny_decoder.prompt_document_ids) as tokenise:
+        second = SearchSession.from_documents(DOCS, tiny_decoder, EmbeddingCache(tmp_path / "c.sqlite"))
+        assert tokenise.call_count == 0
+        SearchSession.from_documents(DOCS, tiny_decoder, cache, scope="someone's upload")
+        assert tokenise.call_count == 1  # another scope does not see them
+    np.testing.assert_array_equal(second.tokens.ids, first.tokens.ids)
+    np.testing.assert_array_equal(second.tokens.starts, first.tokens.starts)
+
+
+def test_cache_reads_arrays_back_in_their_type(tmp_path: Path) -> None:
+    """Token ids stored as uint16 or int32 come back unchanged when read as the same type."""
+    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    cache.put_many("small-vocab", {"h": np.array([0, 101, 65535])}, np.uint16)
+    cache.put_many("large-vocab", {"h": np.array([0, 151643])}, np.int32)
+    assert cache.get_many("small-vocab", ["h"], np.uint16)["h"].tolist() == [0, 101, 65535]
+    assert cache.get_many("large-vocab", ["h"], np.int32)["h"].tolist() == [0, 151643]
+    assert cache.size_bytes() == 3 * 2 + 2 * 4
+
+
 def test_cache_is_keyed_by_model(tmp_path: Path) -> None:
     """A vector stored for one model is not returned for another."""
     cache = EmbeddingCache(tmp_path / "c.sqlite")

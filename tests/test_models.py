@@ -370,6 +370,69 @@ def test_leave_one_out_prompts_equal_building_without_each_document(backend: str
     assert all(spy.seen.count(doc) == 1 for doc in prepared)
 
 
+_SENTENCES = ["Yeast ferments sugar; the dough rises.", "Carbon dioxide fills the gluten network!",
+              "Bakers' ovens reach 250°C — a crust forms.",
+              "Sourdough uses wild yeast (Lactobacillus sanfranciscensis).", "It's 3x faster with 2.5% salt?",
+              "Café crème brûlée, naïve façade.\n\nNew\tparagraph  here"]
+
+
+def _prose(i: int, n: int) -> str:
+    """``n`` sentences of varied text (punctuation last, accents, digits, newlines), starting at sentence ``i``."""
+    return " ".join(_SENTENCES[(i + j) % len(_SENTENCES)] for j in range(n))
+
+
+@pytest.mark.parametrize("backend", ["minilm", "tiny_decoder"])
+def test_prompt_from_indexed_token_ids_equals_tokenising_the_documents(backend: str, request) -> None:  # noqa: ANN001
+    """Ids computed at indexing give today's BuiltPrompt (text, kept, full, query span) and the same vector, uncut,
+    at the window's edge (one token under, at and over it) and far over, in both orders, without tokenising a
+    document; leave-one-out prompts too (the five-document cases)."""
+    from e2rank_demo.models.embedder import query_mask
+
+    embedder = request.getfixturevalue(backend)
+    query, header = "why does bread rise", TASKS["web"].rerank
+    uncut = [_prose(i, 1 + i % 2) for i in range(5)]
+    far_over = [_prose(i, 3 + i % 7) for i in range(20)] + [" ".join(f"w{i}." for i in range(1100))]
+    limit = embedder.max_tokens
+    try:
+        for order in ("official", "query_first"):
+            edge = len(embedder._prompt_encoding(embedder.build_listwise(query, uncut, header, order).text)[0])
+            for docs, window, cut in ((uncut, limit, False), (uncut, edge - 1, True), (uncut, edge, False),
+                                      (uncut, edge + 1, False), (far_over, min(limit, 200), True)):
+                embedder.max_tokens = window
+                today = embedder.build_listwise(query, docs, header, order)
+                assert today[:3] == _reference_build_listwise(embedder, query, docs, header, order)
+                assert (today.doc_tokens_kept != today.doc_tokens_full) == cut
+                ids = embedder.prompt_document_ids(docs)
+                spy = embedder.tokenizer = _CountingTokenizer(embedder.tokenizer)
+                try:
+                    built = embedder.build_listwise(query, docs, header, order, ids)
+                    loo = embedder.build_leave_one_out(query, docs, header, order, ids) if docs is uncut else []
+                finally:
+                    embedder.tokenizer = spy.real
+                assert not set(embedder.prompt_documents(query, docs)) & set(spy.seen), "a document was tokenised"
+                assert built == today
+                assert built.text[slice(*built.query_span)] == query
+                assert docs is not uncut or loo == embedder.build_leave_one_out(query, docs, header, order)
+                if cut:  # the vector of a cut prompt equals that of today's model input, tokenised afresh
+                    tokens, offsets = embedder._prompt_encoding(today.text)
+                    mask = query_mask(offsets, today.query_span)
+                    fresh = embedder._pad({"input_ids": [tokens], "query_mask": [mask]})
+                    np.testing.assert_allclose(embedder.encode_prompt(built, "query").vector,
+                                               embedder._forward(fresh, "query")[0], atol=1e-5)
+    finally:
+        embedder.max_tokens = limit
+
+
+def test_prompt_ids_are_ignored_where_snippets_follow_the_query() -> None:
+    """An adapter that reorders sentences by the query has no ids ahead; ids handed to it change nothing."""
+    embedder = load_embedder("minilm-e2rank").embedder
+    assert embedder.spec.snippets == "query" and embedder.prompt_token_identity is None
+    docs = [_prose(i, 4) for i in range(6)]
+    stale = [np.asarray(ids, dtype=np.int32) for ids in embedder.tokenizer(docs, add_special_tokens=False)["input_ids"]]
+    assert embedder.build_listwise("why does bread rise", docs, token_ids=stale) == \
+        embedder.build_listwise("why does bread rise", docs)
+
+
 # --------------------------------------------------------------------------- prompt pooling
 def _pooled_text(embedder, built) -> str:  # noqa: ANN001
     """The text of the tokens ``query`` pooling averages (read back from the batch's query mask)."""

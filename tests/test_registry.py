@@ -18,6 +18,7 @@ from e2rank_demo import plots, report
 from e2rank_demo.cli import main
 from e2rank_demo.evaluation import evaluate
 from e2rank_demo.corpus import BeirDataset
+from e2rank_demo.models import TokenIds
 from e2rank_demo.pipeline import SearchSession, SearchSettings
 from e2rank_demo.records import Candidates, Ranking
 from e2rank_demo.rerank import RERANKERS, RerankerSpec, rank_by
@@ -38,7 +39,8 @@ class ReversedReranker:
     name = "reversed"
 
     def rerank(self, query: str, query_vector: np.ndarray, candidates: Candidates, doc_vectors: np.ndarray,
-               doc_texts: Sequence[str], timer: StageTimer | None = None) -> Ranking:
+               doc_texts: Sequence[str], timer: StageTimer | None = None,
+               doc_tokens: Sequence[TokenIds | None] | None = None) -> Ranking:
         return rank_by(self.name, candidates, np.arange(len(candidates), dtype=np.float32))
 
 

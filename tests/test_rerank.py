@@ -44,6 +44,30 @@ def test_full_search_runs_two_model_calls(decoder_session: SearchSession) -> Non
     assert set(result.reranked) == {"e2rank", "rocchio", "dense"}
 
 
+def test_prompts_are_built_from_the_indexed_token_ids(decoder_session: SearchSession) -> None:
+    """A search, an edited prompt and the influence chart hand the prompt the ids computed at indexing: no passage
+    is tokenised, and every prompt equals the one built by tokenising the texts."""
+    import copy
+
+    session, query = decoder_session, "why does bread rise"
+    plain = copy.copy(session)
+    plain.tokens = None  # what a session without ids (a document store's) does: tokenise the prompt documents
+    settings = SearchSettings(candidates=5, prompt_docs=3, rerankers=("e2rank",))
+    embedder = session.embedder
+    with patch.object(embedder, "_document_ids", wraps=embedder._document_ids) as tokenise:
+        result = session.search(query, settings)
+        order = list(reversed(result.prompt_ids))
+        edited = session.rerank_with_prompt(result, order)
+        influence = session.prompt_influence(result)
+    assert all(call.args[0] == [] for call in tokenise.call_args_list), "a passage was tokenised"
+    expected = plain.search(query, settings)
+    assert result.prompt.text == expected.prompt.text
+    np.testing.assert_allclose(result.prompt.vector, expected.prompt.vector, atol=1e-5)
+    assert edited.prompt.text == plain.rerank_with_prompt(expected, order).prompt.text
+    np.testing.assert_allclose([item.distance for item in influence.items],
+                               [item.distance for item in plain.prompt_influence(expected).items], atol=1e-5)
+
+
 def test_e2rank_scores_are_cosines_with_prompt_vector(decoder_session: SearchSession) -> None:
     """E2Rank scores equal cos(prompt, cached document vector), and lambda interpolates with the query."""
     result = decoder_session.search("tides and the moon", SearchSettings(candidates=5, prompt_docs=2))

@@ -18,6 +18,7 @@ class CountingEmbedder:
 
     name = "fake"
     dim = 4
+    prompt_token_identity = None  # no tokenizer: no prompt token ids are computed at indexing
 
     def __init__(self, identity: str = "fake:1") -> None:
         self.identity = self.document_identity = identity

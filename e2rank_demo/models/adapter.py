@@ -145,6 +145,11 @@ class _AdapterMixin(Embedder):
             finally:
                 self.model = adapted
 
+    @property
+    def prompt_token_identity(self) -> str | None:
+        """``None`` with query snippets (a prompt document's sentence order depends on the query)."""
+        return None if self.spec.snippets == "query" else super().prompt_token_identity
+
     def prompt_documents(self, query: str, documents: Sequence[str]) -> list[str]:
         """The base's prompt documents, over query-focused snippets when the spec asks for them."""
         if self.spec.snippets == "query":

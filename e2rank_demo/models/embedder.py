@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -25,6 +26,8 @@ ProgressFn = Callable[[int, int], None]
 _Encoding = tuple[list[int], list[tuple[int, int]]]
 """A prompt's model-input token ids and each token's character span in the text ((0, 0): special)."""
 """Called as ``progress(done, total)`` while documents are embedded."""
+TokenIds = np.ndarray | list[int]
+"""One document's token ids (a 1-D integer array when computed at indexing)."""
 
 _FITTED_PROMPTS_KEPT = 64  # leave-one-out influence builds k prompts, then embeds them together
 
@@ -87,6 +90,18 @@ class Embedder(ABC):
         weights (an adapter trained for queries and prompts only).
         """
         return self.identity
+
+    @property
+    def prompt_token_identity(self) -> str | None:
+        """Cache key of :meth:`prompt_document_ids`: the model's :attr:`identity` (its tokenizer files are in the
+        fingerprint, its kind fixes the prompt-document form) and the id type; ``None`` when a prompt document
+        depends on the query (its ids cannot be computed ahead, so they are tokenised when the prompt is built)."""
+        return f"{self.identity}|prompt-ids:{np.dtype(self.token_dtype).str}"
+
+    @functools.cached_property
+    def token_dtype(self) -> type[np.integer]:
+        """The narrowest type that holds every token id (``uint16`` for MiniLM, ``int32`` for Qwen3)."""
+        return np.uint16 if len(self.tokenizer) <= 1 << 16 else np.int32
 
     @property
     def label(self) -> str:
@@ -247,11 +262,22 @@ class Embedder(ABC):
         documents: Sequence[str],
         header: str = TASKS["web"].rerank,
         order: PromptOrder = "official",
+        token_ids: Sequence[TokenIds | None] | None = None,
     ) -> BuiltPrompt:
         """Builds the listwise prompt text that fits :attr:`max_tokens`.
 
         Documents that do not fit share the free space equally (a document shorter than
         its share gives the rest back), so the instruction and the query are never cut.
+        A document is cut by slicing its token ids and decoding the slice.
+
+        Args:
+            query: The query.
+            documents: The candidates' texts, best first.
+            header: The instruction line.
+            order: Where the query goes.
+            token_ids: Each document's :meth:`prompt_document_ids` from indexing (``None`` for one not known,
+                e.g. a document store's candidate), so no document is tokenised here; ignored when
+                :attr:`prompt_token_identity` is ``None``. The prompt is the same with or without them.
 
         Returns:
             The model input text, the tokens each document kept and had, and where the query sits.
@@ -259,8 +285,8 @@ class Embedder(ABC):
         Raises:
             PromptTooLongError: If the instruction and query alone leave no room.
         """
-        documents = self.prompt_documents(query, documents)
-        return self._fit_listwise(query, documents, self._document_ids(documents), header, order)
+        documents, ids = self._prepared(query, documents, token_ids)
+        return self._fit_listwise(query, documents, ids, header, order)
 
     def build_leave_one_out(
         self,
@@ -268,20 +294,43 @@ class Embedder(ABC):
         documents: Sequence[str],
         header: str = TASKS["web"].rerank,
         order: PromptOrder = "official",
+        token_ids: Sequence[TokenIds | None] | None = None,
     ) -> list[BuiltPrompt]:
         """The k prompts that each miss one of the k documents, equal to :meth:`build_listwise` without it.
 
-        Each document is prepared and tokenised once for all k prompts (the influence chart's cost).
+        Each document is prepared and tokenised once for all k prompts (the influence chart's cost), or not
+        at all when its ``token_ids`` are given (as in :meth:`build_listwise`).
         """
-        documents = self.prompt_documents(query, documents)
-        ids = self._document_ids(documents)
+        documents, ids = self._prepared(query, documents, token_ids)
         return [self._fit_listwise(query, documents[:i] + documents[i + 1:], ids[:i] + ids[i + 1:], header, order)
                 for i in range(len(documents))]
+
+    def prompt_document_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each document's token ids as it enters the listwise prompt, before any budget (one tokenizer call).
+
+        Computed once per corpus when it is indexed (:func:`~e2rank_demo.doc_tokens.corpus_tokens`) and handed
+        to :meth:`build_listwise`; meaningful only where :attr:`prompt_token_identity` is not ``None``.
+        """
+        return [np.asarray(ids, dtype=self.token_dtype)
+                for ids in self._document_ids([self.format_prompt_document(t) for t in texts])]
 
     def _document_ids(self, documents: Sequence[str]) -> list[list[int]]:
         return self.tokenizer(list(documents), add_special_tokens=False)["input_ids"] if documents else []
 
-    def _fit_listwise(self, query: str, documents: list[str], doc_ids: list[list[int]], header: str,
+    def _prepared(self, query: str, documents: Sequence[str],
+                  token_ids: Sequence[TokenIds | None] | None) -> tuple[list[str], list[TokenIds]]:
+        """The prompt documents and their token ids: the given ones where known, the others tokenised now."""
+        prepared = self.prompt_documents(query, documents)
+        # Ids computed ahead are of the documents as indexed; a query-dependent form makes them stale.
+        given = token_ids if token_ids is not None and self.prompt_token_identity is not None \
+            else [None] * len(prepared)
+        if len(given) != len(prepared):
+            raise ValueError(f"{len(given)} token id lists for {len(prepared)} documents")
+        missing = [i for i, ids in enumerate(given) if ids is None]
+        fresh = dict(zip(missing, self._document_ids([prepared[i] for i in missing]), strict=True))
+        return prepared, [fresh[i] if ids is None else ids for i, ids in enumerate(given)]
+
+    def _fit_listwise(self, query: str, documents: list[str], doc_ids: Sequence[TokenIds], header: str,
                       order: PromptOrder) -> BuiltPrompt:
         """:meth:`build_listwise` on prepared documents and their token ids."""
         full = [len(ids) for ids in doc_ids]

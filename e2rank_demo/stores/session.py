@@ -60,6 +60,7 @@ class StoreSession(SearchSession):
         self.scope = ""
         self._size = store.count()
         self.encode_stats = EncodeStats(0.0, self._size, 0, "store")
+        self.tokens = None  # a store keeps no token ids: a prompt tokenises its documents
         self._hold([], np.zeros((0, store.info.dim), dtype=np.float32))
 
     def _hold(self, passages: list[Passage], vectors: np.ndarray) -> None:
