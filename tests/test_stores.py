@@ -324,3 +324,46 @@ def test_milvus_optimize_accepts_a_retried_index_call_whose_first_attempt_landed
             store.optimize("ivf")
     finally:
         store.close()
+
+
+def test_a_frozen_milvus_server_is_a_clear_error_after_the_search_deadline_and_search_resumes(
+        milvus_server, monkeypatch: pytest.MonkeyPatch, minilm, small_docs) -> None:  # noqa: ANN001
+    """The server paused (SIGSTOP: it holds the connection and answers nothing): a search and a count raise
+    StoreUnreachableError naming the store and the deadline, the session keeps its last candidates; resumed, the
+    same session and store search again with the same results."""
+    from e2rank_demo.pipeline import SearchSettings
+    from e2rank_demo.records import Passage
+    from e2rank_demo.stores import StoreUnreachableError
+    from e2rank_demo.stores.milvus_store import SEARCH_TIMEOUT_ENV
+    from e2rank_demo.stores.session import StoreSession
+
+    uri = milvus_server.uri("frozen")
+    passages = [Passage.from_document(d) for d in small_docs]
+    store = open_store(uri, StoreInfo.of(minilm), create=True)
+    try:
+        store.add([p.id for p in passages], [p.title for p in passages], [p.text for p in passages],
+                  minilm.embed_documents([p.full_text for p in passages]))
+        session = StoreSession(store, minilm)
+        settings = SearchSettings(candidates=5, prompt_docs=3)
+        before = session.search("why does bread rise", settings)
+        milvus_server.pause()
+        try:
+            # The deadline is set only while the server is frozen, so no search of a live server can miss it.
+            # Short, too, so it falls before gRPC's keep-alive (a ping every 10 s, 5 s for its answer) could
+            # notice the frozen server first and fail the call as unreachable instead.
+            monkeypatch.setenv(SEARCH_TIMEOUT_ENV, "1")
+            for call in (lambda: session.search("how do tides work", settings), store.count):
+                with pytest.raises(StoreUnreachableError) as info:
+                    call()
+                assert str(info.value) == (f"{uri}: the Milvus server does not answer (no reply within 1 s, "
+                                           f"{SEARCH_TIMEOUT_ENV}); try again once it is back")
+            assert session.ids == before.first_stage.ids  # the last candidates stay for the open result
+        finally:
+            monkeypatch.delenv(SEARCH_TIMEOUT_ENV)
+            milvus_server.resume()
+        again = session.search("why does bread rise", settings)
+        assert again.first_stage.ids == before.first_stage.ids
+        assert again.reranked["e2rank"].ids == before.reranked["e2rank"].ids
+        assert store.count() == len(passages)
+    finally:
+        store.close()

@@ -5,9 +5,12 @@ fields ``id`` (primary key), ``vector``, ``title`` and ``text``. The building mo
 identity, name and dimension are collection properties. Until :meth:`MilvusStore.optimize`
 the vector index is ``FLAT`` (exact); ``optimize`` swaps in HNSW or IVF by size.
 
-A server that does not answer (down, restarting, unreachable) is reported as
-:class:`~e2rank_demo.stores.StoreUnreachableError` after at most ``E2RANK_MILVUS_TIMEOUT``
-seconds (default 5), and the store's next call reaches it again once it is back.
+A server that does not answer is reported as :class:`~e2rank_demo.stores.StoreUnreachableError`,
+and the store's next call reaches it again once it is back: a server that is down, restarting
+or unreachable after at most ``E2RANK_MILVUS_TIMEOUT`` seconds (default 5); one that accepts
+the connection but stops answering (frozen, overloaded) when a search or count has waited
+``E2RANK_MILVUS_SEARCH_TIMEOUT`` seconds (default 30), instead of the minute or more that gRPC's
+keep-alive takes to notice.
 
 Example:
     >>> import numpy as np, tempfile
@@ -55,6 +58,7 @@ _INDEX_PARAMS: dict[str, tuple[str, dict[str, int]]] = {
 }
 _PROPERTY = "e2rank.{}"
 TIMEOUT_ENV = "E2RANK_MILVUS_TIMEOUT"
+SEARCH_TIMEOUT_ENV = "E2RANK_MILVUS_SEARCH_TIMEOUT"
 _CONNECT_FAILED = 2  # pymilvus' code for a server it cannot (re)connect to
 _NOT_LOADED = 101  # Milvus' CollectionNotLoaded
 # Which ids are stored, and how many, must count every committed insert: a Milvus server's default
@@ -70,17 +74,34 @@ def connect_timeout() -> float:
     return float(os.environ.get(TIMEOUT_ENV, "5"))
 
 
-def _not_answering() -> str:
-    return (f"the Milvus server does not answer (waited up to {connect_timeout():g} s, {TIMEOUT_ENV}); "
-            "try again once it is back")
+def search_timeout() -> float:
+    """Most seconds a search or count on a Milvus server may take (``E2RANK_MILVUS_SEARCH_TIMEOUT``, 30).
+
+    A deadline for the calls a visitor waits on: a server that accepted the connection and then
+    froze would otherwise hold the search until gRPC's keep-alive gives up (65 s measured here
+    with a paused ``milvus-lite server``). 30 s is far above a search's own time (1.5 s for a
+    top-100 of a million vectors in Milvus Lite, docs/SCALING.md). Read at each call.
+    """
+    return float(os.environ.get(SEARCH_TIMEOUT_ENV, "30"))
+
+
+def _not_answering(deadline: float | None = None) -> str:
+    waited = (f"no reply within {deadline:g} s, {SEARCH_TIMEOUT_ENV}" if deadline is not None
+              else f"waited up to {connect_timeout():g} s, {TIMEOUT_ENV}")
+    return f"the Milvus server does not answer ({waited}); try again once it is back"
+
+
+def _code(exc: Exception) -> Any:
+    import grpc
+
+    return exc.code() if isinstance(exc, grpc.RpcError) else getattr(exc, "code", None)
 
 
 def _unreachable(exc: Exception) -> bool:
     """Whether ``exc`` says the server cannot be reached (as opposed to refusing a request)."""
     import grpc
 
-    code = exc.code() if isinstance(exc, grpc.RpcError) else getattr(exc, "code", None)
-    return code in (_CONNECT_FAILED, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    return _code(exc) in (_CONNECT_FAILED, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -153,15 +174,23 @@ class MilvusStore:
         self._kind = self._current_kind()
         self._call("load_collection", self.collection)
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, method: str, *args: Any, bounded: bool = False, **kwargs: Any) -> Any:
         """``self._client.<method>(...)``; a server that does not answer raises :class:`StoreUnreachableError`.
+
+        ``bounded`` gives the call a deadline of :func:`search_timeout` seconds on a server (not
+        on a Milvus Lite file, whose server is this process's child): for searches and counts,
+        never for writes or index builds, whose time grows with the collection.
 
         Nothing is kept from a failed call: pymilvus opens a new channel on the next one, so the
         store works again as soon as the server is back. A Milvus Lite server that restarted has
         forgotten which collections were loaded; its "not loaded" answer loads ours and asks again.
         """
+        import grpc
         from pymilvus.exceptions import MilvusException
 
+        deadline = search_timeout() if bounded and self._lite_path is None else None
+        if deadline is not None:
+            kwargs["timeout"] = deadline
         call = getattr(self._client, method)
         try:
             try:
@@ -175,7 +204,8 @@ class MilvusStore:
             if not _unreachable(exc):
                 raise
             logger.info("%s: %s failed, the server does not answer (%s)", self.uri, method, exc)
-            raise StoreUnreachableError(f"{self.uri}: {_not_answering()}") from None
+            timed_out = deadline is not None and _code(exc) == grpc.StatusCode.DEADLINE_EXCEEDED
+            raise StoreUnreachableError(f"{self.uri}: {_not_answering(deadline if timed_out else None)}") from None
 
     def _create(self, info: StoreInfo) -> None:
         from pymilvus import DataType
@@ -242,7 +272,7 @@ class MilvusStore:
     def count(self) -> int:
         """Passages stored (an exact ``count(*)``)."""
         rows = self._call("query", self.collection, filter="", output_fields=["count(*)"],
-                          consistency_level=_EVERY_WRITE)
+                          consistency_level=_EVERY_WRITE, bounded=True)
         return int(rows[0]["count(*)"])
 
     def optimize(self, kind: IndexChoice | None = None) -> IndexChoice:
@@ -279,8 +309,8 @@ class MilvusStore:
         """Top-``n`` by inner product, with the stored vectors, titles and texts."""
         query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
         found = self._call("search", self.collection, data=[query.tolist()], limit=n,
-                                    output_fields=["vector", "title", "text"],
-                                    search_params=_search_params(self._kind, n))[0]
+                           output_fields=["vector", "title", "text"], search_params=_search_params(self._kind, n),
+                           bounded=True)[0]
         dim = self.info.dim
         return StoreHits(
             [str(h["id"]) for h in found],
