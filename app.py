@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> None:
         warm_up_in_background()
         demo.queue(**queue_options())  # E2RANK_CONCURRENCY, E2RANK_QUEUE_SIZE (serving.py says why the defaults)
         log.info("start-up: serving on http://%s:%d", args.host, args.port)
-        demo.launch(server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True,
-                    **launch_options())
+        demo.launch(
+            server_name=args.host, server_port=args.port, share=args.share, prevent_thread_lock=True, **launch_options()
+        )
         while demo.is_running:
             time.sleep(0.5)
     except Exception:  # reported, then the same prompt exit

@@ -24,8 +24,12 @@ __version__ = "0.1.0"
 # thread: a filter added later from the warm-up thread can be undone when another thread leaves a
 # ``warnings.catch_warnings()`` block (it restores its own copy of the filter list), which let
 # the warning through on CI's fresh start.
-warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning,
-                        module="transformers.modeling_utils")
+warnings.filterwarnings(
+    "ignore",
+    message="`is_gradient_checkpointing` is deprecated",
+    category=FutureWarning,
+    module="transformers.modeling_utils",
+)
 
 _LAZY: dict[str, str] = {
     "SearchSession": "e2rank_demo.pipeline",

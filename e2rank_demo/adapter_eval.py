@@ -83,17 +83,33 @@ class RecordedFigure:
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
-        return {"dataset": self.dataset, "split": self.split, "first_stage": self.first_stage,
-                "queries": self.queries, "candidates": self.candidates, "k": self.k, "pooling": self.pooling,
-                "ndcg@10": dict(self.ndcg10), "weights": self.weights}
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            "first_stage": self.first_stage,
+            "queries": self.queries,
+            "candidates": self.candidates,
+            "k": self.k,
+            "pooling": self.pooling,
+            "ndcg@10": dict(self.ndcg10),
+            "weights": self.weights,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RecordedFigure | None:
         """The figure stored as ``data``; ``None`` when a field is missing or malformed."""
         try:
-            return cls(str(data["dataset"]), str(data["split"]), str(data["first_stage"]), int(data["queries"]),
-                       int(data["candidates"]), int(data["k"]), str(data["pooling"]),
-                       {str(s): float(v) for s, v in dict(data["ndcg@10"]).items()}, str(data["weights"]))
+            return cls(
+                str(data["dataset"]),
+                str(data["split"]),
+                str(data["first_stage"]),
+                int(data["queries"]),
+                int(data["candidates"]),
+                int(data["k"]),
+                str(data["pooling"]),
+                {str(s): float(v) for s, v in dict(data["ndcg@10"]).items()},
+                str(data["weights"]),
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -138,14 +154,28 @@ def measure(
     embedder = build_adapted_embedder(folder)
     dataset = load_beir(data)
     settings = SearchSettings(task="scifact" if "scifact" in dataset.name.lower() else "web")
-    report = evaluate(dataset, embedder, first_stage, settings, split=split,
-                      limit_queries=limit_queries, cache=cache, encode_progress=encode_progress,
-                      query_progress=query_progress)
-    return RecordedFigure(dataset.name, split, report.first_stage, report.n_queries,
-                          int(report.settings["candidates"]), int(report.settings["prompt_docs"]),
-                          str(report.settings["prompt_pooling"]),
-                          {system: values["ndcg@10"] for system, values in report.metrics.items()},
-                          weights_digest(folder))
+    report = evaluate(
+        dataset,
+        embedder,
+        first_stage,
+        settings,
+        split=split,
+        limit_queries=limit_queries,
+        cache=cache,
+        encode_progress=encode_progress,
+        query_progress=query_progress,
+    )
+    return RecordedFigure(
+        dataset.name,
+        split,
+        report.first_stage,
+        report.n_queries,
+        int(report.settings["candidates"]),
+        int(report.settings["prompt_docs"]),
+        str(report.settings["prompt_pooling"]),
+        {system: values["ndcg@10"] for system, values in report.metrics.items()},
+        weights_digest(folder),
+    )
 
 
 def record(folder: str | Path, figures: Sequence[RecordedFigure]) -> Path:
@@ -193,8 +223,10 @@ def opening_figure(folder: str | Path, dataset: str = "scifact") -> tuple[Record
         return None, "the recorded test figure was measured on other weights (the adapter was replaced since)"
     defaults = prompt_defaults(str(folder))
     if defaults is not None and (figure.k, figure.pooling) != (defaults.k, defaults.pooling):
-        return None, (f"the recorded test figure is for k = {figure.k} and {figure.pooling} pooling; the model "
-                      f"opens with k = {defaults.k} and {defaults.pooling} pooling")
+        return None, (
+            f"the recorded test figure is for k = {figure.k} and {figure.pooling} pooling; the model "
+            f"opens with k = {defaults.k} and {defaults.pooling} pooling"
+        )
     return figure, ""
 
 
@@ -207,16 +239,26 @@ def adapter_folder(name: str) -> Path:
     from e2rank_demo.models.presets import ADAPTER_ROOT, PRESETS
 
     preset = PRESETS.get(name)
-    folder = (ADAPTER_ROOT / preset.source.removeprefix("adapter:") if preset is not None
-              and preset.source.startswith("adapter:") else Path(name))
+    folder = (
+        ADAPTER_ROOT / preset.source.removeprefix("adapter:")
+        if preset is not None and preset.source.startswith("adapter:")
+        else Path(name)
+    )
     if not (folder / ADAPTER_SPEC_FILE).is_file():
-        raise ValueError(f"{name} is no trained adapter (a preset such as minilm-e2rank, or a folder with "
-                         f"{ADAPTER_SPEC_FILE})")
+        raise ValueError(
+            f"{name} is no trained adapter (a preset such as minilm-e2rank, or a folder with {ADAPTER_SPEC_FILE})"
+        )
     return folder
 
 
-def main(name: str, data: str, first_stages: Sequence[FirstStageName], split: str = "test",
-         limit_queries: int | None = None, use_cache: bool = True) -> int:
+def main(
+    name: str,
+    data: str,
+    first_stages: Sequence[FirstStageName],
+    split: str = "test",
+    limit_queries: int | None = None,
+    use_cache: bool = True,
+) -> int:
     """CLI body of ``record-adapter``: measures each first stage, prints the figures, stores them."""
     from e2rank_demo.cache import EmbeddingCache
 
@@ -227,7 +269,9 @@ def main(name: str, data: str, first_stages: Sequence[FirstStageName], split: st
         figure = measure(folder, data, stage, split=split, limit_queries=limit_queries, cache=cache)
         figures.append(figure)
         scores = ", ".join(f"{system} {value:.4f}" for system, value in figure.ndcg10.items())
-        print(f"{figure.key}: {figure.queries} queries, N = {figure.candidates}, k = {figure.k}, "
-              f"{figure.pooling} pooling; nDCG@10 {scores}")
+        print(
+            f"{figure.key}: {figure.queries} queries, N = {figure.candidates}, k = {figure.k}, "
+            f"{figure.pooling} pooling; nDCG@10 {scores}"
+        )
     print(f"wrote {len(figures)} figure(s) to {record(folder, figures)}")
     return 0

@@ -131,15 +131,29 @@ def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement
             stages.setdefault(stage, []).append(seconds)
     profile = {f"median_{stage}_s": statistics.median(values) for stage, values in stages.items()}
     out = [
-        Measurement("rerank_overhead", repeat(lambda: ratio(rerank, bare_forward), repeats * 3), "ratio",
-                    "<= 1.05", f"E2Rank rerank (k=20, N={n}, {source}) / bare forward of the same "
-                    f"{batch['input_ids'].shape[1]} prompt tokens", extra={"profile": profile}),
-        Measurement(f"pointwise_vs_e2rank@{n}",
-                    repeat(lambda: ratio(lambda: embedder.embed_pairs(query, texts), rerank), repeats), "ratio",
-                    ">= 10", f"{n} joint (query, document) passes / E2Rank rerank"),
-        Measurement(f"nocache_vs_cache@{n}",
-                    repeat(lambda: ratio(rerank_uncached, rerank), repeats),
-                    "ratio", "", f"E2Rank re-encoding the {n} candidates / E2Rank with cached embeddings"),
+        Measurement(
+            "rerank_overhead",
+            repeat(lambda: ratio(rerank, bare_forward), repeats * 3),
+            "ratio",
+            "<= 1.05",
+            f"E2Rank rerank (k=20, N={n}, {source}) / bare forward of the same "
+            f"{batch['input_ids'].shape[1]} prompt tokens",
+            extra={"profile": profile},
+        ),
+        Measurement(
+            f"pointwise_vs_e2rank@{n}",
+            repeat(lambda: ratio(lambda: embedder.embed_pairs(query, texts), rerank), repeats),
+            "ratio",
+            ">= 10",
+            f"{n} joint (query, document) passes / E2Rank rerank",
+        ),
+        Measurement(
+            f"nocache_vs_cache@{n}",
+            repeat(lambda: ratio(rerank_uncached, rerank), repeats),
+            "ratio",
+            "",
+            f"E2Rank re-encoding the {n} candidates / E2Rank with cached embeddings",
+        ),
     ]
     return out
 
@@ -169,9 +183,16 @@ def bench_influence(repeats: int, k: int = 20) -> list[Measurement]:
         result, qrels = results[next(turn) % len(results)]
         return _timed(lambda: influence_chart(session.prompt_influence(result, qrels), session))
 
-    return [Measurement(f"influence_k{k}_s", repeat(once, repeats * 2), "s", "<= 3",
-                        f"leave-one-out influence chart, {k} prompts in one batched pass, N=100, "
-                        f"{loaded.embedder.name} on the scifact sample, first 5 judged queries in turn")]
+    return [
+        Measurement(
+            f"influence_k{k}_s",
+            repeat(once, repeats * 2),
+            "s",
+            "<= 3",
+            f"leave-one-out influence chart, {k} prompts in one batched pass, N=100, "
+            f"{loaded.embedder.name} on the scifact sample, first 5 judged queries in turn",
+        )
+    ]
 
 
 def bench_present(repeats: int) -> Measurement:
@@ -190,8 +211,18 @@ def bench_present(repeats: int) -> Measurement:
     defaults = SearchSettings()
     ps = present.PresentState()
     query = next(iter(load_sample("scifact").queries.values()))
-    present.begin(ps, "scifact", query, default_model_name({}), defaults.first_stage, defaults.candidates,
-                  defaults.prompt_docs, defaults.interpolation, defaults.prompt_order, None)
+    present.begin(
+        ps,
+        "scifact",
+        query,
+        default_model_name({}),
+        defaults.first_stage,
+        defaults.candidates,
+        defaults.prompt_docs,
+        defaults.interpolation,
+        defaults.prompt_order,
+        None,
+    )
     if ps.latency_job is not None:
         ps.latency_job.result()  # the first visit of the latency step shows it; later ones must not wait
     while ps.step < present.N_STEPS:
@@ -204,9 +235,14 @@ def bench_present(repeats: int) -> Measurement:
             slowest = max(slowest, _timed(lambda: present.render_step(ps)))
         return slowest
 
-    return Measurement("present_step_s", repeat(round_trip, repeats, warmup=0), "s", "<= 3",
-                       f"slowest of the {present.N_STEPS} Present steps shown again after their first visit "
-                       "(scifact sample, default preset and settings)")
+    return Measurement(
+        "present_step_s",
+        repeat(round_trip, repeats, warmup=0),
+        "s",
+        "<= 3",
+        f"slowest of the {present.N_STEPS} Present steps shown again after their first visit "
+        "(scifact sample, default preset and settings)",
+    )
 
 
 def bench_index_throughput(quick: bool, repeats: int) -> Measurement:
@@ -227,8 +263,13 @@ def bench_index_throughput(quick: bool, repeats: int) -> Measurement:
         theirs = _timed(lambda: st.encode(docs, batch_size=32, normalize_embeddings=True))
         return theirs / ours  # docs/s ours / docs/s theirs
 
-    return Measurement("index_throughput_vs_st", repeat(ratio, repeats), "ratio", ">= 1.0 (stretch 1.5)",
-                       f"{len(docs)} SciFact abstracts, batch 32, {threads} threads, fp32")
+    return Measurement(
+        "index_throughput_vs_st",
+        repeat(ratio, repeats),
+        "ratio",
+        ">= 1.0 (stretch 1.5)",
+        f"{len(docs)} SciFact abstracts, batch 32, {threads} threads, fp32",
+    )
 
 
 def bench_latency_panel(repeats: int) -> Measurement:
@@ -239,9 +280,13 @@ def bench_latency_panel(repeats: int) -> Measurement:
     session, query, source = _sample_session(True)
     settings = SearchSettings(candidates=100, task="scifact")
     values = repeat(lambda: _timed(lambda: measure_latency(session, query, settings)), repeats, warmup=0)
-    return Measurement("latency_panel_s", values, "s", "<= 15",
-                       f"measure_latency, N = 100 ({source}), slow baselines on {DEFAULT_SUBSAMPLE} candidates "
-                       "and extrapolated")
+    return Measurement(
+        "latency_panel_s",
+        values,
+        "s",
+        "<= 15",
+        f"measure_latency, N = 100 ({source}), slow baselines on {DEFAULT_SUBSAMPLE} candidates and extrapolated",
+    )
 
 
 def bench_latency_cancel(repeats: int, after_s: float = 2.0) -> list[Measurement]:
@@ -273,8 +318,10 @@ def bench_latency_cancel(repeats: int, after_s: float = 2.0) -> list[Measurement
         run_cancellable(threading.Event(), lambda: None)  # runs once the cancelled measurement has stopped
         stopped.append(time.perf_counter() - pressed[0])
     note = f"Cancel pressed {after_s} s into measure_latency(subsample=None), N = 100 ({source})"
-    return [Measurement("latency_cancel_s", returned, "s", "<= 1", note + "; until the callback returns"),
-            Measurement("latency_cancel_stop_s", stopped, "s", "", note + "; until the work has stopped")]
+    return [
+        Measurement("latency_cancel_s", returned, "s", "<= 1", note + "; until the callback returns"),
+        Measurement("latency_cancel_stop_s", stopped, "s", "", note + "; until the work has stopped"),
+    ]
 
 
 _SAMPLE_LOAD_SCRIPT = """
@@ -301,16 +348,27 @@ def bench_sample_load(repeats: int) -> Measurement:
     """
 
     def once() -> float:
-        proc = subprocess.run([sys.executable, "-c", _SAMPLE_LOAD_SCRIPT], cwd=REPO, capture_output=True, text=True,
-                              check=True, env={**os.environ, "TQDM_DISABLE": "1"})
+        proc = subprocess.run(
+            [sys.executable, "-c", _SAMPLE_LOAD_SCRIPT],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "TQDM_DISABLE": "1"},
+        )
         seconds, stored, calls, name = proc.stdout.strip().splitlines()[-1].split()
         if stored != "True" or calls != "0":
             raise RuntimeError(f"{name} embedded the SciFact sample instead of reading its shipped vectors")
         return float(seconds)
 
-    return Measurement("sample_load_s", repeat(once, repeats, warmup=0), "s", "<= 10",
-                       "default preset, SciFact sample (1,200 documents), empty embedding cache: read, shipped "
-                       "vectors, index, token counts (model already loaded, as at app start)")
+    return Measurement(
+        "sample_load_s",
+        repeat(once, repeats, warmup=0),
+        "s",
+        "<= 10",
+        "default preset, SciFact sample (1,200 documents), empty embedding cache: read, shipped "
+        "vectors, index, token counts (model already loaded, as at app start)",
+    )
 
 
 def bench_umap(repeats: int) -> list[Measurement]:
@@ -319,8 +377,15 @@ def bench_umap(repeats: int) -> list[Measurement]:
 
     session, query, source = _sample_session(True)
     timing = time_placement(session, query, repeats * 3)
-    return [Measurement("umap_place_warm", timing.seconds, "s", "<= 0.3",
-                        f"one transform of query, pseudo-query and Rocchio vectors ({source} map)")]
+    return [
+        Measurement(
+            "umap_place_warm",
+            timing.seconds,
+            "s",
+            "<= 0.3",
+            f"one transform of query, pseudo-query and Rocchio vectors ({source} map)",
+        )
+    ]
 
 
 _UMAP_COLD_SCRIPT = """
@@ -341,10 +406,15 @@ def bench_umap_cold(repeats: int) -> list[Measurement]:
     import tempfile
 
     def once(cache_dir: str) -> float:
-        env = {**os.environ, "E2RANK_CACHE_DIR": cache_dir, "NUMBA_CACHE_DIR": f"{cache_dir}/numba",
-               "TQDM_DISABLE": "1"}
-        proc = subprocess.run([sys.executable, "-c", _UMAP_COLD_SCRIPT], cwd=REPO, env=env,
-                              capture_output=True, text=True, check=True)
+        env = {
+            **os.environ,
+            "E2RANK_CACHE_DIR": cache_dir,
+            "NUMBA_CACHE_DIR": f"{cache_dir}/numba",
+            "TQDM_DISABLE": "1",
+        }
+        proc = subprocess.run(
+            [sys.executable, "-c", _UMAP_COLD_SCRIPT], cwd=REPO, env=env, capture_output=True, text=True, check=True
+        )
         return float(proc.stdout.strip().splitlines()[-1])
 
     cold, warm = [], []
@@ -354,8 +424,10 @@ def bench_umap_cold(repeats: int) -> list[Measurement]:
             cold.append(once(tmp))
             warm.append(once(tmp))
     note = "process start to first UMAP map of the SciFact sample (imports, search, fit or load)"
-    return [Measurement("umap_cold", cold, "s", "", note + "; empty disk cache"),
-            Measurement("umap_cold_cache_warm", warm, "s", "", note + "; numba and map cached on disk")]
+    return [
+        Measurement("umap_cold", cold, "s", "", note + "; empty disk cache"),
+        Measurement("umap_cold_cache_warm", warm, "s", "", note + "; numba and map cached on disk"),
+    ]
 
 
 def bench_app_ready(repeats: int, timeout: float = 120.0) -> Measurement:
@@ -364,8 +436,12 @@ def bench_app_ready(repeats: int, timeout: float = 120.0) -> Measurement:
     def once() -> float:
         port = free_port()
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port)], cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO / "app.py"), "--port", str(port)],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             while time.perf_counter() - start < timeout:
                 try:
@@ -399,14 +475,25 @@ print(json.dumps({"times": times, "rss_mib": resource.getrusage(resource.RUSAGE_
 
 def bench_scifact_e2e(quick: bool) -> list[Measurement]:
     """search_e2e_scifact (warm query -> both lists) and peak_rss_scifact, in a fresh process."""
-    proc = subprocess.run([sys.executable, "-c", _E2E_SCRIPT, "quick" if quick else "full"], cwd=REPO,
-                          capture_output=True, text=True, check=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-c", _E2E_SCRIPT, "quick" if quick else "full"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TQDM_DISABLE": "1"},
+    )
     data = json.loads(proc.stdout.strip().splitlines()[-1])
     note = f"{data['n']} documents ({data['source']}), offline model"
     return [
         Measurement("search_e2e_scifact", data["times"], "s", "<= 1", note),
-        Measurement("peak_rss_scifact", [data["rss_mib"] / 1024], "GiB", "<= 1.5",
-                    note + "; includes embedding the corpus unless cached"),
+        Measurement(
+            "peak_rss_scifact",
+            [data["rss_mib"] / 1024],
+            "GiB",
+            "<= 1.5",
+            note + "; includes embedding the corpus unless cached",
+        ),
     ]
 
 
@@ -428,8 +515,12 @@ def run(quick: bool = False) -> dict[str, dict[str, object]]:
         lambda: bench_scifact_e2e(quick),
     ):
         results.extend(step())
-    meta: dict[str, object] = {"quick": quick, "cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "max_rss_gib_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024}
+    meta: dict[str, object] = {
+        "quick": quick,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "max_rss_gib_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024,
+    }
     return {"_meta": meta, **{m.key: m.summary() for m in results}}
 
 
@@ -446,8 +537,10 @@ def format_table(results: dict[str, dict[str, object]]) -> str:
     """A plain-text table of the medians with targets."""
     lines = [f"{'key':<26}{'median':>10}{'min':>10}{'max':>10}  {'unit':<6}{'target':<22}note"]
     for key, r in measurements(results).items():
-        lines.append(f"{key:<26}{r['median']:>10.3f}{r['min']:>10.3f}{r['max']:>10.3f}  {r['unit']:<6}"
-                     f"{r['target']:<22}{r['note']}")
+        lines.append(
+            f"{key:<26}{r['median']:>10.3f}{r['min']:>10.3f}{r['max']:>10.3f}  {r['unit']:<6}"
+            f"{r['target']:<22}{r['note']}"
+        )
     return "\n".join(lines)
 
 

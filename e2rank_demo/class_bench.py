@@ -248,16 +248,19 @@ class Visitor:
         allowed = own_ids if own_ids is not None else self.plan.sample_ids
         strangers = {pid for pid in _PID.findall(text) if pid not in allowed and own not in pid}
         if strangers:
-            self.visit.leaks.append(f"visitor {self.i} {where}: {len(strangers)} documents outside its corpus, "
-                                    f"e.g. {min(strangers)!r}")
+            self.visit.leaks.append(
+                f"visitor {self.i} {where}: {len(strangers)} documents outside its corpus, e.g. {min(strangers)!r}"
+            )
         return text
 
     def _own_file(self) -> tuple[Path, frozenset[str]]:
         own = marker(self.i)
         ids = [f"{own}-d{n}" for n in range(len(TOPICS))]
         path = self.plan.upload_dir / f"visitor-{self.i:03d}.jsonl"
-        rows = ({"_id": d, "title": f"{title} {own}", "text": f"{text} Notes kept by {own}."}
-                for d, (title, text) in zip(ids, TOPICS, strict=True))
+        rows = (
+            {"_id": d, "title": f"{title} {own}", "text": f"{text} Notes kept by {own}."}
+            for d, (title, text) in zip(ids, TOPICS, strict=True)
+        )
         path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
         return path, frozenset(ids)
 
@@ -265,8 +268,22 @@ class Visitor:
         from e2rank_demo.prompts import TASKS
 
         spec = TASKS[task]
-        outputs = self._timed("search", client.predict, query, "dense", 100, 20, task, spec.query, spec.rerank, 0.0,
-                              "official", False, False, api_name="/search")
+        outputs = self._timed(
+            "search",
+            client.predict,
+            query,
+            "dense",
+            100,
+            20,
+            task,
+            spec.query,
+            spec.rerank,
+            0.0,
+            "official",
+            False,
+            False,
+            api_name="/search",
+        )
         text = self.check(where, outputs, allowed)
         if "candidates" not in str(outputs[-1]) or not _PID.search(text):
             self.visit.errors.append(f"visitor {self.i} {where}: no results ({str(outputs[-1])[:160]})")
@@ -277,19 +294,34 @@ class Visitor:
 
         i = self.i
         try:
-            client = self._timed("connect", Client, self.url, verbose=False, download_files=False,
-                                 httpx_kwargs={"timeout": HTTP_TIMEOUT_S})
+            client = self._timed(
+                "connect",
+                Client,
+                self.url,
+                verbose=False,
+                download_files=False,
+                httpx_kwargs={"timeout": HTTP_TIMEOUT_S},
+            )
             try:
                 if self.plan.uploads(i):
                     path, ids = self._own_file()
-                    stats, *rest = self._timed("upload", client.predict, [handle_file(str(path))], AUTOMATIC_COLUMN,
-                                               200, 40, self.plan.model, api_name="/upload")
+                    stats, *rest = self._timed(
+                        "upload",
+                        client.predict,
+                        [handle_file(str(path))],
+                        AUTOMATIC_COLUMN,
+                        200,
+                        40,
+                        self.plan.model,
+                        api_name="/upload",
+                    )
                     self.check("upload corpus panel", [stats, *rest], ids)
                     if f"<dt>Documents</dt><dd>{len(TOPICS)}</dd>" not in str(stats) or path.name not in str(stats):
                         self.visit.errors.append(f"visitor {i} upload: corpus panel {str(stats)[:200]}")
                     self._search(client, "why does bread rise", "search of its upload", ids, "web")
-                stats, *rest = self._timed("load_sample", client.predict, SAMPLE, self.plan.model,
-                                           api_name="/load_sample")
+                stats, *rest = self._timed(
+                    "load_sample", client.predict, SAMPLE, self.plan.model, api_name="/load_sample"
+                )
                 self.check("sample corpus panel", [stats, *rest], None)
                 if f"<dt>Documents</dt><dd>{len(self.plan.sample_ids):,}</dd>" not in str(stats):
                     self.visit.errors.append(f"visitor {i} load_sample: corpus panel {str(stats)[:200]}")
@@ -337,15 +369,20 @@ def _plan(visitors: int, searches: int, model: str, upload_dir: Path) -> ClassPl
     from e2rank_demo.samples import load_sample
 
     sample = load_sample(SAMPLE)
-    return ClassPlan(visitors, searches, model, frozenset(p.id for p in sample.passages),
-                     list(sample.queries.values()), upload_dir)
+    return ClassPlan(
+        visitors, searches, model, frozenset(p.id for p in sample.passages), list(sample.queries.values()), upload_dir
+    )
 
 
 def _percentiles(values: Sequence[float]) -> dict[str, float | int]:
     if not values:
         return {"n": 0}
-    return {"n": len(values), "p50_s": float(np.percentile(values, 50)), "p95_s": float(np.percentile(values, 95)),
-            "max_s": float(max(values))}
+    return {
+        "n": len(values),
+        "p50_s": float(np.percentile(values, 50)),
+        "p95_s": float(np.percentile(values, 95)),
+        "max_s": float(max(values)),
+    }
 
 
 def server_env(folder: Path, queue: Mapping[str, int], cache_dir: Path | None = None) -> dict[str, str]:
@@ -356,16 +393,29 @@ def server_env(folder: Path, queue: Mapping[str, int], cache_dir: Path | None = 
     env = {k: v for k, v in os.environ.items() if k not in ("SPACE_ID", "SPACES_ZERO_GPU", "E2RANK_MODEL")}
     for name in ("gradio", "cache", "tmp"):
         (folder / name).mkdir(exist_ok=True)
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
-               TOKENIZERS_PARALLELISM="false", TQDM_DISABLE="1", GRADIO_TEMP_DIR=str(folder / "gradio"),
-               E2RANK_CACHE_DIR=str(cache_dir or folder / "cache"), TMPDIR=str(folder / "tmp"),
-               E2RANK_CONCURRENCY=str(queue["default_concurrency_limit"]),
-               E2RANK_QUEUE_SIZE=str(queue["max_size"]))
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        TOKENIZERS_PARALLELISM="false",
+        TQDM_DISABLE="1",
+        GRADIO_TEMP_DIR=str(folder / "gradio"),
+        E2RANK_CACHE_DIR=str(cache_dir or folder / "cache"),
+        TMPDIR=str(folder / "tmp"),
+        E2RANK_CONCURRENCY=str(queue["default_concurrency_limit"]),
+        E2RANK_QUEUE_SIZE=str(queue["max_size"]),
+    )
     return env
 
 
-def run_class(visitors: int = TARGET_VISITORS, searches: int = N_SEARCHES, concurrency: int | None = None,
-              queue_size: int | None = None, log: Path | None = None, cache_dir: Path | None = None) -> dict[str, Any]:
+def run_class(
+    visitors: int = TARGET_VISITORS,
+    searches: int = N_SEARCHES,
+    concurrency: int | None = None,
+    queue_size: int | None = None,
+    log: Path | None = None,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
     """Runs one class against a fresh ``python app.py`` and returns its figures (JSON-ready).
 
     Args:
@@ -382,6 +432,7 @@ def run_class(visitors: int = TARGET_VISITORS, searches: int = N_SEARCHES, concu
         peak RSS, wall time.
     """
     from e2rank_demo.models import default_model_name
+
     queue = queue_options({})
     if concurrency is not None:
         queue["default_concurrency_limit"] = concurrency
@@ -412,13 +463,22 @@ def run_class(visitors: int = TARGET_VISITORS, searches: int = N_SEARCHES, concu
         errors.append("the server exited during the class")
     leaks = [leak for v in visits for leak in v.leaks]
     return {
-        "visitors": visitors, "searches": searches, "uploaders": sum(plan.uploads(i) for i in range(visitors)),
-        "model": model, "queue": queue, "cpus": os.cpu_count(), "machine": platform.machine(),
-        "warm_up_s": warm_up_s, "wall_s": wall_s, "most_in_flight": in_flight[1],
+        "visitors": visitors,
+        "searches": searches,
+        "uploaders": sum(plan.uploads(i) for i in range(visitors)),
+        "model": model,
+        "queue": queue,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "warm_up_s": warm_up_s,
+        "wall_s": wall_s,
+        "most_in_flight": in_flight[1],
         "load_avg_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "actions": {a: _percentiles([s for v in visits for s in v.seconds[a]]) for a in ACTIONS},
-        "errors": len(errors), "error_examples": errors[:5],
-        "cross_visitor_documents": len(leaks), "leak_examples": leaks[:5],
+        "errors": len(errors),
+        "error_examples": errors[:5],
+        "cross_visitor_documents": len(leaks),
+        "leak_examples": leaks[:5],
         "map_views_pca": sum(v.map_pca for v in visits),
         "peak_rss_gib": rss.peak / 2**30,
     }
@@ -435,23 +495,33 @@ def record(run: Mapping[str, Any], json_path: Path) -> None:
     """Puts ``run`` in the ``class`` section of a bench JSON (replacing a run with the same settings)."""
     data = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else {}
     runs = [r for r in data.get("class", {}).get("runs", []) if not _same_settings(r, run)]
-    data["class"] = {"runs": sorted([*runs, dict(run)], key=lambda r: (r["visitors"], r["searches"],
-                                                                        sorted(r["queue"].items())))}
+    data["class"] = {
+        "runs": sorted([*runs, dict(run)], key=lambda r: (r["visitors"], r["searches"], sorted(r["queue"].items())))
+    }
     json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def format_run(run: Mapping[str, Any]) -> str:
     """A plain-text table of one run's actions, then its counts and verdicts."""
-    lines = [(f"class of {run['visitors']} visitors x {run['searches']} searches ({run['uploaders']} upload first), "
-              f"{run['model']}, queue {run['queue']}, {run['cpus']} CPUs (load {run['load_avg_1min']['before']:.1f} "
-              f"before): {run['wall_s']:.1f} s, at most {run['most_in_flight']} requests in flight"),
-             f"{'action':<12}{'n':>6}{'p50 s':>9}{'p95 s':>9}{'max s':>9}"]
+    lines = [
+        (
+            f"class of {run['visitors']} visitors x {run['searches']} searches ({run['uploaders']} upload first), "
+            f"{run['model']}, queue {run['queue']}, {run['cpus']} CPUs (load {run['load_avg_1min']['before']:.1f} "
+            f"before): {run['wall_s']:.1f} s, at most {run['most_in_flight']} requests in flight"
+        ),
+        f"{'action':<12}{'n':>6}{'p50 s':>9}{'p95 s':>9}{'max s':>9}",
+    ]
     for action, p in run["actions"].items():
         if p["n"]:
             lines.append(f"{action:<12}{p['n']:>6}{p['p50_s']:>9.2f}{p['p95_s']:>9.2f}{p['max_s']:>9.2f}")
-    lines += [(f"errors {run['errors']}, cross-visitor documents {run['cross_visitor_documents']}, "
-               f"peak server RSS {run['peak_rss_gib']:.2f} GiB, map views still on PCA {run['map_views_pca']}"),
-              *run["error_examples"], *run["leak_examples"]]
+    lines += [
+        (
+            f"errors {run['errors']}, cross-visitor documents {run['cross_visitor_documents']}, "
+            f"peak server RSS {run['peak_rss_gib']:.2f} GiB, map views still on PCA {run['map_views_pca']}"
+        ),
+        *run["error_examples"],
+        *run["leak_examples"],
+    ]
     note = "" if run["visitors"] == TARGET_VISITORS else f" (the targets are set for {TARGET_VISITORS} visitors)"
     return "\n".join([*lines, f"verdicts{note}:", *(f"  {v}" for v in verdicts(run))])
 
@@ -459,39 +529,65 @@ def format_run(run: Mapping[str, Any]) -> str:
 def final_run(runs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The run the targets are judged on: :data:`TARGET_VISITORS` visitors, :data:`N_SEARCHES` searches each,
     with the app's own queue settings."""
-    return next((r for r in runs if r["visitors"] == TARGET_VISITORS and r["searches"] == N_SEARCHES
-                 and r["queue"] == queue_options({})), None)
+    return next(
+        (
+            r
+            for r in runs
+            if r["visitors"] == TARGET_VISITORS and r["searches"] == N_SEARCHES and r["queue"] == queue_options({})
+        ),
+        None,
+    )
 
 
 def markdown(section: Mapping[str, Any]) -> list[str]:
     """The RESULTS.md section for the ``class`` runs of a bench JSON."""
     runs = section.get("runs", [])
     queue = queue_options({})
-    intro = (f"`python -m e2rank_demo bench --class N` starts `python app.py` on loopback, lets a lecturer open the "
-             f"SciFact sample and the map, then N `gradio_client` visitors arrive at once: each loads the sample, runs "
-             f"{N_SEARCHES} searches (fewer in the rows that say so), opens the map and the prompt lab's influence "
-             f"chart, and leaves; every {UPLOAD_EVERY}th first uploads a file of its own and searches it. "
-             "*Load before*: the "
-             "machine's 1-minute load average as the visitors arrived (the server's own start-up work done). The app's "
-             f"queue settings: `default_concurrency_limit={queue['default_concurrency_limit']}`, "
-             f"`max_size={queue['max_size']}` (`e2rank_demo/serving.py`, chosen from the other rows below).")
-    header = ("| visitors | searches each | concurrency | queue size | load before | wall (s) | p95 search (s) | "
-              "p95 map (s) | p95 prompt lab (s) | errors | cross-visitor docs | peak RSS (GiB) |")
-    lines = ["## A class on one server (`bench --class`)", "", intro, "", header,
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    intro = (
+        f"`python -m e2rank_demo bench --class N` starts `python app.py` on loopback, lets a lecturer open the "
+        f"SciFact sample and the map, then N `gradio_client` visitors arrive at once: each loads the sample, runs "
+        f"{N_SEARCHES} searches (fewer in the rows that say so), opens the map and the prompt lab's influence "
+        f"chart, and leaves; every {UPLOAD_EVERY}th first uploads a file of its own and searches it. "
+        "*Load before*: the "
+        "machine's 1-minute load average as the visitors arrived (the server's own start-up work done). The app's "
+        f"queue settings: `default_concurrency_limit={queue['default_concurrency_limit']}`, "
+        f"`max_size={queue['max_size']}` (`e2rank_demo/serving.py`, chosen from the other rows below)."
+    )
+    header = (
+        "| visitors | searches each | concurrency | queue size | load before | wall (s) | p95 search (s) | "
+        "p95 map (s) | p95 prompt lab (s) | errors | cross-visitor docs | peak RSS (GiB) |"
+    )
+    lines = [
+        "## A class on one server (`bench --class`)",
+        "",
+        intro,
+        "",
+        header,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in runs:
         p95 = {action: f"{p['p95_s']:.2f}" if p["n"] else "–" for action, p in r["actions"].items()}
-        lines.append(f"| {r['visitors']} | {r['searches']} | {r['queue']['default_concurrency_limit']} | "
-                     f"{r['queue']['max_size']} | {r['load_avg_1min']['before']:.1f} | {r['wall_s']:.0f} | "
-                     f"{p95['search']} | {p95['map']} | {p95['prompt_lab']} | "
-                     f"{r['errors']} | {r['cross_visitor_documents']} | {r['peak_rss_gib']:.2f} |")
+        lines.append(
+            f"| {r['visitors']} | {r['searches']} | {r['queue']['default_concurrency_limit']} | "
+            f"{r['queue']['max_size']} | {r['load_avg_1min']['before']:.1f} | {r['wall_s']:.0f} | "
+            f"{p95['search']} | {p95['map']} | {p95['prompt_lab']} | "
+            f"{r['errors']} | {r['cross_visitor_documents']} | {r['peak_rss_gib']:.2f} |"
+        )
     final = final_run(runs)
     if final is None:
         return [*lines, "", f"Targets ({TARGET_VISITORS} visitors, the app's queue settings): not measured yet.", ""]
-    lines += ["", f"The class of {TARGET_VISITORS} ({final['model']}, {final['cpus']} CPU cores), per action:", "",
-              "| action | n | p50 (s) | p95 (s) | max (s) |", "|---|---|---|---|---|"]
-    lines += [f"| {action} | {p['n']} | {p['p50_s']:.2f} | {p['p95_s']:.2f} | {p['max_s']:.2f} |"
-              for action, p in final["actions"].items() if p["n"]]
+    lines += [
+        "",
+        f"The class of {TARGET_VISITORS} ({final['model']}, {final['cpus']} CPU cores), per action:",
+        "",
+        "| action | n | p50 (s) | p95 (s) | max (s) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {action} | {p['n']} | {p['p50_s']:.2f} | {p['p95_s']:.2f} | {p['max_s']:.2f} |"
+        for action, p in final["actions"].items()
+        if p["n"]
+    ]
     return [*lines, "", "Targets:", "", *(f"- {v}" for v in verdicts(final)), ""]
 
 

@@ -50,9 +50,11 @@ def _settings(args: argparse.Namespace, task: str):  # noqa: ANN202
 def _prompt_line(k: object, pooling: object, embedder) -> str:  # noqa: ANN001
     """Says which k and prompt pooling E2Rank ran with, and whether they are the model's defaults."""
     same = (k, pooling) == (embedder.prompt_docs, embedder.prompt_pooling)
-    return (f"E2Rank prompt: k = {k} documents, {pooling} pooling"
-            + (" (the model's defaults)" if same else
-               f" (the model's defaults: k = {embedder.prompt_docs}, {embedder.prompt_pooling} pooling)"))
+    return f"E2Rank prompt: k = {k} documents, {pooling} pooling" + (
+        " (the model's defaults)"
+        if same
+        else f" (the model's defaults: k = {embedder.prompt_docs}, {embedder.prompt_pooling} pooling)"
+    )
 
 
 def _load_model(name: str | None):  # noqa: ANN202
@@ -108,13 +110,21 @@ def cmd_index(args: argparse.Namespace) -> int:
     store, embedder = _open_store(args.store, args.model, create=True)
     update, close = _progress_bar("indexing")
     try:
-        report = index_corpus(stream, store, embedder, batch_size=args.batch_size,
-                              cache=None if args.no_cache else EmbeddingCache(), progress=update)
+        report = index_corpus(
+            stream,
+            store,
+            embedder,
+            batch_size=args.batch_size,
+            cache=None if args.no_cache else EmbeddingCache(),
+            progress=update,
+        )
     finally:
         close()
         store.close()
-    print(f"{report.stored:,} passages in {args.store} (model {embedder.name}, {report.index} index); this run "
-          f"added {report.added:,} and skipped {report.already:,} already stored, in {report.seconds:.1f} s")
+    print(
+        f"{report.stored:,} passages in {args.store} (model {embedder.name}, {report.index} index); this run "
+        f"added {report.added:,} and skipped {report.already:,} already stored, in {report.seconds:.1f} s"
+    )
     return 0
 
 
@@ -133,8 +143,9 @@ def cmd_search(args: argparse.Namespace) -> int:
             return 2
         embedder = _load_model(args.model)
         update, close = _progress_bar("embedding documents")
-        session = SearchSession.from_documents(documents, embedder, EmbeddingCache(), split=args.split_passages,
-                                               progress=update)
+        session = SearchSession.from_documents(
+            documents, embedder, EmbeddingCache(), split=args.split_passages, progress=update
+        )
         close()
     try:
         result = session.search(args.query, _settings(args, args.task))
@@ -149,8 +160,10 @@ def cmd_search(args: argparse.Namespace) -> int:
             "settings": result.settings.as_dict(),
             "timings_s": result.timings.stages,
             "prompt_tokens": result.prompt.n_tokens if result.prompt else None,
-            **{r.system: [{"id": pid, "score": s, "title": session.passage(pid).title} for pid, s in r.top(args.top)]
-               for r in systems},
+            **{
+                r.system: [{"id": pid, "score": s, "title": session.passage(pid).title} for pid, s in r.top(args.top)]
+                for r in systems
+            },
         }
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0
@@ -186,16 +199,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
         embedder = _load_model(args.model)
     if args.max_prompt_tokens is not None:
         if embedder.kind != "decoder":
-            print(f"note: --max-prompt-tokens applies to decoders; {embedder.name} keeps its "
-                  f"{embedder.max_tokens}-token window", file=sys.stderr)
+            print(
+                f"note: --max-prompt-tokens applies to decoders; {embedder.name} keeps its "
+                f"{embedder.max_tokens}-token window",
+                file=sys.stderr,
+            )
         else:
             embedder.set_prompt_cap(args.max_prompt_tokens)
     encode_update, encode_close = _progress_bar("embedding corpus")
     query_update, query_close = _progress_bar("queries")
     try:
         report = evaluate(
-            dataset, embedder, args.first_stage, settings, split=args.split, limit_queries=args.limit_queries,
-            cache=None if args.no_cache else EmbeddingCache(), session=session, encode_progress=encode_update,
+            dataset,
+            embedder,
+            args.first_stage,
+            settings,
+            split=args.split,
+            limit_queries=args.limit_queries,
+            cache=None if args.no_cache else EmbeddingCache(),
+            session=session,
+            encode_progress=encode_update,
             query_progress=query_update,
         )
     finally:
@@ -203,14 +226,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         query_close()
         if store is not None:
             store.close()
-    print(f"{dataset.name} ({args.split}, {report.n_queries} queries), model {embedder.name}, "
-          f"first stage {report.first_stage}")
+    print(
+        f"{dataset.name} ({args.split}, {report.n_queries} queries), model {embedder.name}, "
+        f"first stage {report.first_stage}"
+    )
     if "e2rank" in report.metrics:
         print(_prompt_line(report.settings.get("prompt_docs"), report.settings.get("prompt_pooling"), embedder))
     print(f"{'system':<14}{'nDCG@10':>10}{'MRR@10':>10}{'R@100':>10}")
     if report.binary_rel != 1:
-        print(f"MRR@10 and R@100 count judgments of grade >= {report.binary_rel} as relevant "
-              "(TREC DL convention); nDCG@10 uses the grades")
+        print(
+            f"MRR@10 and R@100 count judgments of grade >= {report.binary_rel} as relevant "
+            "(TREC DL convention); nDCG@10 uses the grades"
+        )
     for system, values in report.metrics.items():
         print(f"{system:<14}{values['ndcg@10']:>10.4f}{values['mrr@10']:>10.4f}{values['recall@100']:>10.4f}")
     print("mean seconds per query: " + ", ".join(f"{k} {v:.4f}" for k, v in report.mean_timings.items()))
@@ -229,13 +256,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.scale:
         from e2rank_demo.stores.bench_scale import run
 
-        return run([int(n) for n in args.sizes.split(",") if n.strip()], args.json or "docs/scale.json",
-                   stores=tuple(s.strip() for s in args.stores.split(",") if s.strip()))
+        return run(
+            [int(n) for n in args.sizes.split(",") if n.strip()],
+            args.json or "docs/scale.json",
+            stores=tuple(s.strip() for s in args.stores.split(",") if s.strip()),
+        )
     if args.class_size is not None:
         from e2rank_demo.class_bench import main as class_main
 
-        return class_main(args.class_size, args.searches, args.concurrency, args.queue_size,
-                          args.json or "docs/bench.json")
+        return class_main(
+            args.class_size, args.searches, args.concurrency, args.queue_size, args.json or "docs/bench.json"
+        )
     from e2rank_demo.bench import main as bench_main
 
     return bench_main(args.quick, args.json)
@@ -261,16 +292,23 @@ def _add_search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="preset (minilm, e2rank-0.6b, ...), folder or hub id")
     from e2rank_demo.rerank import RERANKERS
 
-    p.add_argument("--rerankers", default=",".join(RERANKERS),
-                   help=f"comma-separated subset of {', '.join(RERANKERS)}")
+    p.add_argument("--rerankers", default=",".join(RERANKERS), help=f"comma-separated subset of {', '.join(RERANKERS)}")
     p.add_argument("--candidates", type=int, default=100, help="N, candidates to rerank")
-    p.add_argument("--prompt-docs", type=int, default=None,
-                   help="k, documents in the listwise prompt (default: the model's; 20 for E2Rank)")
+    p.add_argument(
+        "--prompt-docs",
+        type=int,
+        default=None,
+        help="k, documents in the listwise prompt (default: the model's; 20 for E2Rank)",
+    )
     p.add_argument("--interpolation", type=float, default=0.0, help="lambda weight of cos(query, doc)")
     p.add_argument("--prompt-order", choices=["official", "query_first"], default="official")
-    p.add_argument("--prompt-pooling", choices=list(PROMPT_POOLINGS), default=None,
-                   help="how the listwise prompt becomes one vector: query (its query's tokens), mean (all tokens), "
-                        "last (last token; E2Rank's decoders); default: the model's")
+    p.add_argument(
+        "--prompt-pooling",
+        choices=list(PROMPT_POOLINGS),
+        default=None,
+        help="how the listwise prompt becomes one vector: query (its query's tokens), mean (all tokens), "
+        "last (last token; E2Rank's decoders); default: the model's",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -300,8 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", default=None, help="write the summary JSON here")
     ev.add_argument("--trec-dir", default=None, help="write one TREC run per system here")
     ev.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
-    ev.add_argument("--max-prompt-tokens", type=int, default=None,
-                    help="decoder listwise-prompt window (default 8192, E2RANK_MAX_PROMPT_TOKENS; the paper: 32768)")
+    ev.add_argument(
+        "--max-prompt-tokens",
+        type=int,
+        default=None,
+        help="decoder listwise-prompt window (default 8192, E2RANK_MAX_PROMPT_TOKENS; the paper: 32768)",
+    )
     ev.add_argument("--store", default=None, help=f"first stage from a document store built by `index`: {STORE_FORMS}")
     _add_search_options(ev)
     ev.set_defaults(func=cmd_eval)
@@ -317,37 +359,62 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmark suite (ratios with min/median/max)")
     bench.add_argument("--quick", action="store_true", help="bundled sample, fewer repeats (< 3 min)")
-    bench.add_argument("--json", default=None,
-                       help="write the results JSON here (--scale: docs/scale.json; --class: docs/bench.json)")
-    bench.add_argument("--scale", action="store_true",
-                       help="document stores against corpus size (synthetic 384-d vectors; Milvus Lite, FAISS HNSW)")
+    bench.add_argument(
+        "--json", default=None, help="write the results JSON here (--scale: docs/scale.json; --class: docs/bench.json)"
+    )
+    bench.add_argument(
+        "--scale",
+        action="store_true",
+        help="document stores against corpus size (synthetic 384-d vectors; Milvus Lite, FAISS HNSW)",
+    )
     bench.add_argument("--sizes", default="10000,100000,1000000", help="corpus sizes for --scale")
-    bench.add_argument("--stores", default="faiss-hnsw,milvus-lite",
-                       help="stores for --scale (rows of others are kept)")
-    bench.add_argument("--class", dest="class_size", type=int, nargs="?", const=30, default=None, metavar="N",
-                       help="N concurrent visitors (default 30) against `python app.py`; recorded in the "
-                            "--json file's class section (default docs/bench.json)")
+    bench.add_argument(
+        "--stores", default="faiss-hnsw,milvus-lite", help="stores for --scale (rows of others are kept)"
+    )
+    bench.add_argument(
+        "--class",
+        dest="class_size",
+        type=int,
+        nargs="?",
+        const=30,
+        default=None,
+        metavar="N",
+        help="N concurrent visitors (default 30) against `python app.py`; recorded in the "
+        "--json file's class section (default docs/bench.json)",
+    )
     bench.add_argument("--searches", type=int, default=5, help="searches per visitor for --class")
-    bench.add_argument("--concurrency", type=int, default=None,
-                       help="Gradio's default_concurrency_limit for --class (default: the app's)")
-    bench.add_argument("--queue-size", type=int, default=None,
-                       help="Gradio's queue max_size for --class (default: the app's)")
+    bench.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="Gradio's default_concurrency_limit for --class (default: the app's)",
+    )
+    bench.add_argument(
+        "--queue-size", type=int, default=None, help="Gradio's queue max_size for --class (default: the app's)"
+    )
     bench.set_defaults(func=cmd_bench)
 
     results = sub.add_parser("results", help="regenerate docs/RESULTS.md from measured runs")
-    results.add_argument("--bench-json", default=None,
-                         help="a JSON written by `bench` (default: docs/bench.json if present)")
+    results.add_argument(
+        "--bench-json", default=None, help="a JSON written by `bench` (default: docs/bench.json if present)"
+    )
     results.add_argument("--out", default="docs/RESULTS.md")
     results.add_argument("--models", default="minilm,minilm-e2rank", help="models to evaluate (skipped if absent)")
     results.add_argument("--evals-json", default=None, help="store evaluations here; re-used when the file exists")
     results.set_defaults(func=cmd_results)
 
-    rec = sub.add_parser("record-adapter", help="measure a trained adapter on a test split (its own k and pooling) "
-                         "and store the figures in its e2rank_adapter.json, where the model note reads them")
+    rec = sub.add_parser(
+        "record-adapter",
+        help="measure a trained adapter on a test split (its own k and pooling) "
+        "and store the figures in its e2rank_adapter.json, where the model note reads them",
+    )
     rec.add_argument("adapter", help="a preset with a shipped adapter (minilm-e2rank) or an adapter folder")
     rec.add_argument("--data", required=True, help="BEIR folder or zip, e.g. ../shared/data/scifact")
-    rec.add_argument("--first-stages", default="dense,bm25",
-                     help="comma-separated first stages to measure (dense is the setting the app opens with)")
+    rec.add_argument(
+        "--first-stages",
+        default="dense,bm25",
+        help="comma-separated first stages to measure (dense is the setting the app opens with)",
+    )
     rec.add_argument("--split", default="test")
     rec.add_argument("--limit-queries", type=int, default=None, help="a seeded sample (default: every judged query)")
     rec.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")

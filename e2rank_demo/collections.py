@@ -82,34 +82,63 @@ def collections(shared: Path = SHARED_DATA) -> tuple[list[Collection], str | Non
     """
     found: list[Collection] = []
     for info in sorted(available_samples(), key=lambda i: (i.name != "scifact", i.name)):
-        found.append(Collection(
-            f"sample:{info.name}", SAMPLE_LABELS.get(info.name, info.title), info.path, sample=info.name,
-            task=info.task, note=f"Bundled sample: {info.description} Its queries can be opened in the Search tab."))
+        found.append(
+            Collection(
+                f"sample:{info.name}",
+                SAMPLE_LABELS.get(info.name, info.title),
+                info.path,
+                sample=info.name,
+                task=info.task,
+                note=f"Bundled sample: {info.description} Its queries can be opened in the Search tab.",
+            )
+        )
     missing = []
     scifact, dl19 = shared / "scifact", shared / "trec-dl-2019"
     if (scifact / "queries.jsonl").is_file():
-        found.append(Collection(
-            "shared:scifact", "SciFact test (full, ../shared/data)", scifact, reported="scifact", task="scifact",
-            note="BEIR SciFact: 5,183 abstracts, 300 test claims. The first run embeds the corpus (a few minutes "
-                 "on a CPU); later runs read the embedding cache."))
+        found.append(
+            Collection(
+                "shared:scifact",
+                "SciFact test (full, ../shared/data)",
+                scifact,
+                reported="scifact",
+                task="scifact",
+                note="BEIR SciFact: 5,183 abstracts, 300 test claims. The first run embeds the corpus (a few minutes "
+                "on a CPU); later runs read the embedding cache.",
+            )
+        )
     else:
         missing.append("SciFact test (full)")
     if (dl19 / "queries.jsonl").is_file():
-        found.append(Collection(
-            "shared:trec-dl-2019", "TREC DL 2019 (../shared/data, BM25 top-100 run)", dl19, reported="trec-dl-2019",
-            task="web", has_run=True,
-            note="43 judged queries; the corpus holds only the 4,297 passages of the official BM25 top-100, so "
-                 "rerank the run (a dense or BM25 first stage over this subset is not comparable to published "
-                 "figures)."))
+        found.append(
+            Collection(
+                "shared:trec-dl-2019",
+                "TREC DL 2019 (../shared/data, BM25 top-100 run)",
+                dl19,
+                reported="trec-dl-2019",
+                task="web",
+                has_run=True,
+                note="43 judged queries; the corpus holds only the 4,297 passages of the official BM25 top-100, so "
+                "rerank the run (a dense or BM25 first stage over this subset is not comparable to published "
+                "figures).",
+            )
+        )
     else:
         missing.append("TREC DL 2019")
-    found.append(Collection(UPLOAD, "Upload a BEIR zip", None,
-                            note="A .zip holding corpus.jsonl[.gz], queries.jsonl, qrels/test.tsv and optionally "
-                                 "runs/*.trec (at the top level or inside one folder)."))
+    found.append(
+        Collection(
+            UPLOAD,
+            "Upload a BEIR zip",
+            None,
+            note="A .zip holding corpus.jsonl[.gz], queries.jsonl, qrels/test.tsv and optionally "
+            "runs/*.trec (at the top level or inside one folder).",
+        )
+    )
     note = None
     if not shared.is_dir():
-        note = (f"../shared/data is not beside the repository (looked for {shared}), so the full SciFact and "
-                "TREC DL 2019 collections are not offered; the bundled samples and uploads work.")
+        note = (
+            f"../shared/data is not beside the repository (looked for {shared}), so the full SciFact and "
+            "TREC DL 2019 collections are not offered; the bundled samples and uploads work."
+        )
     elif missing:
         note = f"{' and '.join(missing)} not offered: not found in {shared}."
     return found, note
@@ -125,7 +154,6 @@ def find_collection(key: str) -> Collection:
     if found is None:
         raise ValueError("Choose a collection first.")
     return found
-
 
 
 @dataclass
@@ -164,8 +192,10 @@ def check_upload_zip(path: Path, limit_bytes: int) -> None:
                         if total > limit_bytes:
                             break
             if total > limit_bytes:
-                raise ValueError(f"the zip unpacks to more than {limit_bytes / (1 << 20):.0f} MB, the upload "
-                                 "limit (E2RANK_MAX_TOTAL_MB); evaluate a smaller collection.")
+                raise ValueError(
+                    f"the zip unpacks to more than {limit_bytes / (1 << 20):.0f} MB, the upload "
+                    "limit (E2RANK_MAX_TOTAL_MB); evaluate a smaller collection."
+                )
 
 
 def read_collection(collection: Collection, upload: str | None) -> BeirDataset:
@@ -182,23 +212,38 @@ def read_collection(collection: Collection, upload: str | None) -> BeirDataset:
         raise ValueError(f"the zip could not be read ({type(exc).__name__})") from None
     dataset = load_beir(path)
     if len(dataset.corpus) > limits.max_passages:
-        raise ValueError(f"the uploaded corpus has {len(dataset.corpus):,} documents, over the limit of "
-                         f"{limits.max_passages:,} (E2RANK_MAX_PASSAGES).")
+        raise ValueError(
+            f"the uploaded corpus has {len(dataset.corpus):,} documents, over the limit of "
+            f"{limits.max_passages:,} (E2RANK_MAX_PASSAGES)."
+        )
     return dataset
 
 
-def _embed(collection: Collection, dataset: BeirDataset, embedder: Any, progress: Callable[[int, int], None],
-           cache: EmbeddingCache | None, scope: str = "") -> Prepared:
+def _embed(
+    collection: Collection,
+    dataset: BeirDataset,
+    embedder: Any,
+    progress: Callable[[int, int], None],
+    cache: EmbeddingCache | None,
+    scope: str = "",
+) -> Prepared:
     if collection.sample is not None:
         session, _ = open_session(load_sample(collection.sample), embedder, cache, progress)
     else:
-        session = SearchSession(embedder, [Passage.from_document(d) for d in dataset.corpus], cache,
-                                progress=progress, scope=scope)
+        session = SearchSession(
+            embedder, [Passage.from_document(d) for d in dataset.corpus], cache, progress=progress, scope=scope
+        )
     return Prepared(dataset, session, session.encode_stats.describe())
 
 
-def prepare(collection: Collection, embedder: Any, upload: str | None, progress: Callable[[int, int], None],
-            user_scope: str = "", cache: EmbeddingCache | None = None) -> tuple[Prepared, bool]:
+def prepare(
+    collection: Collection,
+    embedder: Any,
+    upload: str | None,
+    progress: Callable[[int, int], None],
+    user_scope: str = "",
+    cache: EmbeddingCache | None = None,
+) -> tuple[Prepared, bool]:
     """The collection read and embedded, from memory when an earlier run already did it.
 
     Uploads are never kept in memory; their embeddings go through the cache in the
@@ -238,8 +283,9 @@ _samples: OrderedDict[tuple[str, str], tuple[SearchSession, str | None]] = Order
 _samples_lock = threading.Lock()
 
 
-def shared_sample_session(name: str, model: str, cache: EmbeddingCache | None,
-                          keep: int = SESSION_CACHE_SIZE) -> tuple[SearchSession, str | None]:
+def shared_sample_session(
+    name: str, model: str, cache: EmbeddingCache | None, keep: int = SESSION_CACHE_SIZE
+) -> tuple[SearchSession, str | None]:
     """A bundled sample indexed by ``model``, shared process-wide, and the model's fallback notice (if any).
 
     Bundled samples are read-only, so sessions share their indexes; the last ``keep``

@@ -62,8 +62,14 @@ class CosineTable:
     n_relevant: int
     n_rest: int
 
-    HEADERS = ("vector", "mean cos to {group}", "mean cos to the rest", "gap",
-               "change to {group} vs query", "change to the rest vs query")
+    HEADERS = (
+        "vector",
+        "mean cos to {group}",
+        "mean cos to the rest",
+        "gap",
+        "change to {group} vs query",
+        "change to the rest vs query",
+    )
 
     def headers(self) -> list[str]:
         """Column titles for :meth:`as_rows`."""
@@ -71,9 +77,10 @@ class CosineTable:
 
     def as_rows(self, digits: int = 4) -> list[list[str | float]]:
         """Rounded rows for a table component, aligned with :meth:`headers`."""
-        return [[r.label, *(round(v, digits) for v in (r.to_relevant, r.to_rest, r.gap,
-                                                         r.change_relevant, r.change_rest))]
-                for r in self.rows]
+        return [
+            [r.label, *(round(v, digits) for v in (r.to_relevant, r.to_rest, r.gap, r.change_relevant, r.change_rest))]
+            for r in self.rows
+        ]
 
 
 def cosine_table(
@@ -115,8 +122,10 @@ def cosine_table(
 
     def means(vector: np.ndarray) -> tuple[float, float]:
         cos = docs @ unit_rows(vector, np.float64)
-        return (float(cos[mask].mean()) if mask.any() else float("nan"),
-                float(cos[~mask].mean()) if (~mask).any() else float("nan"))
+        return (
+            float(cos[mask].mean()) if mask.any() else float("nan"),
+            float(cos[~mask].mean()) if (~mask).any() else float("nan"),
+        )
 
     base = means(query)
     rows = [CosineRow(SPECIAL_LABELS["query"], *base, 0.0, 0.0)]
@@ -129,8 +138,9 @@ def cosine_table(
     return CosineTable(rows, label, stand_in, n_rel, len(mask) - n_rel)
 
 
-def cosine_table_for(session: SearchSession, result: QueryResult,
-                     relevance: Mapping[str, int] | None = None) -> CosineTable:
+def cosine_table_for(
+    session: SearchSession, result: QueryResult, relevance: Mapping[str, int] | None = None
+) -> CosineTable:
     """:func:`cosine_table` for one search.
 
     Args:
@@ -148,5 +158,11 @@ def cosine_table_for(session: SearchSession, result: QueryResult,
     else:
         k = len(result.prompt.doc_tokens_kept) if result.prompt is not None else result.prompt_k
         mask, stand_in = np.arange(len(cands)) < k, True
-    return cosine_table(special["query"], special.get("prompt"), special.get("rocchio"),
-                        session.vectors[cands.rows], mask, stand_in=stand_in)
+    return cosine_table(
+        special["query"],
+        special.get("prompt"),
+        special.get("rocchio"),
+        session.vectors[cands.rows],
+        mask,
+        stand_in=stand_in,
+    )

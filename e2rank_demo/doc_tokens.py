@@ -63,8 +63,9 @@ class TokenTable:
         return int(self.ids.nbytes + self.starts.nbytes)
 
 
-def corpus_tokens(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None = None,
-                  scope: str = "") -> TokenTable | None:
+def corpus_tokens(
+    embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None = None, scope: str = ""
+) -> TokenTable | None:
     """The texts' prompt token ids (:meth:`~e2rank_demo.models.Embedder.prompt_document_ids`), cached.
 
     Args:
@@ -90,8 +91,11 @@ def corpus_tokens(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCach
         missing = [i for i, h in enumerate(hashes) if h not in found]
         fresh: dict[str, np.ndarray] = {}
         if missing:
-            fresh = dict(zip((hashes[i] for i in missing), embedder.prompt_document_ids([chunk[i] for i in missing]),
-                             strict=True))
+            fresh = dict(
+                zip(
+                    (hashes[i] for i in missing), embedder.prompt_document_ids([chunk[i] for i in missing]), strict=True
+                )
+            )
             if cache is not None:
                 cache.put_many(key, fresh, dtype)
         rows.extend(found[h] if h in found else fresh[h] for h in hashes)

@@ -53,26 +53,47 @@ def win_tie_loss_chart(
         common = {
             "x": [i for i, _ in rows],
             "name": f"{names[outcome]}: {counts[outcome]}",
-            "customdata": [[escape(d.qid, 40), escape(" ".join(d.text.split()), QUERY_HOVER_CHARS), d.baseline,
-                            d.system] for _, d in rows],
-            "hovertemplate": (f"%{{customdata[1]}}<br>query %{{customdata[0]}}: {escape(baseline_label)} "
-                              f"%{{customdata[2]:.3f}} → {escape(system_label)} %{{customdata[3]:.3f}} "
-                              "(Δ %{y:+.3f})<extra></extra>"),
+            "customdata": [
+                [escape(d.qid, 40), escape(" ".join(d.text.split()), QUERY_HOVER_CHARS), d.baseline, d.system]
+                for _, d in rows
+            ],
+            "hovertemplate": (
+                f"%{{customdata[1]}}<br>query %{{customdata[0]}}: {escape(baseline_label)} "
+                f"%{{customdata[2]:.3f}} → {escape(system_label)} %{{customdata[3]:.3f}} "
+                "(Δ %{y:+.3f})<extra></extra>"
+            ),
         }
         if outcome == "tie":  # a zero-height bar would be invisible: ties are dots on the zero line
-            fig.add_trace(go.Scatter(y=[0.0] * len(rows), mode="markers",
-                                     marker={"color": OUTCOME_COLORS[outcome], "size": 6}, **common))
+            fig.add_trace(
+                go.Scatter(
+                    y=[0.0] * len(rows), mode="markers", marker={"color": OUTCOME_COLORS[outcome], "size": 6}, **common
+                )
+            )
         else:
-            fig.add_trace(go.Bar(y=[d.delta for _, d in rows], marker={"color": OUTCOME_COLORS[outcome],
-                                                                       "line": {"width": 0}}, **common))
+            fig.add_trace(
+                go.Bar(
+                    y=[d.delta for _, d in rows],
+                    marker={"color": OUTCOME_COLORS[outcome], "line": {"width": 0}},
+                    **common,
+                )
+            )
     n = len(ordered)
     fig.update_layout(
-        title=_title(f"{escape(system_label)} vs {escape(baseline_label)}, per query ({escape(metric)})",
-                     f"{counts['win']} better, {counts['tie']} tied, {counts['loss']} worse of {n} queries"),
-        xaxis={"title": {"text": f"queries, sorted by change (1 to {n})" if n else "queries"},
-               "range": [0.5, max(n, 1) + 0.5], "showgrid": False},
-        yaxis={"title": {"text": f"Δ {escape(metric)}"},
-               "zeroline": True, "zerolinewidth": 2, "zerolinecolor": "#475569"},
+        title=_title(
+            f"{escape(system_label)} vs {escape(baseline_label)}, per query ({escape(metric)})",
+            f"{counts['win']} better, {counts['tie']} tied, {counts['loss']} worse of {n} queries",
+        ),
+        xaxis={
+            "title": {"text": f"queries, sorted by change (1 to {n})" if n else "queries"},
+            "range": [0.5, max(n, 1) + 0.5],
+            "showgrid": False,
+        },
+        yaxis={
+            "title": {"text": f"Δ {escape(metric)}"},
+            "zeroline": True,
+            "zerolinewidth": 2,
+            "zerolinecolor": "#475569",
+        },
         barmode="relative",
         bargap=0.15 if n < 60 else 0.0,
         legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0},
@@ -80,7 +101,9 @@ def win_tie_loss_chart(
         height=430,
         template="plotly_white",
     )
-    caption = (f"Each bar is one query: Δ {escape(metric)} is {escape(system_label)}'s value minus that of the "
-               f"{escape(baseline_label)} on the same candidates. Above zero (green) the reranker helped, "
-               f"below zero (red) it hurt; grey dots are ties (a change smaller than {eps:g}).")
+    caption = (
+        f"Each bar is one query: Δ {escape(metric)} is {escape(system_label)}'s value minus that of the "
+        f"{escape(baseline_label)} on the same candidates. Above zero (green) the reranker helped, "
+        f"below zero (red) it hurt; grey dots are ties (a change smaller than {eps:g})."
+    )
     return Figure(fig, caption, png_config("win-tie-loss"))

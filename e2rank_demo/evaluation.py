@@ -157,8 +157,9 @@ def evaluate(
         run_entries = dataset.runs[run_name]
     queries = pick_queries(dataset, split, limit_queries, seed)
     if session is None:
-        session = SearchSession(embedder, [Passage.from_document(d) for d in dataset.corpus], cache,
-                                progress=encode_progress)
+        session = SearchSession(
+            embedder, [Passage.from_document(d) for d in dataset.corpus], cache, progress=encode_progress
+        )
 
     runs: dict[str, dict[str, list[tuple[str, float]]]] = {"first_stage": {}}
     totals: dict[str, float] = {}
@@ -194,7 +195,6 @@ def evaluate(
     )
 
 
-
 # ---------------------------------------------------------------- per-query comparison (UI, reports)
 
 TIE_EPSILON = 1e-9
@@ -208,8 +208,12 @@ REPORTED_NDCG10: dict[str, dict[str, float]] = {
     "trec-dl-2019": {"BM25": 50.58, "E2Rank-0.6B": 70.84, "E2Rank-8B": 72.95},
     "scifact": {"BM25": 67.89, "E2Rank-0.6B": 73.43, "E2Rank-8B": 77.49},
 }
-_REPORTED_ALIASES = {"dl19": "trec-dl-2019", "trec-dl-19": "trec-dl-2019", "trec dl 2019": "trec-dl-2019",
-                     "beir-scifact": "scifact"}
+_REPORTED_ALIASES = {
+    "dl19": "trec-dl-2019",
+    "trec-dl-19": "trec-dl-2019",
+    "trec dl 2019": "trec-dl-2019",
+    "beir-scifact": "scifact",
+}
 
 
 def reported_ndcg10(collection: str) -> dict[str, float] | None:
@@ -279,8 +283,11 @@ def query_deltas(
     """
     ours, base = per_query.get(system, {}), per_query.get(baseline, {})
     texts = texts or {}
-    return [QueryDelta(qid, texts.get(qid, ""), float(base[qid][metric]), float(ours[qid][metric]))
-            for qid in sorted(set(ours) & set(base)) if metric in ours[qid] and metric in base[qid]]
+    return [
+        QueryDelta(qid, texts.get(qid, ""), float(base[qid][metric]), float(ours[qid][metric]))
+        for qid in sorted(set(ours) & set(base))
+        if metric in ours[qid] and metric in base[qid]
+    ]
 
 
 def win_tie_loss(deltas: list[QueryDelta], eps: float = TIE_EPSILON) -> dict[str, int]:
@@ -296,8 +303,9 @@ def win_tie_loss(deltas: list[QueryDelta], eps: float = TIE_EPSILON) -> dict[str
     return counts
 
 
-def helped_hurt(deltas: list[QueryDelta], n: int = 5,
-                eps: float = TIE_EPSILON) -> tuple[list[QueryDelta], list[QueryDelta]]:
+def helped_hurt(
+    deltas: list[QueryDelta], n: int = 5, eps: float = TIE_EPSILON
+) -> tuple[list[QueryDelta], list[QueryDelta]]:
     """The ``n`` queries the system helped most (largest gain first) and hurt most (largest loss first).
 
     Ties never appear; equal deltas are ordered by query id.

@@ -76,8 +76,10 @@ class EncodeStats:
         if self.cache_hit:
             return f"{self.source}: all {self.n_cached:,} from the embedding cache ({self.seconds:.1f} s)"
         if self.n_cached:
-            return (f"{self.source}: {self.n_encoded:,} embedded in {self.seconds:.1f} s, {self.n_cached:,} from the "
-                    "embedding cache")
+            return (
+                f"{self.source}: {self.n_encoded:,} embedded in {self.seconds:.1f} s, {self.n_cached:,} from the "
+                "embedding cache"
+            )
         return f"{self.source}: {self.n_encoded:,} in {self.seconds:.1f} s (not in the cache)"
 
 
@@ -118,8 +120,12 @@ ESTIMATE_PROBE = 4
 
 
 def estimate_embedding(
-    embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None = None, probe: int = ESTIMATE_PROBE,
-    scope: str = "", keep_probe: bool = True,
+    embedder: Embedder,
+    texts: Sequence[str],
+    cache: EmbeddingCache | None = None,
+    probe: int = ESTIMATE_PROBE,
+    scope: str = "",
+    keep_probe: bool = True,
 ) -> tuple[int, float]:
     """How many ``texts`` the model still has to embed, and about how many seconds that takes.
 

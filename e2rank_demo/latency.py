@@ -48,8 +48,15 @@ from e2rank_demo.timing import StageTimer
 if TYPE_CHECKING:
     from e2rank_demo.pipeline import SearchSession, SearchSettings
 
-STAGES: tuple[str, ...] = ("query_encoding", "first_stage", "prompt_build", "prompt_encoding",
-                           "candidate_encoding", "pair_encoding", "scoring")
+STAGES: tuple[str, ...] = (
+    "query_encoding",
+    "first_stage",
+    "prompt_build",
+    "prompt_encoding",
+    "candidate_encoding",
+    "pair_encoding",
+    "scoring",
+)
 """Stage names in stacking order."""
 
 STAGE_LABELS: dict[str, str] = {
@@ -106,12 +113,14 @@ class SystemLatency:
 
     @property
     def note(self) -> str:
-        """"estimated from n of N (measured: ...)", or "" for a full measurement."""
+        """ "estimated from n of N (measured: ...)", or "" for a full measurement."""
         if self.estimated_from is None:
             return ""
         points = ", ".join(f"{n} in {sec:.3f} s" for n, sec in self.measured_points)
-        return (f"estimated from {self.estimated_from} of {self.n_total} (linear fit; "
-                f"{STAGE_LABELS[GROWING_STAGE[self.system]]} measured: {points})")
+        return (
+            f"estimated from {self.estimated_from} of {self.n_total} (linear fit; "
+            f"{STAGE_LABELS[GROWING_STAGE[self.system]]} measured: {points})"
+        )
 
     @property
     def total(self) -> float:
@@ -169,8 +178,10 @@ class LatencyReport:
         """How the slow baselines were measured, for the panel and the report."""
         parts = [f"{s.label}: {s.note}." for s in self.estimated]
         if self.pair_max_tokens:
-            parts.append(f"Pointwise inputs: the query and the document cut to {self.pair_max_tokens} tokens "
-                         "together, batched by length like document encoding.")
+            parts.append(
+                f"Pointwise inputs: the query and the document cut to {self.pair_max_tokens} tokens "
+                "together, batched by length like document encoding."
+            )
         return " ".join(parts)
 
     def system(self, name: str) -> SystemLatency:
@@ -179,9 +190,14 @@ class LatencyReport:
 
     def as_rows(self, digits: int = 4) -> list[list[str | float]]:
         """``[system, stage seconds..., total]`` rows aligned with ``["system", *STAGES, "total"]``."""
-        return [[s.label + (f" ({s.note})" if s.estimated else ""),
-                 *(round(s.stages.get(k, 0.0), digits) for k in STAGES), round(s.total, digits)]
-                for s in self.systems]
+        return [
+            [
+                s.label + (f" ({s.note})" if s.estimated else ""),
+                *(round(s.stages.get(k, 0.0), digits) for k in STAGES),
+                round(s.total, digits),
+            ]
+            for s in self.systems
+        ]
 
 
 def _median_stages(runs: Sequence[dict[str, float]]) -> dict[str, float]:
@@ -196,9 +212,16 @@ def _rerankers(session: SearchSession, settings: SearchSettings) -> tuple[E2Rank
     return e2rank, rocchio
 
 
-def _time_system(system: str, session: SearchSession, query: str, query_vector: np.ndarray,
-                 candidates: Candidates, e2rank: E2RankReranker, rocchio: RocchioReranker,
-                 progress: ProgressFn | None = None) -> dict[str, float]:
+def _time_system(
+    system: str,
+    session: SearchSession,
+    query: str,
+    query_vector: np.ndarray,
+    candidates: Candidates,
+    e2rank: E2RankReranker,
+    rocchio: RocchioReranker,
+    progress: ProgressFn | None = None,
+) -> dict[str, float]:
     """Seconds per stage of one system's work after the first stage (``progress`` for the pointwise passes)."""
     timer = StageTimer()
     doc_vectors = session.vectors[candidates.rows]
@@ -211,8 +234,9 @@ def _time_system(system: str, session: SearchSession, query: str, query_vector: 
     elif system == "rocchio":
         rocchio.rerank(query, query_vector, candidates, doc_vectors, doc_texts, timer)
     elif system == "e2rank_nocache":
-        dataclasses.replace(e2rank, reencode=True).rerank(query, query_vector, candidates, doc_vectors,
-                                                          doc_texts, timer, doc_tokens)
+        dataclasses.replace(e2rank, reencode=True).rerank(
+            query, query_vector, candidates, doc_vectors, doc_texts, timer, doc_tokens
+        )
     elif system == "pointwise":
         with timer.stage("pair_encoding"):
             session.embedder.embed_pairs(query, doc_texts, progress=progress)
@@ -221,8 +245,9 @@ def _time_system(system: str, session: SearchSession, query: str, query_vector: 
     return timer.stages
 
 
-def _first_stage(session: SearchSession, query: str, settings: SearchSettings) -> tuple[
-        np.ndarray, Candidates, dict[str, float]]:
+def _first_stage(
+    session: SearchSession, query: str, settings: SearchSettings
+) -> tuple[np.ndarray, Candidates, dict[str, float]]:
     timer = StageTimer()
     with timer.stage("query_encoding"):
         query_vector = session.embedder.embed_queries([query], settings.instruction)[0]
@@ -248,8 +273,9 @@ cancelled one's last batch, rather than timing alongside it."""
 T = TypeVar("T")
 
 
-def run_cancellable(cancel: threading.Event, fn: Callable[..., T], /, *args: object, poll_s: float = 0.05,
-                    **kwargs: object) -> T:
+def run_cancellable(
+    cancel: threading.Event, fn: Callable[..., T], /, *args: object, poll_s: float = 0.05, **kwargs: object
+) -> T:
     """``fn(*args, **kwargs)`` on the measurement worker; returns its result, or raises
     :class:`MeasurementCancelled` within ``poll_s`` of ``cancel`` being set.
 
@@ -303,8 +329,9 @@ def extrapolate(points: Sequence[tuple[int, float]], n: int) -> float:
     return float(secs[-1] / ns[-1] * n)
 
 
-def _growing_seconds(system: str, session: SearchSession, query: str, rows: np.ndarray,
-                     progress: ProgressFn | None = None) -> float:
+def _growing_seconds(
+    system: str, session: SearchSession, query: str, rows: np.ndarray, progress: ProgressFn | None = None
+) -> float:
     """Seconds of the stage of ``system`` that grows with N, on the candidates at ``rows``."""
     texts = [session.texts[r] for r in rows]
     start = time.perf_counter()
@@ -381,6 +408,7 @@ def measure_latency(
             check()
             if progress is not None:
                 progress(min(base + n, total_units), total_units)
+
         return report
 
     cands = None
@@ -411,10 +439,17 @@ def measure_latency(
     systems = []
     for s in SYSTEMS:
         measured = tuple((n, float(np.median(t))) for n, t in sorted(points.get(s, {}).items()))
-        systems.append(SystemLatency(
-            s, SYSTEM_LABELS[s], _median_stages(runs[s]), ranks=s != "pointwise",
-            estimated_from=max(n for n, _ in measured) if measured else None,
-            n_total=n_cands if measured else None, measured_points=measured))
+        systems.append(
+            SystemLatency(
+                s,
+                SYSTEM_LABELS[s],
+                _median_stages(runs[s]),
+                ranks=s != "pointwise",
+                estimated_from=max(n for n, _ in measured) if measured else None,
+                n_total=n_cands if measured else None,
+                measured_points=measured,
+            )
+        )
     return LatencyReport(
         query=query,
         model=session.embedder.label,
@@ -475,8 +510,10 @@ class ScalingResult:
         capped = sorted({p.n_requested for p in self.points if p.n_used < p.n_requested})
         if not capped:
             return None
-        return (f"N = {', '.join(map(str, capped))} capped at {max(p.n_used for p in self.points)} "
-                f"(the corpus has {self.n_corpus:,} passages).")
+        return (
+            f"N = {', '.join(map(str, capped))} capped at {max(p.n_used for p in self.points)} "
+            f"(the corpus has {self.n_corpus:,} passages)."
+        )
 
     def series(self, system: str) -> list[tuple[int, float]]:
         """``(n_used, seconds)`` for one system, one point per distinct N, ascending."""
@@ -547,9 +584,11 @@ def scaling_run(
                 if progress is not None:
                     progress(done, total)
             measured[system, n] = _median_stages(runs)
-    points = [ScalingPoint(system, n, used[n], float(sum(measured[system, used[n]].values())),
-                           measured[system, used[n]])
-              for n in ns for system in SCALING_SYSTEMS]
+    points = [
+        ScalingPoint(system, n, used[n], float(sum(measured[system, used[n]].values())), measured[system, used[n]])
+        for n in ns
+        for system in SCALING_SYSTEMS
+    ]
     return ScalingResult(query, session.embedder.label, len(session.ids), max(1, repeats), points)
 
 
@@ -564,8 +603,10 @@ class ReportedLatency:
     total_s: float
 
 
-REPORTED_SOURCE = ("Reported in the paper (A100): E2Rank, Liu et al. 2025, reranking BM25 top-100 on "
-                   "TREC-COVID, one A100 80G, vLLM, ~350-token documents. Not measured here.")
+REPORTED_SOURCE = (
+    "Reported in the paper (A100): E2Rank, Liu et al. 2025, reranking BM25 top-100 on "
+    "TREC-COVID, one A100 80G, vLLM, ~350-token documents. Not measured here."
+)
 REPORTED_HEADERS = ("model", "encoding documents (s)", "other: prompt encoding + scoring (s)", "total per query (s)")
 REPORTED_LATENCY: tuple[ReportedLatency, ...] = (
     ReportedLatency("E2Rank-0.6B", 0.50, 0.13, 0.63),

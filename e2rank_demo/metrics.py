@@ -51,8 +51,11 @@ def _measures(recall_at: int, binary_rel: int = 1) -> dict[str, Measure]:
 
     if binary_rel == 1:
         return {"ndcg@10": nDCG @ 10, "mrr@10": RR @ 10, f"recall@{recall_at}": R @ recall_at}
-    return {"ndcg@10": nDCG @ 10, "mrr@10": RR(rel=binary_rel) @ 10,
-            f"recall@{recall_at}": R(rel=binary_rel) @ recall_at}
+    return {
+        "ndcg@10": nDCG @ 10,
+        "mrr@10": RR(rel=binary_rel) @ 10,
+        f"recall@{recall_at}": R(rel=binary_rel) @ recall_at,
+    }
 
 
 def evaluate_run(qrels: Qrels, run: Run, recall_at: int = 100, binary_rel: int = 1) -> dict[str, float]:

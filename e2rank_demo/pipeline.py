@@ -99,8 +99,9 @@ class SearchSession:
         self.texts = [p.full_text for p in self.passages]
         if vectors is not None:
             if vectors.shape != (len(passages), embedder.dim):
-                raise ValueError(f"precomputed vectors have shape {vectors.shape}, expected "
-                                 f"{(len(passages), embedder.dim)}")
+                raise ValueError(
+                    f"precomputed vectors have shape {vectors.shape}, expected {(len(passages), embedder.dim)}"
+                )
             self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
             self.encode_stats = EncodeStats(0.0, len(passages), 0, vectors_origin)
         else:
@@ -169,8 +170,9 @@ class SearchSession:
         )
 
     # ------------------------------------------------------------------ search
-    def first_stage(self, query: str, query_vector: np.ndarray, settings: SearchSettings,
-                    timer: StageTimer) -> Candidates:
+    def first_stage(
+        self, query: str, query_vector: np.ndarray, settings: SearchSettings, timer: StageTimer
+    ) -> Candidates:
         """Top-N candidates from the configured first stage."""
         with timer.stage("first_stage"):
             if settings.first_stage == "bm25":
@@ -199,15 +201,20 @@ class SearchSession:
         if not query:
             raise ValueError("the query is empty")
         if len(query) > MAX_QUERY_CHARS:
-            raise ValueError(f"the query has {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,} "
-                             "(E2RANK_MAX_QUERY_CHARS)")
+            raise ValueError(
+                f"the query has {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,} (E2RANK_MAX_QUERY_CHARS)"
+            )
         timer = StageTimer()
         with timer.stage("query_encoding"):
             query_vector = self.embedder.embed_queries([query], settings.instruction)[0]
         if candidates is None:
             candidates = self.first_stage(query, query_vector, settings, timer)
-        first = Ranking("first_stage", list(candidates.ids), np.asarray(candidates.scores, dtype=np.float32),
-                        vectors={"query": query_vector})
+        first = Ranking(
+            "first_stage",
+            list(candidates.ids),
+            np.asarray(candidates.scores, dtype=np.float32),
+            vectors={"query": query_vector},
+        )
         # A document store hands back the candidates' stored vectors and texts with them.
         doc_vectors = candidates.vectors if candidates.vectors is not None else self.vectors[candidates.rows]
         doc_texts = candidates.texts if candidates.texts is not None else [self.texts[r] for r in candidates.rows]
@@ -217,8 +224,9 @@ class SearchSession:
         if len(candidates):
             for name, reranker in settings.build_rerankers(self.embedder).items():
                 sub = StageTimer()
-                reranked[name] = reranker.rerank(query, query_vector, candidates, doc_vectors, doc_texts, sub,
-                                                 doc_tokens=doc_tokens)
+                reranked[name] = reranker.rerank(
+                    query, query_vector, candidates, doc_vectors, doc_texts, sub, doc_tokens=doc_tokens
+                )
                 system_stages[name] = sub.stages
         stages = dict(timer.stages)
         for name, sub_stages in system_stages.items():
@@ -231,8 +239,7 @@ class SearchSession:
             query_vector=query_vector,
             prompt=e2rank.prompt if e2rank else None,
             candidates=candidates,
-            timings=Timings(stages, self.encode_stats.seconds, self.encode_stats.cache_hit,
-                            self.encode_stats.source),
+            timings=Timings(stages, self.encode_stats.seconds, self.encode_stats.cache_hit, self.encode_stats.source),
             settings=settings,
             prompt_ids=list(candidates.ids[: settings.prompt_docs]) if e2rank else [],
         )
@@ -251,8 +258,14 @@ class SearchSession:
             return result, False
         reranker = RERANKERS[name].build(result.settings, self.embedder)
         rows = result.candidates.rows
-        ranking = reranker.rerank(result.query, result.query_vector, result.candidates, self.vectors[rows],
-                                  [self.texts[r] for r in rows], doc_tokens=self.prompt_tokens(rows))
+        ranking = reranker.rerank(
+            result.query,
+            result.query_vector,
+            result.candidates,
+            self.vectors[rows],
+            [self.texts[r] for r in rows],
+            doc_tokens=self.prompt_tokens(rows),
+        )
         return dataclasses.replace(result, reranked={**result.reranked, name: ranking}), True
 
     # ------------------------------------------------------------------ prompt lab
@@ -290,9 +303,16 @@ class SearchSession:
         rows = self._prompt_rows(doc_ids)
         candidates = result.candidates
         timer = StageTimer()
-        ranking = reranker.rerank(result.query, result.query_vector, candidates, self.vectors[candidates.rows],
-                                  [], timer, prompt_texts=[self.texts[r] for r in rows],
-                                  prompt_tokens=self.prompt_tokens(rows))
+        ranking = reranker.rerank(
+            result.query,
+            result.query_vector,
+            candidates,
+            self.vectors[candidates.rows],
+            [],
+            timer,
+            prompt_texts=[self.texts[r] for r in rows],
+            prompt_tokens=self.prompt_tokens(rows),
+        )
         stages = {k: v for k, v in result.timings.stages.items() if not k.startswith("e2rank.")}
         stages.update({f"e2rank.{k}": v for k, v in timer.stages.items()})
         return dataclasses.replace(
@@ -303,8 +323,9 @@ class SearchSession:
             timings=dataclasses.replace(result.timings, stages=stages),
         )
 
-    def prompt_influence(self, result: QueryResult, relevance: Mapping[str, int] | None = None,
-                         batch_size: int = 32) -> Influence:
+    def prompt_influence(
+        self, result: QueryResult, relevance: Mapping[str, int] | None = None, batch_size: int = 32
+    ) -> Influence:
         """Leave-one-out influence of each document in ``result``'s prompt (one batched pass).
 
         Args:
@@ -315,20 +336,36 @@ class SearchSession:
         if result.prompt is None:
             raise ValueError("this result has no listwise prompt (run the e2rank reranker)")
         rows = self._prompt_rows(result.prompt_ids)
-        return leave_one_out(self._e2rank(result), result.query, result.query_vector, result.prompt_ids,
-                             [self.texts[r] for r in rows], result.prompt.vector, result.candidates.ids,
-                             self.vectors[result.candidates.rows], relevance, batch_size, self.prompt_tokens(rows))
+        return leave_one_out(
+            self._e2rank(result),
+            result.query,
+            result.query_vector,
+            result.prompt_ids,
+            [self.texts[r] for r in rows],
+            result.prompt.vector,
+            result.candidates.ids,
+            self.vectors[result.candidates.rows],
+            relevance,
+            batch_size,
+            self.prompt_tokens(rows),
+        )
 
     def prompt_provenance(self, result: QueryResult) -> Provenance:
         """Cosines of the pseudo-query to the query and each prompt document, next to Rocchio's."""
         if result.prompt is None:
             raise ValueError("this result has no listwise prompt (run the e2rank reranker)")
-        return provenance(result.prompt_ids, result.prompt.vector, result.query_vector,
-                          self.vectors[self._prompt_rows(result.prompt_ids)],
-                          result.settings.rocchio_alpha, result.settings.rocchio_beta)
+        return provenance(
+            result.prompt_ids,
+            result.prompt.vector,
+            result.query_vector,
+            self.vectors[self._prompt_rows(result.prompt_ids)],
+            result.settings.rocchio_alpha,
+            result.settings.rocchio_beta,
+        )
 
-    def compare_pooling(self, result: QueryResult, other: PromptPooling | None = None,
-                        relevance: Mapping[str, int] | None = None) -> PoolingComparison:
+    def compare_pooling(
+        self, result: QueryResult, other: PromptPooling | None = None, relevance: Mapping[str, int] | None = None
+    ) -> PoolingComparison:
         """``result``'s prompt pooled with its own pooling and with ``other`` (by default mean against query,
         a decoder's last token against query): both pseudo-queries, both rankings of the same candidates.
 
@@ -340,6 +377,14 @@ class SearchSession:
         if result.prompt is None:
             raise ValueError("this result has no listwise prompt (run the e2rank reranker)")
         rows = self._prompt_rows(result.prompt_ids)
-        return compare_pooling(self._e2rank(result), result.query, result.query_vector,
-                               [self.texts[r] for r in rows], result.candidates.ids,
-                               self.vectors[result.candidates.rows], other, relevance, self.prompt_tokens(rows))
+        return compare_pooling(
+            self._e2rank(result),
+            result.query,
+            result.query_vector,
+            [self.texts[r] for r in rows],
+            result.candidates.ids,
+            self.vectors[result.candidates.rows],
+            other,
+            relevance,
+            self.prompt_tokens(rows),
+        )

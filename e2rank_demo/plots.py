@@ -67,8 +67,12 @@ PROMPT_RING = "#64748b"
 RELEVANCE_COLORS = {"judged relevant": "#2ca02c", "judged not relevant": "#d62728", "not judged": "#7f7f7f"}
 DIRECTION_COLORS = {"moved up": "#2ca02c", "moved down": "#d62728", "unchanged": "#7f7f7f"}
 STAGE_COLORS = {
-    "query_encoding": "#1f77b4", "first_stage": "#aec7e8", "prompt_build": "#ffbb78",
-    "prompt_encoding": "#ff7f0e", "candidate_encoding": "#d62728", "pair_encoding": "#9467bd",
+    "query_encoding": "#1f77b4",
+    "first_stage": "#aec7e8",
+    "prompt_build": "#ffbb78",
+    "prompt_encoding": "#ff7f0e",
+    "candidate_encoding": "#d62728",
+    "pair_encoding": "#9467bd",
     "scoring": "#2ca02c",
 }
 SYSTEM_COLORS = {"e2rank": "#ff7f0e", "e2rank_nocache": "#d62728", "pointwise": "#9467bd"}
@@ -136,21 +140,25 @@ def theme_meta(spec: Mapping[str, Any]) -> dict[str, Any]:
     for name, (template, ink) in THEMES.items():
         full = pio.templates[template].to_plotly_json()
         if name == "dark":
-            full["layout"]["updatemenudefaults"] = {**full["layout"].get("updatemenudefaults", {}),
-                                                    "activecolor": _DARK_ACTIVE_BUTTON}
-        themes[name] = {"template": {"layout": full["layout"],
-                                     "data": {k: v for k, v in full["data"].items() if k in kinds}},
-                        "ink": ink}
-    ink_paths = {f"{part}.color": [i for i, t in enumerate(traces) if (t.get(part) or {}).get("color") == INK]
-           for part in ("marker", "line")}
+            full["layout"]["updatemenudefaults"] = {
+                **full["layout"].get("updatemenudefaults", {}),
+                "activecolor": _DARK_ACTIVE_BUTTON,
+            }
+        themes[name] = {
+            "template": {"layout": full["layout"], "data": {k: v for k, v in full["data"].items() if k in kinds}},
+            "ink": ink,
+        }
+    ink_paths = {
+        f"{part}.color": [i for i, t in enumerate(traces) if (t.get(part) or {}).get("color") == INK]
+        for part in ("marker", "line")
+    }
     inked = {path: found for path, found in ink_paths.items() if found}
     return {"e2rThemes": themes, "e2rInk": inked, "e2rTheme": "light"}
 
 
 def png_config(filename: str) -> dict[str, Any]:
     """Plotly config whose mode-bar camera button saves ``filename.png`` at twice the size."""
-    return {"displaylogo": False,
-            "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+    return {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
 
 
 # Plotly never wraps a title: lines are broken here, at widths that fit a plot about 560 px wide
@@ -188,8 +196,7 @@ def _title(main: str, *notes: str | None, height: int | None = None) -> dict[str
     lines += [f"<span style='font-size:12px'>{line}</span>" for n in notes if n for line in _lines(n, NOTE_CHARS)]
     title: dict[str, Any] = {"text": "<br>".join(lines), "x": 0.01, "xanchor": "left"}
     if height:
-        title |= {"yref": "container", "y": round(1 - (_TITLE_TOP_PX + _FIRST_LINE_PX) / height, 4),
-                  "yanchor": "top"}
+        title |= {"yref": "container", "y": round(1 - (_TITLE_TOP_PX + _FIRST_LINE_PX) / height, 4), "yanchor": "top"}
     return title
 
 
@@ -243,8 +250,9 @@ def _rank_buckets(n: int, k: int) -> list[tuple[str, int, int, str]]:
     return [b for b in buckets if b[1] <= b[2]]
 
 
-def focus_ranges(focus: np.ndarray, extent: np.ndarray, *, pad: float = 0.08,
-                 min_share: float = 0.12) -> tuple[list[float], list[float]]:
+def focus_ranges(
+    focus: np.ndarray, extent: np.ndarray, *, pad: float = 0.08, min_share: float = 0.12
+) -> tuple[list[float], list[float]]:
     """Axis ranges that frame the ``focus`` points: their bounding box, padded on every side.
 
     Each axis spans at least ``min_share`` of the whole map (``extent``), so points that
@@ -267,8 +275,10 @@ def focus_ranges(focus: np.ndarray, extent: np.ndarray, *, pad: float = 0.08,
     lo, hi = np.min(focus, axis=0).astype(np.float64), np.max(focus, axis=0).astype(np.float64)
     half = np.maximum(hi - lo, min_share * full) * (0.5 + pad)
     centre = (lo + hi) / 2
-    return ([round(float(centre[0] - half[0]), 6), round(float(centre[0] + half[0]), 6)],
-            [round(float(centre[1] - half[1]), 6), round(float(centre[1] + half[1]), 6)])
+    return (
+        [round(float(centre[0] - half[0]), 6), round(float(centre[0] + half[0]), 6)],
+        [round(float(centre[1] - half[1]), 6), round(float(centre[1] + half[1]), 6)],
+    )
 
 
 @dataclass(frozen=True)
@@ -300,8 +310,11 @@ class CloseUp:
         if self.n_relevant:
             parts.append(f"{self.n_relevant} judged relevant")
         if self.n_prompt:
-            parts.append(f"{self.n_prompt_shown} of {self.n_prompt} prompt documents" if self.n_prompt_shown
-                         < self.n_prompt else f"all {self.n_prompt} prompt documents")
+            parts.append(
+                f"{self.n_prompt_shown} of {self.n_prompt} prompt documents"
+                if self.n_prompt_shown < self.n_prompt
+                else f"all {self.n_prompt} prompt documents"
+            )
         return f"Close-up: {_and(parts)}. “Whole map”: every document."
 
 
@@ -309,8 +322,14 @@ CLOSE_UP_MIN_DOCS = 50
 """Maps of fewer documents open whole: they never crowd the query's neighbourhood."""
 
 
-def close_up(coords: np.ndarray, special: Mapping[str, np.ndarray], in_prompt: np.ndarray,
-             relevant: np.ndarray, *, whole_share: float = 0.9) -> CloseUp | None:
+def close_up(
+    coords: np.ndarray,
+    special: Mapping[str, np.ndarray],
+    in_prompt: np.ndarray,
+    relevant: np.ndarray,
+    *,
+    whole_share: float = 0.9,
+) -> CloseUp | None:
     """The close-up that frames the query, its rewrites, the judged relevant documents and the
     prompt documents nearest the query (at least half of them).
 
@@ -345,7 +364,7 @@ def close_up(coords: np.ndarray, special: Mapping[str, np.ndarray], in_prompt: n
     x, y = focus_ranges(focus, extent)
     if np.ptp(x) >= whole_share * whole[0] and np.ptp(y) >= whole_share * whole[1]:
         return None
-    inside = ((prompt[:, 0] >= x[0]) & (prompt[:, 0] <= x[1]) & (prompt[:, 1] >= y[0]) & (prompt[:, 1] <= y[1]))
+    inside = (prompt[:, 0] >= x[0]) & (prompt[:, 0] <= x[1]) & (prompt[:, 1] >= y[0]) & (prompt[:, 1] <= y[1])
     return CloseUp(x, y, int(inside.sum()), len(prompt), int(np.count_nonzero(relevant)))
 
 
@@ -365,6 +384,7 @@ def label_sides(special: Mapping[str, np.ndarray], scale: np.ndarray) -> dict[st
         ...             np.ones(2))
         {'prompt': 0, 'rocchio': 2, 'query': 4}
     """
+
     def side(v: np.ndarray) -> int | None:
         if not np.any(np.abs(v) > 1e-12):
             return None
@@ -380,8 +400,11 @@ def label_sides(special: Mapping[str, np.ndarray], scale: np.ndarray) -> dict[st
 
     origin = special.get("query")
     out: dict[str, int] = {}
-    moves = {k: (np.asarray(special[k], np.float64) - origin) / scale for k in ("prompt", "rocchio")
-             if k in special and origin is not None}
+    moves = {
+        k: (np.asarray(special[k], np.float64) - origin) / scale
+        for k in ("prompt", "rocchio")
+        if k in special and origin is not None
+    }
     for key, default in (("prompt", 0), ("rocchio", 6)):
         if key in special:
             wanted = side(moves[key]) if key in moves else None
@@ -397,30 +420,61 @@ def _marker_label(key: str, xy: np.ndarray, side: int) -> dict[str, Any]:
     angle = side * np.pi / 4
     dx, dy = float(np.cos(angle)), float(np.sin(angle))
     gap = SPECIAL_STYLE[key]["size"] / 2 + 2
-    return {"x": float(xy[0]), "y": float(xy[1]), "xref": "x", "yref": "y", "showarrow": False,
-            "text": f"<b>{SPECIAL_STYLE[key]['tag']}</b>", "font": {"size": 15},
-            "xanchor": "left" if dx > 0.3 else "right" if dx < -0.3 else "center",
-            "yanchor": "bottom" if dy > 0.3 else "top" if dy < -0.3 else "middle",
-            "xshift": round(dx * gap, 1), "yshift": round(dy * gap, 1)}
+    return {
+        "x": float(xy[0]),
+        "y": float(xy[1]),
+        "xref": "x",
+        "yref": "y",
+        "showarrow": False,
+        "text": f"<b>{SPECIAL_STYLE[key]['tag']}</b>",
+        "font": {"size": 15},
+        "xanchor": "left" if dx > 0.3 else "right" if dx < -0.3 else "center",
+        "yanchor": "bottom" if dy > 0.3 else "top" if dy < -0.3 else "middle",
+        "xshift": round(dx * gap, 1),
+        "yshift": round(dy * gap, 1),
+    }
 
 
 def _move_arrow(key: str, origin: np.ndarray, tip: np.ndarray) -> dict[str, Any]:
     """An arrow from the query to a rewrite; annotations are drawn above every marker, and the head
     stops at the edge of the rewrite's marker, so it is never hidden under a point."""
-    return {"x": float(tip[0]), "y": float(tip[1]), "ax": float(origin[0]), "ay": float(origin[1]),
-            "xref": "x", "yref": "y", "axref": "x", "ayref": "y", "showarrow": True, "text": "",
-            "arrowhead": 2, "arrowsize": 1.1, "arrowwidth": 3, "arrowcolor": SPECIAL_STYLE[key]["color"],
-            "standoff": SPECIAL_STYLE[key]["size"] / 2, "startstandoff": SPECIAL_STYLE["query"]["size"] / 2 - 3}
+    return {
+        "x": float(tip[0]),
+        "y": float(tip[1]),
+        "ax": float(origin[0]),
+        "ay": float(origin[1]),
+        "xref": "x",
+        "yref": "y",
+        "axref": "x",
+        "ayref": "y",
+        "showarrow": True,
+        "text": "",
+        "arrowhead": 2,
+        "arrowsize": 1.1,
+        "arrowwidth": 3,
+        "arrowcolor": SPECIAL_STYLE[key]["color"],
+        "standoff": SPECIAL_STYLE[key]["size"] / 2,
+        "startstandoff": SPECIAL_STYLE["query"]["size"] / 2 - 3,
+    }
 
 
 def _view_buttons(view: CloseUp) -> dict[str, Any]:
     """Two buttons under the plot's right corner: the close-up (shown first) and the whole map."""
-    return {"type": "buttons", "direction": "left", "showactive": True, "active": 0,
-            "x": 1.0, "xanchor": "right", "y": 0.0, "yanchor": "top", "pad": {"t": _BUTTON_ROW_PAD},
-            "buttons": [{"label": "Close-up", "method": "relayout",
-                         "args": [{"xaxis.range": view.x, "yaxis.range": view.y}]},
-                        {"label": "Whole map", "method": "relayout",
-                         "args": [{"xaxis.autorange": True, "yaxis.autorange": True}]}]}
+    return {
+        "type": "buttons",
+        "direction": "left",
+        "showactive": True,
+        "active": 0,
+        "x": 1.0,
+        "xanchor": "right",
+        "y": 0.0,
+        "yanchor": "top",
+        "pad": {"t": _BUTTON_ROW_PAD},
+        "buttons": [
+            {"label": "Close-up", "method": "relayout", "args": [{"xaxis.range": view.x, "yaxis.range": view.y}]},
+            {"label": "Whole map", "method": "relayout", "args": [{"xaxis.autorange": True, "yaxis.autorange": True}]},
+        ],
+    }
 
 
 def embedding_map(
@@ -465,8 +519,7 @@ def embedding_map(
         passage = session.passage(pid)
         title = passage.title or pid
         r0, r1 = first_rank.get(pid), new_rank.get(pid)
-        ranks = (f"first-stage rank {r0} · {title_of(reranker)} rank {r1}"
-                 if r0 is not None else "not a candidate")
+        ranks = f"first-stage rank {r0} · {title_of(reranker)} rank {r1}" if r0 is not None else "not a candidate"
         cos = " · ".join(f"{SPECIAL_LABELS[key]} {cosines[key][i]:.3f}" for key in cosines)
         hover.append(f"<b>{escape(title, 100)}</b><br>{_wrapped(passage.text)}<br>{ranks}<br>cosine to: {cos}")
     hover_arr = np.array(hover, dtype=object)
@@ -474,56 +527,91 @@ def embedding_map(
     relevant = np.array([c == "judged relevant" for c in classes], dtype=bool)
 
     if color_by == "relevance":
-        groups = [(label, np.array([c == label for c in classes]), color)
-                  for label, color in RELEVANCE_COLORS.items()][::-1]
+        groups = [(label, np.array([c == label for c in classes]), color) for label, color in RELEVANCE_COLORS.items()][
+            ::-1
+        ]
     else:
         ranks0 = np.array([first_rank.get(pid, 0) for pid in projection.ids])
         groups = [("not a candidate", ranks0 == 0, "#c7c7c7")]
-        groups += [(label, (ranks0 >= lo) & (ranks0 <= hi), color)
-                   for label, lo, hi, color in reversed(_rank_buckets(n, k))]
+        groups += [
+            (label, (ranks0 >= lo) & (ranks0 <= hi), color) for label, lo, hi, color in reversed(_rank_buckets(n, k))
+        ]
 
     fig = go.Figure()
     for label, mask, color in groups:
         if not mask.any():
             continue
-        fig.add_trace(go.Scatter(
-            x=projection.coords[mask, 0], y=projection.coords[mask, 1], mode="markers", name=label,
-            marker={"size": 7 if label != "not a candidate" else 5, "color": color, "opacity": 0.85},
-            hovertext=hover_arr[mask], hoverinfo="text",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=projection.coords[mask, 0],
+                y=projection.coords[mask, 1],
+                mode="markers",
+                name=label,
+                marker={"size": 7 if label != "not a candidate" else 5, "color": color, "opacity": 0.85},
+                hovertext=hover_arr[mask],
+                hoverinfo="text",
+            )
+        )
     in_prompt = np.zeros(len(projection.ids), dtype=bool)
     if k:
         prompt_ids = set(result.prompt_ids or result.first_stage.ids[:k])
         in_prompt = np.array([pid in prompt_ids for pid in projection.ids], dtype=bool)
-        fig.add_trace(go.Scatter(
-            x=projection.coords[in_prompt, 0], y=projection.coords[in_prompt, 1], mode="markers",
-            name="in the edited listwise prompt" if result.prompt_edited else f"in the listwise prompt (top-{k})",
-            hoverinfo="skip",
-            marker={"size": 13, "symbol": "circle-open", "color": PROMPT_RING, "line": {"width": 2}},
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=projection.coords[in_prompt, 0],
+                y=projection.coords[in_prompt, 1],
+                mode="markers",
+                name="in the edited listwise prompt" if result.prompt_edited else f"in the listwise prompt (top-{k})",
+                hoverinfo="skip",
+                marker={"size": 13, "symbol": "circle-open", "color": PROMPT_RING, "line": {"width": 2}},
+            )
+        )
     if color_by != "relevance" and relevant.any():
         # Coloured by rank, the judged relevant documents would be lost among the others: ring them.
-        fig.add_trace(go.Scatter(
-            x=projection.coords[relevant, 0], y=projection.coords[relevant, 1], mode="markers",
-            name="judged relevant", hoverinfo="skip",
-            marker={"size": 19, "symbol": "circle-open", "color": RELEVANCE_COLORS["judged relevant"],
-                    "line": {"width": 3}},
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=projection.coords[relevant, 0],
+                y=projection.coords[relevant, 1],
+                mode="markers",
+                name="judged relevant",
+                hoverinfo="skip",
+                marker={
+                    "size": 19,
+                    "symbol": "circle-open",
+                    "color": RELEVANCE_COLORS["judged relevant"],
+                    "line": {"width": 3},
+                },
+            )
+        )
 
     query_text = escape(result.query, 80)
     special = {key: projection.special[key] for key in DRAW_ORDER if key in projection.special}
     for key, xy in special.items():
         style = SPECIAL_STYLE[key]
-        fig.add_trace(go.Scatter(
-            x=[xy[0]], y=[xy[1]], mode="markers", name=SPECIAL_LABELS[key], legendrank=DRAW_ORDER[::-1].index(key),
-            marker={"size": style["size"], "symbol": style["symbol"], "color": style["color"],
-                    "line": {"width": 2, "color": "white"}},
-            hovertext=[f"<b>{SPECIAL_LABELS[key]}</b><br>for: {query_text}"], hoverinfo="text",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[xy[0]],
+                y=[xy[1]],
+                mode="markers",
+                name=SPECIAL_LABELS[key],
+                legendrank=DRAW_ORDER[::-1].index(key),
+                marker={
+                    "size": style["size"],
+                    "symbol": style["symbol"],
+                    "color": style["color"],
+                    "line": {"width": 2, "color": "white"},
+                },
+                hovertext=[f"<b>{SPECIAL_LABELS[key]}</b><br>for: {query_text}"],
+                hoverinfo="text",
+            )
+        )
 
     view = close_up(projection.coords, special, in_prompt, relevant)
-    scale = (np.array([np.ptp(view.x), np.ptp(view.y)]) if view is not None
-             else np.maximum(np.ptp(np.vstack([projection.coords, *special.values()]), axis=0), 1e-12))
+    scale = (
+        np.array([np.ptp(view.x), np.ptp(view.y)])
+        if view is not None
+        else np.maximum(np.ptp(np.vstack([projection.coords, *special.values()]), axis=0), 1e-12)
+    )
     annotations: list[dict[str, Any]] = []
     notes = [view.describe()] if view is not None else []
     origin = special.get("query")
@@ -535,8 +623,10 @@ def embedding_map(
                 if np.all(np.abs(special[key] - origin) < 0.015 * scale):
                     near.append(SPECIAL_LABELS[key])
         if near:
-            notes.append(f"The {_and(near)} land{'s' if len(near) == 1 else ''} on the query in this view (nested "
-                         "markers); drag a box to zoom in.")
+            notes.append(
+                f"The {_and(near)} land{'s' if len(near) == 1 else ''} on the query in this view (nested "
+                "markers); drag a box to zoom in."
+            )
     annotations += [_marker_label(key, special[key], side) for key, side in label_sides(special, scale).items()]
 
     menus: list[dict[str, Any]] = []
@@ -546,23 +636,42 @@ def embedding_map(
         menus.append(_view_buttons(view))
 
     x_label, y_label = projection.axis_labels
-    heading = _title(f"Embedding map for “{query_text}”", escape(projection.method_note),
-                   escape(projection.subsample_note or ""), escape(projection.notice or ""), *notes,
-                   height=MAP_HEIGHT)
+    heading = _title(
+        f"Embedding map for “{query_text}”",
+        escape(projection.method_note),
+        escape(projection.subsample_note or ""),
+        escape(projection.notice or ""),
+        *notes,
+        height=MAP_HEIGHT,
+    )
     fig.update_layout(
         title=heading,
         xaxis={"title": {"text": x_label}, **({"range": view.x} if view is not None else {})},
         yaxis={"title": {"text": y_label}, **({"range": view.y} if view is not None else {})},
         # Under the plot, across it: a legend beside the plot took ~40 % of the panel's width. Anchored
         # to the figure's bottom, plotly reserves its height below whatever the buttons and slider need.
-        legend={"orientation": "h", "xref": "container", "x": 0.01, "xanchor": "left", "yref": "container",
-                "y": 0.0, "yanchor": "bottom", "entrywidth": 0.33, "entrywidthmode": "fraction",
-                "itemsizing": "constant"},
-        showlegend=True, height=MAP_HEIGHT, template="plotly_white", annotations=annotations, updatemenus=menus,
+        legend={
+            "orientation": "h",
+            "xref": "container",
+            "x": 0.01,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 0.0,
+            "yanchor": "bottom",
+            "entrywidth": 0.33,
+            "entrywidthmode": "fraction",
+            "itemsizing": "constant",
+        },
+        showlegend=True,
+        height=MAP_HEIGHT,
+        template="plotly_white",
+        annotations=annotations,
+        updatemenus=menus,
         margin={"t": _top(heading), "l": 60, "r": 20, "b": 10},
     )
-    return Figure(fig, map_caption(fig, "UMAP" if projection.method == "umap" else "PCA"),
-                  png_config("e2rank-embedding-map"))
+    return Figure(
+        fig, map_caption(fig, "UMAP" if projection.method == "umap" else "PCA"), png_config("e2rank-embedding-map")
+    )
 
 
 def map_caption(fig: go.Figure, how: str) -> str:
@@ -592,8 +701,11 @@ def map_caption(fig: go.Figure, how: str) -> str:
         clauses.append(_and(markers))
     arrows = sum(1 for note in fig.layout.annotations if note.showarrow and not note.text)
     if arrows:
-        clauses.append("the arrow shows where the rewrite moves the query" if arrows == 1
-                       else "the arrows show where each rewrite moves the query")
+        clauses.append(
+            "the arrow shows where the rewrite moves the query"
+            if arrows == 1
+            else "the arrows show where each rewrite moves the query"
+        )
     # The clauses hold "and"s of their own, so three of them take a serial comma.
     joined = _and(clauses) if len(clauses) < 3 else ", ".join(clauses[:-1]) + ", and " + clauses[-1]
     return joined + "; 2-D distances are approximate, so read the cosine table for the true full-dimensional numbers."
@@ -612,32 +724,65 @@ def _add_query_animation(fig: go.Figure, start: np.ndarray, end: np.ndarray, ste
         scripts that press the first menu button start the animation).
     """
     go = _go()
-    fig.add_trace(go.Scatter(
-        x=[start[0]], y=[start[1]], mode="markers", name="query → pseudo-query (animated)",
-        marker={"size": 16, "symbol": "star-open", "color": SPECIAL_STYLE["prompt"]["color"], "line": {"width": 2}},
-        hoverinfo="skip",
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=[start[0]],
+            y=[start[1]],
+            mode="markers",
+            name="query → pseudo-query (animated)",
+            marker={"size": 16, "symbol": "star-open", "color": SPECIAL_STYLE["prompt"]["color"], "line": {"width": 2}},
+            hoverinfo="skip",
+        )
+    )
     index = len(fig.data) - 1
     fractions = np.linspace(0.0, 1.0, steps)
     names = [f"{t:.2f}" for t in fractions]
-    fig.frames = [go.Frame(name=name, traces=[index],
-                           data=[go.Scatter(x=[start[0] + t * (end[0] - start[0])],
-                                            y=[start[1] + t * (end[1] - start[1])])])
-                  for name, t in zip(names, fractions, strict=True)]
+    fig.frames = [
+        go.Frame(
+            name=name,
+            traces=[index],
+            data=[go.Scatter(x=[start[0] + t * (end[0] - start[0])], y=[start[1] + t * (end[1] - start[1])])],
+        )
+        for name, t in zip(names, fractions, strict=True)
+    ]
     still = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}, "transition": {"duration": 0}}
     fig.update_layout(
         # Under the x-axis title, on the buttons' row, then the slider on its own line (nothing overlaps).
-        sliders=[{"active": 0, "x": 0.0, "y": 0.0, "len": 1.0, "xanchor": "left", "yanchor": "top",
-                  "pad": {"t": _SLIDER_PAD},
-                  "currentvalue": {"prefix": "query → pseudo-query: "},
-                  "steps": [{"label": name, "method": "animate", "args": [[name], still]} for name in names]}],
+        sliders=[
+            {
+                "active": 0,
+                "x": 0.0,
+                "y": 0.0,
+                "len": 1.0,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": _SLIDER_PAD},
+                "currentvalue": {"prefix": "query → pseudo-query: "},
+                "steps": [{"label": name, "method": "animate", "args": [[name], still]} for name in names],
+            }
+        ],
     )
-    return {"type": "buttons", "showactive": False, "direction": "left", "x": 0.0, "y": 0.0,
-            "xanchor": "left", "yanchor": "top", "pad": {"t": _BUTTON_ROW_PAD, "r": 10},
-            "buttons": [{"label": "▶ Play", "method": "animate",
-                         "args": [None, {"frame": {"duration": 120, "redraw": False},
-                                         "transition": {"duration": 60}, "fromcurrent": True}]},
-                        {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]}]}
+    return {
+        "type": "buttons",
+        "showactive": False,
+        "direction": "left",
+        "x": 0.0,
+        "y": 0.0,
+        "xanchor": "left",
+        "yanchor": "top",
+        "pad": {"t": _BUTTON_ROW_PAD, "r": 10},
+        "buttons": [
+            {
+                "label": "▶ Play",
+                "method": "animate",
+                "args": [
+                    None,
+                    {"frame": {"duration": 120, "redraw": False}, "transition": {"duration": 60}, "fromcurrent": True},
+                ],
+            },
+            {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]},
+        ],
+    }
 
 
 # --------------------------------------------------------------------------- rank shift
@@ -681,32 +826,58 @@ def rank_shift(
             palette = DIRECTION_COLORS
         title = session.passage(pid).title or pid
         label = escape(title, 28)
-        fig.add_trace(go.Scatter(
-            x=[0, 1], y=[r if r <= top else floor for r in (r0, r1)], mode="lines+markers+text", name=group,
-            legendgroup=group, showlegend=group not in legend_seen,
-            line={"color": palette[group], "width": 2}, marker={"size": 8, "color": palette[group]},
-            text=[label if r0 <= top else "", label if r1 <= top else ""],
-            textposition=["middle left", "middle right"], textfont={"size": 10},
-            hovertext=[f"<b>{escape(title, 100)}</b><br>first stage {r0} → {name} {r1} "
-                       f"({r0 - r1:+d})"] * 2, hoverinfo="text",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[r if r <= top else floor for r in (r0, r1)],
+                mode="lines+markers+text",
+                name=group,
+                legendgroup=group,
+                showlegend=group not in legend_seen,
+                line={"color": palette[group], "width": 2},
+                marker={"size": 8, "color": palette[group]},
+                text=[label if r0 <= top else "", label if r1 <= top else ""],
+                textposition=["middle left", "middle right"],
+                textfont={"size": 10},
+                hovertext=[f"<b>{escape(title, 100)}</b><br>first stage {r0} → {name} {r1} ({r0 - r1:+d})"] * 2,
+                hoverinfo="text",
+            )
+        )
         legend_seen.add(group)
     ticks = [*list(range(1, top + 1, 2 if top > 10 else 1)), floor]
     height = max(420, 26 * len(shown) + 160)
-    heading = _title(f"Rank shift: first stage → {name}", f"documents in the top {top} of either list; "
-                   f"query “{escape(result.query, 80)}”", height=height)
+    heading = _title(
+        f"Rank shift: first stage → {name}",
+        f"documents in the top {top} of either list; query “{escape(result.query, 80)}”",
+        height=height,
+    )
     fig.update_layout(
         title=heading,
-        xaxis={"title": {"text": "Ranking"}, "tickvals": [0, 1], "ticktext": ["First stage", name],
-               "range": [-0.9, 1.9], "zeroline": False, "showgrid": False},
-        yaxis={"title": {"text": "Rank (1 = best)"}, "autorange": "reversed", "tickvals": ticks,
-               "ticktext": [str(t) for t in ticks[:-1]] + [f"> {top}"]},
-        legend_title_text="Colour", showlegend=True, height=height,
-        template="plotly_white", margin={"t": _top(heading)},
+        xaxis={
+            "title": {"text": "Ranking"},
+            "tickvals": [0, 1],
+            "ticktext": ["First stage", name],
+            "range": [-0.9, 1.9],
+            "zeroline": False,
+            "showgrid": False,
+        },
+        yaxis={
+            "title": {"text": "Rank (1 = best)"},
+            "autorange": "reversed",
+            "tickvals": ticks,
+            "ticktext": [str(t) for t in ticks[:-1]] + [f"> {top}"],
+        },
+        legend_title_text="Colour",
+        showlegend=True,
+        height=height,
+        template="plotly_white",
+        margin={"t": _top(heading)},
     )
     colour = "relevance" if relevance else "direction of the move"
-    caption = (f"Each line joins a document's first-stage rank (left) to its {name} rank (right), coloured by "
-               f"{colour}: lines rising to the right are documents the reranker promoted, falling ones demoted.")
+    caption = (
+        f"Each line joins a document's first-stage rank (left) to its {name} rank (right), coloured by "
+        f"{colour}: lines rising to the right are documents the reranker promoted, falling ones demoted."
+    )
     return Figure(fig, caption, png_config(f"rank-shift-{reranker}"))
 
 
@@ -740,38 +911,63 @@ def influence_chart(influence: Influence, session: SearchSession) -> Figure:
         hover = []
         for item in chosen:
             title = session.passage(item.doc_id).title or item.doc_id
-            lines = [f"<b>[{item.position}] {escape(title, 100)}</b>",
-                     f"pseudo-query moves by cosine distance {item.distance:.5f} without it"]
+            lines = [
+                f"<b>[{item.position}] {escape(title, 100)}</b>",
+                f"pseudo-query moves by cosine distance {item.distance:.5f} without it",
+            ]
             if item.ndcg_delta is not None and influence.ndcg is not None:  # deltas exist only with an nDCG
-                lines.append(f"nDCG@10 without it: {influence.ndcg + item.ndcg_delta:.4f} "
-                             f"({item.ndcg_delta:+.4f})")
-            lines += [f"relevant {escape(pid, 40)}: rank {change:+d} without it"
-                      for pid, change in list(item.rank_changes.items())[:5]]
+                lines.append(f"nDCG@10 without it: {influence.ndcg + item.ndcg_delta:.4f} ({item.ndcg_delta:+.4f})")
+            lines += [
+                f"relevant {escape(pid, 40)}: rank {change:+d} without it"
+                for pid, change in list(item.rank_changes.items())[:5]
+            ]
             hover.append("<br>".join(lines))
-        fig.add_trace(go.Bar(
-            x=[item.distance for item in chosen], orientation="h", name=group, marker={"color": color},
-            y=[f"[{item.position}] {escape(session.passage(item.doc_id).title or item.doc_id, 40)}"
-               for item in chosen],
-            customdata=[item.doc_id for item in chosen], hovertext=hover, hoverinfo="text",
-        ))
+        fig.add_trace(
+            go.Bar(
+                x=[item.distance for item in chosen],
+                orientation="h",
+                name=group,
+                marker={"color": color},
+                y=[
+                    f"[{item.position}] {escape(session.passage(item.doc_id).title or item.doc_id, 40)}"
+                    for item in chosen
+                ],
+                customdata=[item.doc_id for item in chosen],
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
     order = [f"[{i.position}] {escape(session.passage(i.doc_id).title or i.doc_id, 40)}" for i in items]
-    note = (f"nDCG@10 with the full prompt {influence.ndcg:.4f}; colour: what removing it does to nDCG@10"
-            if influence.ndcg is not None else "no judgments for this query: nDCG@10 not measured")
+    note = (
+        f"nDCG@10 with the full prompt {influence.ndcg:.4f}; colour: what removing it does to nDCG@10"
+        if influence.ndcg is not None
+        else "no judgments for this query: nDCG@10 not measured"
+    )
     height = max(360, 24 * len(items) + 170)
-    heading = _title(f"Which prompt documents pull the pseudo-query (“{escape(influence.query, 60)}”)",
-                   f"{len(items)} leave-one-out prompts embedded in {influence.seconds:.2f} s; {note}", height=height)
+    heading = _title(
+        f"Which prompt documents pull the pseudo-query (“{escape(influence.query, 60)}”)",
+        f"{len(items)} leave-one-out prompts embedded in {influence.seconds:.2f} s; {note}",
+        height=height,
+    )
     fig.update_layout(
         title=heading,
         xaxis_title="Cosine distance the pseudo-query moves without this document",
-        yaxis={"title": {"text": "Prompt document ([position] title)"}, "categoryorder": "array",
-               "categoryarray": order},
-        legend_title_text="Removing it", showlegend=influence.ndcg is not None, template="plotly_white",
-        height=height, margin={"t": _top(heading)},
+        yaxis={
+            "title": {"text": "Prompt document ([position] title)"},
+            "categoryorder": "array",
+            "categoryarray": order,
+        },
+        legend_title_text="Removing it",
+        showlegend=influence.ndcg is not None,
+        template="plotly_white",
+        height=height,
+        margin={"t": _top(heading)},
     )
-    colour = ("; green: without it nDCG@10 drops, so it helped; red: it hurt" if influence.ndcg is not None
-              else "")
-    caption = (f"Each bar is one prompt document, longer the further leaving it out of the listwise prompt moves "
-               f"the pseudo-query{colour}; click a bar to open that document.")
+    colour = "; green: without it nDCG@10 drops, so it helped; red: it hurt" if influence.ndcg is not None else ""
+    caption = (
+        f"Each bar is one prompt document, longer the further leaving it out of the listwise prompt moves "
+        f"the pseudo-query{colour}; click a bar to open that document."
+    )
     return Figure(fig, caption, png_config("e2rank-prompt-influence"))
 
 
@@ -787,21 +983,37 @@ def score_distribution(result: QueryResult, session: SearchSession) -> Figure:
     fig = go.Figure()
     for key, vector in special_vectors(result).items():
         scores = np.sort(doc_vectors @ vector)[::-1]
-        fig.add_trace(go.Scatter(
-            x=np.arange(1, len(scores) + 1), y=scores, mode="lines+markers", name=SPECIAL_LABELS[key],
-            line={"color": SPECIAL_STYLE[key]["color"], "width": 2}, marker={"size": 4},
-            hovertemplate=f"{SPECIAL_LABELS[key]}<br>position %{{x}}<br>cosine %{{y:.4f}}<extra></extra>",
-        ))
-    title = _title("Candidate scores under each query vector, sorted",
-                   f"N = {len(result.candidates)} candidates; query “{escape(result.query, 80)}”", height=460)
-    fig.update_layout(
-        title=title, margin={"t": _top(title)},
-        xaxis_title="Position after sorting (1 = highest score)", yaxis_title="Cosine similarity",
-        legend_title_text="Scored with", showlegend=True, template="plotly_white", height=460,
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, len(scores) + 1),
+                y=scores,
+                mode="lines+markers",
+                name=SPECIAL_LABELS[key],
+                line={"color": SPECIAL_STYLE[key]["color"], "width": 2},
+                marker={"size": 4},
+                hovertemplate=f"{SPECIAL_LABELS[key]}<br>position %{{x}}<br>cosine %{{y:.4f}}<extra></extra>",
+            )
+        )
+    title = _title(
+        "Candidate scores under each query vector, sorted",
+        f"N = {len(result.candidates)} candidates; query “{escape(result.query, 80)}”",
+        height=460,
     )
-    caption = ("Each curve sorts the N candidates' cosine scores under one query vector from highest to "
-               "lowest: the further a curve's head stands above its tail, the more sharply that vector "
-               "separates its top candidates from the rest (compare the paper's Figure 3).")
+    fig.update_layout(
+        title=title,
+        margin={"t": _top(title)},
+        xaxis_title="Position after sorting (1 = highest score)",
+        yaxis_title="Cosine similarity",
+        legend_title_text="Scored with",
+        showlegend=True,
+        template="plotly_white",
+        height=460,
+    )
+    caption = (
+        "Each curve sorts the N candidates' cosine scores under one query vector from highest to "
+        "lowest: the further a curve's head stands above its tail, the more sharply that vector "
+        "separates its top candidates from the rest (compare the paper's Figure 3)."
+    )
     return Figure(fig, caption, png_config("e2rank-score-distribution"))
 
 
@@ -811,48 +1023,92 @@ def latency_bars(report: LatencyReport) -> Figure:
     go = _go()
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=2, cols=1, row_heights=[0.75, 0.25], vertical_spacing=0.24,
-                        subplot_titles=("Per query (measured now)", "Once per corpus (amortised over all queries)"))
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        row_heights=[0.75, 0.25],
+        vertical_spacing=0.24,
+        subplot_titles=("Per query (measured now)", "Once per corpus (amortised over all queries)"),
+    )
     systems = list(reversed(report.systems))  # horizontal bars list bottom-up; keep the first on top
-    labels = ["<br>".join(textwrap.wrap(s.label + (f" (estimated from {s.estimated_from} of {s.n_total})"
-                                                   if s.estimated else ""), 34)) for s in systems]
+    labels = [
+        "<br>".join(
+            textwrap.wrap(s.label + (f" (estimated from {s.estimated_from} of {s.n_total})" if s.estimated else ""), 34)
+        )
+        for s in systems
+    ]
     for stage in STAGES:
         values = [s.stages.get(stage, 0.0) for s in systems]
         if not any(values):
             continue
-        fig.add_trace(go.Bar(
-            y=labels, x=values, orientation="h", name=STAGE_LABELS[stage], marker_color=STAGE_COLORS[stage],
-            hovertemplate=f"%{{y}}<br>{STAGE_LABELS[stage]}: %{{x:.4f}} s<extra></extra>",
-        ), row=1, col=1)
+        fig.add_trace(
+            go.Bar(
+                y=labels,
+                x=values,
+                orientation="h",
+                name=STAGE_LABELS[stage],
+                marker_color=STAGE_COLORS[stage],
+                hovertemplate=f"%{{y}}<br>{STAGE_LABELS[stage]}: %{{x:.4f}} s<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
     # Totals at the bar ends: the cheap systems' bars are too short to read otherwise.
     longest = max((s.total for s in systems), default=0.0) or 1.0
     for label, system in zip(labels, systems, strict=True):
-        fig.add_annotation(x=system.total, y=label, xref="x", yref="y", text=f"{system.total:.3f} s",
-                           showarrow=False, xanchor="left", xshift=4, font={"size": 11})
+        fig.add_annotation(
+            x=system.total,
+            y=label,
+            xref="x",
+            yref="y",
+            text=f"{system.total:.3f} s",
+            showarrow=False,
+            xanchor="left",
+            xshift=4,
+            font={"size": 11},
+        )
     fig.update_xaxes(range=[0, longest * 1.18], row=1, col=1)
     what = "Document embeddings" if report.doc_encoding_cached else "Document encoding"
     doc_label = f"{what} ({report.n_documents:,} passages):<br>{escape(report.doc_encoding_source or 'model time')}"
-    fig.add_trace(go.Bar(
-        y=[doc_label], x=[report.doc_encoding_s], orientation="h", name="document encoding (once per corpus)",
-        marker_color="#8c564b", text=[f"{report.doc_encoding_s:.3f} s"], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}<br>%{x:.3f} s once per corpus<extra></extra>",
-    ), row=2, col=1)
-    title = _title(f"Measured latency: {escape(report.model)} on {escape(report.device)}",
-                   f"N = {report.n_candidates}, k = {report.prompt_docs}, median of {report.repeats} run(s); "
-                   f"query “{escape(report.query, 60)}”", height=600)
+    fig.add_trace(
+        go.Bar(
+            y=[doc_label],
+            x=[report.doc_encoding_s],
+            orientation="h",
+            name="document encoding (once per corpus)",
+            marker_color="#8c564b",
+            text=[f"{report.doc_encoding_s:.3f} s"],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}<br>%{x:.3f} s once per corpus<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    title = _title(
+        f"Measured latency: {escape(report.model)} on {escape(report.device)}",
+        f"N = {report.n_candidates}, k = {report.prompt_docs}, median of {report.repeats} run(s); "
+        f"query “{escape(report.query, 60)}”",
+        height=600,
+    )
     fig.update_layout(
         barmode="stack",
         title=title,
-        legend_title_text="Stage", legend_traceorder="normal", showlegend=True, template="plotly_white",
-        height=600, margin={"t": _top(title, below=10), "l": 20},
+        legend_title_text="Stage",
+        legend_traceorder="normal",
+        showlegend=True,
+        template="plotly_white",
+        height=600,
+        margin={"t": _top(title, below=10), "l": 20},
     )
     fig.update_xaxes(title_text="Seconds per query (measured on this machine)", row=1, col=1)
     fig.update_xaxes(title_text="Seconds, once per corpus", rangemode="tozero", row=2, col=1)
     fig.update_yaxes(title_text="System", row=1, col=1)
-    caption = (f"Each bar stacks the seconds one system spent per stage on this query, measured just now on this "
-               f"machine (median of {report.repeats} run(s)); document encoding, paid once per corpus, sits in the "
-               "lower panel and is in none of the per-query bars." + (f" {report.method_note}" if report.method_note
-                                                                       else ""))
+    caption = (
+        f"Each bar stacks the seconds one system spent per stage on this query, measured just now on this "
+        f"machine (median of {report.repeats} run(s)); document encoding, paid once per corpus, sits in the "
+        "lower panel and is in none of the per-query bars." + (f" {report.method_note}" if report.method_note else "")
+    )
     return Figure(fig, caption, png_config("e2rank-latency"))
 
 
@@ -865,32 +1121,47 @@ def scaling_chart(result: ScalingResult) -> Figure:
         if not series:
             continue
         ns, seconds = zip(*series, strict=True)
-        fig.add_trace(go.Scatter(
-            x=list(ns), y=list(seconds), mode="lines+markers", name=SYSTEM_LABELS[system],
-            line={"color": SYSTEM_COLORS[system], "width": 2}, marker={"size": 8},
-            hovertemplate=f"{SYSTEM_LABELS[system]}<br>N = %{{x}}<br>%{{y:.4f}} s<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=list(ns),
+                y=list(seconds),
+                mode="lines+markers",
+                name=SYSTEM_LABELS[system],
+                line={"color": SYSTEM_COLORS[system], "width": 2},
+                marker={"size": 8},
+                hovertemplate=f"{SYSTEM_LABELS[system]}<br>N = %{{x}}<br>%{{y:.4f}} s<extra></extra>",
+            )
+        )
     used = sorted({p.n_used for p in result.points})
-    title = _title(f"Rerank latency vs N (measured, {escape(result.model)})",
-                   f"first stage excluded; median of {result.repeats} run(s)", escape(result.capped_note or ""),
-                   height=460)
+    title = _title(
+        f"Rerank latency vs N (measured, {escape(result.model)})",
+        f"first stage excluded; median of {result.repeats} run(s)",
+        escape(result.capped_note or ""),
+        height=460,
+    )
     fig.update_layout(
-        title=title, margin={"t": _top(title)},
+        title=title,
+        margin={"t": _top(title)},
         # Ns are roughly log-spaced (10 ... 200); a linear axis would squash the small ones together.
         xaxis={"title": {"text": "Candidates reranked (N, log scale)"}, "type": "log", "tickvals": used},
         # Plain numbers at 1, 2 and 5 per decade (plotly otherwise labels sub-decade ticks "2 3 … 9").
-        yaxis={"title": {"text": "Rerank seconds (log scale)"}, "type": "log", "tickformat": ".2~g",
-               "dtick": "D2"},
-        legend_title_text="System", showlegend=True, template="plotly_white", height=460,
+        yaxis={"title": {"text": "Rerank seconds (log scale)"}, "type": "log", "tickformat": ".2~g", "dtick": "D2"},
+        legend_title_text="System",
+        showlegend=True,
+        template="plotly_white",
+        height=460,
     )
-    caption = ("Each line is one system's measured time to rerank the top-N candidates (first stage excluded, "
-               "log scale): a flat line means the cost barely depends on N, as with E2Rank's single prompt pass "
-               "over cached embeddings, while a rising one pays a model pass per candidate.")
+    caption = (
+        "Each line is one system's measured time to rerank the top-N candidates (first stage excluded, "
+        "log scale): a flat line means the cost barely depends on N, as with E2Rank's single prompt pass "
+        "over cached embeddings, while a rising one pays a model pass per candidate."
+    )
     return Figure(fig, caption, png_config("e2rank-latency-vs-n"))
 
 
 def reported_latency_rows() -> list[list[str]]:
     """The paper's latency table as strings (``""`` where it gives no value), under :data:`REPORTED_HEADERS`."""
+
     def cell(v: float | None) -> str:
         return "" if v is None else f"{v:.2f}"
 
@@ -901,18 +1172,25 @@ def reported_latency_table() -> Figure:
     """The paper's A100 latencies as a plotly table, labelled as reported, not measured."""
     go = _go()
     rows = reported_latency_rows()
-    fig = go.Figure(go.Table(
-        header={"values": [f"<b>{h}</b>" for h in REPORTED_HEADERS], "align": "left", "fill_color": "#eeeeee"},
-        cells={"values": [list(col) for col in zip(*rows, strict=True)], "align": "left"},
-    ))
-    title = _title("Reported in the paper (A100) — not measured here",
-                   "E2Rank, Liu et al. 2025: reranking BM25 top-100 on TREC-COVID, one A100 80G, vLLM, "
-                   "~350-token documents", height=330)
-    fig.update_layout(
-        title=title, height=330, margin={"t": _top(title), "b": 10},
+    fig = go.Figure(
+        go.Table(
+            header={"values": [f"<b>{h}</b>" for h in REPORTED_HEADERS], "align": "left", "fill_color": "#eeeeee"},
+            cells={"values": [list(col) for col in zip(*rows, strict=True)], "align": "left"},
+        )
     )
-    caption = ("These are the paper's own A100/vLLM seconds for reranking BM25 top-100 on TREC-COVID, shown for "
-               "reference only and never mixed into the measured charts; when E2Rank is also the retriever only "
-               "the \"other\" column is paid per query.")
+    title = _title(
+        "Reported in the paper (A100) — not measured here",
+        "E2Rank, Liu et al. 2025: reranking BM25 top-100 on TREC-COVID, one A100 80G, vLLM, ~350-token documents",
+        height=330,
+    )
+    fig.update_layout(
+        title=title,
+        height=330,
+        margin={"t": _top(title), "b": 10},
+    )
+    caption = (
+        "These are the paper's own A100/vLLM seconds for reranking BM25 top-100 on TREC-COVID, shown for "
+        "reference only and never mixed into the measured charts; when E2Rank is also the retriever only "
+        'the "other" column is paid per query.'
+    )
     return Figure(fig, caption, png_config("e2rank-reported-latency-a100"))
-

@@ -199,8 +199,10 @@ def fit_rows(n: int, max_points: int = DEFAULT_MAX_FIT_POINTS, seed: int = DEFAU
 def _subsample_note(n_corpus: int, n_fit: int, seed: int) -> str | None:
     if n_fit >= n_corpus:
         return None
-    return (f"Map fitted on a random sample of {n_fit:,} of {n_corpus:,} documents (seed {seed}); "
-            "the current candidates are always shown.")
+    return (
+        f"Map fitted on a random sample of {n_fit:,} of {n_corpus:,} documents (seed {seed}); "
+        "the current candidates are always shown."
+    )
 
 
 def _shown_rows(fitted: np.ndarray, include: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -269,8 +271,9 @@ def _import_umap() -> Any:
     return umap
 
 
-def fit_map(vectors: np.ndarray, rows: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBORS,
-            seed: int = DEFAULT_SEED) -> FittedMap:
+def fit_map(
+    vectors: np.ndarray, rows: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBORS, seed: int = DEFAULT_SEED
+) -> FittedMap:
     """Fits UMAP on cosine distances between ``vectors[rows]`` (blocking; seconds).
 
     Args:
@@ -283,16 +286,20 @@ def fit_map(vectors: np.ndarray, rows: np.ndarray, n_neighbors: int = DEFAULT_NE
     points = np.asarray(vectors, dtype=np.float32)[rows]
     distances = cosine_distances(points, points)
     np.fill_diagonal(distances, 0.0)
-    reducer = umap.UMAP(n_neighbors=max(2, min(n_neighbors, len(rows) - 1)), metric="precomputed",
-                        random_state=seed, transform_seed=seed, n_jobs=1)
+    reducer = umap.UMAP(
+        n_neighbors=max(2, min(n_neighbors, len(rows) - 1)),
+        metric="precomputed",
+        random_state=seed,
+        transform_seed=seed,
+        n_jobs=1,
+    )
     start = time.perf_counter()
     reducer.fit(distances)
     seconds = time.perf_counter() - start
     # transform() on a precomputed metric reads only the training matrix's row count;
     # dropping the n^2 matrix keeps the cached map at ~1 MB instead of up to 36 MB.
     reducer._raw_data = np.empty((len(rows), 0), dtype=np.float32)
-    return FittedMap(reducer=reducer, rows=np.asarray(rows, dtype=np.int64), n_corpus=len(vectors),
-                     fit_seconds=seconds)
+    return FittedMap(reducer=reducer, rows=np.asarray(rows, dtype=np.int64), n_corpus=len(vectors), fit_seconds=seconds)
 
 
 def place_points(fitted: FittedMap, vectors: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -396,9 +403,13 @@ class MapProjector:
         try:
             with path.open("rb") as fh:
                 fitted = pickle.load(fh)  # pickle is safe here: only the app's own cache folder
-            if not (isinstance(fitted, FittedMap) and fitted.version == _FORMAT_VERSION
-                    and fitted.n_corpus == n_corpus and np.array_equal(fitted.rows, rows)
-                    and fitted.embedding.shape == (len(rows), 2)):
+            if not (
+                isinstance(fitted, FittedMap)
+                and fitted.version == _FORMAT_VERSION
+                and fitted.n_corpus == n_corpus
+                and np.array_equal(fitted.rows, rows)
+                and fitted.embedding.shape == (len(rows), 2)
+            ):
                 raise ValueError("stale or foreign map file")
         except FileNotFoundError:
             return None
@@ -538,19 +549,23 @@ class MapProjector:
         """
         vectors = np.asarray(vectors, dtype=np.float32)
         n = len(vectors)
-        pca = functools.partial(pca_projection, vectors, ids, special, include_rows,
-                                max_points=self.max_fit_points, seed=self.seed)
+        pca = functools.partial(
+            pca_projection, vectors, ids, special, include_rows, max_points=self.max_fit_points, seed=self.seed
+        )
         if n < MIN_UMAP_POINTS:
-            return pca(notice=f"Only {n} documents: too few for UMAP (needs {MIN_UMAP_POINTS}); "
-                              "showing a PCA projection.")
+            return pca(
+                notice=f"Only {n} documents: too few for UMAP (needs {MIN_UMAP_POINTS}); showing a PCA projection."
+            )
         try:
             fitted = self.fitted(key, vectors, wait)
         except Exception as exc:  # noqa: BLE001 - the map is optional; the page must still render
             return pca(notice=f"UMAP failed ({type(exc).__name__}: {exc}); showing a PCA projection.")
         if fitted is None:
-            why = ("the UMAP map of this corpus is being computed in the background"
-                   if self._compiled.is_set() else
-                   "UMAP is being prepared in the background (its numerical code compiles on first use)")
+            why = (
+                "the UMAP map of this corpus is being computed in the background"
+                if self._compiled.is_set()
+                else "UMAP is being prepared in the background (its numerical code compiles on first use)"
+            )
             return pca(notice=f"Showing a PCA projection: {why}. Refresh in a few seconds for the UMAP map.")
 
         shown = _shown_rows(fitted.rows, include_rows)
@@ -561,7 +576,7 @@ class MapProjector:
         names = list(special)
         new_points = np.vstack([*(np.asarray(special[k], np.float32) for k in names), vectors[shown[~in_fit]]])
         placed = place_points(fitted, vectors, new_points) if len(new_points) else np.zeros((0, 2), np.float32)
-        coords[~in_fit] = placed[len(names):]
+        coords[~in_fit] = placed[len(names) :]
         return Projection(
             ids=[ids[i] for i in shown],
             rows=shown,
@@ -571,15 +586,23 @@ class MapProjector:
             seed=self.seed,
             n_corpus=n,
             n_fit=len(fitted.rows),
-            method_note=(f"UMAP (cosine, {fitted.reducer.n_neighbors} neighbours, seed {self.seed}) fitted once "
-                         f"on {len(fitted.rows):,} documents; query vectors placed with transform"),
+            method_note=(
+                f"UMAP (cosine, {fitted.reducer.n_neighbors} neighbours, seed {self.seed}) fitted once "
+                f"on {len(fitted.rows):,} documents; query vectors placed with transform"
+            ),
             subsample_note=_subsample_note(n, len(fitted.rows), self.seed),
         )
 
     def project_result(self, session: SearchSession, result: QueryResult, *, wait: float | None = 0.0) -> Projection:
         """:meth:`project` for one search: its query, pseudo-query, Rocchio vector and candidates."""
-        return self.project(session_key(session), session.vectors, session.ids, special_vectors(result),
-                            result.candidates.rows, wait=wait)
+        return self.project(
+            session_key(session),
+            session.vectors,
+            session.ids,
+            special_vectors(result),
+            result.candidates.rows,
+            wait=wait,
+        )
 
 
 def special_vectors(result: QueryResult) -> dict[str, np.ndarray]:
@@ -630,8 +653,14 @@ class PlacementTiming:
         return float(np.median(self.seconds)) if self.seconds else float("nan")
 
 
-def time_placement(session: SearchSession, query: str, repeats: int = 5, *,
-                   projector: MapProjector | None = None, settings: SearchSettings | None = None) -> PlacementTiming:
+def time_placement(
+    session: SearchSession,
+    query: str,
+    repeats: int = 5,
+    *,
+    projector: MapProjector | None = None,
+    settings: SearchSettings | None = None,
+) -> PlacementTiming:
     """Benchmark helper (``umap_place_warm``): warm seconds to place one query's three vectors.
 
     Runs the search once (untimed) for the query, pseudo-query and Rocchio vectors, waits

@@ -135,8 +135,11 @@ def leave_one_out(
     start = time.perf_counter()
     embedder = reranker.embedder
     built = embedder.build_leave_one_out(query, prompt_texts, reranker.header, reranker.order, prompt_tokens)
-    without = np.stack([p.vector for p in embedder.encode_prompts(built, batch_size, reranker.pooling)]) if built \
+    without = (
+        np.stack([p.vector for p in embedder.encode_prompts(built, batch_size, reranker.pooling)])
+        if built
         else np.zeros((0, len(full_vector)), dtype=np.float32)
+    )
     distances = 1.0 - without @ full_vector
     full_scores = reranker.score(full_vector, query_vector, doc_vectors)
     scores = reranker.score(without, query_vector, doc_vectors)
@@ -154,8 +157,9 @@ def leave_one_out(
     items = []
     for i, pid in enumerate(prompt_ids):
         ranks = _ranks(candidate_ids, scores[i])
-        items.append(DocInfluence(pid, i + 1, float(distances[i]), deltas[i],
-                                  {r: ranks[r] - base[r] for r in relevant}))
+        items.append(
+            DocInfluence(pid, i + 1, float(distances[i]), deltas[i], {r: ranks[r] - base[r] for r in relevant})
+        )
     return Influence(query, items, ndcg, time.perf_counter() - start)
 
 

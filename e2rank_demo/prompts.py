@@ -46,10 +46,7 @@ TASKS: dict[str, Task] = {
         name="web",
         label="Web search (MS MARCO, TREC DL)",
         query="Given a web search query, retrieve relevant passages that answer the query",
-        rerank=(
-            "Given a web search query and some relevant documents, "
-            "rerank the documents that answer the query:"
-        ),
+        rerank=("Given a web search query and some relevant documents, rerank the documents that answer the query:"),
     ),
     "scifact": Task(
         name="scifact",

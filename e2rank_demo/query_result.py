@@ -64,4 +64,4 @@ class QueryResult:
     @property
     def prompt_edited(self) -> bool:
         """Whether the prompt differs from the first-stage top-k (the paper's setting)."""
-        return self.prompt_ids != self.first_stage.ids[:self.prompt_k]
+        return self.prompt_ids != self.first_stage.ids[: self.prompt_k]

@@ -54,15 +54,27 @@ if TYPE_CHECKING:
 TOP = 10
 SNIPPET_WORDS = 32
 STAGE_TITLES = {
-    "query_encoding": "query encoding", "first_stage": "first-stage search", "prompt_build": "prompt build",
-    "prompt_encoding": "prompt encoding", "scoring": "scoring", "candidate_encoding": "candidate encoding",
+    "query_encoding": "query encoding",
+    "first_stage": "first-stage search",
+    "prompt_build": "prompt build",
+    "prompt_encoding": "prompt encoding",
+    "scoring": "scoring",
+    "candidate_encoding": "candidate encoding",
 }
 SETTING_TITLES = {
-    "first_stage": "first stage", "candidates": "candidates N", "prompt_docs": "prompt documents k",
-    "task": "task preset", "query_instruction": "retrieval instruction", "rerank_instruction": "listwise instruction",
-    "interpolation": "λ (share of cos(query, doc))", "prompt_order": "prompt order",
-    "prompt_pooling": "prompt pooling (how the prompt becomes one vector)", "rerankers": "rerankers",
-    "rocchio_alpha": "Rocchio α", "rocchio_beta": "Rocchio β", "rocchio_k": "Rocchio feedback documents",
+    "first_stage": "first stage",
+    "candidates": "candidates N",
+    "prompt_docs": "prompt documents k",
+    "task": "task preset",
+    "query_instruction": "retrieval instruction",
+    "rerank_instruction": "listwise instruction",
+    "interpolation": "λ (share of cos(query, doc))",
+    "prompt_order": "prompt order",
+    "prompt_pooling": "prompt pooling (how the prompt becomes one vector)",
+    "rerankers": "rerankers",
+    "rocchio_alpha": "Rocchio α",
+    "rocchio_beta": "Rocchio β",
+    "rocchio_k": "Rocchio feedback documents",
 }
 
 CSS = """
@@ -143,10 +155,12 @@ def package_versions() -> dict[str, str]:
     """Versions of this package and the libraries that shaped the report."""
     from e2rank_demo import __version__
 
-    return {"e2rank_demo": __version__, "plotly": _version("plotly"), "torch": _version("torch"),
-            "transformers": _version("transformers")}
-
-
+    return {
+        "e2rank_demo": __version__,
+        "plotly": _version("plotly"),
+        "torch": _version("torch"),
+        "transformers": _version("transformers"),
+    }
 
 
 def _metrics_line(values: Mapping[str, float] | None, baseline: Mapping[str, float] | None, recall_at: int) -> str:
@@ -169,8 +183,14 @@ def _grade(relevance: Mapping[str, int], session: SearchSession, pid: str) -> in
     return int(grade)
 
 
-def result_list_html(session: SearchSession, result: QueryResult, system: str, *, top: int = TOP,
-                     relevance: Mapping[str, int] | None = None) -> str:
+def result_list_html(
+    session: SearchSession,
+    result: QueryResult,
+    system: str,
+    *,
+    top: int = TOP,
+    relevance: Mapping[str, int] | None = None,
+) -> str:
     """One ranked list (``first_stage`` or a reranker) as an HTML column."""
     ranking = result.first_stage if system == "first_stage" else result.reranked[system]
     relevance = relevance or {}
@@ -189,21 +209,32 @@ def result_list_html(session: SearchSession, result: QueryResult, system: str, *
             f'<li class="hit{" rel" if grade > 0 else ""}" data-pid="{esc(pid)}"><span class="rank">{rank}</span>'
             f'<div><span class="title">{highlight(passage.title or passage.doc_id, terms)}</span>{tag}{rel}'
             f'<div class="snip">{snippet(passage.text, terms, SNIPPET_WORDS)}</div>'
-            f'<div class="score">{esc(pid)} · score {score:.4f}</div></div></li>')
+            f'<div class="score">{esc(pid)} · score {score:.4f}</div></div></li>'
+        )
     stage = "BM25" if result.candidates.stage == "bm25" else "dense cosine similarity"
     spec = RERANKERS.get(system)
-    sub = (f"Top {len(ranking.ids)} by {stage}" if system == "first_stage"
-           else f"{spec.describe(result)}; badges: change against the first stage" if spec is not None else "")
-    return (f'<section class="col" data-system="{esc(system)}"><h3>{esc(label_of(system))}</h3>'
-            f'<p class="sub">{esc(sub)}</p>{_metrics_line(values, base, recall_at)}<ol>{"".join(rows)}</ol>'
-            f"</section>")
+    sub = (
+        f"Top {len(ranking.ids)} by {stage}"
+        if system == "first_stage"
+        else f"{spec.describe(result)}; badges: change against the first stage"
+        if spec is not None
+        else ""
+    )
+    return (
+        f'<section class="col" data-system="{esc(system)}"><h3>{esc(label_of(system))}</h3>'
+        f'<p class="sub">{esc(sub)}</p>{_metrics_line(values, base, recall_at)}<ol>{"".join(rows)}</ol>'
+        f"</section>"
+    )
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], numeric: Sequence[int] = ()) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f'<td{" class=num" if i in numeric else ""}>{esc(c)}</td>' for i, c in enumerate(row))
-        + "</tr>" for row in rows)
+        "<tr>"
+        + "".join(f"<td{' class=num' if i in numeric else ''}>{esc(c)}</td>" for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
     return f'<table class="t"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -260,28 +291,40 @@ def prompt_html(session: SearchSession, result: QueryResult) -> str:
         return '<p class="hint">E2Rank did not run in this search, so there is no listwise prompt.</p>'
     ids = result.prompt_ids or result.first_stage.ids[: len(prompt.doc_tokens_kept)]
     cut = sum(1 for kept, full in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full, strict=True) if kept < full)
-    edited = ("<p><b>Edited prompt</b> (Prompt lab): the documents below were chosen by hand, in this order, "
-              "instead of the first-stage top-k: " + esc(", ".join(ids)) + ".</p>") if result.prompt_edited else ""
-    rows = [(f"[{i}]", session.passage(pid).title or pid, kept, full, "cut to fit" if kept < full else "")
-            for i, (pid, kept, full) in enumerate(zip(ids, prompt.doc_tokens_kept, prompt.doc_tokens_full,
-                                                      strict=False), 1)]
-    return (f"{edited}<p><b>{prompt.n_tokens}</b> tokens of a {prompt.max_tokens}-token window; "
-            f"{len(prompt.doc_tokens_kept)} documents, {cut} of them cut to fit. Embedding this one prompt is "
-            "the only extra model call reranking needs.</p>"
-            + _table(["#", "document", "tokens kept", "tokens full", ""], rows, numeric=(2, 3))
-            + f'<pre class="prompt">{esc(prompt.text)}</pre>')
+    edited = (
+        (
+            "<p><b>Edited prompt</b> (Prompt lab): the documents below were chosen by hand, in this order, "
+            "instead of the first-stage top-k: " + esc(", ".join(ids)) + ".</p>"
+        )
+        if result.prompt_edited
+        else ""
+    )
+    rows = [
+        (f"[{i}]", session.passage(pid).title or pid, kept, full, "cut to fit" if kept < full else "")
+        for i, (pid, kept, full) in enumerate(zip(ids, prompt.doc_tokens_kept, prompt.doc_tokens_full, strict=False), 1)
+    ]
+    return (
+        f"{edited}<p><b>{prompt.n_tokens}</b> tokens of a {prompt.max_tokens}-token window; "
+        f"{len(prompt.doc_tokens_kept)} documents, {cut} of them cut to fit. Embedding this one prompt is "
+        "the only extra model call reranking needs.</p>"
+        + _table(["#", "document", "tokens kept", "tokens full", ""], rows, numeric=(2, 3))
+        + f'<pre class="prompt">{esc(prompt.text)}</pre>'
+    )
 
 
 def _figure_html(figure: Figure, div_id: str, *, first: bool) -> str:
     import plotly.io as pio
 
-    plot = pio.to_html(figure.fig, full_html=False, include_plotlyjs=first,
-                       config=figure.config, div_id=div_id, auto_play=False)
+    plot = pio.to_html(
+        figure.fig, full_html=False, include_plotlyjs=first, config=figure.config, div_id=div_id, auto_play=False
+    )
     name = str(figure.config.get("toImageButtonOptions", {}).get("filename", div_id))
-    tools = (f'<div class="fig-tools"><span class="hint">Save: camera icon in the toolbar (PNG) or </span>'
-             f'<button type="button" data-fig="{esc(div_id)}" data-format="svg" data-name="{esc(name)}">SVG</button>'
-             f'<button type="button" data-fig="{esc(div_id)}" data-format="png" data-name="{esc(name)}">PNG</button>'
-             f"</div>")
+    tools = (
+        f'<div class="fig-tools"><span class="hint">Save: camera icon in the toolbar (PNG) or </span>'
+        f'<button type="button" data-fig="{esc(div_id)}" data-format="svg" data-name="{esc(name)}">SVG</button>'
+        f'<button type="button" data-fig="{esc(div_id)}" data-format="png" data-name="{esc(name)}">PNG</button>'
+        f"</div>"
+    )
     return f'<div class="fig">{plot}</div><p class="hint">{esc(figure.caption)}</p>{tools}'
 
 
@@ -339,37 +382,52 @@ def build_report_html(
     n_docs = len({p.doc_id for p in session.passages})
     corpus = corpus_label or "corpus"
     # A document store's session holds only the last candidates; its size is the store's.
-    counts = (f"{n_docs:,} documents, {len(session.passages):,} passages" if session.holds_corpus
-              else f"{session.size:,} passages in a document store")
+    counts = (
+        f"{n_docs:,} documents, {len(session.passages):,} passages"
+        if session.holds_corpus
+        else f"{session.size:,} passages in a document store"
+    )
     identity = getattr(embedder, "identity", "")
     doc_identity = getattr(embedder, "document_identity", identity)
     meta = [
         ("date", created.isoformat(timespec="seconds")),
         ("corpus", f"{corpus}: {counts}"),
-        ("model", f"{getattr(embedder, 'label', embedder.name)}"
-                  + (f" (asked for: {model_name})" if model_name and model_name != embedder.name else "")),
+        (
+            "model",
+            f"{getattr(embedder, 'label', embedder.name)}"
+            + (f" (asked for: {model_name})" if model_name and model_name != embedder.name else ""),
+        ),
         ("model identity", identity + (f" (documents: {doc_identity})" if doc_identity != identity else "")),
         ("device", str(getattr(embedder, "device", ""))),
         ("packages", ", ".join(f"{k} {v}" for k, v in package_versions().items())),
     ]
-    header = (f'<h1>{esc(title)} <span>dense retrieval vs E2Rank listwise reranking</span></h1>'
-              f'<div class="query">{esc(result.query)}</div>'
-              f'<dl class="meta">{"".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in meta)}</dl>'
-              + "".join(f'<p class="note">{esc(n)}</p>' for n in notes))
+    header = (
+        f"<h1>{esc(title)} <span>dense retrieval vs E2Rank listwise reranking</span></h1>"
+        f'<div class="query">{esc(result.query)}</div>'
+        f'<dl class="meta">{"".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in meta)}</dl>'
+        + "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
+    )
 
     lists = "".join(result_list_html(session, result, s, top=top, relevance=relevance) for s in systems)
-    judged = ("Rows marked ✓ are judged relevant for this query; metrics use those judgments."
-              if any(g > 0 for g in relevance.values()) else "Nothing is judged for this query, so no metrics.")
-    parts = [header,
-             "<h2>Results</h2>", f'<p class="hint">Top {top} of each list. {esc(judged)}</p>',
-             f'<div class="cols">{lists}</div>']
+    judged = (
+        "Rows marked ✓ are judged relevant for this query; metrics use those judgments."
+        if any(g > 0 for g in relevance.values())
+        else "Nothing is judged for this query, so no metrics."
+    )
+    parts = [
+        header,
+        "<h2>Results</h2>",
+        f'<p class="hint">Top {top} of each list. {esc(judged)}</p>',
+        f'<div class="cols">{lists}</div>',
+    ]
 
     figures: list[tuple[str, Figure]] = []
     if include_map and len(result.candidates):
         try:
             proj = projection or _default_projection(session, result, map_wait)
-            figures.append(("map", plots.embedding_map(proj, session, result, relevance=relevance or None,
-                                                       animate=True)))
+            figures.append(
+                ("map", plots.embedding_map(proj, session, result, relevance=relevance or None, animate=True))
+            )
         except Exception as exc:  # noqa: BLE001 - the rest of the report is still worth having
             parts.append(f'<p class="note">The embedding map could not be drawn ({esc(type(exc).__name__)}).</p>')
     if "e2rank" in result.reranked:
@@ -380,27 +438,41 @@ def build_report_html(
         figures.append(("latency", plots.latency_bars(latency)))
 
     parts.append("<h2>Charts</h2>")
-    parts.append('<p class="hint">Interactive: hover for details, drag to zoom, double-click to reset; the map\'s '
-                 "▶ Play button moves the query to the E2Rank pseudo-query.</p>")
+    parts.append(
+        '<p class="hint">Interactive: hover for details, drag to zoom, double-click to reset; the map\'s '
+        "▶ Play button moves the query to the E2Rank pseudo-query.</p>"
+    )
     parts += [_figure_html(fig, f"fig-{key}", first=i == 0) for i, (key, fig) in enumerate(figures)]
     if latency is not None:
         from e2rank_demo.latency import REPORTED_HEADERS, REPORTED_SOURCE
 
-        parts.append("<h3>Reported in the paper (A100) — not measured here</h3>"
-                     + _table(REPORTED_HEADERS, plots.reported_latency_rows(), numeric=(1, 2, 3))
-                     + f'<p class="hint">{esc(REPORTED_SOURCE)}</p>')
+        parts.append(
+            "<h3>Reported in the paper (A100) — not measured here</h3>"
+            + _table(REPORTED_HEADERS, plots.reported_latency_rows(), numeric=(1, 2, 3))
+            + f'<p class="hint">{esc(REPORTED_SOURCE)}</p>'
+        )
 
-    parts += ["<h2>Listwise prompt sent to the model</h2>", prompt_html(session, result),
-              "<h2>Settings</h2>", _table(["setting", "value"], settings_rows(result, embedder)),
-              "<h2>Timings (measured for this search)</h2>",
-              _table(["stage", "seconds"], timing_rows(result), numeric=(1,))]
-    footer = (f"<footer>Generated {esc(created.isoformat(timespec='seconds'))} by e2rank_demo "
-              f"{esc(package_versions()['e2rank_demo'])}. E2Rank: Liu et al. 2025, arXiv:2510.22733. "
-              "This file is self-contained (plotly.js is included) and opens without a network.</footer>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{esc(title)}: {esc(result.query[:80])}</title><style>{CSS}</style></head><body><main>"
-            + "\n".join(parts) + footer + f"</main><script>{SVG_SCRIPT}</script></body></html>\n")
+    parts += [
+        "<h2>Listwise prompt sent to the model</h2>",
+        prompt_html(session, result),
+        "<h2>Settings</h2>",
+        _table(["setting", "value"], settings_rows(result, embedder)),
+        "<h2>Timings (measured for this search)</h2>",
+        _table(["stage", "seconds"], timing_rows(result), numeric=(1,)),
+    ]
+    footer = (
+        f"<footer>Generated {esc(created.isoformat(timespec='seconds'))} by e2rank_demo "
+        f"{esc(package_versions()['e2rank_demo'])}. E2Rank: Liu et al. 2025, arXiv:2510.22733. "
+        "This file is self-contained (plotly.js is included) and opens without a network.</footer>"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}: {esc(result.query[:80])}</title><style>{CSS}</style></head><body><main>"
+        + "\n".join(parts)
+        + footer
+        + f"</main><script>{SVG_SCRIPT}</script></body></html>\n"
+    )
 
 
 def report_filename(result: QueryResult, created: _dt.datetime | None = None) -> str:

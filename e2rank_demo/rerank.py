@@ -70,16 +70,26 @@ class Reranker(Protocol):
         ...
 
 
-def rank_by(system: str, candidates: Candidates, scores: np.ndarray, *,
-            vectors: dict[str, np.ndarray] | None = None, prompt: ListwisePrompt | None = None) -> Ranking:
+def rank_by(
+    system: str,
+    candidates: Candidates,
+    scores: np.ndarray,
+    *,
+    vectors: dict[str, np.ndarray] | None = None,
+    prompt: ListwisePrompt | None = None,
+) -> Ranking:
     """Sorts candidates by descending score; ties keep the first-stage order."""
     order = np.argsort(-scores, kind="stable")
-    return Ranking(system, [candidates.ids[i] for i in order], scores[order].astype(np.float32),
-                   vectors={} if vectors is None else vectors, prompt=prompt)
+    return Ranking(
+        system,
+        [candidates.ids[i] for i in order],
+        scores[order].astype(np.float32),
+        vectors={} if vectors is None else vectors,
+        prompt=prompt,
+    )
 
 
-def rocchio_vector(query_vector: np.ndarray, feedback: np.ndarray, alpha: float = 1.0,
-                   beta: float = 0.5) -> np.ndarray:
+def rocchio_vector(query_vector: np.ndarray, feedback: np.ndarray, alpha: float = 1.0, beta: float = 0.5) -> np.ndarray:
     """``normalise(alpha*q + beta*mean(feedback))``; the query alone when there is no feedback."""
     centroid = feedback.mean(axis=0) if len(feedback) else 0.0
     vector = alpha * query_vector + beta * centroid
@@ -92,9 +102,16 @@ class DenseReranker:
 
     name: str = "dense"
 
-    def rerank(self, query: str, query_vector: np.ndarray, candidates: Candidates, doc_vectors: np.ndarray,
-               doc_texts: Sequence[str], timer: StageTimer | None = None,
-               doc_tokens: Sequence[TokenIds | None] | None = None) -> Ranking:
+    def rerank(
+        self,
+        query: str,
+        query_vector: np.ndarray,
+        candidates: Candidates,
+        doc_vectors: np.ndarray,
+        doc_texts: Sequence[str],
+        timer: StageTimer | None = None,
+        doc_tokens: Sequence[TokenIds | None] | None = None,
+    ) -> Ranking:
         timer = timer or StageTimer()
         with timer.stage("scoring"):
             scores = doc_vectors @ query_vector
@@ -114,9 +131,16 @@ class RocchioReranker:
     k: int = 5
     name: str = "rocchio"
 
-    def rerank(self, query: str, query_vector: np.ndarray, candidates: Candidates, doc_vectors: np.ndarray,
-               doc_texts: Sequence[str], timer: StageTimer | None = None,
-               doc_tokens: Sequence[TokenIds | None] | None = None) -> Ranking:
+    def rerank(
+        self,
+        query: str,
+        query_vector: np.ndarray,
+        candidates: Candidates,
+        doc_vectors: np.ndarray,
+        doc_texts: Sequence[str],
+        timer: StageTimer | None = None,
+        doc_tokens: Sequence[TokenIds | None] | None = None,
+    ) -> Ranking:
         timer = timer or StageTimer()
         with timer.stage("prompt_build"):
             vector = rocchio_vector(query_vector, doc_vectors[: self.k], self.alpha, self.beta)
@@ -150,10 +174,18 @@ class E2RankReranker:
     name: str = "e2rank"
     pooling: PromptPooling | None = None
 
-    def rerank(self, query: str, query_vector: np.ndarray, candidates: Candidates, doc_vectors: np.ndarray,
-               doc_texts: Sequence[str], timer: StageTimer | None = None,
-               doc_tokens: Sequence[TokenIds | None] | None = None, prompt_texts: Sequence[str] | None = None,
-               prompt_tokens: Sequence[TokenIds | None] | None = None) -> Ranking:
+    def rerank(
+        self,
+        query: str,
+        query_vector: np.ndarray,
+        candidates: Candidates,
+        doc_vectors: np.ndarray,
+        doc_texts: Sequence[str],
+        timer: StageTimer | None = None,
+        doc_tokens: Sequence[TokenIds | None] | None = None,
+        prompt_texts: Sequence[str] | None = None,
+        prompt_tokens: Sequence[TokenIds | None] | None = None,
+    ) -> Ranking:
         """Reranks with the top-k candidates in the prompt, or exactly ``prompt_texts`` when given.
 
         Token ids from indexing (``doc_tokens`` for the candidates, ``prompt_tokens`` for ``prompt_texts``)
@@ -271,28 +303,50 @@ def _prompt_docs(result: DescribedResult) -> int:
     return len(result.prompt.doc_tokens_kept) if result.prompt is not None else 0
 
 
-register(RerankerSpec(
-    "e2rank", "E2Rank (listwise reranked)", "E2Rank",
-    lambda s, embedder: E2RankReranker(embedder, k=s.prompt_docs or embedder.prompt_docs, header=s.header,
-                                       order=s.prompt_order, interpolation=s.interpolation,
-                                       pooling=s.prompt_pooling),
-    ("prompt_docs", "task", "rerank_instruction", "prompt_order", "interpolation", "prompt_pooling"),
-    lambda result: (f"cos(prompt, doc); {_prompt_docs(result)} edited documents in the prompt" if result.prompt_edited
-                    else f"cos(prompt, doc); top {_prompt_docs(result)} in the prompt"),
-))
-register(RerankerSpec(
-    "rocchio", "Rocchio PRF", "Rocchio PRF",
-    lambda s, embedder: RocchioReranker(s.rocchio_alpha, s.rocchio_beta, s.rocchio_k),
-    ("rocchio_alpha", "rocchio_beta", "rocchio_k"),
-    lambda result: (f"query + {result.settings.rocchio_beta} × mean of the top {result.settings.rocchio_k} "
-                    "(a baseline)"),
-    search_toggle="Also run Rocchio PRF (baseline)",
-))
-register(RerankerSpec(
-    "dense", "Dense rerank cos(q, d)", "Dense rerank",
-    lambda s, embedder: DenseReranker(), (),
-    lambda result: "cos(query, doc) over the candidates",
-))
+register(
+    RerankerSpec(
+        "e2rank",
+        "E2Rank (listwise reranked)",
+        "E2Rank",
+        lambda s, embedder: E2RankReranker(
+            embedder,
+            k=s.prompt_docs or embedder.prompt_docs,
+            header=s.header,
+            order=s.prompt_order,
+            interpolation=s.interpolation,
+            pooling=s.prompt_pooling,
+        ),
+        ("prompt_docs", "task", "rerank_instruction", "prompt_order", "interpolation", "prompt_pooling"),
+        lambda result: (
+            f"cos(prompt, doc); {_prompt_docs(result)} edited documents in the prompt"
+            if result.prompt_edited
+            else f"cos(prompt, doc); top {_prompt_docs(result)} in the prompt"
+        ),
+    )
+)
+register(
+    RerankerSpec(
+        "rocchio",
+        "Rocchio PRF",
+        "Rocchio PRF",
+        lambda s, embedder: RocchioReranker(s.rocchio_alpha, s.rocchio_beta, s.rocchio_k),
+        ("rocchio_alpha", "rocchio_beta", "rocchio_k"),
+        lambda result: (
+            f"query + {result.settings.rocchio_beta} × mean of the top {result.settings.rocchio_k} (a baseline)"
+        ),
+        search_toggle="Also run Rocchio PRF (baseline)",
+    )
+)
+register(
+    RerankerSpec(
+        "dense",
+        "Dense rerank cos(q, d)",
+        "Dense rerank",
+        lambda s, embedder: DenseReranker(),
+        (),
+        lambda result: "cos(query, doc) over the candidates",
+    )
+)
 
 
 # --------------------------------------------------------------------------- settings
@@ -356,8 +410,10 @@ class SearchSettings:
             problems.append(f"unknown reranker(s) {', '.join(unknown)}; choose from {', '.join(RERANKERS)}")
         for label, text in (("retrieval", self.query_instruction), ("listwise prompt", self.rerank_instruction)):
             if text is not None and len(text) > MAX_INSTRUCTION_CHARS:
-                problems.append(f"the {label} instruction has {len(text):,} characters; the limit is "
-                                f"{MAX_INSTRUCTION_CHARS:,} (E2RANK_MAX_INSTRUCTION_CHARS)")
+                problems.append(
+                    f"the {label} instruction has {len(text):,} characters; the limit is "
+                    f"{MAX_INSTRUCTION_CHARS:,} (E2RANK_MAX_INSTRUCTION_CHARS)"
+                )
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -393,8 +449,11 @@ class SearchSettings:
             >>> filled.prompt_docs is not None and filled.prompt_pooling is not None
             True
         """
-        return dataclasses.replace(self, prompt_docs=self.prompt_docs or embedder.prompt_docs,
-                                   prompt_pooling=self.prompt_pooling or embedder.prompt_pooling)
+        return dataclasses.replace(
+            self,
+            prompt_docs=self.prompt_docs or embedder.prompt_docs,
+            prompt_pooling=self.prompt_pooling or embedder.prompt_pooling,
+        )
 
     def build_rerankers(self, embedder: Embedder) -> dict[str, Reranker]:
         """The reranker objects these settings ask for, by name."""

@@ -56,8 +56,9 @@ def metrics_row(system: str, values: dict[str, float]) -> str:
 
 def _git_rev() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -80,8 +81,9 @@ def evaluate_all(models: Sequence[str]) -> list[tuple[str, str, str, dict[str, d
             dataset = load_beir(DATA / folder)
             settings = SearchSettings(task="scifact" if folder == "scifact" else "web")
             report = evaluate(dataset, loaded.embedder, first_stage, settings, cache=cache)
-            label = (f"{run_label}; k = {report.settings['prompt_docs']}, "
-                     f"{report.settings['prompt_pooling']} prompt pooling")
+            label = (
+                f"{run_label}; k = {report.settings['prompt_docs']}, {report.settings['prompt_pooling']} prompt pooling"
+            )
             if report.binary_rel != 1:  # TREC DL: the binary measures count grade >= 2 only
                 label += f"; MRR@10 and R@100 at rel ≥ {report.binary_rel}"
             out.append((model, folder, label, report.metrics))
@@ -104,8 +106,9 @@ def _target_notes(bench: dict) -> list[str]:
         met = _meets(float(r["median"]), str(r.get("target", "")))
         if met is None:
             continue
-        lines.append(f"- `{key}`: median {r['median']:.3f} {r['unit']} vs target {r['target']}: "
-                     f"{'met' if met else '**missed**'}")
+        lines.append(
+            f"- `{key}`: median {r['median']:.3f} {r['unit']} vs target {r['target']}: {'met' if met else '**missed**'}"
+        )
         if not met and r.get("profile"):
             profile = ", ".join(f"{k.removeprefix('median_')} {v * 1000:.1f} ms" for k, v in r["profile"].items())
             lines.append(f"  - where the time goes (medians): {profile}")
@@ -128,14 +131,22 @@ def training_section(preset: str = "minilm-e2rank") -> list[str]:
         return []
     default = default_model_name({})
     rows = [f"| {system.replace('>', ' > ')} | {value:.4f} |" for system, value in validation.items()]
-    return ["## Training the offline model (E2Rank-mini)", "",
-            f"`{preset}` ({'the offline default' if default == preset else f'not the default; that is `{default}`'}): "
-            f"{record.get('steps')} steps on {record.get('train_queries')} SciFact train queries "
-            f"({record.get('train_seconds')} s). Test-set figures: the `{preset}` tables above; how it was "
-            "trained and the variants tried: [training.md](training.md).", "",
-            f"Validation nDCG@10 on {record.get('val_queries')} held-out SciFact train queries, as stored in "
-            f"`assets/models/{preset}/e2rank_adapter.json` (\"bm25 > e2rank\": E2Rank reranks the BM25 top-100):",
-            "", "| system | nDCG@10 |", "|---|---|", *rows, ""]
+    return [
+        "## Training the offline model (E2Rank-mini)",
+        "",
+        f"`{preset}` ({'the offline default' if default == preset else f'not the default; that is `{default}`'}): "
+        f"{record.get('steps')} steps on {record.get('train_queries')} SciFact train queries "
+        f"({record.get('train_seconds')} s). Test-set figures: the `{preset}` tables above; how it was "
+        "trained and the variants tried: [training.md](training.md).",
+        "",
+        f"Validation nDCG@10 on {record.get('val_queries')} held-out SciFact train queries, as stored in "
+        f'`assets/models/{preset}/e2rank_adapter.json` ("bm25 > e2rank": E2Rank reranks the BM25 top-100):',
+        "",
+        "| system | nDCG@10 |",
+        "|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench: dict | None) -> str:
@@ -166,10 +177,17 @@ def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench
     parts += training_section()
     if bench:
         meta = bench.get("_meta", {})
-        parts += ["## Benchmarks (measured here)", "",
-                  f"`python -m e2rank_demo bench{' --quick' if meta.get('quick') else ''} --json bench.json` "
-                  f"on {meta.get('cpus')} cores; min / median / max over repeats after a warm-up.", "",
-                  "```", format_table(bench), "```", ""]
+        parts += [
+            "## Benchmarks (measured here)",
+            "",
+            f"`python -m e2rank_demo bench{' --quick' if meta.get('quick') else ''} --json bench.json` "
+            f"on {meta.get('cpus')} cores; min / median / max over repeats after a warm-up.",
+            "",
+            "```",
+            format_table(bench),
+            "```",
+            "",
+        ]
         parts += _target_notes(bench)
         if CLASS_KEY in bench:
             from e2rank_demo.class_bench import markdown as class_markdown
@@ -180,11 +198,16 @@ def render(evals: list[tuple[str, str, str, dict[str, dict[str, float]]]], bench
         from e2rank_demo.stores.bench_scale import markdown
 
         parts += markdown(json.loads(scale.read_text(encoding="utf-8")))
-    parts += ["## Reproduce", "", "```bash",
-              "python -m e2rank_demo bench --json docs/bench.json",
-              "python -m e2rank_demo bench --class 30  # the class section of docs/bench.json",
-              "python -m e2rank_demo results  # reads docs/bench.json",
-              "```", ""]
+    parts += [
+        "## Reproduce",
+        "",
+        "```bash",
+        "python -m e2rank_demo bench --json docs/bench.json",
+        "python -m e2rank_demo bench --class 30  # the class section of docs/bench.json",
+        "python -m e2rank_demo results  # reads docs/bench.json",
+        "```",
+        "",
+    ]
     return "\n".join(parts)
 
 

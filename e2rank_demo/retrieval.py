@@ -67,9 +67,7 @@ def _english_stemmer():  # noqa: ANN202
     return Stemmer.Stemmer("english").stemWords
 
 
-def candidates_from_run(
-    ranked: Sequence[tuple[str, float]], row_of: Mapping[str, int], n: int
-) -> Candidates:
+def candidates_from_run(ranked: Sequence[tuple[str, float]], row_of: Mapping[str, int], n: int) -> Candidates:
     """Candidates from one query's run entries (best first), keeping ids in the corpus."""
     kept = [(pid, s) for pid, s in ranked if pid in row_of][:n]
     return Candidates(

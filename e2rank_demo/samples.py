@@ -262,8 +262,11 @@ def save_embeddings(sample: Sample, embedder: Embedder, progress: ProgressFn | N
     npy, sidecar = embeddings_paths(sample.info, embedder.name)
     np.save(npy, vectors.astype(np.float32), allow_pickle=False)
     sidecar.write_text(
-        json.dumps({"model_identity": embedder.document_identity, "n": len(texts),
-                    "corpus_sha256": corpus_sha256(texts)}, indent=2) + "\n",
+        json.dumps(
+            {"model_identity": embedder.document_identity, "n": len(texts), "corpus_sha256": corpus_sha256(texts)},
+            indent=2,
+        )
+        + "\n",
         encoding="utf-8",
     )
     return npy
@@ -297,8 +300,9 @@ def open_session(
         n_missing, seconds = estimate_embedding(embedder, [p.full_text for p in sample.passages], cache)
         if n_missing:
             announce(n_missing, seconds)
-    session = SearchSession(embedder, sample.passages, cache=cache, progress=progress, vectors=vectors,
-                            vectors_origin="sample")
+    session = SearchSession(
+        embedder, sample.passages, cache=cache, progress=progress, vectors=vectors, vectors_origin="sample"
+    )
     return session, vectors is not None
 
 
@@ -328,8 +332,9 @@ def prefit_maps(embedder: Embedder, first: str | None = None, root: Path = SAMPL
         if vectors is None or len(vectors) < projection.MIN_UMAP_POINTS:
             continue
         passages = sample.passages
-        key = projection.corpus_key(embedder.document_identity, [p.id for p in passages],
-                                    [p.full_text for p in passages])
+        key = projection.corpus_key(
+            embedder.document_identity, [p.id for p in passages], [p.full_text for p in passages]
+        )
         projector.fitted(key, vectors, wait=0.0)
         started.append(name)
     return started

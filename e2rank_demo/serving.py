@@ -38,8 +38,10 @@ def queue_options(environ: Mapping[str, str] | None = None) -> dict[str, int]:
         {'default_concurrency_limit': 2, 'max_size': 64}
     """
     env = os.environ if environ is None else environ
-    return {"default_concurrency_limit": int(env.get("E2RANK_CONCURRENCY") or QUEUE_CONCURRENCY),
-            "max_size": int(env.get("E2RANK_QUEUE_SIZE") or QUEUE_SIZE)}
+    return {
+        "default_concurrency_limit": int(env.get("E2RANK_CONCURRENCY") or QUEUE_CONCURRENCY),
+        "max_size": int(env.get("E2RANK_QUEUE_SIZE") or QUEUE_SIZE),
+    }
 
 
 class AppStartError(RuntimeError):
@@ -54,8 +56,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(env: Mapping[str, str], log: Path,
-              start_timeout: float = 180) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serve_app(
+    env: Mapping[str, str], log: Path, start_timeout: float = 180
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``python app.py --host 127.0.0.1 --port <free>`` with ``env``; yields ``(url, process)`` once it answers.
 
     The server is stopped (SIGTERM, then SIGKILL after 15 s) when the block ends.
@@ -66,8 +69,13 @@ def serve_app(env: Mapping[str, str], log: Path,
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=REPO,
-                                env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + start_timeout
         while True:

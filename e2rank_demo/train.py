@@ -156,9 +156,19 @@ class TrainConfig:
     @classmethod
     def quick_settings(cls, **overrides: object) -> TrainConfig:
         """Settings that train a tiny model in seconds (smoke tests, ``--quick``)."""
-        base: dict[str, object] = {"steps": 12, "batch_size": 2, "negatives": 2, "mine_depth": 4, "prompt_docs": 3,
-                                   "lr": 5e-3, "warmup": 0, "lora_rank": 4, "lora_alpha": 8,
-                                   "val_queries": 1, "quick": True}
+        base: dict[str, object] = {
+            "steps": 12,
+            "batch_size": 2,
+            "negatives": 2,
+            "mine_depth": 4,
+            "prompt_docs": 3,
+            "lr": 5e-3,
+            "warmup": 0,
+            "lora_rank": 4,
+            "lora_alpha": 8,
+            "val_queries": 1,
+            "quick": True,
+        }
         base.update(overrides)
         return cls(**base)  # type: ignore[arg-type]
 
@@ -262,8 +272,9 @@ def mine_examples(
         stages = {"dense": np.argsort(-dense_scores, kind="stable")[:depth].tolist(), "bm25": bm25_rows[:depth]}
         stages = {s: rows or stages["dense"] for s, rows in stages.items() if s in cfg.prompt_stages}
         feedback = {s: doc_vectors[rows[:5]].mean(axis=0) for s, rows in stages.items()}
-        teacher = _teacher_scores(cfg.teacher, doc_vectors, dense_scores, bm25_rows,
-                                  {s: _rocchio(qvec, f) for s, f in feedback.items()})
+        teacher = _teacher_scores(
+            cfg.teacher, doc_vectors, dense_scores, bm25_rows, {s: _rocchio(qvec, f) for s, f in feedback.items()}
+        )
         pools = {}
         for stage, rows in stages.items():
             unjudged = [r for r in rows if r not in judged][: cfg.mine_depth]
@@ -374,20 +385,32 @@ def attach_lora(base: Embedder, cfg: TrainConfig) -> Embedder:
 
     from e2rank_demo.models import with_adapter
 
-    targets = (["query", "key", "value", "dense"] if base.kind == "encoder"
-               else ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    config = peft.LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
-                             target_modules=targets,
-                             exclude_modules=["pooler.dense"] if base.kind == "encoder" else None,
-                             base_model_name_or_path=cfg.model)
+    targets = (
+        ["query", "key", "value", "dense"]
+        if base.kind == "encoder"
+        else ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    config = peft.LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=0.0,
+        target_modules=targets,
+        exclude_modules=["pooler.dense"] if base.kind == "encoder" else None,
+        base_model_name_or_path=cfg.model,
+    )
     model = peft.get_peft_model(base.model, config)
     return with_adapter(base, model, _spec(cfg, base), "training")
 
 
 def _spec(cfg: TrainConfig, base: Embedder) -> AdapterSpec:
     """The adapter's spec: how it is applied, and the pooling and k it was trained with (its defaults)."""
-    return AdapterSpec(base=cfg.model, documents=cfg.documents, snippets=cfg.snippets,
-                       prompt_pooling=cfg.prompt_pooling or base.prompt_pooling, prompt_docs=cfg.prompt_docs)
+    return AdapterSpec(
+        base=cfg.model,
+        documents=cfg.documents,
+        snippets=cfg.snippets,
+        prompt_pooling=cfg.prompt_pooling or base.prompt_pooling,
+        prompt_docs=cfg.prompt_docs,
+    )
 
 
 def save_adapter(embedder: Embedder, out: Path, cfg: TrainConfig, extra: dict[str, object]) -> int:
@@ -442,15 +465,17 @@ def validate(
 
     if not cfg.val_queries:
         return {}
-    session = SearchSession(embedder, [Passage.from_document(d) for d in dataset.corpus], None,
-                            vectors=doc_vectors)
-    settings = SearchSettings(task=cfg.task, prompt_docs=cfg.prompt_docs, prompt_order=cfg.prompt_order,
-                              prompt_pooling=embedder.prompt_pooling,
-                              rerankers=("dense", "rocchio", "e2rank"))
+    session = SearchSession(embedder, [Passage.from_document(d) for d in dataset.corpus], None, vectors=doc_vectors)
+    settings = SearchSettings(
+        task=cfg.task,
+        prompt_docs=cfg.prompt_docs,
+        prompt_order=cfg.prompt_order,
+        prompt_pooling=embedder.prompt_pooling,
+        rerankers=("dense", "rocchio", "e2rank"),
+    )
     common: dict[str, Any] = {"split": "train", "limit_queries": cfg.val_queries, "seed": cfg.seed, "session": session}
     bm25 = evaluate(dataset, embedder, "bm25", settings, **common)
-    dense = evaluate(dataset, embedder, "dense", settings.replace(rerankers=("rocchio", "e2rank")),
-                     **common)
+    dense = evaluate(dataset, embedder, "dense", settings.replace(rerankers=("rocchio", "e2rank")), **common)
     return {
         "bm25": bm25.metrics["first_stage"]["ndcg@10"],
         "bm25>dense": bm25.metrics["dense"]["ndcg@10"],
@@ -503,15 +528,18 @@ def _micro_batch_loss(
         negatives = sorted(rng.sample(range(len(pool)), min(cfg.negatives, len(pool))))
         candidates.append([ex.positive, *(pool[i] for i in negatives)])
         rows = ex.prompt_rows[stage]
-        prompts.append(embedder.build_listwise(ex.query, [corpus_texts[r] for r in rows], task.rerank,
-                                               cfg.prompt_order))
+        prompts.append(
+            embedder.build_listwise(ex.query, [corpus_texts[r] for r in rows], task.rerank, cfg.prompt_order)
+        )
         feedback.append(ex.feedback[stage])
     width = min(len(c) for c in candidates)
     candidates = [c[:width] for c in candidates]
-    queries = embedder.embed_batch(embedder.tokenize(
-        [embedder.format_query(ex.query, task.query) for ex in batch], embedder.doc_max_tokens))
-    prompt_vectors = torch.cat([embedder.embed_batch(embedder.prompt_batch(p), embedder.prompt_pooling)
-                                for p in prompts])
+    queries = embedder.embed_batch(
+        embedder.tokenize([embedder.format_query(ex.query, task.query) for ex in batch], embedder.doc_max_tokens)
+    )
+    prompt_vectors = torch.cat(
+        [embedder.embed_batch(embedder.prompt_batch(p), embedder.prompt_pooling) for p in prompts]
+    )
     if cfg.documents == "base":
         docs = torch.from_numpy(doc_vectors[np.asarray(candidates)]).to(queries.device)
     else:
@@ -594,10 +622,15 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        record: dict[str, float] = {"step": step + 1, "loss": totals[0], "infonce": totals[1], "ranknet": totals[2],
-                                    "distill": totals[3],
-                                    "lr": optimizer.param_groups[0]["lr"],
-                                    "seconds": round(time.perf_counter() - loop_start, 2)}
+        record: dict[str, float] = {
+            "step": step + 1,
+            "loss": totals[0],
+            "infonce": totals[1],
+            "ranknet": totals[2],
+            "distill": totals[3],
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(time.perf_counter() - loop_start, 2),
+        }
         if cfg.eval_every and (step + 1) % cfg.eval_every == 0 and step + 1 < cfg.steps:
             record.update({f"val_{k}": v for k, v in validate(dataset, embedder, frozen, cfg).items()})
         if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
@@ -610,14 +643,21 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     bar.close()
     result.seconds = time.perf_counter() - loop_start
     result.validation = validate(dataset, embedder, frozen, cfg)
-    extra = {"train_queries": len(train_ids), "val_query_ids": val_ids, "examples": len(examples),
-             "train_seconds": round(result.seconds, 1), "prep_seconds": round(result.prep_seconds, 1),
-             "validation_ndcg@10": result.validation}
+    extra = {
+        "train_queries": len(train_ids),
+        "val_query_ids": val_ids,
+        "examples": len(examples),
+        "train_seconds": round(result.seconds, 1),
+        "prep_seconds": round(result.prep_seconds, 1),
+        "validation_ndcg@10": result.validation,
+    }
     result.adapter_bytes = save_adapter(embedder, out, cfg, extra)
     if result.validation:
         with log_path.open("a", encoding="utf-8") as fh:  # the log ends with the selection scores
-            fh.write(json.dumps({"step": cfg.steps, "final": True,
-                                 **{f"val_{k}": v for k, v in result.validation.items()}}) + "\n")
+            fh.write(
+                json.dumps({"step": cfg.steps, "final": True, **{f"val_{k}": v for k, v in result.validation.items()}})
+                + "\n"
+            )
     return result
 
 
@@ -641,13 +681,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mine-depth", type=int, default=d.mine_depth)
     parser.add_argument("--prompt-docs", type=int, default=d.prompt_docs, help="k")
     parser.add_argument("--prompt-order", choices=["official", "query_first"], default=d.prompt_order)
-    parser.add_argument("--prompt-pooling", choices=["query", "mean", "last"], default=d.prompt_pooling,
-                        help="prompt pooling (default: the base model's); recorded as the adapter's default")
+    parser.add_argument(
+        "--prompt-pooling",
+        choices=["query", "mean", "last"],
+        default=d.prompt_pooling,
+        help="prompt pooling (default: the base model's); recorded as the adapter's default",
+    )
     parser.add_argument("--prompt-stages", default=",".join(d.prompt_stages), help="dense,bm25 or one of them")
-    parser.add_argument("--teacher", choices=["dense", "rocchio", "rrf"], default=d.teacher,
-                        help="order of the negatives after the positive")
-    parser.add_argument("--distill-weight", type=float, default=d.distill_weight,
-                        help="weight of 1 - cos(prompt, Rocchio vector of the same top-5)")
+    parser.add_argument(
+        "--teacher",
+        choices=["dense", "rocchio", "rrf"],
+        default=d.teacher,
+        help="order of the negatives after the positive",
+    )
+    parser.add_argument(
+        "--distill-weight",
+        type=float,
+        default=d.distill_weight,
+        help="weight of 1 - cos(prompt, Rocchio vector of the same top-5)",
+    )
     parser.add_argument("--distill-beta", type=float, default=d.distill_beta, help="feedback weight of that target")
     parser.add_argument("--snippets", choices=["lead", "query"], default=d.snippets)
     parser.add_argument("--documents", choices=["base", "adapted"], default=d.documents)
@@ -681,8 +733,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     result = train(cfg)
     first, last = result.log[0]["loss"], result.log[-1]["loss"]
-    print(f"trained {cfg.steps} steps in {result.seconds:.0f} s (+{result.prep_seconds:.0f} s preparation); "
-          f"loss {first:.4f} -> {last:.4f}")
+    print(
+        f"trained {cfg.steps} steps in {result.seconds:.0f} s (+{result.prep_seconds:.0f} s preparation); "
+        f"loss {first:.4f} -> {last:.4f}"
+    )
     if result.validation:
         print("validation nDCG@10: " + ", ".join(f"{k} {v:.4f}" for k, v in result.validation.items()))
     print(f"adapter: {result.out} ({result.adapter_bytes / 1e6:.2f} MB)")

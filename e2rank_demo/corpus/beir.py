@@ -68,7 +68,13 @@ class BeirDataset:
 
 # What reading a member can raise: bad encoding, bad gzip, bad or encrypted zip member.
 _BEIR_READ_ERRORS = (
-    UnicodeDecodeError, OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError, RuntimeError
+    UnicodeDecodeError,
+    OSError,
+    EOFError,
+    zlib.error,
+    zipfile.BadZipFile,
+    NotImplementedError,
+    RuntimeError,
 )
 
 
@@ -84,9 +90,7 @@ class _Members:
         return rel in self._files
 
     def under(self, folder: str, suffix: str) -> list[str]:
-        return sorted(
-            r for r in self._files if r.startswith(folder + "/") and r.count("/") == 1 and r.endswith(suffix)
-        )
+        return sorted(r for r in self._files if r.startswith(folder + "/") and r.count("/") == 1 and r.endswith(suffix))
 
     def read(self, rel: str) -> bytes:
         data = self._files[rel]()
@@ -126,9 +130,7 @@ def _open_beir(path: Path) -> _Members:
     unpacked = sum(i.file_size for i in infos)
     if unpacked > _BEIR_MAX_BYTES:
         zf.close()
-        raise ValueError(
-            f"{path.name} unpacks to {_human_size(unpacked)}, over the limit of {_limit(_BEIR_MAX_BYTES)}"
-        )
+        raise ValueError(f"{path.name} unpacks to {_human_size(unpacked)}, over the limit of {_limit(_BEIR_MAX_BYTES)}")
     # Member names are only dictionary keys here; nothing is ever extracted to disk.
     names = {i.filename.replace("\\", "/").lstrip("/"): i for i in infos}
     roots = {
@@ -146,9 +148,7 @@ def _open_beir(path: Path) -> _Members:
         name = roots.pop()
         prefix = name + "/"
     files = {
-        rel[len(prefix) :]: functools.partial(zf.read, info)
-        for rel, info in names.items()
-        if rel.startswith(prefix)
+        rel[len(prefix) :]: functools.partial(zf.read, info) for rel, info in names.items() if rel.startswith(prefix)
     }
     return _Members(name, files, close=zf.close)
 

@@ -315,8 +315,9 @@ def _parse_csv(data: bytes, f: _File, *, sniff: bool) -> list[_Raw]:
     return records
 
 
-def _warn_merged_rows(f: _File, body: Sequence[list[str]], spans: Sequence[tuple[int, int]], delimiter: str,
-                      width: int) -> None:
+def _warn_merged_rows(
+    f: _File, body: Sequence[list[str]], spans: Sequence[tuple[int, int]], delimiter: str, width: int
+) -> None:
     """Notes rows that swallowed the lines after them through a quote left open.
 
     A quoted field may span lines legitimately; one whose inner lines look like whole rows
@@ -327,9 +328,11 @@ def _warn_merged_rows(f: _File, body: Sequence[list[str]], spans: Sequence[tuple
             continue
         swallowed = [line for cell in row for line in cell.split("\n")[1:] if line.count(delimiter) >= width - 1]
         if swallowed:
-            f.note(f"line {first}: a quote opened there is only closed on line {last}, so "
-                   f"{_count(last - first, 'line')} were read into one row; check the quoting (\"\" inside a "
-                   "quoted field)")
+            f.note(
+                f"line {first}: a quote opened there is only closed on line {last}, so "
+                f'{_count(last - first, "line")} were read into one row; check the quoting ("" inside a '
+                "quoted field)"
+            )
 
 
 def _text_field(f: _File, value: dict[Any, Any]) -> str | None:

@@ -109,10 +109,7 @@ class _Collector:
         kept = records[:room]
         if len(records) > room:
             dropped = len(records) - room
-            f.note(
-                f"reached the limit of {self.limits.max_documents:,} documents; "
-                f"{dropped:,} more not added"
-            )
+            f.note(f"reached the limit of {self.limits.max_documents:,} documents; {dropped:,} more not added")
             f.skipped_records += dropped
         truncated = 0
         renamed: list[tuple[str, str]] = []

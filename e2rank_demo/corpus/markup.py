@@ -149,7 +149,7 @@ def markdown_text(text: str) -> tuple[str, str]:
     if front is not None:
         named = _FRONT_TITLE.search(front.group(1) or "")
         title = named.group(1).strip("\"'").strip() if named else ""
-        text = text[front.end():]
+        text = text[front.end() :]
     tokens = _parser().parse(text)
     if any(token.level >= MAX_NESTING - 1 for token in tokens):
         return title, text  # the parser stopped reading at its nesting limit: keep every word instead

@@ -28,9 +28,7 @@ def split_passages(documents: Sequence[Document], max_words: int = 200, overlap:
     if isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 10:
         raise ValueError(f"max_words must be a whole number of at least 10, got {max_words!r}")
     if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < max_words:
-        raise ValueError(
-            f"overlap must be a whole number from 0 to max_words - 1 ({max_words - 1}), got {overlap!r}"
-        )
+        raise ValueError(f"overlap must be a whole number from 0 to max_words - 1 ({max_words - 1}), got {overlap!r}")
     step = max_words - overlap
     passages: list[Passage] = []
     for doc in documents:

@@ -32,10 +32,26 @@ _ADORNMENT = re.compile(r"^\s*([=\-~*#^_+])\1{2,}\s*$")
 # Sentence-ending or joining punctuation: a first line ending so is the start of the body, not a title.
 _RUN_ON_END = (".", ",", ";", ":", "…")
 _FILE_NAME = re.compile(r"\.(pdf|docx?|odt|rtf|txt|tex|dvi|ps|indd|pages|pptx?|key|xlsx?|md|html?)$", re.IGNORECASE)
-_PLACEHOLDERS = frozenset({
-    "untitled", "untitled document", "no title", "title", "document", "presentation", "powerpoint presentation",
-    "slide 1", "none", "null", "unknown", "default", "new document", "blank", "microsoft word", "word document",
-})
+_PLACEHOLDERS = frozenset(
+    {
+        "untitled",
+        "untitled document",
+        "no title",
+        "title",
+        "document",
+        "presentation",
+        "powerpoint presentation",
+        "slide 1",
+        "none",
+        "null",
+        "unknown",
+        "default",
+        "new document",
+        "blank",
+        "microsoft word",
+        "word document",
+    }
+)
 _TOOL_PREFIX = re.compile(r"^(microsoft (word|powerpoint|excel)|untitled)\s*[-–:]", re.IGNORECASE)
 
 
@@ -45,8 +61,12 @@ def _letters(text: str) -> int:
 
 def _short_line(line: str) -> bool:
     """A line short enough to be a title, with words in it, not ending mid-sentence."""
-    return (0 < len(line) <= TITLE_LINE_MAX_CHARS and len(line.split()) <= TITLE_LINE_MAX_WORDS
-            and _letters(line) >= 2 and not line.endswith(_RUN_ON_END))
+    return (
+        0 < len(line) <= TITLE_LINE_MAX_CHARS
+        and len(line.split()) <= TITLE_LINE_MAX_WORDS
+        and _letters(line) >= 2
+        and not line.endswith(_RUN_ON_END)
+    )
 
 
 def first_line_title(text: str) -> str:
@@ -98,8 +118,14 @@ def metadata_title(value: object, *, stem: str = "") -> str:
         return ""
     title = " ".join(value.split())
     plain = title.lower().strip(" .")
-    if (len(title) > HEADING_MAX_CHARS or _letters(title) < 2 or plain in _PLACEHOLDERS or _FILE_NAME.search(title)
-            or _TOOL_PREFIX.match(title) or plain == stem.lower()):
+    if (
+        len(title) > HEADING_MAX_CHARS
+        or _letters(title) < 2
+        or plain in _PLACEHOLDERS
+        or _FILE_NAME.search(title)
+        or _TOOL_PREFIX.match(title)
+        or plain == stem.lower()
+    ):
         return ""
     return title
 

@@ -54,8 +54,13 @@ class AdapterSpec:
     def read(cls, folder: str | Path) -> AdapterSpec:
         """Reads the spec from ``folder/e2rank_adapter.json``."""
         data = json.loads((Path(folder) / ADAPTER_SPEC_FILE).read_text(encoding="utf-8"))
-        return cls(base=data["base"], documents=data.get("documents", "base"), snippets=data.get("snippets", "lead"),
-                   prompt_pooling=data.get("prompt_pooling"), prompt_docs=data.get("prompt_docs"))
+        return cls(
+            base=data["base"],
+            documents=data.get("documents", "base"),
+            snippets=data.get("snippets", "lead"),
+            prompt_pooling=data.get("prompt_pooling"),
+            prompt_docs=data.get("prompt_docs"),
+        )
 
 
 def training_record(folder: str | Path) -> dict[str, Any]:
@@ -160,8 +165,18 @@ class _AdapterMixin(Embedder):
 class AdaptedEncoderEmbedder(_AdapterMixin, EncoderEmbedder):
     """:class:`EncoderEmbedder` with a trained adapter (e.g. ``minilm-e2rank``)."""
 
-    def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str, *,
-                 spec: AdapterSpec, adapter_fingerprint: str, document_model: Any = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        model_dir: str | Path,
+        model: Any,
+        tokenizer: Any,
+        device: str,
+        *,
+        spec: AdapterSpec,
+        adapter_fingerprint: str,
+        document_model: Any = None,
+    ) -> None:
         super().__init__(name, model_dir, model, tokenizer, device)
         self._attach(spec, adapter_fingerprint, document_model)
 
@@ -169,14 +184,30 @@ class AdaptedEncoderEmbedder(_AdapterMixin, EncoderEmbedder):
 class AdaptedDecoderEmbedder(_AdapterMixin, DecoderEmbedder):
     """:class:`DecoderEmbedder` with a trained adapter (e.g. LoRA on Qwen3-Embedding)."""
 
-    def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str, *,
-                 spec: AdapterSpec, adapter_fingerprint: str, document_model: Any = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        model_dir: str | Path,
+        model: Any,
+        tokenizer: Any,
+        device: str,
+        *,
+        spec: AdapterSpec,
+        adapter_fingerprint: str,
+        document_model: Any = None,
+    ) -> None:
         super().__init__(name, model_dir, model, tokenizer, device)
         self._attach(spec, adapter_fingerprint, document_model)
 
 
-def with_adapter(base: Embedder, model: Any, spec: AdapterSpec, adapter_fingerprint: str,
-                 name: str | None = None, document_model: Any = None) -> Embedder:
+def with_adapter(
+    base: Embedder,
+    model: Any,
+    spec: AdapterSpec,
+    adapter_fingerprint: str,
+    name: str | None = None,
+    document_model: Any = None,
+) -> Embedder:
     """Wraps a loaded base embedder and its model with an attached PEFT adapter (trainable).
 
     Args:
@@ -189,12 +220,21 @@ def with_adapter(base: Embedder, model: Any, spec: AdapterSpec, adapter_fingerpr
             and ``model`` has no switchable adapter (a merged copy).
     """
     cls = AdaptedEncoderEmbedder if base.kind == "encoder" else AdaptedDecoderEmbedder
-    return cls(name or base.name, base.model_dir, model, base.tokenizer, base.device, spec=spec,
-               adapter_fingerprint=adapter_fingerprint, document_model=document_model)
+    return cls(
+        name or base.name,
+        base.model_dir,
+        model,
+        base.tokenizer,
+        base.device,
+        spec=spec,
+        adapter_fingerprint=adapter_fingerprint,
+        document_model=document_model,
+    )
 
 
-def merged_adapter(base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_fingerprint: str,
-                   name: str | None = None) -> Embedder:
+def merged_adapter(
+    base: Embedder, peft_model: Any, spec: AdapterSpec, adapter_fingerprint: str, name: str | None = None
+) -> Embedder:
     """Like :func:`with_adapter`, for inference: the adapter merged into the weights.
 
     With ``spec.documents == "base"`` the base weights are kept beside the merged copy

@@ -28,8 +28,9 @@ class DecoderEmbedder(Embedder):
     eos = "<|endoftext|>"
     doc_max_words = 1024  # the official evaluation cuts documents to their first 1024 words
 
-    def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str,
-                 doc_max_tokens: int = 2048) -> None:
+    def __init__(
+        self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str, doc_max_tokens: int = 2048
+    ) -> None:
         super().__init__(name, model_dir, model, tokenizer, device)
         tokenizer.padding_side = "left"
         self.dim = int(model.config.hidden_size)
@@ -63,8 +64,9 @@ class DecoderEmbedder(Embedder):
 
     def _features(self, texts: Sequence[str], max_length: int) -> dict[str, list[list[int]]]:
         # Truncate first and append EOS after, so a long document still ends in EOS.
-        ids = self.tokenizer(list(texts), add_special_tokens=False, truncation=True,
-                             max_length=max_length - 1)["input_ids"]
+        ids = self.tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=max_length - 1)[
+            "input_ids"
+        ]
         return {"input_ids": [[*seq, self.eos_id] for seq in ids]}
 
     def wrap_prompt(self, body: str) -> str:
@@ -92,4 +94,3 @@ def cut_words(text: str, limit: int) -> str:
         'a b c'
     """
     return " ".join(text.split()[:limit])
-

@@ -156,13 +156,17 @@ class Embedder(ABC):
         import torch
 
         query_mask = features.get("query_mask")
-        batch = dict(self.tokenizer.pad({k: v for k, v in features.items() if k != "query_mask"}, padding=True,
-                                        return_tensors="pt"))
+        batch = dict(
+            self.tokenizer.pad(
+                {k: v for k, v in features.items() if k != "query_mask"}, padding=True, return_tensors="pt"
+            )
+        )
         if query_mask is not None:
             width = batch["input_ids"].shape[1]
             left = self.tokenizer.padding_side == "left"
-            batch["query_mask"] = torch.tensor([[0] * (width - len(m)) + m if left else m + [0] * (width - len(m))
-                                                for m in query_mask])
+            batch["query_mask"] = torch.tensor(
+                [[0] * (width - len(m)) + m if left else m + [0] * (width - len(m)) for m in query_mask]
+            )
         return batch
 
     def tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
@@ -172,8 +176,9 @@ class Embedder(ABC):
     def _encode(self, texts: Sequence[str], batch_size: int, progress: ProgressFn | None = None) -> np.ndarray:
         return self._encode_features(self._features(texts, self.doc_max_tokens), batch_size, progress)
 
-    def _encode_features(self, features: dict[str, list[list[int]]], batch_size: int,
-                         progress: ProgressFn | None = None) -> np.ndarray:
+    def _encode_features(
+        self, features: dict[str, list[list[int]]], batch_size: int, progress: ProgressFn | None = None
+    ) -> np.ndarray:
         """Embeds tokenised inputs in batches of similar token counts (all texts are tokenised in one call)."""
         ids = features["input_ids"]
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
@@ -225,9 +230,14 @@ class Embedder(ABC):
             with self._fitted_lock:
                 known = self._fitted_prompts.get(prompt.text)
             encodings.append(known if known is not None else self._prompt_encoding(prompt.text))
-        return self._pad({"input_ids": [ids for ids, _ in encodings],
-                          "query_mask": [query_mask(offsets, p.query_span)
-                                         for (_, offsets), p in zip(encodings, built, strict=True)]})
+        return self._pad(
+            {
+                "input_ids": [ids for ids, _ in encodings],
+                "query_mask": [
+                    query_mask(offsets, p.query_span) for (_, offsets), p in zip(encodings, built, strict=True)
+                ],
+            }
+        )
 
     @abstractmethod
     def _prompt_encoding(self, text: str) -> _Encoding:
@@ -302,8 +312,10 @@ class Embedder(ABC):
         at all when its ``token_ids`` are given (as in :meth:`build_listwise`).
         """
         documents, ids = self._prepared(query, documents, token_ids)
-        return [self._fit_listwise(query, documents[:i] + documents[i + 1:], ids[:i] + ids[i + 1:], header, order)
-                for i in range(len(documents))]
+        return [
+            self._fit_listwise(query, documents[:i] + documents[i + 1 :], ids[:i] + ids[i + 1 :], header, order)
+            for i in range(len(documents))
+        ]
 
     def prompt_document_ids(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each document's token ids as it enters the listwise prompt, before any budget (one tokenizer call).
@@ -311,27 +323,32 @@ class Embedder(ABC):
         Computed once per corpus when it is indexed (:func:`~e2rank_demo.doc_tokens.corpus_tokens`) and handed
         to :meth:`build_listwise`; meaningful only where :attr:`prompt_token_identity` is not ``None``.
         """
-        return [np.asarray(ids, dtype=self.token_dtype)
-                for ids in self._document_ids([self.format_prompt_document(t) for t in texts])]
+        return [
+            np.asarray(ids, dtype=self.token_dtype)
+            for ids in self._document_ids([self.format_prompt_document(t) for t in texts])
+        ]
 
     def _document_ids(self, documents: Sequence[str]) -> list[list[int]]:
         return self.tokenizer(list(documents), add_special_tokens=False)["input_ids"] if documents else []
 
-    def _prepared(self, query: str, documents: Sequence[str],
-                  token_ids: Sequence[TokenIds | None] | None) -> tuple[list[str], list[TokenIds]]:
+    def _prepared(
+        self, query: str, documents: Sequence[str], token_ids: Sequence[TokenIds | None] | None
+    ) -> tuple[list[str], list[TokenIds]]:
         """The prompt documents and their token ids: the given ones where known, the others tokenised now."""
         prepared = self.prompt_documents(query, documents)
         # Ids computed ahead are of the documents as indexed; a query-dependent form makes them stale.
-        given = token_ids if token_ids is not None and self.prompt_token_identity is not None \
-            else [None] * len(prepared)
+        given = (
+            token_ids if token_ids is not None and self.prompt_token_identity is not None else [None] * len(prepared)
+        )
         if len(given) != len(prepared):
             raise ValueError(f"{len(given)} token id lists for {len(prepared)} documents")
         missing = [i for i, ids in enumerate(given) if ids is None]
         fresh = dict(zip(missing, self._document_ids([prepared[i] for i in missing]), strict=True))
         return prepared, [fresh[i] if ids is None else ids for i, ids in enumerate(given)]
 
-    def _fit_listwise(self, query: str, documents: list[str], doc_ids: Sequence[TokenIds], header: str,
-                      order: PromptOrder) -> BuiltPrompt:
+    def _fit_listwise(
+        self, query: str, documents: list[str], doc_ids: Sequence[TokenIds], header: str, order: PromptOrder
+    ) -> BuiltPrompt:
         """:meth:`build_listwise` on prepared documents and their token ids."""
         full = [len(ids) for ids in doc_ids]
         before, after = self._wrap_margins()
@@ -347,8 +364,9 @@ class Embedder(ABC):
             start, end = query_span(query, header, order, len(text) - before - after)
             return BuiltPrompt(text, kept, full, (before + start, before + end))
 
-        fixed = len(self._prompt_encoding(self.wrap_prompt(build_listwise_text(query, [""] * len(documents), header,
-                                                                                 order)))[0])
+        fixed = len(
+            self._prompt_encoding(self.wrap_prompt(build_listwise_text(query, [""] * len(documents), header, order)))[0]
+        )
         # Joining pieces changes a token count by a few tokens at most, so a prompt far over the window is not
         # tokenised uncut: the fitting below then builds the same text it would have (decided by the same check).
         if fixed + sum(full) <= self.max_tokens + 4 * (len(documents) + 2):
@@ -364,8 +382,10 @@ class Embedder(ABC):
         # Decoding a token prefix and re-tokenising can shift a few tokens; shrink and retry.
         for _ in range(8):
             kept = equal_budget(full, available)
-            cut = [self.tokenizer.decode(ids[:n]) if n < len(ids) else documents[i]
-                   for i, (ids, n) in enumerate(zip(doc_ids, kept, strict=True))]
+            cut = [
+                self.tokenizer.decode(ids[:n]) if n < len(ids) else documents[i]
+                for i, (ids, n) in enumerate(zip(doc_ids, kept, strict=True))
+            ]
             text = self.wrap_prompt(build_listwise_text(query, cut, header, order))
             over = fits(text)
             if over <= 0:
@@ -388,8 +408,9 @@ class Embedder(ABC):
         """Embeds a prompt from :meth:`build_listwise` (one model call)."""
         return self.encode_prompts([built], pooling=pooling)[0]
 
-    def encode_prompts(self, built: Sequence[BuiltPrompt], batch_size: int = 32,
-                       pooling: PromptPooling | None = None) -> list[ListwisePrompt]:
+    def encode_prompts(
+        self, built: Sequence[BuiltPrompt], batch_size: int = 32, pooling: PromptPooling | None = None
+    ) -> list[ListwisePrompt]:
         """Embeds several prompts from :meth:`build_listwise` in padded batches.
 
         Up to ``batch_size`` prompts share one forward pass (leave-one-out influence sends
@@ -411,15 +432,23 @@ class Embedder(ABC):
             lengths = batch["attention_mask"].sum(dim=1).tolist()
             pooled = (batch["query_mask"] if pooling == "query" else batch["attention_mask"]).sum(dim=1).tolist()
             out.extend(
-                ListwisePrompt(text=p.text, vector=vector, n_tokens=int(n), doc_tokens_kept=p.doc_tokens_kept,
-                               doc_tokens_full=p.doc_tokens_full, max_tokens=self.max_tokens, pooling=pooling,
-                               pooled_tokens=1 if pooling == "last" else int(m))
+                ListwisePrompt(
+                    text=p.text,
+                    vector=vector,
+                    n_tokens=int(n),
+                    doc_tokens_kept=p.doc_tokens_kept,
+                    doc_tokens_full=p.doc_tokens_full,
+                    max_tokens=self.max_tokens,
+                    pooling=pooling,
+                    pooled_tokens=1 if pooling == "last" else int(m),
+                )
                 for p, vector, n, m in zip(chunk, vectors, lengths, pooled, strict=True)
             )
         return out
 
-    def embed_pairs(self, query: str, documents: Sequence[str], batch_size: int = 32,
-                    progress: ProgressFn | None = None) -> np.ndarray:
+    def embed_pairs(
+        self, query: str, documents: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> np.ndarray:
         """Jointly encodes (query, document) pairs with the same backbone.
 
         This is the cost structure of a pointwise cross-encoder of the same size; it is

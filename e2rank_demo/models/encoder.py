@@ -41,12 +41,14 @@ class EncoderEmbedder(Embedder):
         encoded = self.tokenizer(text, return_offsets_mapping=True)
         return list(encoded["input_ids"]), [tuple(o) for o in encoded["offset_mapping"]]
 
-    def embed_pairs(self, query: str, documents: Sequence[str], batch_size: int = 32,
-                    progress: ProgressFn | None = None) -> np.ndarray:
+    def embed_pairs(
+        self, query: str, documents: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> np.ndarray:
         """Jointly encodes ``[CLS] query [SEP] document [SEP]`` pairs (cross-encoder input).
 
         Cut to :attr:`doc_max_tokens` (the document's side is cut) and length-sorted, as in :meth:`embed_documents`.
         """
-        features = self.tokenizer([query] * len(documents), list(documents), truncation="only_second",
-                                  max_length=self.doc_max_tokens)
+        features = self.tokenizer(
+            [query] * len(documents), list(documents), truncation="only_second", max_length=self.doc_max_tokens
+        )
         return self._encode_features(dict(features), batch_size, progress)

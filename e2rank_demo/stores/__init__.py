@@ -194,8 +194,9 @@ def _backend_class(backend: str) -> type:
     return getattr(importlib.import_module(module), cls)
 
 
-def open_store(uri: str, info: StoreInfo | None = None, *, create: bool = False,
-               read_only: bool = False) -> DocumentStore:
+def open_store(
+    uri: str, info: StoreInfo | None = None, *, create: bool = False, read_only: bool = False
+) -> DocumentStore:
     """Opens (or, with ``create``, creates) the store at ``uri``.
 
     Args:

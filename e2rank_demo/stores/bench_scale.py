@@ -79,8 +79,9 @@ def _exact_top(n: int, queries: np.ndarray) -> list[set[int]]:
     for start in range(0, n, CHUNK):
         scores = queries @ synthetic_vectors(start, min(CHUNK, n - start)).T
         all_scores = np.concatenate([best_scores, scores], axis=1)
-        all_rows = np.concatenate([best_rows, np.broadcast_to(np.arange(start, start + scores.shape[1]),
-                                                              scores.shape)], axis=1)
+        all_rows = np.concatenate(
+            [best_rows, np.broadcast_to(np.arange(start, start + scores.shape[1]), scores.shape)], axis=1
+        )
         keep = np.argsort(-all_scores, axis=1)[:, :TOP]
         best_scores = np.take_along_axis(all_scores, keep, axis=1)
         best_rows = np.take_along_axis(all_rows, keep, axis=1)
@@ -115,9 +116,16 @@ def measure(store_name: str, n: int, folder: str) -> dict[str, object]:
     store.close()
     exact = _exact_top(n, queries)
     recall = float(np.mean([len(f & e) / TOP for f, e in zip(found, exact, strict=False)]))
-    return {"store": store_name, "n": n, "add_s": add_s, "build_s": build_s,
-            "p50_ms": 1000 * float(np.percentile(times, 50)), "p95_ms": 1000 * float(np.percentile(times, 95)),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "recall@100": recall}
+    return {
+        "store": store_name,
+        "n": n,
+        "add_s": add_s,
+        "build_s": build_s,
+        "p50_ms": 1000 * float(np.percentile(times, 50)),
+        "p95_ms": 1000 * float(np.percentile(times, 95)),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "recall@100": recall,
+    }
 
 
 def prompt_forward_ms(repeats: int = 7) -> dict[str, object]:
@@ -136,8 +144,13 @@ def prompt_forward_ms(repeats: int = 7) -> dict[str, object]:
     return {"model": embedder.name, "k": 20, "p50_ms": 1000 * float(np.median(times[1:])), "repeats": repeats}
 
 
-def run(sizes: list[int], json_path: str, timeout_s: float = 3600.0, stores: tuple[str, ...] = STORES,
-        memory_cap_gib: float = MEMORY_CAP_GIB) -> int:
+def run(
+    sizes: list[int],
+    json_path: str,
+    timeout_s: float = 3600.0,
+    stores: tuple[str, ...] = STORES,
+    memory_cap_gib: float = MEMORY_CAP_GIB,
+) -> int:
     """Measures every (store, size) in a subprocess and writes ``json_path``; prints a table.
 
     Rows of other (store, size) pairs already in ``json_path`` are kept, so sizes and stores
@@ -160,11 +173,19 @@ def run(sizes: list[int], json_path: str, timeout_s: float = 3600.0, stores: tup
     for n in sizes:
         for store in stores:
             with tempfile.TemporaryDirectory(prefix="e2rank-scale-") as folder:
-                code = f"import json; from e2rank_demo.stores.bench_scale import measure; " \
-                       f"print(json.dumps(measure({store!r}, {n}, {folder!r})))"
+                code = (
+                    f"import json; from e2rank_demo.stores.bench_scale import measure; "
+                    f"print(json.dumps(measure({store!r}, {n}, {folder!r})))"
+                )
                 try:
-                    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                                          timeout=timeout_s, preexec_fn=cap_memory)
+                    proc = subprocess.run(
+                        [sys.executable, "-c", code],
+                        capture_output=True,
+                        text=True,
+                        check=False,
+                        timeout=timeout_s,
+                        preexec_fn=cap_memory,
+                    )
                 except subprocess.TimeoutExpired:
                     skipped.append(f"{store} at {n:,}: over {timeout_s:.0f} s")
                     print(f"{store:<12}{n:>10,}  skipped (over {timeout_s:.0f} s)", flush=True)
@@ -177,14 +198,27 @@ def run(sizes: list[int], json_path: str, timeout_s: float = 3600.0, stores: tup
                 continue
             row = json.loads(proc.stdout.strip().splitlines()[-1])
             rows.append(row)
-            print(f"{row['store']:<12}{n:>10,}  build {row['build_s']:8.1f} s  p50 {row['p50_ms']:7.2f} ms  "
-                  f"p95 {row['p95_ms']:7.2f} ms  RSS {row['peak_rss_mb']:7.0f} MB  recall@100 "
-                  f"{row['recall@100']:.3f}", flush=True)
+            print(
+                f"{row['store']:<12}{n:>10,}  build {row['build_s']:8.1f} s  p50 {row['p50_ms']:7.2f} ms  "
+                f"p95 {row['p95_ms']:7.2f} ms  RSS {row['peak_rss_mb']:7.0f} MB  recall@100 "
+                f"{row['recall@100']:.3f}",
+                flush=True,
+            )
     forward = prompt_forward_ms()
-    data = {"meta": {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-                     "dim": DIM, "queries": N_QUERIES, "top": TOP, "sizes": sorted({r["n"] for r in rows}),
-                     "skipped": skipped},
-            "prompt_forward": forward, "rows": rows}
+    data = {
+        "meta": {
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "dim": DIM,
+            "queries": N_QUERIES,
+            "top": TOP,
+            "sizes": sorted({r["n"] for r in rows}),
+            "skipped": skipped,
+        },
+        "prompt_forward": forward,
+        "rows": rows,
+    }
     Path(json_path).write_text(json.dumps(data, indent=1), encoding="utf-8")
     print(f"prompt forward pass (apart): {forward['p50_ms']:.1f} ms; wrote {json_path}")
     return 0
@@ -213,17 +247,24 @@ def markdown(data: dict) -> list[str]:
     """The RESULTS.md section for a ``docs/scale.json``: a table, the target and two cost-against-size charts."""
     rows = sorted(data["rows"], key=lambda r: (r["store"], r["n"]))
     meta, prompt = data["meta"], data["prompt_forward"]
-    lines = ["## Scaling: a document store's first stage + E2Rank rescoring", "",
-             f"`python -m e2rank_demo bench --scale` (committed as `docs/scale.json`): synthetic {meta['dim']}-d "
-             f"clustered unit vectors, {meta['queries']} queries, top-{meta['top']} search returning the stored "
-             f"vectors plus E2Rank's rescoring of them, on {meta['cpus']} CPU cores. "
-             f"The listwise prompt's forward pass does not depend on the corpus size and is excluded: "
-             f"{prompt['p50_ms']:.1f} ms median ({prompt['model']}, k = {prompt['k']}). See "
-             "[SCALING.md](SCALING.md).", "",
-             "| store | passages | build (s) | p50 (ms) | p95 (ms) | peak RSS (MB) | recall@100 vs exact |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['store']} | {r['n']:,} | {r['build_s']:.1f} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
-              f"{r['peak_rss_mb']:.0f} | {r['recall@100']:.3f} |" for r in rows]
+    lines = [
+        "## Scaling: a document store's first stage + E2Rank rescoring",
+        "",
+        f"`python -m e2rank_demo bench --scale` (committed as `docs/scale.json`): synthetic {meta['dim']}-d "
+        f"clustered unit vectors, {meta['queries']} queries, top-{meta['top']} search returning the stored "
+        f"vectors plus E2Rank's rescoring of them, on {meta['cpus']} CPU cores. "
+        f"The listwise prompt's forward pass does not depend on the corpus size and is excluded: "
+        f"{prompt['p50_ms']:.1f} ms median ({prompt['model']}, k = {prompt['k']}). See "
+        "[SCALING.md](SCALING.md).",
+        "",
+        "| store | passages | build (s) | p50 (ms) | p95 (ms) | peak RSS (MB) | recall@100 vs exact |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['store']} | {r['n']:,} | {r['build_s']:.1f} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | "
+        f"{r['peak_rss_mb']:.0f} | {r['recall@100']:.3f} |"
+        for r in rows
+    ]
     lines += ["", target_verdict(rows)]
     if meta.get("skipped"):
         lines += ["", "Not measured: " + "; ".join(meta["skipped"]) + "."]
@@ -238,8 +279,14 @@ def _chart(rows: list[dict], key: str, what: str, unit: str, fmt: str) -> list[s
     """A mermaid line chart of ``key`` against corpus size, one line per store measured at every size."""
     sizes = sorted({r["n"] for r in rows})
     stores = list(dict.fromkeys(r["store"] for r in rows))
-    lines = ["", "```mermaid", "xychart-beta", f'    title "{what} against passages: {" vs ".join(stores)}"',
-             "    x-axis [" + ", ".join(f'"{n:,}"' for n in sizes) + "]", f'    y-axis "{unit}"']
+    lines = [
+        "",
+        "```mermaid",
+        "xychart-beta",
+        f'    title "{what} against passages: {" vs ".join(stores)}"',
+        "    x-axis [" + ", ".join(f'"{n:,}"' for n in sizes) + "]",
+        f'    y-axis "{unit}"',
+    ]
     for store in stores:
         by_n = {r["n"]: r[key] for r in rows if r["store"] == store}
         if all(n in by_n for n in sizes):

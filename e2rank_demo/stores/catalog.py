@@ -96,8 +96,10 @@ def chosen_uri(name: str | None, typed: str | None, *, allow_typed: bool) -> str
     typed = (typed or "").strip()
     if typed:
         if not allow_typed:
-            raise ValueError(f"this server does not open typed store addresses; choose a listed index "
-                             f"(the operator lists them with {STORES_DIR_ENV} or {STORES_ENV})")
+            raise ValueError(
+                f"this server does not open typed store addresses; choose a listed index "
+                f"(the operator lists them with {STORES_DIR_ENV} or {STORES_ENV})"
+            )
         parse_uri(typed)
         return typed
     entries = {e.name: e.uri for e in listed_stores()}
@@ -137,8 +139,10 @@ def open_store_session(uri: str, embedder: Embedder) -> StoreSession:
     store = shared_store(uri)
     wanted = StoreInfo.of(embedder)
     if store.info.identity != wanted.identity:
-        raise ValueError(f"the index {uri} was built with model {store.info.model} (documents "
-                         f"{store.info.identity}); the model in use is {embedder.name} (documents "
-                         f"{wanted.identity}). Choose {store.info.model} under “Model and passages” and "
-                         "open it again, or index the corpus with this model")
+        raise ValueError(
+            f"the index {uri} was built with model {store.info.model} (documents "
+            f"{store.info.identity}); the model in use is {embedder.name} (documents "
+            f"{wanted.identity}). Choose {store.info.model} under “Model and passages” and "
+            "open it again, or index the corpus with this model"
+        )
     return StoreSession(store, embedder)

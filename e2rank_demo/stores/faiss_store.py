@@ -49,8 +49,16 @@ _ADD_CHUNK = 100_000  # rows read from disk at a time while building, so memory 
 class FaissStore:
     """A :class:`~e2rank_demo.stores.DocumentStore` in a folder (see the module docstring)."""
 
-    def __init__(self, uri: str, location: str, collection: str | None, info: StoreInfo | None, *,
-                 create: bool = False, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        uri: str,
+        location: str,
+        collection: str | None,
+        info: StoreInfo | None,
+        *,
+        create: bool = False,
+        read_only: bool = False,
+    ) -> None:
         if collection:
             raise ValueError(f"{uri}: a FAISS store is one folder and has no #collection")
         self.uri = uri
@@ -59,13 +67,16 @@ class FaissStore:
         meta_path = self.folder / "store.json"
         if not meta_path.is_file():
             if not create or read_only:
-                raise ValueError(f"no FAISS store at {self.folder}; build one with "
-                                 f"python -m e2rank_demo index --store {uri}")
+                raise ValueError(
+                    f"no FAISS store at {self.folder}; build one with python -m e2rank_demo index --store {uri}"
+                )
             assert info is not None
             self.folder.mkdir(parents=True, exist_ok=True)
             tmp = meta_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"format": _FORMAT, "identity": info.identity, "model": info.model,
-                                       "dim": info.dim}), encoding="utf-8")
+            tmp.write_text(
+                json.dumps({"format": _FORMAT, "identity": info.identity, "model": info.model, "dim": info.dim}),
+                encoding="utf-8",
+            )
             os.replace(tmp, meta_path)
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -77,16 +88,20 @@ class FaissStore:
         self._db = sqlite3.connect(db_uri, uri=True, check_same_thread=False)
         if not read_only:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS docs (row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
-                             " title TEXT NOT NULL, text TEXT NOT NULL)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS docs (row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
+                " title TEXT NOT NULL, text TEXT NOT NULL)"
+            )
             self._db.commit()
         self._vectors_path = self.folder / "vectors.f32"
         self._n = self._db.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
         row_bytes = self.info.dim * 4
         on_disk = self._vectors_path.stat().st_size if self._vectors_path.exists() else 0
         if on_disk < self._n * row_bytes:
-            raise ValueError(f"{self._vectors_path} holds {on_disk // row_bytes} vectors but "
-                             f"{self._n} passages are committed: the store is damaged")
+            raise ValueError(
+                f"{self._vectors_path} holds {on_disk // row_bytes} vectors but "
+                f"{self._n} passages are committed: the store is damaged"
+            )
         if on_disk > self._n * row_bytes and not read_only:
             # Vectors of a batch that was never committed (the process died in between).
             os.truncate(self._vectors_path, self._n * row_bytes)
@@ -104,7 +119,7 @@ class FaissStore:
         unique = list(dict.fromkeys(ids))
         with self._lock:
             for start in range(0, len(unique), 500):  # SQLite's bound-parameter limit
-                chunk = unique[start:start + 500]
+                chunk = unique[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 found.update(r[0] for r in self._db.execute(f"SELECT id FROM docs WHERE id IN ({marks})", chunk))
         return found
@@ -123,8 +138,10 @@ class FaissStore:
                 fh.write(vectors[keep].tobytes())
                 fh.flush()
                 os.fsync(fh.fileno())
-            self._db.executemany("INSERT INTO docs (row, id, title, text) VALUES (?, ?, ?, ?)",
-                                 [(start + j, ids[i], titles[i], texts[i]) for j, i in enumerate(keep)])
+            self._db.executemany(
+                "INSERT INTO docs (row, id, title, text) VALUES (?, ?, ?, ?)",
+                [(start + j, ids[i], titles[i], texts[i]) for j, i in enumerate(keep)],
+            )
             self._db.commit()
             self._n = start + len(keep)
             self._matrix = None
@@ -137,8 +154,11 @@ class FaissStore:
     # ----------------------------------------------------------------- index
     def _vectors(self) -> np.ndarray:
         if self._matrix is None or len(self._matrix) != self._n:
-            self._matrix = np.memmap(self._vectors_path, dtype=np.float32, mode="r",
-                                     shape=(self._n, self.info.dim)) if self._n else None
+            self._matrix = (
+                np.memmap(self._vectors_path, dtype=np.float32, mode="r", shape=(self._n, self.info.dim))
+                if self._n
+                else None
+            )
         return self._matrix if self._matrix is not None else np.zeros((0, self.info.dim), np.float32)
 
     def _new_index(self, kind: IndexChoice) -> faiss.Index:
@@ -169,7 +189,7 @@ class FaissStore:
         """Adds the committed rows the index does not cover yet, a chunk at a time."""
         matrix = self._vectors()
         for start in range(int(index.ntotal), self._n, _ADD_CHUNK):
-            index.add(np.ascontiguousarray(matrix[start:start + _ADD_CHUNK]))
+            index.add(np.ascontiguousarray(matrix[start : start + _ADD_CHUNK]))
 
     def _loaded_index(self) -> faiss.Index:
         import faiss
@@ -223,11 +243,20 @@ class FaissStore:
         rows, scores = rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
         with self._lock:
             marks = ",".join("?" * len(rows))
-            found = {r[0]: r[1:] for r in self._db.execute(
-                f"SELECT row, id, title, text FROM docs WHERE row IN ({marks})", rows.tolist())}
+            found = {
+                r[0]: r[1:]
+                for r in self._db.execute(
+                    f"SELECT row, id, title, text FROM docs WHERE row IN ({marks})", rows.tolist()
+                )
+            }
         vectors = np.asarray(self._vectors()[rows], dtype=np.float32)
-        return StoreHits([found[r][0] for r in rows.tolist()], scores, vectors,
-                         [found[r][1] for r in rows.tolist()], [found[r][2] for r in rows.tolist()])
+        return StoreHits(
+            [found[r][0] for r in rows.tolist()],
+            scores,
+            vectors,
+            [found[r][1] for r in rows.tolist()],
+            [found[r][2] for r in rows.tolist()],
+        )
 
     def close(self) -> None:
         """Closes the database and drops the in-memory index."""

@@ -74,8 +74,7 @@ class CorpusStream:
 
     def _jsonl_file(self) -> Path | None:
         if self.path.is_dir():
-            return next((self.path / n for n in ("corpus.jsonl", "corpus.jsonl.gz") if (self.path / n).is_file()),
-                        None)
+            return next((self.path / n for n in ("corpus.jsonl", "corpus.jsonl.gz") if (self.path / n).is_file()), None)
         return self.path if self.path.name.endswith((".jsonl", ".jsonl.gz")) else None
 
     def passages(self) -> Iterator[Passage]:

@@ -86,8 +86,11 @@ def search_timeout() -> float:
 
 
 def _not_answering(deadline: float | None = None) -> str:
-    waited = (f"no reply within {deadline:g} s, {SEARCH_TIMEOUT_ENV}" if deadline is not None
-              else f"waited up to {connect_timeout():g} s, {TIMEOUT_ENV}")
+    waited = (
+        f"no reply within {deadline:g} s, {SEARCH_TIMEOUT_ENV}"
+        if deadline is not None
+        else f"waited up to {connect_timeout():g} s, {TIMEOUT_ENV}"
+    )
     return f"the Milvus server does not answer ({waited}); try again once it is back"
 
 
@@ -122,8 +125,16 @@ def _search_params(kind: str, n: int) -> dict[str, object]:
 class MilvusStore:
     """A :class:`~e2rank_demo.stores.DocumentStore` in a Milvus collection."""
 
-    def __init__(self, uri: str, location: str, collection: str | None, info: StoreInfo | None, *,
-                 create: bool = False, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        uri: str,
+        location: str,
+        collection: str | None,
+        info: StoreInfo | None,
+        *,
+        create: bool = False,
+        read_only: bool = False,
+    ) -> None:
         self.uri = uri
         self.read_only = read_only
         self.collection = collection or DEFAULT_COLLECTION
@@ -134,8 +145,9 @@ class MilvusStore:
             if importlib.util.find_spec("milvus_lite") is None:
                 raise StoreDependencyError("a milvus:<file>.db store needs Milvus Lite: pip install milvus-lite==3.2.2")
             if not os.path.exists(location) and (not create or read_only):
-                raise ValueError(f"no Milvus Lite store at {location}; build one with "
-                                 f"python -m e2rank_demo index --store {uri}")
+                raise ValueError(
+                    f"no Milvus Lite store at {location}; build one with python -m e2rank_demo index --store {uri}"
+                )
             self._lite_path = os.path.abspath(os.path.expanduser(location))
             # The embedded server logs each RPC pymilvus probes and it lacks (AllocTimestamp) as an error.
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
@@ -151,8 +163,11 @@ class MilvusStore:
             # A server that does not answer is reported after a short wait, not after gRPC's default.
             # A channel of its own: after a failure pymilvus opens a new channel, which would otherwise
             # share the failed connection and its back-off (up to 2 min) instead of dialling again.
-            self._client = MilvusClient(location, timeout=None if self._lite_path else connect_timeout(),
-                                        grpc_options={"grpc.use_local_subchannel_pool": 1})
+            self._client = MilvusClient(
+                location,
+                timeout=None if self._lite_path else connect_timeout(),
+                grpc_options={"grpc.use_local_subchannel_pool": 1},
+            )
         except Exception as exc:  # noqa: BLE001 - pymilvus raises its own types for a busy file or an unreachable server
             if _unreachable(exc):
                 raise StoreUnreachableError(f"cannot open {uri}: {_not_answering()}") from None
@@ -160,14 +175,19 @@ class MilvusStore:
         if not self._call("has_collection", self.collection):
             if not create or read_only:
                 self.close()
-                raise ValueError(f"{uri} has no collection {self.collection!r}; build it with "
-                                 f"python -m e2rank_demo index --store {uri}")
+                raise ValueError(
+                    f"{uri} has no collection {self.collection!r}; build it with "
+                    f"python -m e2rank_demo index --store {uri}"
+                )
             assert info is not None
             self._create(info)
         props = self._call("describe_collection", self.collection).get("properties", {})
         try:
-            self.info = StoreInfo(props[_PROPERTY.format("identity")], props[_PROPERTY.format("model")],
-                                  int(props[_PROPERTY.format("dim")]))
+            self.info = StoreInfo(
+                props[_PROPERTY.format("identity")],
+                props[_PROPERTY.format("model")],
+                int(props[_PROPERTY.format("dim")]),
+            )
         except (KeyError, ValueError):
             self.close()
             raise ValueError(f"collection {self.collection!r} at {uri} was not built by e2rank_demo") from None
@@ -215,9 +235,17 @@ class MilvusStore:
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=info.dim)
         schema.add_field("title", DataType.VARCHAR, max_length=TITLE_BYTES)
         schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES)
-        self._call("create_collection", self.collection, schema=schema, index_params=self._index_params("flat"),
-                   properties={_PROPERTY.format("identity"): info.identity, _PROPERTY.format("model"): info.model,
-                               _PROPERTY.format("dim"): str(info.dim)})
+        self._call(
+            "create_collection",
+            self.collection,
+            schema=schema,
+            index_params=self._index_params("flat"),
+            properties={
+                _PROPERTY.format("identity"): info.identity,
+                _PROPERTY.format("model"): info.model,
+                _PROPERTY.format("dim"): str(info.dim),
+            },
+        )
 
     def _index_params(self, kind: IndexChoice):  # noqa: ANN202 - pymilvus IndexParams
         index_type, params = _INDEX_PARAMS[kind]
@@ -243,9 +271,14 @@ class MilvusStore:
         found: set[str] = set()
         for start in range(0, len(unique), 1000):
             # JSON string literals: pymilvus' own ``ids=`` quoting breaks on an id with a quote.
-            quoted = ", ".join(json.dumps(pid, ensure_ascii=False) for pid in unique[start:start + 1000])
-            rows = self._call("query", self.collection, filter=f"id in [{quoted}]", output_fields=["id"],
-                              consistency_level=_EVERY_WRITE)
+            quoted = ", ".join(json.dumps(pid, ensure_ascii=False) for pid in unique[start : start + 1000])
+            rows = self._call(
+                "query",
+                self.collection,
+                filter=f"id in [{quoted}]",
+                output_fields=["id"],
+                consistency_level=_EVERY_WRITE,
+            )
             found.update(str(r["id"]) for r in rows)
         return found
 
@@ -264,15 +297,31 @@ class MilvusStore:
                 raise ValueError(f"passage id {pid[:40]!r}... is longer than Milvus' {ID_BYTES} bytes")
         keep = first_new(ids, self._stored(ids))
         if keep:
-            self._call("insert", self.collection, [
-                {"id": ids[i], "vector": vectors[i], "title": _clip(titles[i], TITLE_BYTES),
-                 "text": _clip(texts[i], TEXT_BYTES)} for i in keep])
+            self._call(
+                "insert",
+                self.collection,
+                [
+                    {
+                        "id": ids[i],
+                        "vector": vectors[i],
+                        "title": _clip(titles[i], TITLE_BYTES),
+                        "text": _clip(texts[i], TEXT_BYTES),
+                    }
+                    for i in keep
+                ],
+            )
         return len(keep)
 
     def count(self) -> int:
         """Passages stored (an exact ``count(*)``)."""
-        rows = self._call("query", self.collection, filter="", output_fields=["count(*)"],
-                          consistency_level=_EVERY_WRITE, bounded=True)
+        rows = self._call(
+            "query",
+            self.collection,
+            filter="",
+            output_fields=["count(*)"],
+            consistency_level=_EVERY_WRITE,
+            bounded=True,
+        )
         return int(rows[0]["count(*)"])
 
     def optimize(self, kind: IndexChoice | None = None) -> IndexChoice:
@@ -308,9 +357,15 @@ class MilvusStore:
     def search(self, query_vector: np.ndarray, n: int) -> StoreHits:
         """Top-``n`` by inner product, with the stored vectors, titles and texts."""
         query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-        found = self._call("search", self.collection, data=[query.tolist()], limit=n,
-                           output_fields=["vector", "title", "text"], search_params=_search_params(self._kind, n),
-                           bounded=True)[0]
+        found = self._call(
+            "search",
+            self.collection,
+            data=[query.tolist()],
+            limit=n,
+            output_fields=["vector", "title", "text"],
+            search_params=_search_params(self._kind, n),
+            bounded=True,
+        )[0]
         dim = self.info.dim
         return StoreHits(
             [str(h["id"]) for h in found],

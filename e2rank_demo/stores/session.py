@@ -53,8 +53,9 @@ class StoreSession(SearchSession):
         # The parent's constructor embeds a corpus; this session has none in memory.
         expected = StoreInfo.of(embedder)
         if store.info.identity != expected.identity:
-            raise ValueError(f"the store {store.uri} was built with model {store.info.model}; "
-                             f"the model in use is {embedder.name}")
+            raise ValueError(
+                f"the store {store.uri} was built with model {store.info.model}; the model in use is {embedder.name}"
+            )
         self.embedder = embedder
         self.store = store
         self.scope = ""
@@ -76,19 +77,29 @@ class StoreSession(SearchSession):
         """Passages in the store (counted when it was opened; an opened store is read-only)."""
         return self._size
 
-    def first_stage(self, query: str, query_vector: np.ndarray, settings: SearchSettings,
-                    timer: StageTimer) -> Candidates:
+    def first_stage(
+        self, query: str, query_vector: np.ndarray, settings: SearchSettings, timer: StageTimer
+    ) -> Candidates:
         """The store's top-N, carrying their stored vectors and texts."""
         if settings.first_stage != "dense":
-            raise ValueError(f"a document store serves the dense first stage only, not {settings.first_stage!r}: "
-                             "BM25 needs every text in memory")
+            raise ValueError(
+                f"a document store serves the dense first stage only, not {settings.first_stage!r}: "
+                "BM25 needs every text in memory"
+            )
         with timer.stage("first_stage"):
             hits = self.store.search(query_vector, settings.candidates)
-        passages = [Passage(pid, pid, title, text)
-                    for pid, title, text in zip(hits.ids, hits.titles, hits.texts, strict=False)]
+        passages = [
+            Passage(pid, pid, title, text) for pid, title, text in zip(hits.ids, hits.titles, hits.texts, strict=False)
+        ]
         self._hold(passages, hits.vectors)
-        return Candidates(list(hits.ids), hits.scores, np.arange(len(hits), dtype=np.int64), "dense",
-                          vectors=hits.vectors, texts=list(self.texts))
+        return Candidates(
+            list(hits.ids),
+            hits.scores,
+            np.arange(len(hits), dtype=np.int64),
+            "dense",
+            vectors=hits.vectors,
+            texts=list(self.texts),
+        )
 
     def passage(self, pid: str) -> Passage:
         """A passage returned by the last search."""
@@ -103,5 +114,10 @@ class StoreSession(SearchSession):
 
     def stats(self) -> CorpusStats:
         """Counts for the corpus panel (no token count: the texts stay in the store)."""
-        return CorpusStats(n_documents=self._size, n_passages=self._size, n_tokens=0, model=self.embedder.name,
-                           encode=self.encode_stats)
+        return CorpusStats(
+            n_documents=self._size,
+            n_passages=self._size,
+            n_tokens=0,
+            model=self.embedder.name,
+            encode=self.encode_stats,
+        )

@@ -145,9 +145,11 @@ def embedding_notice(n: int, seconds: float, model: str, device: str, probe: int
     where = "GPU" if device.startswith("cuda") else "CPU"
     how_long = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{max(seconds, 1):.0f} s"
     rate = n / seconds if seconds > 0 else float("inf")
-    return (f"Embedding {n:,} passages with {model} on this server's {where}: about {how_long} ({rate:.1f} "
-            f"passages/s, estimated from {probe} passages timed just now). Another model is one choice away "
-            "under “Model and passages”.")
+    return (
+        f"Embedding {n:,} passages with {model} on this server's {where}: about {how_long} ({rate:.1f} "
+        f"passages/s, estimated from {probe} passages timed just now). Another model is one choice away "
+        "under “Model and passages”."
+    )
 
 
 def _announcer(embedder: Embedder, progress: gr.Progress, why: str = "") -> Callable[[int, float], None]:
@@ -183,14 +185,21 @@ def _index(
         sample = load_sample(corpus.sample) if corpus.sample else None
         if sample is not None:
             why = f"No shipped embeddings of this sample for {loaded.embedder.label}. "
-            index, _ = open_session(sample, loaded.embedder, embedding_cache(), _reporter(progress),
-                                    announce=_announcer(loaded.embedder, progress, why))
+            index, _ = open_session(
+                sample,
+                loaded.embedder,
+                embedding_cache(),
+                _reporter(progress),
+                announce=_announcer(loaded.embedder, progress, why),
+            )
         else:
             index = _session_for(corpus, config, loaded.embedder, state.upload_scope(), progress)
         progress(1.0, desc="Counting tokens…")
         stats = index.stats()
         state.install(
-            corpus, index, config,
+            corpus,
+            index,
+            config,
             known_judgments=_sample_judgments(sample) if sample else None,
             known_query_ids={q: qid for qid, q in sample.queries.items()} if sample else None,
         )
@@ -201,8 +210,11 @@ def _index(
         state.indexing = False
     stats_html = render.stats_view(corpus.label, stats, loaded.embedder.label, note, loaded.notice)
     status = render.notice("\n".join([f"Indexed {corpus.label}. Ready to search.", *messages]))
-    examples = gr.Dataset(samples=[[q] for q in sample.queries.values()], visible=True) if sample else gr.Dataset(
-        samples=[], visible=False)
+    examples = (
+        gr.Dataset(samples=[[q] for q in sample.queries.values()], visible=True)
+        if sample
+        else gr.Dataset(samples=[], visible=False)
+    )
     task = sample.info.task if sample else gr.skip()
     return (stats_html, status, examples, task, "", *cleared_results(), ready_line(stats.n_passages, corpus.label))
 
@@ -235,19 +247,23 @@ def clearing_query(fn: Callable[..., tuple[Any, ...]]) -> Callable[..., tuple[An
     return run
 
 
-def _session_for(corpus: Corpus, config: IndexConfig, embedder: Embedder, scope: str,
-                 progress: gr.Progress) -> SearchSession:
+def _session_for(
+    corpus: Corpus, config: IndexConfig, embedder: Embedder, scope: str, progress: gr.Progress
+) -> SearchSession:
     if config.split:
         passages = split_passages(corpus.documents, max_words=config.max_words, overlap=config.overlap)
     else:
         passages = [Passage.from_document(d) for d in corpus.documents]
     limit = Limits.from_env().max_passages
     if len(passages) > limit:
-        raise ValueError(f"{len(passages):,} passages exceed the limit of {limit:,} (E2RANK_MAX_PASSAGES); use "
-                         "fewer or shorter documents, or longer passages. The current corpus is unchanged.")
+        raise ValueError(
+            f"{len(passages):,} passages exceed the limit of {limit:,} (E2RANK_MAX_PASSAGES); use "
+            "fewer or shorter documents, or longer passages. The current corpus is unchanged."
+        )
     # The probe's vectors are not kept: the corpus panel's "embedded now" count stays true for this upload.
-    n_missing, seconds = estimate_embedding(embedder, [p.full_text for p in passages], embedding_cache(), scope=scope,
-                                            keep_probe=False)
+    n_missing, seconds = estimate_embedding(
+        embedder, [p.full_text for p in passages], embedding_cache(), scope=scope, keep_probe=False
+    )
     if seconds >= LONG_EMBEDDING_S:
         _announcer(embedder, progress)(n_missing, seconds)
     return SearchSession(embedder, passages, embedding_cache(), progress=_reporter(progress), scope=scope)
@@ -265,8 +281,9 @@ def _nothing_read(report: IngestReport, warning: str) -> tuple[Any, ...]:
 
 
 @user_errors
-def load_sample_corpus(name: str, model: str, state: UISession,
-                       progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+def load_sample_corpus(
+    name: str, model: str, state: UISession, progress: gr.Progress = gr.Progress()
+) -> tuple[Any, ...]:
     """Loads a bundled sample (from stored embeddings when they match the model)."""
     sample = load_sample(name)
     corpus = Corpus(label=sample.info.title, documents=list(sample.documents), sample=name)
@@ -274,8 +291,15 @@ def load_sample_corpus(name: str, model: str, state: UISession,
 
 
 @user_errors
-def upload_files(files: Sequence[str] | None, text_column: str | None, max_words: float, overlap: float, model: str,
-                 state: UISession, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+def upload_files(
+    files: Sequence[str] | None,
+    text_column: str | None,
+    max_words: float,
+    overlap: float,
+    model: str,
+    state: UISession,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Any, ...]:
     """Reads uploaded files, splits long documents into passages and indexes them."""
     paths = [str(f) for f in files or []]
     if not paths:
@@ -291,8 +315,9 @@ def upload_files(files: Sequence[str] | None, text_column: str | None, max_words
 
 
 @user_errors
-def paste_text(text: str, max_words: float, overlap: float, model: str, state: UISession,
-               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+def paste_text(
+    text: str, max_words: float, overlap: float, model: str, state: UISession, progress: gr.Progress = gr.Progress()
+) -> tuple[Any, ...]:
     """Indexes pasted text, one document per blank-line-separated paragraph."""
     report = ingest_text(text or "")
     if not report.documents:
@@ -313,8 +338,9 @@ def store_picker() -> gr.Dropdown:
 
 
 @user_errors
-def open_index(name: str | None, typed: str | None, model: str, state: UISession,
-               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+def open_index(
+    name: str | None, typed: str | None, model: str, state: UISession, progress: gr.Progress = gr.Progress()
+) -> tuple[Any, ...]:
     """Opens a listed (or, where allowed, typed) document store read-only as the session's corpus."""
     return _open_store(state, chosen_uri(name, typed, allow_typed=typed_uri_allowed()), model, progress)
 
@@ -335,17 +361,28 @@ def _open_store(state: UISession, uri: str, model: str, progress: gr.Progress) -
         state.install(Corpus(uri, [], store=uri), session, IndexConfig(model, False, 0, 0))
     finally:
         state.indexing = False
-    stats_html = render.store_view(uri, session.size, kind, session.store.info.model, loaded.embedder.label,
-                                   loaded.notice)
-    status = render.notice(f"Opened the index ({session.size:,} passages). Ready to search: the first stage is "
-                           "its dense top-N; BM25, the embedding map and latency need a corpus in memory.")
-    return (stats_html, status, gr.Dataset(samples=[], visible=False), gr.skip(), "", *cleared_results(),
-            ready_line(session.size, "The opened index"))
+    stats_html = render.store_view(
+        uri, session.size, kind, session.store.info.model, loaded.embedder.label, loaded.notice
+    )
+    status = render.notice(
+        f"Opened the index ({session.size:,} passages). Ready to search: the first stage is "
+        "its dense top-N; BM25, the embedding map and latency need a corpus in memory."
+    )
+    return (
+        stats_html,
+        status,
+        gr.Dataset(samples=[], visible=False),
+        gr.skip(),
+        "",
+        *cleared_results(),
+        ready_line(session.size, "The opened index"),
+    )
 
 
 @user_errors
-def reindex(model: str, max_words: float, overlap: float, state: UISession,
-            progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+def reindex(
+    model: str, max_words: float, overlap: float, state: UISession, progress: gr.Progress = gr.Progress()
+) -> tuple[Any, ...]:
     """Re-embeds the loaded corpus with the current model and passage settings (an index is reopened)."""
     if state.corpus is None or state.config is None:
         gr.Warning("Nothing to re-index yet: load a sample, upload files or paste text.")
@@ -370,10 +407,16 @@ def reindex_note(model: str, max_words: float, overlap: float, state: UISession)
     if not changed:
         return ""
     if state.corpus is not None and state.corpus.store is not None:
-        return render.notice("You changed the model: an opened index is searched only with the model that built "
-                             "it; press “Re-index” to check.", "warn")
-    return render.notice(f"You changed {' and '.join(changed)}: press “Re-index” to re-embed the corpus "
-                         "(other settings apply to the next search without re-indexing).", "warn")
+        return render.notice(
+            "You changed the model: an opened index is searched only with the model that built "
+            "it; press “Re-index” to check.",
+            "warn",
+        )
+    return render.notice(
+        f"You changed {' and '.join(changed)}: press “Re-index” to re-embed the corpus "
+        "(other settings apply to the next search without re-indexing).",
+        "warn",
+    )
 
 
 def csv_columns(files: Sequence[str] | None) -> gr.Dropdown:
@@ -427,9 +470,21 @@ def _override(text: str | None, preset_text: str | None) -> str | None:
 
 
 @user_errors
-def search(query: str, first_stage: str, candidates: float, prompt_docs: float | None, task: str,
-           query_instruction: str, rerank_instruction: str, interpolation: float, prompt_order: str, rocchio: bool,
-           show_all: bool, state: UISession, *more: bool | str | None) -> tuple[Any, ...]:
+def search(
+    query: str,
+    first_stage: str,
+    candidates: float,
+    prompt_docs: float | None,
+    task: str,
+    query_instruction: str,
+    rerank_instruction: str,
+    interpolation: float,
+    prompt_order: str,
+    rocchio: bool,
+    show_all: bool,
+    state: UISession,
+    *more: bool | str | None,
+) -> tuple[Any, ...]:
     """Runs the first stage and E2Rank (and the ticked Search toggles); returns ``result_outputs`` + the search line.
 
     ``rocchio`` is the first Search toggle's checkbox (Rocchio's, which kept its place in the
@@ -466,8 +521,10 @@ def search(query: str, first_stage: str, candidates: float, prompt_docs: float |
     state.result = result
     state.query_id(result.query)
     seconds = result.timings.query_total
-    line = render.notice(f"{len(result.first_stage.ids)} candidates from {index.size:,} passages, "
-                         f"searched and reranked in {seconds:.2f} s.")
+    line = render.notice(
+        f"{len(result.first_stage.ids)} candidates from {index.size:,} passages, "
+        f"searched and reranked in {seconds:.2f} s."
+    )
     return (*results_outputs(state, show_all), line)
 
 
@@ -481,11 +538,10 @@ def _shown_ids(result: QueryResult, show_all: bool) -> list[str]:
     return ids
 
 
-
-
 def _toggle_placeholder(spec: RerankerSpec) -> str:
-    return render.placeholder_column(spec.name, spec.label,
-                                     f"Turn on {spec.title} in Search settings and search again.")
+    return render.placeholder_column(
+        spec.name, spec.label, f"Turn on {spec.title} in Search settings and search again."
+    )
 
 
 def _result_tuple(first: Any, main: Any, toggled: Sequence[Any], picker: Any, prompt: Any) -> tuple[Any, ...]:
@@ -519,30 +575,58 @@ def results_outputs(state: UISession, show_all: bool) -> tuple[Any, ...]:
     recall_at = result.settings.candidates
     e2rank = result.reranked.get("e2rank")
     ctx = render.RowContext(
-        session=index, parts=state.parts, terms=query_terms(result.query), relevant=relevant,
-        first_stage=result.first_stage, reranked=e2rank, recall_at=recall_at,
+        session=index,
+        parts=state.parts,
+        terms=query_terms(result.query),
+        relevant=relevant,
+        first_stage=result.first_stage,
+        reranked=e2rank,
+        recall_at=recall_at,
         limit=len(result.first_stage.ids) if show_all else render.TOP,
     )
     base = ranking_metrics(relevant, result.first_stage, recall_at)
     stage = "BM25" if result.candidates.stage == "bm25" else "dense cosine similarity"
     first_html = render.results_column(
-        render.Column("first_stage", "First stage", f"Top {len(result.first_stage.ids)} by {stage}",
-                      result.first_stage, base), ctx)
+        render.Column(
+            "first_stage", "First stage", f"Top {len(result.first_stage.ids)} by {stage}", result.first_stage, base
+        ),
+        ctx,
+    )
     main = RERANKERS[MAIN]
     if e2rank is None:
         e2rank_html = render.placeholder_column(MAIN, main.label, "No candidates to rerank.")
     else:
         note = model_note(index.embedder.name)
         e2rank_html = render.results_column(
-            render.Column(MAIN, main.label, main.describe(result), e2rank, ranking_metrics(relevant, e2rank, recall_at),
-                          base, note), ctx)
+            render.Column(
+                MAIN,
+                main.label,
+                main.describe(result),
+                e2rank,
+                ranking_metrics(relevant, e2rank, recall_at),
+                base,
+                note,
+            ),
+            ctx,
+        )
     toggled = []
     for spec in search_toggles():
         ranking = result.reranked.get(spec.name)
-        toggled.append(render.results_column(
-            render.Column(spec.name, spec.label, spec.describe(result), ranking,
-                          ranking_metrics(relevant, ranking, recall_at), base), ctx)
-            if ranking else _toggle_placeholder(spec))
+        toggled.append(
+            render.results_column(
+                render.Column(
+                    spec.name,
+                    spec.label,
+                    spec.describe(result),
+                    ranking,
+                    ranking_metrics(relevant, ranking, recall_at),
+                    base,
+                ),
+                ctx,
+            )
+            if ranking
+            else _toggle_placeholder(spec)
+        )
     shown = _shown_ids(result, show_all)
     first_rank = result.first_stage.rank_of()
     picker = gr.CheckboxGroup(
@@ -580,15 +664,18 @@ def export_files(state: UISession) -> list[str]:
     """
     result, index = state.result, state.index
     if result is None or index is None:
-        raise gr.Error("Nothing to export yet: search first; the export holds the last query's rankings.",
-                       print_exception=False)
+        raise gr.Error(
+            "Nothing to export yet: search first; the export holds the last query's rankings.", print_exception=False
+        )
     out = state.private_dir()
     qid = state.query_id(result.query)
     paths = [
         exports.write_rankings_csv(result, index, out / "rankings.csv"),
         exports.write_rankings_json(result, index, qid, out / "rankings.json"),
-        *(exports.write_trec_run(ranking, qid, f"e2rank-demo-{system}", out / f"{system}.trec")
-          for system, ranking in {"first_stage": result.first_stage, **result.reranked}.items()),
+        *(
+            exports.write_trec_run(ranking, qid, f"e2rank-demo-{system}", out / f"{system}.trec")
+            for system, ranking in {"first_stage": result.first_stage, **result.reranked}.items()
+        ),
         exports.write_qrels(state.judgments, state.query_ids, out / "judgments.qrels"),
         exports.write_queries(state.query_ids, out / "queries.tsv"),
     ]

@@ -67,14 +67,14 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise gr.Error(html.escape(str(exc), quote=False), print_exception=False) from None
         except Exception as exc:  # the page must get a message, never a crash
             logger.exception("callback %s failed", fn.__name__)
-            raise gr.Error(f"Something went wrong ({type(exc).__name__}). {UNCHANGED}",
-                           print_exception=False) from None
+            raise gr.Error(f"Something went wrong ({type(exc).__name__}). {UNCHANGED}", print_exception=False) from None
 
     return wrapper
 
 
-def warn_on_error(fallback: Callable[[], Any], *, capitalise: bool = True,
-                  unchanged: str = UNCHANGED) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
+def warn_on_error(
+    fallback: Callable[[], Any], *, capitalise: bool = True, unchanged: str = UNCHANGED
+) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
     """Turns any failure into a plain ``gr.Warning`` and returns ``fallback()`` (no traceback, no lost state).
 
     Args:
@@ -183,8 +183,12 @@ def inline_frames(layout: dict[str, Any], frames: Sequence[dict[str, Any]]) -> N
     for slider in layout.get("sliders", []):
         for step in slider.get("steps", []):
             names = step.get("args", [None])[0]
-            if step.get("method") == "animate" and isinstance(names, list) and names and all(
-                    isinstance(n, str) and n in by_name for n in names):
+            if (
+                step.get("method") == "animate"
+                and isinstance(names, list)
+                and names
+                and all(isinstance(n, str) and n in by_name for n in names)
+            ):
                 step["args"][0] = [by_name[n] for n in names]
 
 
@@ -208,4 +212,3 @@ def embedding_cache() -> EmbeddingCache:
     """The process-wide embedding cache (thread-safe, shared by all sessions), opened once."""
     with _cache_lock:
         return _open_cache()
-

@@ -59,8 +59,10 @@ def _scores(figure: RecordedFigure) -> str:
     from e2rank_demo.rerank import title_of
 
     first = {"dense": "dense first stage", "bm25": "BM25"}.get(figure.first_stage, figure.first_stage)
-    return ", ".join(f"{first if system == 'first_stage' else title_of(system)} {value:.4f}"
-                     for system, value in figure.ndcg10.items())
+    return ", ".join(
+        f"{first if system == 'first_stage' else title_of(system)} {value:.4f}"
+        for system, value in figure.ndcg10.items()
+    )
 
 
 def _test_details(preset: str) -> str:
@@ -71,19 +73,29 @@ def _test_details(preset: str) -> str:
     figure, why = opening_figure(folder)
     source = f"assets/models/{preset}/e2rank_adapter.json"
     if figure is None:
-        text = (f" No test figure heads this note: {why}. `python -m e2rank_demo record-adapter {preset} --data "
-                "../shared/data/scifact` measures it and stores it in " + source + ".")
+        text = (
+            f" No test figure heads this note: {why}. `python -m e2rank_demo record-adapter {preset} --data "
+            "../shared/data/scifact` measures it and stores it in " + source + "."
+        )
     else:
-        text = (f" The headline is SciFact test ({figure.queries} queries), the setting the app opens with: the dense "
-                f"top-{figure.candidates}, k = {figure.k}, {figure.pooling} pooling; nDCG@10 {_scores(figure)} "
-                f"(measured by `record-adapter`, stored in {source}).")
+        text = (
+            f" The headline is SciFact test ({figure.queries} queries), the setting the app opens with: the dense "
+            f"top-{figure.candidates}, k = {figure.k}, {figure.pooling} pooling; nDCG@10 {_scores(figure)} "
+            f"(measured by `record-adapter`, stored in {source})."
+        )
     weights = weights_digest(folder)  # figures of other weights are not this adapter's
     others = [f for f in recorded(folder).values() if f.weights == weights and (figure is None or f.key != figure.key)]
     if others:
-        text += " Also recorded: " + "; ".join(
-            f"{_DATASETS.get(f.dataset, f.dataset)} {f.split}, {_STAGES.get(f.first_stage, f.first_stage)} "
-            f"top-{f.candidates} ({f.queries} queries, k = {f.k}, {f.pooling} "
-            f"pooling): {_scores(f)}" for f in others) + "."
+        text += (
+            " Also recorded: "
+            + "; ".join(
+                f"{_DATASETS.get(f.dataset, f.dataset)} {f.split}, {_STAGES.get(f.first_stage, f.first_stage)} "
+                f"top-{f.candidates} ({f.queries} queries, k = {f.k}, {f.pooling} "
+                f"pooling): {_scores(f)}"
+                for f in others
+            )
+            + "."
+        )
     return text
 
 
@@ -95,12 +107,18 @@ def trained_note(preset: str = "minilm-e2rank") -> str:
     record = _training(preset)
     validation = record.get("validation_ndcg@10") or {}
     figures = "; ".join(f"{system.replace('>', ' > ')} {value:.3f}" for system, value in validation.items())
-    measured = (f" Validation nDCG@10 on {record.get('val_queries')} held-out SciFact train queries (from "
-                f"assets/models/{preset}/e2rank_adapter.json; \"bm25 > e2rank\" reranks the BM25 top-100): "
-                f"{figures}." if figures else "")
-    return ("MiniLM + E2Rank LoRA was trained on this machine with the paper's ranking objective on SciFact train "
-            f"queries.{_test_details(preset)}{measured} Test-set tables: docs/RESULTS.md. Switch to minilm for the "
-            "untrained ablation.")
+    measured = (
+        f" Validation nDCG@10 on {record.get('val_queries')} held-out SciFact train queries (from "
+        f'assets/models/{preset}/e2rank_adapter.json; "bm25 > e2rank" reranks the BM25 top-100): '
+        f"{figures}."
+        if figures
+        else ""
+    )
+    return (
+        "MiniLM + E2Rank LoRA was trained on this machine with the paper's ranking objective on SciFact train "
+        f"queries.{_test_details(preset)}{measured} Test-set tables: docs/RESULTS.md. Switch to minilm for the "
+        "untrained ablation."
+    )
 
 
 def trained_headline(preset: str = "minilm-e2rank") -> str:
@@ -111,8 +129,10 @@ def trained_headline(preset: str = "minilm-e2rank") -> str:
     figure, _ = opening_figure(_adapter_folder(preset))
     if figure is None or not {"e2rank", "first_stage"} <= set(figure.ndcg10):
         return "Trained here on SciFact train queries; no test figure recorded for this setting yet"
-    return (f"E2Rank {figure.ndcg10['e2rank']:.4f} vs dense first stage {figure.ndcg10['first_stage']:.4f}: "
-            f"nDCG@10, SciFact test ({figure.queries} queries, k = {figure.k}, {figure.pooling} pooling)")
+    return (
+        f"E2Rank {figure.ndcg10['e2rank']:.4f} vs dense first stage {figure.ndcg10['first_stage']:.4f}: "
+        f"nDCG@10, SciFact test ({figure.queries} queries, k = {figure.k}, {figure.pooling} pooling)"
+    )
 
 
 def decoder_note(max_prompt_tokens: int) -> Note:
@@ -135,6 +155,7 @@ def model_note(model_name: str) -> Note | None:
     if model_name == "minilm-e2rank":
         return Note(trained_headline(model_name), trained_note(model_name))
     return MINILM_NOTE if model_name == "minilm" else None
+
 
 ABOUT = f"""
 ## How E2Rank works

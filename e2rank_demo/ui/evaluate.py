@@ -102,7 +102,6 @@ class EvalView:
     baseline: str = "dense"
 
 
-
 # --------------------------------------------------------------------- rendering
 
 
@@ -121,8 +120,9 @@ def first_stage_label(mode: str) -> str:
     return {"dense": "dense cosine", "bm25": "BM25"}.get(mode, mode)
 
 
-def metrics_view(report: EvalReport, collection_label: str, reported: dict[str, float] | None,
-                 model_label: str | None = None) -> str:
+def metrics_view(
+    report: EvalReport, collection_label: str, reported: dict[str, float] | None, model_label: str | None = None
+) -> str:
     """The measured table (nDCG@10 / MRR@10 / Recall@100 per system) beside the paper's figures."""
     systems = ["first_stage", *(s for s in RERANKERS if s in report.metrics)]
     names = ("ndcg@10", "mrr@10", "recall@100")
@@ -131,28 +131,34 @@ def metrics_view(report: EvalReport, collection_label: str, reported: dict[str, 
     rows = []
     for system in systems:
         values = report.metrics[system]
-        label = (f"First stage: {first_stage_label(report.first_stage)}" if system == "first_stage"
-                 else title_of(system))
+        label = f"First stage: {first_stage_label(report.first_stage)}" if system == "first_stage" else title_of(system)
         if system == "e2rank":
             label += f" (k = {report.settings.get('prompt_docs')}, {report.settings.get('prompt_pooling')} pooling)"
         cells = "".join(
             f'<td data-system="{esc(system)}" data-metric="{m}"{BEST if abs(values[m] - best[m]) < 1e-12 else ""}>'
             f"{_fmt(values[m])}</td>"
-            for m in names)
+            for m in names
+        )
         delta = values["ndcg@10"] - base
-        diff = "" if system == "first_stage" else (
-            f'<span class="e2r-diff {"up" if delta > 1e-9 else "down" if delta < -1e-9 else "same"}">'
-            f"{delta:+.4f}</span>")
+        diff = (
+            ""
+            if system == "first_stage"
+            else (
+                f'<span class="e2r-diff {"up" if delta > 1e-9 else "down" if delta < -1e-9 else "same"}">'
+                f"{delta:+.4f}</span>"
+            )
+        )
         rows.append(f'<tr data-system="{esc(system)}"><th scope="row">{esc(label)}</th>{cells}<td>{diff}</td></tr>')
     # TREC DL's binary measures count grade >= 2 only (nDCG stays graded): say so in the header.
     rel = f" ({binary_label(report.binary_rel)})" if binary_label(report.binary_rel) else ""
     measured = (
         f'<div class="e2r-eval-measured"><h4>Measured here: {esc(collection_label)}</h4>'
         f'<p class="e2r-hint">{report.n_queries:,} queries · {esc(model_label or report.model)} · N = '
-        f'{esc(report.settings.get("candidates"))} candidates</p>'
+        f"{esc(report.settings.get('candidates'))} candidates</p>"
         '<table class="e2r-table e2r-eval-table" id="eval-measured"><thead><tr><th>system</th><th>nDCG@10</th>'
         f"<th>MRR@10{rel}</th><th>Recall@100{rel}</th><th>Δ nDCG@10</th></tr></thead>"
-        f'<tbody>{"".join(rows)}</tbody></table></div>')
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
     return f'<div class="e2r-eval-tables">{measured}{reported_view(reported)}</div>'
 
 
@@ -160,25 +166,42 @@ def reported_view(reported: dict[str, float] | None) -> str:
     """The paper's nDCG@10 for this collection, or "no reported figure"."""
     head = f'<div class="e2r-eval-reported" id="eval-reported"><h4>{esc(REPORTED_LABEL)}</h4>'
     if not reported:
-        return (f'{head}<p class="e2r-eval-none">no reported figure for this collection</p>'
-                '<p class="e2r-hint">The paper reports DL19 and the full BEIR collections (here: the full SciFact '
-                "test set); samples and uploads are not comparable.</p></div>")
-    rows = "".join(f'<tr><th scope="row">{esc(model)}</th><td data-reported="{esc(model)}">{value:.2f}</td></tr>'
-                   for model, value in reported.items())
-    return (f'{head}<table class="e2r-table e2r-eval-table"><thead><tr><th>model</th><th>nDCG@10 ×100</th></tr>'
-            f'</thead><tbody>{rows}</tbody></table><p class="e2r-hint">From the paper, not measured here: '
-            "reranking the BM25 top-100 with the trained E2Rank models.</p></div>")
+        return (
+            f'{head}<p class="e2r-eval-none">no reported figure for this collection</p>'
+            '<p class="e2r-hint">The paper reports DL19 and the full BEIR collections (here: the full SciFact '
+            "test set); samples and uploads are not comparable.</p></div>"
+        )
+    rows = "".join(
+        f'<tr><th scope="row">{esc(model)}</th><td data-reported="{esc(model)}">{value:.2f}</td></tr>'
+        for model, value in reported.items()
+    )
+    return (
+        f'{head}<table class="e2r-table e2r-eval-table"><thead><tr><th>model</th><th>nDCG@10 ×100</th></tr>'
+        f'</thead><tbody>{rows}</tbody></table><p class="e2r-hint">From the paper, not measured here: '
+        "reranking the BM25 top-100 with the trained E2Rank models.</p></div>"
+    )
 
 
 def placeholder() -> str:
     """The metrics area before the first run."""
-    return ('<div class="e2r-eval-empty">Choose a collection and press <b>Run evaluation</b>: the metrics per '
-            "system appear here, beside the paper's figures.</div>")
+    return (
+        '<div class="e2r-eval-empty">Choose a collection and press <b>Run evaluation</b>: the metrics per '
+        "system appear here, beside the paper's figures.</div>"
+    )
 
 
-def summary_view(report: EvalReport, collection: Collection, total_queries: int, seconds: float,
-                 embeddings: str, reused: bool, model_notice: str | None, limit: int | None, seed: int,
-                 model_label: str | None = None) -> str:
+def summary_view(
+    report: EvalReport,
+    collection: Collection,
+    total_queries: int,
+    seconds: float,
+    embeddings: str,
+    reused: bool,
+    model_notice: str | None,
+    limit: int | None,
+    seed: int,
+    model_label: str | None = None,
+) -> str:
     """The line above the tables: what was evaluated, how, and the caveats."""
     if limit is None or limit >= total_queries:
         scope = f"all {report.n_queries:,} judged test queries"
@@ -198,12 +221,22 @@ def summary_view(report: EvalReport, collection: Collection, total_queries: int,
     if model_notice:
         parts.append(notice(model_notice, "warn"))
     if report.model == OFFLINE_DEFAULT and "e2rank" in report.metrics:
-        parts.append(notice("all-MiniLM-L6-v2 was never trained on listwise prompts, so its E2Rank scores are "
-                            "usually below the first stage (as the paper's ablation predicts); the reported figures "
-                            "are for the trained E2Rank models.", "warn"))
+        parts.append(
+            notice(
+                "all-MiniLM-L6-v2 was never trained on listwise prompts, so its E2Rank scores are "
+                "usually below the first stage (as the paper's ablation predicts); the reported figures "
+                "are for the trained E2Rank models.",
+                "warn",
+            )
+        )
     if collection.key == "shared:trec-dl-2019" and not report.first_stage.startswith("run"):
-        parts.append(notice("This first stage searched only the 4,297 passages of the BM25 top-100, not MS MARCO: "
-                            "not comparable to published figures. Choose the TREC run.", "warn"))
+        parts.append(
+            notice(
+                "This first stage searched only the 4,297 passages of the BM25 top-100, not MS MARCO: "
+                "not comparable to published figures. Choose the TREC run.",
+                "warn",
+            )
+        )
     return "".join(parts)
 
 
@@ -213,8 +246,10 @@ def _hits(items: Sequence[QueryDelta]) -> list[EvalHit]:
 
 def hit_choices(hits: Sequence[EvalHit]) -> list[tuple[str, str]]:
     """Radio choices ``(label, index)``: change, full query text, both values. Gradio renders labels as text."""
-    return [(f"{h.delta:+.3f} · {' '.join(h.text.split()) or h.qid} ({h.first_stage:.3f} → {h.e2rank:.3f})", str(i))
-            for i, h in enumerate(hits)]
+    return [
+        (f"{h.delta:+.3f} · {' '.join(h.text.split()) or h.qid} ({h.first_stage:.3f} → {h.e2rank:.3f})", str(i))
+        for i, h in enumerate(hits)
+    ]
 
 
 def write_downloads(report: EvalReport, folder: Path) -> list[str]:
@@ -234,8 +269,9 @@ def write_downloads(report: EvalReport, folder: Path) -> list[str]:
 # --------------------------------------------------------------------- callbacks
 
 
-RUN_OUTPUTS = Outputs("summary", "metrics", "chart", "caption", "helped", "hurt", "downloads", "open_message",
-                      "baseline")
+RUN_OUTPUTS = Outputs(
+    "summary", "metrics", "chart", "caption", "helped", "hurt", "downloads", "open_message", "baseline"
+)
 """What :func:`run_evaluation` returns, by :class:`EvalTab` component."""
 COMPARE_OUTPUTS = Outputs("chart", "caption", "helped", "hurt", "open_message")
 """What :func:`compare_with` returns: the per-query comparison, redrawn."""
@@ -259,8 +295,9 @@ def baseline_choices(report: EvalReport) -> list[tuple[str, str]]:
     """The systems of ``report`` E2Rank can be compared with, the default first."""
     systems = [s for s in ("first_stage", *RERANKERS) if s in report.metrics and s != "e2rank"]
     systems.sort(key=lambda s: s != DEFAULT_BASELINE)
-    return [(baseline_label(s, report.first_stage) + (" (default)" if s == DEFAULT_BASELINE else ""), s)
-            for s in systems]
+    return [
+        (baseline_label(s, report.first_stage) + (" (default)" if s == DEFAULT_BASELINE else ""), s) for s in systems
+    ]
 
 
 def chosen_baseline(report: EvalReport, wanted: str) -> str:
@@ -277,25 +314,36 @@ def comparison_values(view: EvalView) -> dict[str, Any]:
     report = view.report
     if report is None or "e2rank" not in report.metrics:
         view.helped, view.hurt = [], []
-        return {"chart": gr.Plot(None, visible=False),
-                "caption": notice("Tick E2Rank under Rerankers to compare it with the other systems query by query."),
-                "helped": gr.Radio(choices=[], value=None, visible=False),
-                "hurt": gr.Radio(choices=[], value=None, visible=False), "open_message": ""}
+        return {
+            "chart": gr.Plot(None, visible=False),
+            "caption": notice("Tick E2Rank under Rerankers to compare it with the other systems query by query."),
+            "helped": gr.Radio(choices=[], value=None, visible=False),
+            "hurt": gr.Radio(choices=[], value=None, visible=False),
+            "open_message": "",
+        }
     label = baseline_label(view.baseline, report.first_stage)
     deltas = query_deltas(report.per_query, baseline=view.baseline, texts=report.query_texts)
     chart = win_tie_loss_chart(deltas, baseline_label=label)
     counts = win_tie_loss(deltas)
-    same = (" On a dense first stage the dense rerank of the plain query keeps the first stage's order."
-            if view.baseline == "dense" and report.first_stage == "dense" else "")
-    caption = (f'<p class="e2r-caption">{esc(chart.caption)} E2Rank is better on {counts["win"]}, tied on '
-               f'{counts["tie"]} and worse on {counts["loss"]} of {len(deltas)} queries.{esc(same)}</p>')
+    same = (
+        " On a dense first stage the dense rerank of the plain query keeps the first stage's order."
+        if view.baseline == "dense" and report.first_stage == "dense"
+        else ""
+    )
+    caption = (
+        f'<p class="e2r-caption">{esc(chart.caption)} E2Rank is better on {counts["win"]}, tied on '
+        f"{counts['tie']} and worse on {counts['loss']} of {len(deltas)} queries.{esc(same)}</p>"
+    )
     helped, hurt = helped_hurt(deltas, TOP_QUERIES)
     view.helped, view.hurt = _hits(helped), _hits(hurt)
     info = f"Δ nDCG@10 · query ({label} → E2Rank). Click one to open it in the Search tab."
-    return {"chart": gr.Plot(plot_value(chart), visible=True), "caption": caption,
-            "helped": gr.Radio(choices=hit_choices(view.helped), value=None, visible=bool(view.helped), info=info),
-            "hurt": gr.Radio(choices=hit_choices(view.hurt), value=None, visible=bool(view.hurt), info=info),
-            "open_message": notice(hits_note(deltas, helped, hurt, f"the {label}"))}
+    return {
+        "chart": gr.Plot(plot_value(chart), visible=True),
+        "caption": caption,
+        "helped": gr.Radio(choices=hit_choices(view.helped), value=None, visible=bool(view.helped), info=info),
+        "hurt": gr.Radio(choices=hit_choices(view.hurt), value=None, visible=bool(view.hurt), info=info),
+        "open_message": notice(hits_note(deltas, helped, hurt, f"the {label}")),
+    }
 
 
 def compare_with(baseline: str, view: EvalView) -> tuple[Any, ...]:
@@ -341,16 +389,21 @@ def choose_zip(upload: str | None) -> tuple[Any, ...]:
     if not upload:
         return notice(collection.note), gr.Radio(choices=stage_choices(collection), value="dense")
     if zip_has_run(upload):
-        return (notice("This zip holds a TREC run (runs/*.trec): it is the first stage, as in the paper's setup."),
-                gr.Radio(choices=stage_choices(collection, zip_run=True), value="run"))
+        return (
+            notice("This zip holds a TREC run (runs/*.trec): it is the first stage, as in the paper's setup."),
+            gr.Radio(choices=stage_choices(collection, zip_run=True), value="run"),
+        )
     return (notice(NO_RUN_NOTE), gr.Radio(choices=stage_choices(collection), value="dense"))
 
 
 def choose_collection(key: str) -> tuple[Any, ...]:
     """Shows the upload box only for uploads, the collection's note and the first stages it allows."""
     collection = find_collection(key)
-    return (gr.File(visible=collection.key == UPLOAD), notice(collection.note),
-            gr.Radio(choices=stage_choices(collection), value=collection.default_first_stage))
+    return (
+        gr.File(visible=collection.key == UPLOAD),
+        notice(collection.note),
+        gr.Radio(choices=stage_choices(collection), value=collection.default_first_stage),
+    )
 
 
 def _progress_fns(progress: gr.Progress) -> tuple[Callable[[int, int], None], Callable[[int, int], None]]:
@@ -368,13 +421,25 @@ def _progress_fns(progress: gr.Progress) -> tuple[Callable[[int, int], None], Ca
 
 
 @user_errors
-def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, rerankers: Sequence[str] | None,
-                   scope: str, size: float | None, seed: float | None, state: UISession, view: EvalView,
-                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+def run_evaluation(
+    key: str,
+    upload: str | None,
+    model: str,
+    first_stage: str,
+    rerankers: Sequence[str] | None,
+    scope: str,
+    size: float | None,
+    seed: float | None,
+    state: UISession,
+    view: EvalView,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Any, ...]:
     """Evaluates the chosen collection; returns summary, metrics, chart, caption, helped, hurt, files, message."""
     if view.running:
-        gr.Warning("An evaluation is already running in this session; wait for it to finish (the other tabs "
-                   "keep working meanwhile).")
+        gr.Warning(
+            "An evaluation is already running in this session; wait for it to finish (the other tabs "
+            "keep working meanwhile)."
+        )
         return RUN_OUTPUTS.skip()
     collection = find_collection(key)
     if collection.key == UPLOAD and not upload:
@@ -396,8 +461,9 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
             gr.Warning(loaded.notice)
         progress(0.0, desc="Reading the collection…")
         encode_progress, query_progress = _progress_fns(progress)
-        prepared, reused = prepare(collection, loaded.embedder, upload, encode_progress, state.upload_scope(),
-                                    embedding_cache())
+        prepared, reused = prepare(
+            collection, loaded.embedder, upload, encode_progress, state.upload_scope(), embedding_cache()
+        )
         dataset = prepared.dataset
         n_docs = len(prepared.session.passages)
         encode_progress(n_docs, n_docs)  # stored, cached or kept in memory: the bar still says the corpus is done
@@ -409,16 +475,33 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
         settings = SearchSettings(task=collection.task, rerankers=chosen)
         total = len(dataset.split_queries("test")) if "test" in dataset.qrels else 0
         # The first-stage Radio offers only dense, bm25 and run.
-        report = evaluate(dataset, loaded.embedder, cast("FirstStageName", first_stage), settings,
-                          limit_queries=limit, seed=seed_value, session=prepared.session,
-                          query_progress=query_progress)
+        report = evaluate(
+            dataset,
+            loaded.embedder,
+            cast("FirstStageName", first_stage),
+            settings,
+            limit_queries=limit,
+            seed=seed_value,
+            session=prepared.session,
+            query_progress=query_progress,
+        )
         seconds = time.monotonic() - start
     finally:
         view.running = False
     reported = reported_ndcg10(collection.reported) if collection.reported else None
     label = collection.label if collection.key != UPLOAD else f"{report.dataset} (uploaded)"
-    summary = summary_view(report, collection, total, seconds, prepared.embeddings, reused, loaded.notice, limit,
-                           seed_value, loaded.embedder.label)
+    summary = summary_view(
+        report,
+        collection,
+        total,
+        seconds,
+        prepared.embeddings,
+        reused,
+        loaded.notice,
+        limit,
+        seed_value,
+        loaded.embedder.label,
+    )
     if fallback:
         summary = notice(NO_RUN_NOTE, "warn") + summary
     view.collection, view.label, view.sample = collection.key, label, collection.sample
@@ -434,8 +517,12 @@ def run_evaluation(key: str, upload: str | None, model: str, first_stage: str, r
     )
 
 
-def hits_note(deltas: Sequence[QueryDelta], helped: Sequence[QueryDelta], hurt: Sequence[QueryDelta],
-              baseline: str = "the first stage") -> str:
+def hits_note(
+    deltas: Sequence[QueryDelta],
+    helped: Sequence[QueryDelta],
+    hurt: Sequence[QueryDelta],
+    baseline: str = "the first stage",
+) -> str:
     """Says when a list under the chart is empty (and why), else nothing."""
     if not deltas:
         return ""
@@ -459,8 +546,14 @@ def _opened(keep: Sequence[Any], **named: Any) -> tuple[Any, ...]:
 
 
 @user_errors
-def open_query(which: str, index: int | str | None, model: str, state: UISession, view: EvalView,
-               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+def open_query(
+    which: str,
+    index: int | str | None,
+    model: str,
+    state: UISession,
+    view: EvalView,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Any, ...]:
     """Opens a helped/hurt query in the Search tab (loading its bundled sample first if needed).
 
     Returns:
@@ -472,32 +565,47 @@ def open_query(which: str, index: int | str | None, model: str, state: UISession
         return _opened(keep)
     hit = hits[int(index)]
     if view.sample is None:
-        message = (f"“{hit.text}” is from {view.label}, which the Search tab cannot load (it searches the bundled "
-                   "samples, uploads and pasted text): its candidates cannot be shown there. Copy the query to "
-                   "search another corpus.")
+        message = (
+            f"“{hit.text}” is from {view.label}, which the Search tab cannot load (it searches the bundled "
+            "samples, uploads and pasted text): its candidates cannot be shown there. Copy the query to "
+            "search another corpus."
+        )
         return _opened(keep, open_message=notice(message, "warn"), go=False)
     loaded = state.corpus is not None and state.corpus.sample == view.sample and state.index is not None
     if not loaded:
         if state.indexing:
-            return _opened(keep, open_message=notice("This session is indexing a corpus; open the query again when "
-                                                     "it has finished.", "warn"), go=False)
+            return _opened(
+                keep,
+                open_message=notice(
+                    "This session is indexing a corpus; open the query again when it has finished.", "warn"
+                ),
+                go=False,
+            )
         keep = callbacks.load_sample_corpus(view.sample, model, state, progress)
         if state.corpus is None or state.corpus.sample != view.sample:
             return _opened(keep, open_message=notice("The sample could not be loaded.", "warn"), go=False)
     stage = view.first_stage if view.first_stage in ("dense", "bm25") else gr.skip()
     message = f"Opened “{hit.text}” in the Search tab" + ("" if loaded else f" (loaded {view.label} first)") + "."
-    return _opened(keep, tabs=gr.Tabs(selected="search"), query=hit.text, open_message=notice(message), go=True,
-                   sidebar_first_stage=stage)
+    return _opened(
+        keep,
+        tabs=gr.Tabs(selected="search"),
+        query=hit.text,
+        open_message=notice(message),
+        go=True,
+        sidebar_first_stage=stage,
+    )
 
 
-def open_helped(index: int | str | None, model: str, state: UISession, view: EvalView,
-                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+def open_helped(
+    index: int | str | None, model: str, state: UISession, view: EvalView, progress: gr.Progress = gr.Progress()
+) -> tuple[Any, ...]:
     """:func:`open_query` on the "helped most" list."""
     return open_query("helped", index, model, state, view, progress)
 
 
-def open_hurt(index: int | str | None, model: str, state: UISession, view: EvalView,
-              progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+def open_hurt(
+    index: int | str | None, model: str, state: UISession, view: EvalView, progress: gr.Progress = gr.Progress()
+) -> tuple[Any, ...]:
     """:func:`open_query` on the "hurt most" list."""
     return open_query("hurt", index, model, state, view, progress)
 
@@ -548,59 +656,137 @@ def build_tab() -> EvalTab:
     offered, missing_note = collections()
     first = offered[0]
     with gr.Tab("Evaluate", id="evaluate", elem_id="evaluate-tab"):
-        gr.Markdown(f"Score the first stage and the rerankers on a collection's judged queries (nDCG@10, MRR@10, "
-                    f"Recall@100): by default a seeded sample of {DEFAULT_SAMPLE_SIZE}, the same queries for the same "
-                    "seed, or all of them (*Queries* below). The model is the one chosen under *Model and passages* "
-                    "in the sidebar; N = 100 candidates, the model's own k and prompt pooling, the collection's task "
-                    "instruction.",
-                    elem_classes="e2r-hint")
+        gr.Markdown(
+            f"Score the first stage and the rerankers on a collection's judged queries (nDCG@10, MRR@10, "
+            f"Recall@100): by default a seeded sample of {DEFAULT_SAMPLE_SIZE}, the same queries for the same "
+            "seed, or all of them (*Queries* below). The model is the one chosen under *Model and passages* "
+            "in the sidebar; N = 100 candidates, the model's own k and prompt pooling, the collection's task "
+            "instruction.",
+            elem_classes="e2r-hint",
+        )
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
-                collection = gr.Radio([(c.label, c.key) for c in offered], value=first.key, label="Collection",
-                                      elem_id="eval-collection")
-                upload = gr.File(file_types=[".zip"], file_count="single", visible=False, elem_id="eval-upload",
-                                 label="BEIR zip (corpus.jsonl[.gz], queries.jsonl, qrels/test.tsv, runs/*.trec)")
+                collection = gr.Radio(
+                    [(c.label, c.key) for c in offered], value=first.key, label="Collection", elem_id="eval-collection"
+                )
+                upload = gr.File(
+                    file_types=[".zip"],
+                    file_count="single",
+                    visible=False,
+                    elem_id="eval-upload",
+                    label="BEIR zip (corpus.jsonl[.gz], queries.jsonl, qrels/test.tsv, runs/*.trec)",
+                )
                 note_html = notice(first.note) + (notice(missing_note, "warn") if missing_note else "")
                 collection_note = gr.HTML(note_html, elem_id="eval-collection-note")
             with gr.Column(scale=2, min_width=280):
-                first_stage = gr.Radio(stage_choices(first), value=first.default_first_stage,
-                                       label="First stage", elem_id="eval-first-stage")
-                rerankers = gr.CheckboxGroup([(spec.label, name) for name, spec in RERANKERS.items()],
-                                             value=list(RERANKERS), label="Rerankers", elem_id="eval-rerankers")
-                scope = gr.Radio([("A seeded sample of queries", "sample"), ("All judged queries", "all")],
-                                 value="sample", label="Queries", elem_id="eval-scope")
+                first_stage = gr.Radio(
+                    stage_choices(first),
+                    value=first.default_first_stage,
+                    label="First stage",
+                    elem_id="eval-first-stage",
+                )
+                rerankers = gr.CheckboxGroup(
+                    [(spec.label, name) for name, spec in RERANKERS.items()],
+                    value=list(RERANKERS),
+                    label="Rerankers",
+                    elem_id="eval-rerankers",
+                )
+                scope = gr.Radio(
+                    [("A seeded sample of queries", "sample"), ("All judged queries", "all")],
+                    value="sample",
+                    label="Queries",
+                    elem_id="eval-scope",
+                )
                 with gr.Row():
-                    size = gr.Number(DEFAULT_SAMPLE_SIZE, label="Sample size", minimum=1, precision=0,
-                                     elem_id="eval-size", min_width=120)
+                    size = gr.Number(
+                        DEFAULT_SAMPLE_SIZE,
+                        label="Sample size",
+                        minimum=1,
+                        precision=0,
+                        elem_id="eval-size",
+                        min_width=120,
+                    )
                     seed = gr.Number(0, label="Seed", precision=0, elem_id="eval-seed", min_width=100)
                 run = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
         summary = gr.HTML(elem_id="eval-summary", label="Summary")
         metrics = gr.HTML(placeholder(), elem_id="eval-metrics", label="Metrics per system")
-        baseline = gr.Radio([("dense rerank of the plain query (default)", DEFAULT_BASELINE)], value=DEFAULT_BASELINE,
-                            visible=False, label="Compare E2Rank per query with", elem_id="eval-baseline",
-                            info="Another system on the same candidates. The default is the dense rerank of the "
-                                 "plain query: the paper's claim is that the listwise prompt is a better query than "
-                                 "the query.")
+        baseline = gr.Radio(
+            [("dense rerank of the plain query (default)", DEFAULT_BASELINE)],
+            value=DEFAULT_BASELINE,
+            visible=False,
+            label="Compare E2Rank per query with",
+            elem_id="eval-baseline",
+            info="Another system on the same candidates. The default is the dense rerank of the "
+            "plain query: the paper's claim is that the listwise prompt is a better query than "
+            "the query.",
+        )
         chart = gr.Plot(visible=False, elem_id="eval-chart", show_label=False, label="Per-query chart")
         caption = gr.HTML(elem_id="eval-caption", label="Chart caption")
         with gr.Row(equal_height=False, elem_id="eval-queries"):
             info = "Δ nDCG@10 · query (compared system → E2Rank). Click one to open it in the Search tab."
-            helped = gr.Radio([], value=None, visible=False, label="E2Rank helped most", info=info,
-                              elem_id="eval-helped", elem_classes="e2r-eval-hits")
-            hurt = gr.Radio([], value=None, visible=False, label="E2Rank hurt most", info=info,
-                            elem_id="eval-hurt", elem_classes="e2r-eval-hits")
+            helped = gr.Radio(
+                [],
+                value=None,
+                visible=False,
+                label="E2Rank helped most",
+                info=info,
+                elem_id="eval-helped",
+                elem_classes="e2r-eval-hits",
+            )
+            hurt = gr.Radio(
+                [],
+                value=None,
+                visible=False,
+                label="E2Rank hurt most",
+                info=info,
+                elem_id="eval-hurt",
+                elem_classes="e2r-eval-hits",
+            )
         open_message = gr.HTML(elem_id="eval-open-message", label="Message")
-        downloads = gr.File(file_count="multiple", interactive=False, label="Downloads: evaluation.json (metrics, "
-                            "per-query values) and trec-runs.zip (one TREC run per system)", elem_id="eval-files")
+        downloads = gr.File(
+            file_count="multiple",
+            interactive=False,
+            label="Downloads: evaluation.json (metrics, per-query values) and trec-runs.zip (one TREC run per system)",
+            elem_id="eval-files",
+        )
         view = gr.State(EvalView())
         go = gr.State(False)
-    return EvalTab(collection, upload, collection_note, first_stage, rerankers, scope, size, seed, run, summary,
-                   metrics, chart, caption, helped, hurt, open_message, downloads, view, go, baseline)
+    return EvalTab(
+        collection,
+        upload,
+        collection_note,
+        first_stage,
+        rerankers,
+        scope,
+        size,
+        seed,
+        run,
+        summary,
+        metrics,
+        chart,
+        caption,
+        helped,
+        hurt,
+        open_message,
+        downloads,
+        view,
+        go,
+        baseline,
+    )
 
 
-def wire(tab: EvalTab, *, model: gr.Dropdown, state: gr.State, tabs: gr.Tabs, query: gr.Textbox,
-         sidebar_first_stage: gr.Radio, index_outputs: Sequence[Any], search_inputs: Sequence[Any],
-         search_outputs: Sequence[Any]) -> None:
+def wire(
+    tab: EvalTab,
+    *,
+    model: gr.Dropdown,
+    state: gr.State,
+    tabs: gr.Tabs,
+    query: gr.Textbox,
+    sidebar_first_stage: gr.Radio,
+    index_outputs: Sequence[Any],
+    search_inputs: Sequence[Any],
+    search_outputs: Sequence[Any],
+) -> None:
     """Connects the tab's events (call after the rest of the page is built).
 
     Args:
@@ -614,26 +800,50 @@ def wire(tab: EvalTab, *, model: gr.Dropdown, state: gr.State, tabs: gr.Tabs, qu
         search_inputs: The app's search inputs.
         search_outputs: The app's search outputs.
     """
-    tab.collection.change(choose_collection, tab.collection, [tab.upload, tab.collection_note, tab.first_stage],
-                          api_visibility="private")
+    tab.collection.change(
+        choose_collection, tab.collection, [tab.upload, tab.collection_note, tab.first_stage], api_visibility="private"
+    )
     tab.upload.change(choose_zip, tab.upload, [tab.collection_note, tab.first_stage], api_visibility="private")
-    tab.baseline.input(compare_with, [tab.baseline, tab.view], COMPARE_OUTPUTS.components(tab),
-                       api_visibility="private", show_progress="hidden")
+    tab.baseline.input(
+        compare_with,
+        [tab.baseline, tab.view],
+        COMPARE_OUTPUTS.components(tab),
+        api_visibility="private",
+        show_progress="hidden",
+    )
     tab.run.click(
         run_evaluation,
-        [tab.collection, tab.upload, model, tab.first_stage, tab.rerankers, tab.scope, tab.size, tab.seed, state,
-         tab.view],
+        [
+            tab.collection,
+            tab.upload,
+            model,
+            tab.first_stage,
+            tab.rerankers,
+            tab.scope,
+            tab.size,
+            tab.seed,
+            state,
+            tab.view,
+        ],
         RUN_OUTPUTS.components(tab),
-        api_name="evaluate", show_progress_on=tab.metrics, concurrency_limit=2, concurrency_id="evaluate",
+        api_name="evaluate",
+        show_progress_on=tab.metrics,
+        concurrency_limit=2,
+        concurrency_id="evaluate",
     )
     for picker, fn in ((tab.helped, open_helped), (tab.hurt, open_hurt)):
         opened = picker.input(
-            fn, [picker, model, state, tab.view],
-            [*OPEN_OUTPUTS.components(tab, tabs=tabs, query=query, sidebar_first_stage=sidebar_first_stage),
-             *index_outputs],
-            api_visibility="private", show_progress_on=tab.open_message,
+            fn,
+            [picker, model, state, tab.view],
+            [
+                *OPEN_OUTPUTS.components(tab, tabs=tabs, query=query, sidebar_first_stage=sidebar_first_stage),
+                *index_outputs,
+            ],
+            api_visibility="private",
+            show_progress_on=tab.open_message,
         )
         opened.then(search_if, [tab.go, *search_inputs], list(search_outputs), api_visibility="private").then(
-            None, js=SCROLL_TO_RESULTS)
+            None, js=SCROLL_TO_RESULTS
+        )
         # Unselect, so that the same query can be opened again later.
         opened.then(unselect, None, picker, api_visibility="private", show_progress="hidden")

@@ -47,8 +47,7 @@ def write_rankings_csv(result: QueryResult, session: SearchSession, path: Path) 
         for system, ranking in _systems(result).items():
             for rank, (pid, score) in enumerate(ranking.top(len(ranking.ids)), start=1):
                 passage = session.passage(pid)
-                writer.writerow([system, rank, _cell(pid), _cell(passage.doc_id), f"{score:.6f}",
-                                 _cell(passage.title)])
+                writer.writerow([system, rank, _cell(pid), _cell(passage.doc_id), f"{score:.6f}", _cell(passage.title)])
     return path
 
 
@@ -60,8 +59,13 @@ def write_rankings_json(result: QueryResult, session: SearchSession, qid: str, p
         "settings": result.settings.as_dict(),
         "rankings": {
             system: [
-                {"rank": rank, "passage_id": pid, "doc_id": session.passage(pid).doc_id, "score": score,
-                 "title": session.passage(pid).title}
+                {
+                    "rank": rank,
+                    "passage_id": pid,
+                    "doc_id": session.passage(pid).doc_id,
+                    "score": score,
+                    "title": session.passage(pid).title,
+                }
                 for rank, (pid, score) in enumerate(ranking.top(len(ranking.ids)), start=1)
             ]
             for system, ranking in _systems(result).items()
@@ -73,17 +77,22 @@ def write_rankings_json(result: QueryResult, session: SearchSession, qid: str, p
 
 def write_trec_run(ranking: Ranking, qid: str, tag: str, path: Path) -> Path:
     """``qid Q0 docid rank score tag`` lines, best first."""
-    lines = [f"{trec_id(qid)} Q0 {trec_id(pid)} {rank} {score:.6f} {trec_id(tag)}"
-             for rank, (pid, score) in enumerate(ranking.top(len(ranking.ids)), start=1)]
+    lines = [
+        f"{trec_id(qid)} Q0 {trec_id(pid)} {rank} {score:.6f} {trec_id(tag)}"
+        for rank, (pid, score) in enumerate(ranking.top(len(ranking.ids)), start=1)
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
 def write_qrels(judgments: Mapping[str, Mapping[str, int]], query_ids: Mapping[str, str], path: Path) -> Path:
     """``qid 0 docid grade`` lines for every judged query of the session."""
-    lines = [f"{trec_id(query_ids[query])} 0 {trec_id(pid)} {grade}"
-             for query, graded in judgments.items() if query in query_ids
-             for pid, grade in graded.items()]
+    lines = [
+        f"{trec_id(query_ids[query])} 0 {trec_id(pid)} {grade}"
+        for query, graded in judgments.items()
+        if query in query_ids
+        for pid, grade in graded.items()
+    ]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
 

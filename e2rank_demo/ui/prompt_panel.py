@@ -42,6 +42,7 @@ FLIP_TOP = 10
 FLIP_MAP_WAIT_S = 2.0
 """Seconds the flip's map waits for the corpus's UMAP fit before showing PCA."""
 
+
 @dataclass
 class PromptPanel:
     """The Prompt lab's components."""
@@ -66,26 +67,34 @@ class PromptPanel:
 def build_panel() -> PromptPanel:
     """The Prompt lab accordion (call inside the Search tab)."""
     with gr.Accordion("Prompt lab: choose the documents in the listwise prompt", open=True, elem_id="prompt-lab"):
-        gr.Markdown("The E2Rank column is scored with a listwise prompt of the top-k first-stage documents "
-                    "(pseudo-relevance feedback). Take documents out, add others (they go to the end), pin the "
-                    "ones you marked relevant, or reset; each edit embeds only the new prompt and rescores the "
-                    "cached document vectors. *Flip the pooling* embeds the same prompt pooled the other way and "
-                    "shows what moves.", elem_classes="e2r-hint")
-        docs = gr.Dropdown([], value=[], multiselect=True, label="Documents in the prompt, in prompt order",
-                           elem_id="prompt-docs", interactive=True)
+        gr.Markdown(
+            "The E2Rank column is scored with a listwise prompt of the top-k first-stage documents "
+            "(pseudo-relevance feedback). Take documents out, add others (they go to the end), pin the "
+            "ones you marked relevant, or reset; each edit embeds only the new prompt and rescores the "
+            "cached document vectors. *Flip the pooling* embeds the same prompt pooled the other way and "
+            "shows what moves.",
+            elem_classes="e2r-hint",
+        )
+        docs = gr.Dropdown(
+            [],
+            value=[],
+            multiselect=True,
+            label="Documents in the prompt, in prompt order",
+            elem_id="prompt-docs",
+            interactive=True,
+        )
         with gr.Row():
             pin = gr.Button("Pin marked-relevant first", elem_id="prompt-pin", scale=0, min_width=220)
             reset = gr.Button("Reset to top-k", elem_id="prompt-reset", scale=0, min_width=160)
-            influence = gr.Button("Influence of each document", elem_id="prompt-influence-btn", scale=0,
-                                  min_width=240)
-            flip = gr.Button("Flip the pooling (mean ↔ query)", elem_id="prompt-flip-pooling", scale=0,
-                             min_width=240)
+            influence = gr.Button("Influence of each document", elem_id="prompt-influence-btn", scale=0, min_width=240)
+            flip = gr.Button("Flip the pooling (mean ↔ query)", elem_id="prompt-flip-pooling", scale=0, min_width=240)
         info = gr.HTML(elem_id="prompt-lab-info", label="Prompt documents and cosines")
         chart = gr.Plot(visible=False, elem_id="prompt-influence", show_label=False, label="Influence chart")
         caption = gr.Markdown(visible=False, elem_classes="e2r-caption", label="Influence chart caption")
         flip_info = gr.HTML(elem_id="prompt-pooling-flip", label="The prompt pooled the other way")
-        flip_chart = gr.Plot(visible=False, elem_id="prompt-pooling-map", show_label=False,
-                             label="Both pseudo-queries on the map")
+        flip_chart = gr.Plot(
+            visible=False, elem_id="prompt-pooling-map", show_label=False, label="Both pseudo-queries on the map"
+        )
     return PromptPanel(docs, pin, reset, influence, info, chart, caption, flip, flip_info, flip_chart)
 
 
@@ -99,8 +108,11 @@ def panel_values(state: UISession) -> tuple[Any, ...]:
     result, index = state.result, state.index
     hidden = (gr.Plot(value=None, visible=False), gr.Markdown(visible=False))
     if result is None or index is None or result.prompt is None:
-        return (gr.Dropdown(choices=[], value=[], multiselect=True),
-                render.notice("Search first; the prompt's documents appear here."), *hidden)
+        return (
+            gr.Dropdown(choices=[], value=[], multiselect=True),
+            render.notice("Search first; the prompt's documents appear here."),
+            *hidden,
+        )
     first_rank = result.first_stage.rank_of()
     ids = list(dict.fromkeys([*result.prompt_ids, *result.first_stage.ids]))
     choices = [(_label(first_rank.get(pid), index.passage(pid)), pid) for pid in ids]
@@ -119,9 +131,12 @@ def prompt_summary(state: UISession, result: QueryResult) -> str:
     assert index is not None
     prov = index.prompt_provenance(result)
     k = result.prompt_k
-    how = (f"edited: {len(result.prompt_ids)} documents chosen by you (“Pin marked-relevant first” and “Reset to "
-           "top-k” start again from the first-stage top-k and replace these edits)" if result.prompt_edited
-           else f"the paper's setting: the first-stage top {k}")
+    how = (
+        f"edited: {len(result.prompt_ids)} documents chosen by you (“Pin marked-relevant first” and “Reset to "
+        "top-k” start again from the first-stage top-k and replace these edits)"
+        if result.prompt_edited
+        else f"the paper's setting: the first-stage top {k}"
+    )
     relevant = state.judgments_for(result.query)
     first_rank = result.first_stage.rank_of()
     rows = []
@@ -135,10 +150,11 @@ def prompt_summary(state: UISession, result: QueryResult) -> str:
         rows.append(
             f'<li class="e2r-hit" data-pid="{esc(pid)}"><details><summary><span class="e2r-rank" title="prompt '
             f'position">{i}</span><span class="e2r-main"><span class="e2r-line"><span class="e2r-title">'
-            f'{esc(passage.title or passage.doc_id)}</span>{mark}</span>'
+            f"{esc(passage.title or passage.doc_id)}</span>{mark}</span>"
             f'<span class="e2r-meta">first stage #{rank if rank else "–"} · cos to pseudo-query {cos_p:.3f} · '
             f"to Rocchio {cos_r:.3f}</span></span></summary>"
-            f'<div class="e2r-full">{esc(passage.text)}</div></details></li>')
+            f'<div class="e2r-full">{esc(passage.text)}</div></details></li>'
+        )
     return (
         f'<div class="e2r-lab" data-edited="{int(result.prompt_edited)}">'
         f'<p class="e2r-lab-how">Prompt: {esc(how)}.</p>'
@@ -179,8 +195,10 @@ def pin_relevant(show_all: bool, state: UISession) -> tuple[Any, ...]:
         return _apply(state, None, show_all)
     relevant = state.judgments_for(result.query)
     first_rank = result.first_stage.rank_of()
-    pinned = sorted((pid for pid, grade in relevant.items() if grade > 0 and state.index is not None
-                     and pid in state.index.row_of), key=lambda pid: first_rank.get(pid, len(first_rank) + 1))
+    pinned = sorted(
+        (pid for pid, grade in relevant.items() if grade > 0 and state.index is not None and pid in state.index.row_of),
+        key=lambda pid: first_rank.get(pid, len(first_rank) + 1),
+    )
     if not pinned:
         gr.Warning("No document is marked relevant for this query: tick some under “Mark relevant documents”.")
     k = result.prompt_k
@@ -209,8 +227,10 @@ def replaced_edits(state: UISession, result: QueryResult, new_ids: Sequence[str]
         parts.append(f"put back {_titles(state, back)}, which you had taken out")
     if not parts:
         return ""
-    return (f"Pinning rebuilt the prompt from the first-stage top {k} with the documents marked relevant first, "
-            f"so it replaced your own edits: it {' and '.join(parts)}.")
+    return (
+        f"Pinning rebuilt the prompt from the first-stage top {k} with the documents marked relevant first, "
+        f"so it replaced your own edits: it {' and '.join(parts)}."
+    )
 
 
 def _titles(state: UISession, ids: Sequence[str], shown: int = 3) -> str:
@@ -243,8 +263,12 @@ def show_influence(state: UISession) -> tuple[Any, Any]:
 def pooling_html(session: SearchSession, comparison: PoolingComparison, caption: str = "") -> str:
     """What flipping the pooling changes: tokens pooled, cosines, shared top 10, nDCG@10 and each rank move."""
     a, b = comparison.poolings
-    ndcg = (f" nDCG@10 <b>{comparison.ndcg[0]:.3f}</b> with {esc(a)}, <b>{comparison.ndcg[1]:.3f}</b> with {esc(b)} "
-            "(this query's judgments)." if comparison.ndcg is not None else "")
+    ndcg = (
+        f" nDCG@10 <b>{comparison.ndcg[0]:.3f}</b> with {esc(a)}, <b>{comparison.ndcg[1]:.3f}</b> with {esc(b)} "
+        "(this query's judgments)."
+        if comparison.ndcg is not None
+        else ""
+    )
     summary = (
         f'<p class="e2r-lab-how">The same prompt ({comparison.n_tokens} tokens) embedded twice: '
         f"<b>{esc(a)}</b> pooling "
@@ -253,7 +277,8 @@ def pooling_html(session: SearchSession, comparison: PoolingComparison, caption:
         f"cos(pseudo-query, query): <b>{comparison.to_query[0]:.3f}</b> with {esc(a)}, "
         f"<b>{comparison.to_query[1]:.3f}</b> with {esc(b)}; cos between the two pseudo-queries "
         f"<b>{comparison.cosine:.3f}</b>. The two top {FLIP_TOP} share {comparison.shared_top(FLIP_TOP)} documents."
-        f"{ndcg} Measured now.</p>")
+        f"{ndcg} Measured now.</p>"
+    )
     moves = [(pid, r0, r1) for pid, r0, r1 in comparison.moves(FLIP_TOP) if r0 != r1]
     if not moves:
         table = f'<p class="e2r-hint">No document in either top {FLIP_TOP} changes rank.</p>'
@@ -261,9 +286,13 @@ def pooling_html(session: SearchSession, comparison: PoolingComparison, caption:
         rows = "".join(
             f'<tr data-pid="{esc(pid)}"><td>{esc(session.passage(pid).title or pid)}</td><td>{r0}</td><td>{r1}</td>'
             f'<td><span class="e2r-diff {"up" if r1 < r0 else "down"}">{"▲" if r1 < r0 else "▼"}{abs(r1 - r0)}'
-            "</span></td></tr>" for pid, r0, r1 in moves)
-        table = (f'<table class="e2r-table" id="pooling-moves"><thead><tr><th>document</th><th>rank with {esc(a)}</th>'
-                 f"<th>rank with {esc(b)}</th><th>with {esc(b)}</th></tr></thead><tbody>{rows}</tbody></table>")
+            "</span></td></tr>"
+            for pid, r0, r1 in moves
+        )
+        table = (
+            f'<table class="e2r-table" id="pooling-moves"><thead><tr><th>document</th><th>rank with {esc(a)}</th>'
+            f"<th>rank with {esc(b)}</th><th>with {esc(b)}</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
     note = f'<p class="e2r-caption">{esc(caption)}</p>' if caption else ""
     return f'<div class="e2r-lab e2r-pooling-flip">{summary}{table}{note}</div>'
 
@@ -283,12 +312,14 @@ def flip_pooling(state: UISession) -> tuple[Any, Any]:
     return pooling_html(index, comparison, figure.caption), gr.Plot(value=plot_value(figure), visible=True)
 
 
-def pooling_figure(index: SearchSession, result: QueryResult, comparison: PoolingComparison,
-                   wait: float = FLIP_MAP_WAIT_S) -> Figure:
+def pooling_figure(
+    index: SearchSession, result: QueryResult, comparison: PoolingComparison, wait: float = FLIP_MAP_WAIT_S
+) -> Figure:
     """Both pseudo-queries of ``comparison`` on the corpus map (UMAP when ready within ``wait`` s, else PCA)."""
     special = {"query": result.query_vector, "first": comparison.vectors[0], "second": comparison.vectors[1]}
-    proj = projection.default_projector().project(visuals.corpus_key(index), index.vectors, index.ids, special,
-                                                  result.candidates.rows, wait=wait)
+    proj = projection.default_projector().project(
+        visuals.corpus_key(index), index.vectors, index.ids, special, result.candidates.rows, wait=wait
+    )
     return pooling_map(proj, index, comparison)
 
 
@@ -297,8 +328,9 @@ def clear_flip() -> tuple[str, Any]:
     return "", gr.Plot(value=None, visible=False)
 
 
-def wire(panel: PromptPanel, *, state: gr.State, show_all: gr.Checkbox, result_outputs: Sequence[Any],
-         e2rank_column: gr.HTML) -> None:
+def wire(
+    panel: PromptPanel, *, state: gr.State, show_all: gr.Checkbox, result_outputs: Sequence[Any], e2rank_column: gr.HTML
+) -> None:
     """Connects the panel (call inside ``gr.Blocks`` after the result components exist)."""
     outputs = [*result_outputs, *panel.outputs]
     private: dict[str, Any] = {"api_visibility": "private"}
@@ -306,8 +338,13 @@ def wire(panel: PromptPanel, *, state: gr.State, show_all: gr.Checkbox, result_o
     panel.pin.click(pin_relevant, [show_all, state], outputs, **private)
     panel.reset.click(reset_prompt, [show_all, state], outputs, **private)
     panel.influence.click(show_influence, state, [panel.chart, panel.caption], api_name="prompt_influence")
-    panel.flip.click(flip_pooling, state, [panel.flip_info, panel.flip_chart], api_name="compare_pooling",
-                     show_progress_on=panel.flip_info)
+    panel.flip.click(
+        flip_pooling,
+        state,
+        [panel.flip_info, panel.flip_chart],
+        api_name="compare_pooling",
+        show_progress_on=panel.flip_info,
+    )
     e2rank_column.change(clear_flip, None, [panel.flip_info, panel.flip_chart], show_progress="hidden", **private)
     # A new search (or corpus) redraws the E2Rank column: the panel follows the new result.
     e2rank_column.change(panel_values, state, panel.outputs, show_progress="hidden", **private)

@@ -27,8 +27,10 @@ MODEL_POOLING = "model"
 """The pooling control's value for "the model's default"."""
 POOLING_NAMES: dict[str, str] = {"query": "query tokens", "mean": "all tokens (mean)", "last": "last token"}
 """How each pooling is called in the UI."""
-POOLING_HINT = ("How the listwise prompt becomes one vector (documents and queries keep the model's own). Default: "
-                "the model's choice.")
+POOLING_HINT = (
+    "How the listwise prompt becomes one vector (documents and queries keep the model's own). Default: "
+    "the model's choice."
+)
 FALLBACK_K = 20
 """The slider's start when a model's default is known only once it is loaded (the paper's k)."""
 
@@ -57,8 +59,10 @@ def pooling_setting(value: str | None) -> PromptPooling | None:
     if value in (None, "", MODEL_POOLING):
         return None
     if value not in PROMPT_POOLINGS:
-        raise ValueError(f"prompt pooling must be {MODEL_POOLING!r} (the model's default) or one of "
-                         f"{', '.join(PROMPT_POOLINGS)}, not {value!r}")
+        raise ValueError(
+            f"prompt pooling must be {MODEL_POOLING!r} (the model's default) or one of "
+            f"{', '.join(PROMPT_POOLINGS)}, not {value!r}"
+        )
     return value
 
 
@@ -87,8 +91,11 @@ def follow_model(model: str, k_chosen: bool, state: UISession) -> tuple[Any, Any
         and of the pooling control (its choices name the model's default; its value stays).
     """
     defaults = model_defaults(model, state)
-    slider = gr.Slider(info=k_info(defaults)) if k_chosen or defaults is None else \
-        gr.Slider(value=defaults.k, info=k_info(defaults))
+    slider = (
+        gr.Slider(info=k_info(defaults))
+        if k_chosen or defaults is None
+        else gr.Slider(value=defaults.k, info=k_info(defaults))
+    )
     return slider, gr.Dropdown(choices=pooling_choices(model, state))
 
 

@@ -75,8 +75,7 @@ class Note:
         """
         if not self.details:
             return f'<p class="e2r-note">{esc(self.headline)}</p>'
-        return (f'<details class="e2r-note"><summary>{esc(self.headline)}</summary>'
-                f"<p>{esc(self.details)}</p></details>")
+        return f'<details class="e2r-note"><summary>{esc(self.headline)}</summary><p>{esc(self.details)}</p></details>'
 
 
 @dataclass(frozen=True)
@@ -134,20 +133,23 @@ def results_column(column: Column, ctx: RowContext) -> str:
     if column.system == "first_stage":
         # Where E2Rank put each first-stage row, so a row can be found in the other column.
         others = ctx.reranked.rank_of() if ctx.reranked is not None else {}
-        tags = {pid: f'<span class="e2r-other">E2Rank #{others[pid]}</span>' if pid in others else ""
-                for pid in shown}
+        tags = {pid: f'<span class="e2r-other">E2Rank #{others[pid]}</span>' if pid in others else "" for pid in shown}
     else:
         deltas = ranking.deltas_against(ctx.first_stage)
-        tags = {pid: rank_badge(rank, rank + deltas[pid]) if pid in deltas else ""
-                for rank, pid in enumerate(shown, start=1)}
+        tags = {
+            pid: rank_badge(rank, rank + deltas[pid]) if pid in deltas else ""
+            for rank, pid in enumerate(shown, start=1)
+        }
     rows = "".join(
         _row(ctx, rank, pid, float(score), tags[pid])
         for rank, (pid, score) in enumerate(zip(shown, ranking.scores, strict=False), start=1)
     )
     more = ""
     if len(ranking.ids) > len(shown):
-        more = (f'<p class="e2r-more">Showing {len(shown)} of {len(ranking.ids)} candidates. '
-                f'Tick "Show all candidates" to see the rest.</p>')
+        more = (
+            f'<p class="e2r-more">Showing {len(shown)} of {len(ranking.ids)} candidates. '
+            f'Tick "Show all candidates" to see the rest.</p>'
+        )
     note = column.note.html() if column.note else ""
     return (
         f'<section class="e2r-col" data-system="{esc(column.system)}">'
@@ -187,8 +189,10 @@ def _origin(passage: Passage, score: float, parts: Mapping[str, int]) -> str:
 def metrics_line(values: Mapping[str, float] | None, baseline: Mapping[str, float] | None, recall_at: int) -> str:
     """nDCG@10, MRR@10 and Recall@N, with the change against the first stage."""
     if values is None:
-        return (f'<p class="e2r-metrics muted">No judgments for this query yet: tick relevant documents '
-                f"to see nDCG@10, MRR@10 and Recall@{recall_at}.</p>")
+        return (
+            f'<p class="e2r-metrics muted">No judgments for this query yet: tick relevant documents '
+            f"to see nDCG@10, MRR@10 and Recall@{recall_at}.</p>"
+        )
     parts = []
     for key, label in (("ndcg@10", "nDCG@10"), ("mrr@10", "MRR@10"), (f"recall@{recall_at}", f"Recall@{recall_at}")):
         value = values.get(key, 0.0)
@@ -204,8 +208,10 @@ def metrics_line(values: Mapping[str, float] | None, baseline: Mapping[str, floa
 
 def placeholder_column(system: str, heading: str, message: str) -> str:
     """An empty column shown before the first search."""
-    return (f'<section class="e2r-col" data-system="{esc(system)}"><header class="e2r-col-head">'
-            f'<h3>{esc(heading)}</h3></header><p class="e2r-empty">{esc(message)}</p></section>')
+    return (
+        f'<section class="e2r-col" data-system="{esc(system)}"><header class="e2r-col-head">'
+        f'<h3>{esc(heading)}</h3></header><p class="e2r-empty">{esc(message)}</p></section>'
+    )
 
 
 def candidate_label(rank: int, passage: Passage) -> str:
@@ -223,13 +229,16 @@ def prompt_view(prompt: ListwisePrompt, prompt_ids: Sequence[str]) -> str:
     """The listwise prompt actually embedded, with per-document token counts."""
     cut = sum(1 for kept, full in zip(prompt.doc_tokens_kept, prompt.doc_tokens_full, strict=True) if kept < full)
     rows = "".join(
-        f'<tr><td>[{i}]</td><td>{esc(pid)}</td><td>{kept}</td><td>{full}</td>'
-        f'<td>{"cut" if kept < full else ""}</td></tr>'
-        for i, (pid, kept, full) in enumerate(zip(prompt_ids, prompt.doc_tokens_kept, prompt.doc_tokens_full,
-                                                  strict=False), 1)
+        f"<tr><td>[{i}]</td><td>{esc(pid)}</td><td>{kept}</td><td>{full}</td>"
+        f"<td>{'cut' if kept < full else ''}</td></tr>"
+        for i, (pid, kept, full) in enumerate(
+            zip(prompt_ids, prompt.doc_tokens_kept, prompt.doc_tokens_full, strict=False), 1
+        )
     )
-    summary = (f"{prompt.n_tokens} tokens of a {prompt.max_tokens}-token window; "
-               f"{len(prompt.doc_tokens_kept)} documents, {cut} of them cut to fit.")
+    summary = (
+        f"{prompt.n_tokens} tokens of a {prompt.max_tokens}-token window; "
+        f"{len(prompt.doc_tokens_kept)} documents, {cut} of them cut to fit."
+    )
     return (
         f'<div class="e2r-prompt"><p class="e2r-prompt-sum" data-tokens="{prompt.n_tokens}">{esc(summary)}</p>'
         f'<table class="e2r-table"><thead><tr><th>#</th><th>passage</th><th>tokens kept</th><th>tokens full</th>'
@@ -257,14 +266,17 @@ def stats_view(label: str, stats: CorpusStats, model_label: str, embeddings_note
 def store_view(uri: str, n_passages: int, kind: str, built_with: str, model_label: str, notice: str | None) -> str:
     """The corpus panel for an opened index: where it is, its size, index kind and model."""
     exact = "exact (flat)" if kind == "flat" else f"{kind.upper()} (approximate)"
-    return _stats_list([
-        ("Index", uri),
-        ("Passages", f"{n_passages:,}"),
-        ("Index kind", exact),
-        ("Built with", built_with),
-        ("Model", model_label),
-        ("Embeddings", "stored in the index, read-only (nothing embedded)"),
-    ], notice)
+    return _stats_list(
+        [
+            ("Index", uri),
+            ("Passages", f"{n_passages:,}"),
+            ("Index kind", exact),
+            ("Built with", built_with),
+            ("Model", model_label),
+            ("Embeddings", "stored in the index, read-only (nothing embedded)"),
+        ],
+        notice,
+    )
 
 
 def _stats_list(items: Sequence[tuple[str, str]], notice: str | None) -> str:
@@ -280,8 +292,10 @@ def sample_card(info: SampleInfo | None) -> str:
     name, url = _LICENCE_NAMES.get(info.licence, (info.licence, ""))
     licence = f'<a href="{esc(url)}" target="_blank" rel="noopener">{esc(name)}</a>' if url else esc(name)
     attribution = f'<p class="e2r-attr">{esc(info.attribution)}</p>' if info.attribution else ""
-    return (f'<div class="e2r-card" data-sample="{esc(info.name)}"><p>{esc(info.description)}</p>'
-            f'<p class="e2r-licence">Licence: {licence}</p>{attribution}</div>')
+    return (
+        f'<div class="e2r-card" data-sample="{esc(info.name)}"><p>{esc(info.description)}</p>'
+        f'<p class="e2r-licence">Licence: {licence}</p>{attribution}</div>'
+    )
 
 
 def notice(message: str, kind: str = "info") -> str:

@@ -65,8 +65,22 @@ STAGES = ("dense", "bm25")
 ORDERS = ("official", "query_first")
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
-PARAMS = ("corpus", "q", "model", "stage", "n", "k", "task", "lambda", "order", "pool", "rocchio", "prompt",
-          "rel", "present")
+PARAMS = (
+    "corpus",
+    "q",
+    "model",
+    "stage",
+    "n",
+    "k",
+    "task",
+    "lambda",
+    "order",
+    "pool",
+    "rocchio",
+    "prompt",
+    "rel",
+    "present",
+)
 """Query parameters a link may carry, in the order links write them."""
 MAX_PROMPT_IDS = 100
 """Passage ids an edited prompt in a link may hold (what ``rerank_with_prompt`` accepts)."""
@@ -241,8 +255,12 @@ def parse_query_params(
         elif key == "rel":
             marks = _relevant(raw)
             if marks is None:
-                reject(key, raw, f"must be up to {MAX_RELEVANT} different passage ids separated by commas, each "
-                                 f"optionally followed by its grade (:2 to :{MAX_GRADE})")
+                reject(
+                    key,
+                    raw,
+                    f"must be up to {MAX_RELEVANT} different passage ids separated by commas, each "
+                    f"optionally followed by its grade (:2 to :{MAX_GRADE})",
+                )
             else:
                 fields["relevant"] = marks
         elif key == "prompt":
@@ -299,10 +317,16 @@ def link_query(view: SharedView) -> str:
         '?corpus=general&q=why%20does%20%3Cbread%3E%20rise%3F&rocchio=0&present=1'
     """
     values = {
-        "corpus": view.corpus, "q": view.query, "model": view.model, "stage": view.first_stage,
-        "n": view.candidates, "k": view.prompt_docs, "task": view.task,
+        "corpus": view.corpus,
+        "q": view.query,
+        "model": view.model,
+        "stage": view.first_stage,
+        "n": view.candidates,
+        "k": view.prompt_docs,
+        "task": view.task,
         "lambda": None if view.interpolation is None else _number(view.interpolation),
-        "order": view.prompt_order, "pool": view.prompt_pooling,
+        "order": view.prompt_order,
+        "pool": view.prompt_pooling,
         "rocchio": None if view.rocchio is None else int(view.rocchio),
         "prompt": None if view.prompt is None else ",".join(view.prompt),
         "rel": None if view.relevant is None else _relevant_value(view.relevant),
@@ -353,9 +377,15 @@ def view_for_link(
     if result is not None:
         s = result.settings
         view = SharedView(
-            query=result.query, first_stage=s.first_stage, candidates=s.candidates, prompt_docs=s.prompt_docs,
-            task=s.task, interpolation=s.interpolation, prompt_order=s.prompt_order,
-            rocchio="rocchio" in s.rerankers, prompt_pooling=s.prompt_pooling,
+            query=result.query,
+            first_stage=s.first_stage,
+            candidates=s.candidates,
+            prompt_docs=s.prompt_docs,
+            task=s.task,
+            interpolation=s.interpolation,
+            prompt_order=s.prompt_order,
+            rocchio="rocchio" in s.rerankers,
+            prompt_pooling=s.prompt_pooling,
         )
         if result.prompt_edited and result.prompt_ids:
             if any("," in pid for pid in result.prompt_ids):
@@ -366,33 +396,50 @@ def view_for_link(
     else:
         preset = TASKS.get(task)
         view = SharedView(
-            query=(query or "").strip() or None, first_stage=first_stage, candidates=int(candidates),
-            prompt_docs=int(prompt_docs), task=task, interpolation=float(interpolation), prompt_order=prompt_order,
-            rocchio=bool(rocchio), prompt_pooling=pooling_setting(prompt_pooling),
+            query=(query or "").strip() or None,
+            first_stage=first_stage,
+            candidates=int(candidates),
+            prompt_docs=int(prompt_docs),
+            task=task,
+            interpolation=float(interpolation),
+            prompt_order=prompt_order,
+            rocchio=bool(rocchio),
+            prompt_pooling=pooling_setting(prompt_pooling),
         )
-        custom = preset is not None and ((query_instruction or "").strip() not in ("", preset.query)
-                                         or (rerank_instruction or "").strip() not in ("", preset.rerank))
+        custom = preset is not None and (
+            (query_instruction or "").strip() not in ("", preset.query)
+            or (rerank_instruction or "").strip() not in ("", preset.rerank)
+        )
         if view.query:
             notes.append("Not searched yet: the link runs the query in the query box when it is opened.")
     model_name = state.config.model
-    view = dataclasses.replace(view, corpus=state.corpus.sample,
-                               model=model_name if model_name in model_names() else None)
+    view = dataclasses.replace(
+        view, corpus=state.corpus.sample, model=model_name if model_name in model_names() else None
+    )
     if result is not None and state.corpus.sample is not None:
         # The ticks travel with the search: the recipient sees the sender's metrics, not the sample's.
         marks = sorted((pid, grade) for pid, grade in state.judgments_for(result.query).items() if grade > 0)
         if any("," in pid for pid, _ in marks) or len(marks) > MAX_RELEVANT:
-            notes.append("The documents marked relevant cannot go into a link (too many, or an id with a comma): "
-                         "whoever opens it sees metrics from the sample's own judgments.")
+            notes.append(
+                "The documents marked relevant cannot go into a link (too many, or an id with a comma): "
+                "whoever opens it sees metrics from the sample's own judgments."
+            )
         else:
             view = dataclasses.replace(view, relevant=tuple(marks))
     if view.query and len(view.query) > MAX_QUERY_CHARS:
         view = dataclasses.replace(view, query=None)
     if state.corpus.store is not None:
-        notes.insert(0, "This link cannot open an index: it carries the query, the model and the settings only. "
-                        "Whoever opens it has to open the same index and search.")
+        notes.insert(
+            0,
+            "This link cannot open an index: it carries the query, the model and the settings only. "
+            "Whoever opens it has to open the same index and search.",
+        )
     elif state.corpus.sample is None:
-        notes.insert(0, "This link cannot include uploaded documents: it carries the query, the model and the "
-                        "settings only. Whoever opens it has to upload or paste the same documents and search.")
+        notes.insert(
+            0,
+            "This link cannot include uploaded documents: it carries the query, the model and the "
+            "settings only. Whoever opens it has to upload or paste the same documents and search.",
+        )
     if custom:
         notes.append("Custom instruction texts are not part of the link; it uses the task preset's.")
     if view.model is None:
@@ -418,20 +465,32 @@ class SharePanel:
 def build_panel() -> SharePanel:
     """The share-link and report controls (call inside the Search tab)."""
     with gr.Accordion("Share a link · export a one-file report", open=True, elem_id="share-panel"):
-        gr.Markdown("A link reopens this view: bundled corpus, query, model and search settings (uploaded "
-                    "documents are never put in a link). The report is one HTML file with both lists, the prompt, "
-                    "the charts, settings and timings; it opens offline in any browser. Charts: the camera icon "
-                    "in a chart's toolbar saves a PNG, and the report's charts also save SVG.",
-                    elem_classes="e2r-hint")
+        gr.Markdown(
+            "A link reopens this view: bundled corpus, query, model and search settings (uploaded "
+            "documents are never put in a link). The report is one HTML file with both lists, the prompt, "
+            "the charts, settings and timings; it opens offline in any browser. Charts: the camera icon "
+            "in a chart's toolbar saves a PNG, and the report's charts also save SVG.",
+            elem_classes="e2r-hint",
+        )
         with gr.Row(equal_height=False):
             copy = gr.Button(COPY_LABEL, elem_id="copy-link", scale=0, min_width=300)
-            link = gr.Textbox(label="Link to this view", placeholder="Press “Copy link”: the link appears here too",
-                              interactive=False, buttons=["copy"], elem_id="share-link", scale=4)
+            link = gr.Textbox(
+                label="Link to this view",
+                placeholder="Press “Copy link”: the link appears here too",
+                interactive=False,
+                buttons=["copy"],
+                elem_id="share-link",
+                scale=4,
+            )
         message = gr.HTML(elem_id="share-message")
         with gr.Row(equal_height=False):
             report = gr.Button("Export report (HTML)", elem_id="report-btn", scale=0, min_width=300)
-            latency = gr.Checkbox(False, label="Include measured latency (times every system on this query: a few "
-                                  "seconds)", elem_id="report-latency", scale=3)
+            latency = gr.Checkbox(
+                False,
+                label="Include measured latency (times every system on this query: a few seconds)",
+                elem_id="report-latency",
+                scale=3,
+            )
         report_file = gr.File(interactive=False, label="One-file report (opens offline)", elem_id="report-file")
     return SharePanel(copy, link, message, latency, report, report_file)
 
@@ -487,12 +546,31 @@ def wire(
         The chain that applied the URL and the view it asked for (for the Present tab).
     """
     private: dict[str, Any] = {"api_visibility": "private"}
-    first_stage, candidates, prompt_docs, task, _query_instruction, _rerank_instruction, interpolation, \
-        prompt_order, rocchio = settings
+    (
+        first_stage,
+        candidates,
+        prompt_docs,
+        task,
+        _query_instruction,
+        _rerank_instruction,
+        interpolation,
+        prompt_order,
+        rocchio,
+    ) = settings
     pending = gr.State(None)
-    targets = {"sample_name": sample_name, "model": model, "query": query, "first_stage": first_stage,
-               "candidates": candidates, "prompt_docs": prompt_docs, "task": task, "interpolation": interpolation,
-               "prompt_order": prompt_order, "rocchio": rocchio, "tabs": tabs}
+    targets = {
+        "sample_name": sample_name,
+        "model": model,
+        "query": query,
+        "first_stage": first_stage,
+        "candidates": candidates,
+        "prompt_docs": prompt_docs,
+        "task": task,
+        "interpolation": interpolation,
+        "prompt_order": prompt_order,
+        "rocchio": rocchio,
+        "tabs": tabs,
+    }
     if present_targets:
         targets["present_corpus"], targets["present_query"] = present_targets
     extra = {name: c for name, c in (("prompt_pooling", pooling), ("k_chosen", k_chosen)) if c is not None}
@@ -500,24 +578,50 @@ def wire(
     pooled = [pooling] if pooling is not None else []
     outputs = list(dict.fromkeys([*targets.values(), pending, *index_outputs]))
 
-    def apply_url(model_value: str, session: UISession, request: gr.Request,
-                  progress: gr.Progress = gr.Progress()) -> dict[Any, Any]:
-        values = open_from_url(request_query_params(request), model_value, session, list(index_outputs), targets,
-                               progress)
+    def apply_url(
+        model_value: str, session: UISession, request: gr.Request, progress: gr.Progress = gr.Progress()
+    ) -> dict[Any, Any]:
+        values = open_from_url(
+            request_query_params(request), model_value, session, list(index_outputs), targets, progress
+        )
         values[pending] = values.pop("pending", None)
         return {targets[k] if isinstance(k, str) else k: v for k, v in values.items()}
 
     opened = page_loaded.then(apply_url, [model, state], outputs, show_progress_on=stats, **private)
     opened = opened.then(
-        search_pending, [pending, query, first_stage, candidates, prompt_docs, task, interpolation, prompt_order,
-                         rocchio, show_all, state, *pooled], list(search_outputs), **private)
+        search_pending,
+        [
+            pending,
+            query,
+            first_stage,
+            candidates,
+            prompt_docs,
+            task,
+            interpolation,
+            prompt_order,
+            rocchio,
+            show_all,
+            state,
+            *pooled,
+        ],
+        list(search_outputs),
+        **private,
+    )
 
     inputs = [state, query, *settings, model, *pooled]
     panel.copy.click(share_link, inputs, [panel.link, panel.message], **private).then(
-        None, panel.link, panel.link, js=COPY_JS, **private)
+        None, panel.link, panel.link, js=COPY_JS, **private
+    )
     stats.change(copy_button, state, panel.copy, show_progress="hidden", **private)
-    panel.report.click(export_report, [panel.latency, state], panel.report_file, api_name="report",
-                       show_progress_on=panel.report_file, concurrency_id="e2rank-latency", concurrency_limit=1)
+    panel.report.click(
+        export_report,
+        [panel.latency, state],
+        panel.report_file,
+        api_name="report",
+        show_progress_on=panel.report_file,
+        concurrency_id="e2rank-latency",
+        concurrency_limit=1,
+    )
     return UrlWiring(opened, pending)
 
 
@@ -553,8 +657,16 @@ def open_from_url(
     if view.empty:
         return {"pending": None}
     out: dict[Any, Any] = {}
-    for name in ("first_stage", "candidates", "prompt_docs", "interpolation", "prompt_order", "rocchio", "model",
-                 "query"):
+    for name in (
+        "first_stage",
+        "candidates",
+        "prompt_docs",
+        "interpolation",
+        "prompt_order",
+        "rocchio",
+        "model",
+        "query",
+    ):
         value = getattr(view, name)
         if value is not None:
             out[name] = value
@@ -565,8 +677,9 @@ def open_from_url(
     if view.corpus is not None:
         out["sample_name"] = view.corpus
         # Outside an event there is no gr.Progress; load_sample_corpus only calls it, as it calls _no_progress.
-        loaded = callbacks.load_sample_corpus(view.corpus, view.model or model_value, state,
-                                              progress or cast("gr.Progress", _no_progress))
+        loaded = callbacks.load_sample_corpus(
+            view.corpus, view.model or model_value, state, progress or cast("gr.Progress", _no_progress)
+        )
         out.update(zip(index_outputs, loaded, strict=False))
     elif view.query is not None and not view.present:
         gr.Warning("The link names no bundled corpus: load one (or your documents) and search.")
@@ -588,9 +701,20 @@ def _no_progress(*_: Any, **__: Any) -> None:
     return None
 
 
-def search_pending(view: SharedView | None, query: str, first_stage: str, candidates: float, prompt_docs: float,
-                   task: str, interpolation: float, prompt_order: str, rocchio: bool, show_all: bool,
-                   state: UISession, prompt_pooling: str | None = MODEL_POOLING) -> tuple[Any, ...]:
+def search_pending(
+    view: SharedView | None,
+    query: str,
+    first_stage: str,
+    candidates: float,
+    prompt_docs: float,
+    task: str,
+    interpolation: float,
+    prompt_order: str,
+    rocchio: bool,
+    show_all: bool,
+    state: UISession,
+    prompt_pooling: str | None = MODEL_POOLING,
+) -> tuple[Any, ...]:
     """After a link loaded its sample: runs its query with the sidebar's (now filled) settings.
 
     Without ``k`` or ``pool`` in the link, the search takes the model's defaults (the sidebar's
@@ -605,15 +729,27 @@ def search_pending(view: SharedView | None, query: str, first_stage: str, candid
     if view.relevant is not None:
         known = {pid: grade for pid, grade in view.relevant if pid in state.index.row_of}
         if len(known) < len(view.relevant):
-            gr.Warning(f"Ignored in this link: {len(view.relevant) - len(known)} of the documents marked relevant "
-                       "are not in this corpus.")
+            gr.Warning(
+                f"Ignored in this link: {len(view.relevant) - len(known)} of the documents marked relevant "
+                "are not in this corpus."
+            )
         state.replace_judgments(view.query, known)
     out = callbacks.search(
-        view.query, view.first_stage or first_stage, view.candidates or candidates, view.prompt_docs,
-        preset.name, preset.query, preset.rerank,
+        view.query,
+        view.first_stage or first_stage,
+        view.candidates or candidates,
+        view.prompt_docs,
+        preset.name,
+        preset.query,
+        preset.rerank,
         view.interpolation if view.interpolation is not None else interpolation,
-        view.prompt_order or prompt_order, view.rocchio if view.rocchio is not None else rocchio, show_all, state,
-        *other_toggles, view.prompt_pooling or prompt_pooling)
+        view.prompt_order or prompt_order,
+        view.rocchio if view.rocchio is not None else rocchio,
+        show_all,
+        state,
+        *other_toggles,
+        view.prompt_pooling or prompt_pooling,
+    )
     if view.prompt and state.result is not None and state.result.prompt is not None:
         try:
             state.result = state.index.rerank_with_prompt(state.result, list(view.prompt))
@@ -624,17 +760,41 @@ def search_pending(view: SharedView | None, query: str, first_stage: str, candid
     return out
 
 
-def share_link(state: UISession, query: str, first_stage: str, candidates: float, prompt_docs: float, task: str,
-               query_instruction: str, rerank_instruction: str, interpolation: float, prompt_order: str,
-               rocchio: bool, model: str, prompt_pooling: str | None = MODEL_POOLING) -> tuple[Any, str]:
-    """"Copy link": the link's query string (the browser turns it into the full address) and notes."""
-    view, notes = view_for_link(state, query, first_stage, candidates, prompt_docs, task, query_instruction,
-                                rerank_instruction, interpolation, prompt_order, rocchio, model, prompt_pooling)
+def share_link(
+    state: UISession,
+    query: str,
+    first_stage: str,
+    candidates: float,
+    prompt_docs: float,
+    task: str,
+    query_instruction: str,
+    rerank_instruction: str,
+    interpolation: float,
+    prompt_order: str,
+    rocchio: bool,
+    model: str,
+    prompt_pooling: str | None = MODEL_POOLING,
+) -> tuple[Any, str]:
+    """ "Copy link": the link's query string (the browser turns it into the full address) and notes."""
+    view, notes = view_for_link(
+        state,
+        query,
+        first_stage,
+        candidates,
+        prompt_docs,
+        task,
+        query_instruction,
+        rerank_instruction,
+        interpolation,
+        prompt_order,
+        rocchio,
+        model,
+        prompt_pooling,
+    )
     if view is None:
         return "", render.notice(" ".join(notes), "warn")
     kind = "warn" if state.corpus is not None and state.corpus.sample is None else "info"
-    lines = ["Link copied (where the browser allows it); it is also in the box above and in the address bar.",
-             *notes]
+    lines = ["Link copied (where the browser allows it); it is also in the box above and in the address bar.", *notes]
     return link_query(view), render.notice("\n".join(lines), kind)
 
 
@@ -645,9 +805,8 @@ def copy_button(state: UISession) -> Any:
 
 
 @user_errors
-def export_report(include_latency: bool, state: UISession,
-                  progress: gr.Progress = gr.Progress()) -> Any:
-    """"Export report": writes the last search as one offline HTML file into the session's folder."""
+def export_report(include_latency: bool, state: UISession, progress: gr.Progress = gr.Progress()) -> Any:
+    """ "Export report": writes the last search as one offline HTML file into the session's folder."""
     from e2rank_demo import latency as latency_mod
     from e2rank_demo.report import write_report
 
@@ -663,14 +822,24 @@ def export_report(include_latency: bool, state: UISession,
     progress(0.6, desc="Drawing the charts…")
     notes = []
     if opened:
-        notes.append("The corpus is an opened index; the report holds the shown snippets only, and no embedding "
-                     "map or latency (they need the whole corpus in memory).")
+        notes.append(
+            "The corpus is an opened index; the report holds the shown snippets only, and no embedding "
+            "map or latency (they need the whole corpus in memory)."
+        )
     elif state.corpus.sample is None:
         notes.append("The corpus was uploaded or pasted in this session; the report holds the shown snippets only.")
-    path = write_report(index, result, state.private_dir(), relevance=state.judgments_for(result.query),
-                        latency=measured, map_wait=5.0, include_map=not opened,
-                        model_name=state.config.model if state.config else None,
-                        corpus_label=state.corpus.label, notes=notes)
+    path = write_report(
+        index,
+        result,
+        state.private_dir(),
+        relevance=state.judgments_for(result.query),
+        latency=measured,
+        map_wait=5.0,
+        include_map=not opened,
+        model_name=state.config.model if state.config else None,
+        corpus_label=state.corpus.label,
+        notes=notes,
+    )
     return str(path)
 
 

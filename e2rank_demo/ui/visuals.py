@@ -60,11 +60,11 @@ DEFAULT_SCALING_NS = [n for n in SCALING_NS if n <= 100]
 POLL_SECONDS = 2.0
 POLL_GIVE_UP_S = 600.0
 """After this long with PCA shown, polling stops (Refresh still works)."""
-WAITING_FOR_UMAP = ("UMAP is still fitting — showing PCA for now; the map updates by itself when UMAP is ready "
-                    "(or press Refresh).")
+WAITING_FOR_UMAP = (
+    "UMAP is still fitting — showing PCA for now; the map updates by itself when UMAP is ready (or press Refresh)."
+)
 LATENCY_CONCURRENCY = "e2rank-latency"
 """One measurement at a time, across sessions: two overlapping runs would slow each other down."""
-
 
 
 # --------------------------------------------------------------------- charts under the map
@@ -88,15 +88,28 @@ class MapChart:
 
 
 MAP_CHARTS: tuple[MapChart, ...] = (
-    MapChart("shift", "Rank shift", lambda result, full, index, judged: plots.rank_shift(
-        result, index, relevance=judged or None) if "e2rank" in result.reranked
-        else "No E2Rank ranking in this search, so there is no rank shift to show."),
+    MapChart(
+        "shift",
+        "Rank shift",
+        lambda result, full, index, judged: (
+            plots.rank_shift(result, index, relevance=judged or None)
+            if "e2rank" in result.reranked
+            else "No E2Rank ranking in this search, so there is no rank shift to show."
+        ),
+    ),
     MapChart("scores", "Score curves", lambda result, full, index, judged: plots.score_distribution(full, index)),
 )
 """The charts under the map, in order; a new one is a :mod:`~e2rank_demo.plots` function and an entry here."""
 
-MAP_OUTPUTS = Outputs("info", "plot", "caption", "cosine_label", "cosine",
-                      *(f"{c.key}_{part}" for c in MAP_CHARTS for part in ("plot", "caption")), "timer")
+MAP_OUTPUTS = Outputs(
+    "info",
+    "plot",
+    "caption",
+    "cosine_label",
+    "cosine",
+    *(f"{c.key}_{part}" for c in MAP_CHARTS for part in ("plot", "caption")),
+    "timer",
+)
 MEASURE_OUTPUTS = Outputs("info", "bars", "bars_caption", "bars_table")
 SCALING_OUTPUTS = Outputs("info", "scaling", "scaling_caption")
 
@@ -157,11 +170,15 @@ def caption_html(text: str) -> str:
 
 def build_map_tab() -> MapTab:
     """The Embedding map tab's components (call inside its ``gr.Tab``)."""
-    gr.Markdown("Where the query, the E2Rank pseudo-query (the listwise prompt's embedding) and the Rocchio "
-                "query sit among the documents of the last search. Distances on a 2-D map are approximate; the "
-                "table with the map gives the exact cosines in the full embedding space.", elem_classes="e2r-hint")
-    info = gr.HTML(render.notice("Search first: the map shows the last query's documents."), elem_id="map-info",
-                   label="Map status")
+    gr.Markdown(
+        "Where the query, the E2Rank pseudo-query (the listwise prompt's embedding) and the Rocchio "
+        "query sit among the documents of the last search. Distances on a 2-D map are approximate; the "
+        "table with the map gives the exact cosines in the full embedding space.",
+        elem_classes="e2r-hint",
+    )
+    info = gr.HTML(
+        render.notice("Search first: the map shows the last query's documents."), elem_id="map-info", label="Map status"
+    )
     with gr.Row(elem_id="map-controls"):
         scope = gr.Radio(SCOPES, value="corpus", label="Show", elem_id="map-scope", scale=1)
         color_by = gr.Radio(COLOURS, value="rank", label="Colour documents by", elem_id="map-colour", scale=1)
@@ -188,48 +205,90 @@ def build_map_tab() -> MapTab:
 
 def build_latency_tab() -> LatencyTab:
     """The Latency tab's components (call inside its ``gr.Tab``)."""
-    gr.Markdown("Every chart here is **measured live on this machine** for the last search's query, N and k. "
-                "The paper's own A100 numbers sit in a separate table at the bottom, labelled as reported.",
-                elem_classes="e2r-hint")
+    gr.Markdown(
+        "Every chart here is **measured live on this machine** for the last search's query, N and k. "
+        "The paper's own A100 numbers sit in a separate table at the bottom, labelled as reported.",
+        elem_classes="e2r-hint",
+    )
     info = gr.HTML(render.notice("Search first: the measurements use the last query."), elem_id="latency-info")
     with gr.Row():
         measure = gr.Button("Measure this query", variant="primary", elem_id="measure-btn", scale=0, min_width=300)
-        repeats = gr.Slider(1, 5, value=1, step=1, label="Timed runs per measurement (median)", scale=1,
-                            elem_id="latency-repeats")
+        repeats = gr.Slider(
+            1, 5, value=1, step=1, label="Timed runs per measurement (median)", scale=1, elem_id="latency-repeats"
+        )
     with gr.Row():
-        measure_full = gr.Button("Measure in full (slow baselines on all N candidates)", elem_id="measure-full-btn",
-                                 scale=0, min_width=300)
-        cancel = gr.Button("Cancel", elem_id="measure-cancel-btn", scale=0, min_width=120, variant="stop",
-                           interactive=False)
-    gr.Markdown(f"*Measure this query* times the two baselines that grow with N (E2Rank without cached embeddings, "
-                f"pointwise) on {latency.DEFAULT_SUBSAMPLE // 2} and {latency.DEFAULT_SUBSAMPLE} evenly spread "
-                "candidates and extrapolates linearly to N (labelled \"estimated from n of N\"); *Measure in full* "
-                "times them on all N.", elem_classes="e2r-hint")
+        measure_full = gr.Button(
+            "Measure in full (slow baselines on all N candidates)", elem_id="measure-full-btn", scale=0, min_width=300
+        )
+        cancel = gr.Button(
+            "Cancel", elem_id="measure-cancel-btn", scale=0, min_width=120, variant="stop", interactive=False
+        )
+    gr.Markdown(
+        f"*Measure this query* times the two baselines that grow with N (E2Rank without cached embeddings, "
+        f"pointwise) on {latency.DEFAULT_SUBSAMPLE // 2} and {latency.DEFAULT_SUBSAMPLE} evenly spread "
+        'candidates and extrapolates linearly to N (labelled "estimated from n of N"); *Measure in full* '
+        "times them on all N.",
+        elem_classes="e2r-hint",
+    )
     bars = gr.Plot(label="Latency per stage", elem_id="latency-plot")
     bars_caption = gr.HTML(elem_id="latency-caption")
     with gr.Accordion("Measured seconds per stage (table)", open=False):
-        bars_table = gr.Dataframe(value=[], headers=["system", "total per query (s)"], datatype="str",
-                                  interactive=False, elem_id="latency-table", wrap=True)
+        bars_table = gr.Dataframe(
+            value=[],
+            headers=["system", "total per query (s)"],
+            datatype="str",
+            interactive=False,
+            elem_id="latency-table",
+            wrap=True,
+        )
     with gr.Row():
         scale = gr.Button("Scaling run", elem_id="scaling-btn", scale=0, min_width=300)
-        ns = gr.CheckboxGroup(SCALING_NS, value=DEFAULT_SCALING_NS,
-                              label="Candidate counts N (capped at the corpus size)", elem_id="scaling-ns", scale=1)
+        ns = gr.CheckboxGroup(
+            SCALING_NS,
+            value=DEFAULT_SCALING_NS,
+            label="Candidate counts N (capped at the corpus size)",
+            elem_id="scaling-ns",
+            scale=1,
+        )
     scaling = gr.Plot(label="Rerank latency vs N", elem_id="scaling-plot")
     scaling_caption = gr.HTML(elem_id="scaling-caption")
     gr.Markdown("### Reported in the paper (A100) — not measured here")
-    gr.Dataframe(value=plots.reported_latency_rows(), headers=list(latency.REPORTED_HEADERS), datatype="str",
-                 interactive=False, wrap=True, elem_id="reported-latency",
-                 label="Reported by Liu et al. 2025, not measured here")
-    gr.HTML(caption_html(f"Source: {latency.REPORTED_SOURCE} When E2Rank is also the retriever, only the "
-                         "\"other\" column is paid per query."))
-    return LatencyTab(info, repeats, measure, measure_full, cancel, bars, bars_caption, bars_table, ns, scale, scaling,
-                      scaling_caption)
+    gr.Dataframe(
+        value=plots.reported_latency_rows(),
+        headers=list(latency.REPORTED_HEADERS),
+        datatype="str",
+        interactive=False,
+        wrap=True,
+        elem_id="reported-latency",
+        label="Reported by Liu et al. 2025, not measured here",
+    )
+    gr.HTML(
+        caption_html(
+            f"Source: {latency.REPORTED_SOURCE} When E2Rank is also the retriever, only the "
+            '"other" column is paid per query.'
+        )
+    )
+    return LatencyTab(
+        info,
+        repeats,
+        measure,
+        measure_full,
+        cancel,
+        bars,
+        bars_caption,
+        bars_table,
+        ns,
+        scale,
+        scaling,
+        scaling_caption,
+    )
 
 
 def wire_indexed(indexed: Any, state: gr.State, map_ui: MapTab, latency_ui: LatencyTab) -> None:
     """After an indexing event succeeds: clears the old corpus's map and starts the new one's UMAP fit."""
-    indexed.success(after_indexing, state, [*map_ui.outputs, latency_ui.info], show_progress="hidden",
-                    api_visibility="private")
+    indexed.success(
+        after_indexing, state, [*map_ui.outputs, latency_ui.info], show_progress="hidden", api_visibility="private"
+    )
 
 
 def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_tab: gr.Tab, latency_ui: LatencyTab) -> None:
@@ -245,8 +304,14 @@ def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_tab: gr.Tab, 
     private: dict[str, Any] = {"api_visibility": "private"}
     inputs = [*map_ui.inputs, state]
     map_tab.select(show_map, inputs, map_ui.outputs, show_progress="hidden", api_name="map")
-    gr.on([map_ui.scope.change, map_ui.color_by.change, map_ui.animate.change], show_map, inputs, map_ui.outputs,
-          show_progress="minimal", **private)
+    gr.on(
+        [map_ui.scope.change, map_ui.color_by.change, map_ui.animate.change],
+        show_map,
+        inputs,
+        map_ui.outputs,
+        show_progress="minimal",
+        **private,
+    )
     map_ui.refresh.click(refresh_map, inputs, map_ui.outputs, show_progress="minimal", **private)
     map_ui.timer.tick(poll_map, inputs, map_ui.outputs, show_progress="hidden", trigger_mode="once", **private)
     latency_tab.select(latency_status, state, latency_ui.info, show_progress="hidden", **private)
@@ -256,14 +321,24 @@ def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_tab: gr.Tab, 
     quick: dict[str, Any] = {"queue": False, "show_progress": "hidden", **private}
     for button, measure in ((latency_ui.measure, measure_query), (latency_ui.measure_full, measure_query_in_full)):
         button.click(arm_measurement, state, buttons, **quick).then(
-            measure, [latency_ui.repeats, state], measure_outputs, concurrency_id=LATENCY_CONCURRENCY,
-            concurrency_limit=1, show_progress_on=latency_ui.bars, **private).then(latency_idle, None, buttons, **quick)
+            measure,
+            [latency_ui.repeats, state],
+            measure_outputs,
+            concurrency_id=LATENCY_CONCURRENCY,
+            concurrency_limit=1,
+            show_progress_on=latency_ui.bars,
+            **private,
+        ).then(latency_idle, None, buttons, **quick)
     latency_ui.cancel.click(cancel_measurement, state, None, **quick)
     latency_ui.scale.click(scaling_busy, None, buttons, **quick).then(
-        scaling_run, [latency_ui.ns, latency_ui.repeats, state],
+        scaling_run,
+        [latency_ui.ns, latency_ui.repeats, state],
         SCALING_OUTPUTS.components(latency_ui),
-        concurrency_id=LATENCY_CONCURRENCY, concurrency_limit=1, show_progress_on=latency_ui.scaling,
-        **private).then(latency_idle, None, buttons, **quick)
+        concurrency_id=LATENCY_CONCURRENCY,
+        concurrency_limit=1,
+        show_progress_on=latency_ui.scaling,
+        **private,
+    ).then(latency_idle, None, buttons, **quick)
 
 
 # --------------------------------------------------------------------- helpers
@@ -274,11 +349,15 @@ def refusal(state: UISession, what: str) -> str | None:
     if state.indexing:
         return f"Indexing is still running; the {what} appears once it has finished and you have searched."
     if state.index is None:
-        return (f"No corpus loaded yet: load a sample, upload files or paste text, then search; "
-                f"the {what} uses the last query.")
+        return (
+            f"No corpus loaded yet: load a sample, upload files or paste text, then search; "
+            f"the {what} uses the last query."
+        )
     if state.corpus is not None and state.corpus.store is not None:
-        return (f"The {what} needs the whole corpus in memory, and an opened index keeps its passages in the store: "
-                "it is not available here. Search, the prompt lab, judgments and exports work.")
+        return (
+            f"The {what} needs the whole corpus in memory, and an opened index keeps its passages in the store: "
+            "it is not available here. Search, the prompt lab, judgments and exports work."
+        )
     if state.result is None:
         return f"Search first: the {what} uses the last query's results."
     if not len(state.result.candidates):
@@ -311,8 +390,12 @@ def umap_status(index: SearchSession) -> str:
 def only_candidates(proj: projection.Projection, rows: np.ndarray) -> projection.Projection:
     """The projection restricted to the candidates' rows."""
     keep = np.isin(proj.rows, rows)
-    return dataclasses.replace(proj, ids=[pid for pid, k in zip(proj.ids, keep, strict=True) if k],
-                               rows=proj.rows[keep], coords=proj.coords[keep])
+    return dataclasses.replace(
+        proj,
+        ids=[pid for pid, k in zip(proj.ids, keep, strict=True) if k],
+        rows=proj.rows[keep],
+        coords=proj.coords[keep],
+    )
 
 
 def _number(value: float, signed: bool = False) -> str:
@@ -324,12 +407,16 @@ def _number(value: float, signed: bool = False) -> str:
 def cosine_outputs(table: cosines.CosineTable) -> tuple[str, str]:
     """The group label and a compact HTML table: one column per query vector, one row per measure."""
     if table.stand_in:
-        label = (f"Relevant group: the top-{table.n_relevant} in the listwise prompt (a stand-in: nothing is "
-                 f"judged for this query); the rest: the other {table.n_rest} candidates. Tick relevant "
-                 "documents in the Search tab to use your own judgments.")
+        label = (
+            f"Relevant group: the top-{table.n_relevant} in the listwise prompt (a stand-in: nothing is "
+            f"judged for this query); the rest: the other {table.n_rest} candidates. Tick relevant "
+            "documents in the Search tab to use your own judgments."
+        )
     else:
-        label = (f"Relevant group: judged relevant ({table.n_relevant} of the candidates); the rest: the other "
-                 f"{table.n_rest} candidates.")
+        label = (
+            f"Relevant group: judged relevant ({table.n_relevant} of the candidates); the rest: the other "
+            f"{table.n_rest} candidates."
+        )
     group = "top-k" if table.stand_in else "relevant"
     measures = [
         (f"to {group}", "to_relevant", False),
@@ -342,13 +429,17 @@ def cosine_outputs(table: cosines.CosineTable) -> tuple[str, str]:
     body = "".join(
         f"<tr><th>{render.esc(name)}</th>"
         + "".join(f"<td>{_number(getattr(r, attr), signed)}</td>" for r in table.rows)
-        + "</tr>" for name, attr, signed in measures)
+        + "</tr>"
+        for name, attr, signed in measures
+    )
     # Compact enough for the narrow column beside the map (app.css: .e2r-cosine); it scrolls, visibly, below that.
-    html_table = (f'<p class="e2r-hint"><b>Mean cosine in the full embedding space</b> (exact; the map only '
-                  f'approximates it). Gap: {group} minus the rest; Δ: change against the query.</p>'
-                  f'<div class="e2r-cosine-wrap"><table class="e2r-table e2r-cosine" '
-                  f'data-group="{"stand-in" if table.stand_in else "judged"}">'
-                  f"<thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+    html_table = (
+        f'<p class="e2r-hint"><b>Mean cosine in the full embedding space</b> (exact; the map only '
+        f"approximates it). Gap: {group} minus the rest; Δ: change against the query.</p>"
+        f'<div class="e2r-cosine-wrap"><table class="e2r-table e2r-cosine" '
+        f'data-group="{"stand-in" if table.stand_in else "judged"}">'
+        f"<thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
     return render.notice(label), html_table
 
 
@@ -361,12 +452,20 @@ def _map_failed() -> tuple[Any, ...]:
 
 def _empty_map(message: str, kind: str = "warn") -> tuple[Any, ...]:
     charts = {f"{c.key}_{part}": value for c in MAP_CHARTS for part, value in (("plot", None), ("caption", ""))}
-    return MAP_OUTPUTS.values(info=render.notice(message, kind), plot=None, caption="", cosine_label="", cosine="",
-                              **charts, timer=gr.Timer(active=False))
+    return MAP_OUTPUTS.values(
+        info=render.notice(message, kind),
+        plot=None,
+        caption="",
+        cosine_label="",
+        cosine="",
+        **charts,
+        timer=gr.Timer(active=False),
+    )
 
 
-def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, force: bool = False,
-                warn: bool = False) -> tuple[Any, ...]:
+def map_outputs(
+    scope: str, color_by: str, animate: bool, state: UISession, *, force: bool = False, warn: bool = False
+) -> tuple[Any, ...]:
     """Draws the map, the cosine table and the charts for the last search (:data:`MAP_OUTPUTS`).
 
     Unchanged views are skipped unless ``force``; the timer output turns polling on while
@@ -398,8 +497,14 @@ def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, f
         proj = projection.default_projector().project_result(index, full, wait=0.0)
     waiting = proj.method == "pca" and status == "fitting"
     shown = proj if scope != "candidates" else only_candidates(proj, result.candidates.rows)
-    fig = plots.embedding_map(shown, index, full, relevance=judged, color_by="relevance" if color_by == "relevance"
-                              else "rank", animate=bool(animate))
+    fig = plots.embedding_map(
+        shown,
+        index,
+        full,
+        relevance=judged,
+        color_by="relevance" if color_by == "relevance" else "rank",
+        animate=bool(animate),
+    )
 
     lines = [f"{proj.method_note}."]
     kind = "info"
@@ -415,8 +520,10 @@ def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, f
         lines.append(f"Showing only the {len(result.candidates)} candidates of this search.")
     if rocchio_added:
         s = result.settings
-        lines.append(f"Rocchio query = query + {s.rocchio_beta} × mean of the top {s.rocchio_k}, computed for this "
-                     "map (turn on Rocchio in Search settings to see its ranking).")
+        lines.append(
+            f"Rocchio query = query + {s.rocchio_beta} × mean of the top {s.rocchio_k}, computed for this "
+            "map (turn on Rocchio in Search settings to see its ranking)."
+        )
     if color_by == "relevance" and not judged:
         lines.append("Nothing is judged for this query yet: tick relevant documents in the Search tab.")
 
@@ -433,8 +540,13 @@ def map_outputs(scope: str, color_by: str, animate: bool, state: UISession, *, f
         view.since = time.monotonic()
     view.result, view.options, view.waiting = result, options, waiting
     view.placed = proj if proj.method == "umap" else None
-    return MAP_OUTPUTS.values(info=render.notice("\n".join(lines), kind), plot=plot_value(fig),
-                              caption=caption_html(fig.caption), **charts, timer=gr.Timer(active=waiting))
+    return MAP_OUTPUTS.values(
+        info=render.notice("\n".join(lines), kind),
+        plot=plot_value(fig),
+        caption=caption_html(fig.caption),
+        **charts,
+        timer=gr.Timer(active=waiting),
+    )
 
 
 @warn_on_error(_map_failed)
@@ -461,7 +573,8 @@ def poll_map(scope: str, color_by: str, animate: bool, state: UISession) -> tupl
             view.waiting = False
             return MAP_OUTPUTS.values(
                 info=render.notice("UMAP is taking long on this corpus; press Refresh later to try again.", "warn"),
-                timer=gr.Timer(active=False))
+                timer=gr.Timer(active=False),
+            )
         return MAP_OUTPUTS.values(timer=gr.Timer(active=True))
     return map_outputs(scope, color_by, animate, state, force=True)
 
@@ -478,8 +591,10 @@ def prefetch_map(state: UISession) -> None:
 def after_indexing(state: UISession) -> tuple[Any, ...]:
     """A new corpus is in: starts its map fit and clears what showed the old one (map outputs, latency line)."""
     prefetch_map(state)
-    return (*_empty_map("Search first: the map shows the last query's documents.", "info"),
-            render.notice("Search first: the measurements use the last query."))
+    return (
+        *_empty_map("Search first: the map shows the last query's documents.", "info"),
+        render.notice("Search first: the measurements use the last query."),
+    )
 
 
 # --------------------------------------------------------------------- latency callbacks
@@ -514,8 +629,10 @@ def latency_status(state: UISession) -> Any:
     s = result.settings
     earlier = " The charts below are from an earlier query." if state.measured is not None else ""
     query = result.query if len(result.query) <= 80 else result.query[:79] + "…"
-    return render.notice(f"Ready to time the last query, “{query}” (N = {s.candidates}, k = {s.prompt_docs}): "
-                         f"press “Measure this query”.{earlier}")
+    return render.notice(
+        f"Ready to time the last query, “{query}” (N = {s.candidates}, k = {s.prompt_docs}): "
+        f"press “Measure this query”.{earlier}"
+    )
 
 
 def _measure_outputs(state: UISession, repeats: float, progress: gr.Progress, subsample: int | None) -> tuple[Any, ...]:
@@ -532,11 +649,23 @@ def _measure_outputs(state: UISession, repeats: float, progress: gr.Progress, su
 
     progress(0.0, desc="Timing every system on the last query…")
     try:
-        measured = latency.run_cancellable(cancel, _measure, index, result.query, result.settings,
-                                           repeats=int(repeats), subsample=subsample, progress=report, cancel=cancel)
+        measured = latency.run_cancellable(
+            cancel,
+            _measure,
+            index,
+            result.query,
+            result.settings,
+            repeats=int(repeats),
+            subsample=subsample,
+            progress=report,
+            cancel=cancel,
+        )
     except latency.MeasurementCancelled:
-        kept = ("the chart below is still the last completed measurement" if state.measured is not None
-                else "nothing was measured, so no chart is shown")
+        kept = (
+            "the chart below is still the last completed measurement"
+            if state.measured is not None
+            else "nothing was measured, so no chart is shown"
+        )
         gr.Info("Measurement cancelled.")
         return MEASURE_OUTPUTS.values(info=render.notice(f"Measurement cancelled: {kept}."))
     finally:
@@ -550,34 +679,42 @@ def latency_outputs(report: latency.LatencyReport) -> tuple[Any, ...]:
     fig = plots.latency_bars(report)
     headers = ["system", *(latency.STAGE_LABELS[s] + " (s)" for s in latency.STAGES), "total per query (s)"]
     rows = [[str(cell) if isinstance(cell, str) else f"{cell:.4f}" for cell in row] for row in report.as_rows()]
-    rows.append([f"Document encoding, once per corpus ({report.n_documents:,} passages): "
-                 f"{report.doc_encoding_source or 'model time'}",
-                 *("" for _ in latency.STAGES), f"{report.doc_encoding_s:.4f}"])
-    how = ("the slow baselines estimated from a subsample" if report.estimated
-           else "every system on all N candidates")
-    info = render.notice(f"Measured just now on {report.device}: {report.model}, N = {report.n_candidates}, "
-                         f"k = {report.prompt_docs}, median of {report.repeats} run(s), {how}. "
-                         f"{report.method_note}")
-    return MEASURE_OUTPUTS.values(info=info, bars=plot_value(fig), bars_caption=caption_html(fig.caption),
-                                  bars_table=gr.Dataframe(value=rows, headers=headers))
+    rows.append(
+        [
+            f"Document encoding, once per corpus ({report.n_documents:,} passages): "
+            f"{report.doc_encoding_source or 'model time'}",
+            *("" for _ in latency.STAGES),
+            f"{report.doc_encoding_s:.4f}",
+        ]
+    )
+    how = "the slow baselines estimated from a subsample" if report.estimated else "every system on all N candidates"
+    info = render.notice(
+        f"Measured just now on {report.device}: {report.model}, N = {report.n_candidates}, "
+        f"k = {report.prompt_docs}, median of {report.repeats} run(s), {how}. "
+        f"{report.method_note}"
+    )
+    return MEASURE_OUTPUTS.values(
+        info=info,
+        bars=plot_value(fig),
+        bars_caption=caption_html(fig.caption),
+        bars_table=gr.Dataframe(value=rows, headers=headers),
+    )
 
 
 @warn_on_error(MEASURE_OUTPUTS.skip)
-def measure_query(repeats: float, state: UISession,
-                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-    """"Measure this query": times every system on the last query (slow baselines on a subsample)."""
+def measure_query(repeats: float, state: UISession, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    """ "Measure this query": times every system on the last query (slow baselines on a subsample)."""
     return _measure_outputs(state, repeats, progress, latency.DEFAULT_SUBSAMPLE)
 
 
 @warn_on_error(MEASURE_OUTPUTS.skip)
-def measure_query_in_full(repeats: float, state: UISession,
-                          progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-    """"Measure in full": as :func:`measure_query`, the slow baselines on all N candidates."""
+def measure_query_in_full(repeats: float, state: UISession, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    """ "Measure in full": as :func:`measure_query`, the slow baselines on all N candidates."""
     return _measure_outputs(state, repeats, progress, None)
 
 
 def cancel_measurement(state: UISession) -> None:
-    """"Cancel": the measurement's callback returns at once (:func:`~e2rank_demo.latency.run_cancellable`);
+    """ "Cancel": the measurement's callback returns at once (:func:`~e2rank_demo.latency.run_cancellable`);
     the work stops after the batch in flight."""
     if state.measure_cancel is not None:
         state.measure_cancel.set()
@@ -605,9 +742,10 @@ def latency_idle() -> tuple[Any, ...]:
 
 
 @warn_on_error(SCALING_OUTPUTS.skip)
-def scaling_run(ns: Sequence[int | str] | None, repeats: float, state: UISession,
-                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-    """"Scaling run": rerank latency against N for E2Rank, E2Rank without cache and pointwise."""
+def scaling_run(
+    ns: Sequence[int | str] | None, repeats: float, state: UISession, progress: gr.Progress = gr.Progress()
+) -> tuple[Any, ...]:
+    """ "Scaling run": rerank latency against N for E2Rank, E2Rank without cache and pointwise."""
     refused = _refuse(state, "scaling run", SCALING_OUTPUTS)
     if refused is not None:
         return refused
@@ -622,12 +760,12 @@ def scaling_run(ns: Sequence[int | str] | None, repeats: float, state: UISession
         progress((done, total), desc="Timing the rerankers at each N", unit="runs")
 
     progress(0.0, desc="Warming up…")
-    measured = _scale(index, result.query, chosen, settings=result.settings, repeats=int(repeats),
-                      progress=report)
+    measured = _scale(index, result.query, chosen, settings=result.settings, repeats=int(repeats), progress=report)
     fig = plots.scaling_chart(measured)
     state.measured = result
-    info = render.notice(f"Scaling run measured just now: {measured.model}, N = "
-                         f"{', '.join(str(n) for n in sorted({p.n_used for p in measured.points}))}, median of "
-                         f"{measured.repeats} run(s) per point." + (f" {measured.capped_note}"
-                                                                    if measured.capped_note else ""))
+    info = render.notice(
+        f"Scaling run measured just now: {measured.model}, N = "
+        f"{', '.join(str(n) for n in sorted({p.n_used for p in measured.points}))}, median of "
+        f"{measured.repeats} run(s) per point." + (f" {measured.capped_note}" if measured.capped_note else "")
+    )
     return SCALING_OUTPUTS.values(info=info, scaling=plot_value(fig), scaling_caption=caption_html(fig.caption))
