@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -544,10 +545,26 @@ def format_table(results: dict[str, dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _quiet_progress_bars() -> Iterator[None]:
+    """TQDM_DISABLE=1 while the bench runs (its models' bars would break its table), then as it was.
+
+    Set for good, it leaked into the caller's process: a test that ran ``main`` silenced the
+    progress bar of every ``index`` subprocess started after it.
+    """
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+
+
 def main(quick: bool, json_path: str | None) -> int:
     """CLI body: run, print, write JSON."""
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    results = run(quick)
+    with _quiet_progress_bars():
+        results = run(quick)
     print(format_table(results))
     if json_path:
         old = json.loads(Path(json_path).read_text(encoding="utf-8")) if Path(json_path).exists() else {}

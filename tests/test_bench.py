@@ -79,6 +79,7 @@ def test_class_runs_are_recorded_beside_the_bench_and_judged_at_thirty(tmp_path,
     """`bench --class` runs land in bench.json's class section (one per setting), survive a full `bench`,
     stay out of its table, and RESULTS.md judges the 30-visitor run at the app's queue settings."""
     import json
+    import os
 
     from e2rank_demo import bench, class_bench, results
     from e2rank_demo.serving import QUEUE_CONCURRENCY
@@ -96,7 +97,9 @@ def test_class_runs_are_recorded_beside_the_bench_and_judged_at_thirty(tmp_path,
 
     monkeypatch.setattr(bench, "run", lambda quick: {"_meta": {"quick": quick}, "k": Measurement(
         "k", [1.0], "s").summary()})
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
     assert bench.main(True, str(path)) == 0
+    assert "TQDM_DISABLE" not in os.environ  # quiet bars for the bench only: set for good, it silenced `index`
     assert json.loads(path.read_text())["class"] == data["class"]  # a full bench keeps the class section
 
     text = "\n".join(class_bench.markdown(data["class"]))

@@ -164,13 +164,14 @@ def _stored(uri: str, info: StoreInfo, ids: list[str]) -> tuple[int, dict[str, n
 def test_index_killed_mid_way_resumes_without_duplicates_or_gaps(backend: str, tmp_path: Path, uri_for: UriFn,
                                                                 request: pytest.FixtureRequest, minilm) -> None:  # noqa: ANN001
     """SIGKILL during `index`, then run it again: every corpus id once, vectors equal to a clean build."""
-    # Large enough that the progress bar (redrawn at most every 0.1 s) shows a count mid-way on a fast
-    # machine: with 120 passages CI's run finished between two redraws and was never killed.
-    n = 1500
+    n = 120
     corpus = _corpus(tmp_path, n)
     uri = uri_for(backend, "killed")
     server = request.getfixturevalue("milvus_server") if backend == SERVER else None
-    env = {**os.environ, "E2RANK_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
+    # The kill waits for the progress bar's counts: TQDM_DISABLE (a bench run in the same process once set it)
+    # would silence them, and the index would finish unkilled.
+    env = {**{k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"},
+           "E2RANK_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "e2rank_demo", "index", "--corpus", str(corpus), "--store", uri,
            "--model", "minilm", "--batch-size", "10", "--no-cache"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
@@ -182,7 +183,7 @@ def test_index_killed_mid_way_resumes_without_duplicates_or_gaps(backend: str, t
             break
         seen += chunk
         done = [int(m) for m in re.findall(rb"(\d+)/%d" % n, seen)]
-        if done and 20 <= max(done) <= n // 2:
+        if done and 20 <= max(done) < n - 40:
             if server is not None:  # frozen first, so the client may die with an insert sent but not answered
                 server.pause()
             proc.send_signal(signal.SIGKILL)
