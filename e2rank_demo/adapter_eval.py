@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -115,9 +116,23 @@ class RecordedFigure:
 
 
 def weights_digest(folder: str | Path) -> str:
-    """A short digest of the adapter's weights file (``""`` when there is none)."""
+    """A short digest of the adapter's weights file (``""`` when there is none).
+
+    Read again only when the file changed (its size or modification time): the model note under every
+    search asks for it.
+    """
     path = Path(folder) / WEIGHTS_FILE
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else ""
+    try:
+        stat = path.stat()
+    except OSError:
+        return ""
+    return _file_digest(str(path), stat.st_size, stat.st_mtime_ns) if path.is_file() else ""
+
+
+@functools.lru_cache(maxsize=16)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 prefix of a file, remembered by its path, size and modification time."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
 def measure(

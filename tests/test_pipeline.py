@@ -99,3 +99,25 @@ def test_query_length_limit(session: SearchSession) -> None:
 
     with pytest.raises(ValueError, match=f"limit is {MAX_QUERY_CHARS:,}"):
         session.search("x" * (MAX_QUERY_CHARS + 1))
+
+
+def test_corpus_token_count_tokenises_a_corpus_once_per_model(minilm, small_docs, monkeypatch) -> None:  # noqa: ANN001
+    """The corpus panel's token total is the tokenizer's count, and a second session of the same corpus (the next
+    visitor of a sample) reuses it instead of tokenising every passage again."""
+    from e2rank_demo import pipeline
+
+    texts = [f"{d.title} {d.text} (count test)" for d in small_docs]
+    expected = sum(minilm.count_tokens(texts))
+    calls = []
+    original = type(minilm).count_tokens
+
+    def counting(self, batch):  # noqa: ANN001, ANN202
+        calls.append(len(batch))
+        return original(self, batch)
+
+    monkeypatch.setattr(type(minilm), "count_tokens", counting)
+    assert pipeline.corpus_token_count(minilm, texts) == expected
+    assert pipeline.corpus_token_count(minilm, list(texts)) == expected
+    assert calls == [len(texts)]
+    assert pipeline.corpus_token_count(minilm, [*texts[:-1], texts[-1] + " changed"]) != expected
+    assert len(calls) == 2

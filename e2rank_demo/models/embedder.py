@@ -65,6 +65,7 @@ class Embedder(ABC):
         self.tokenizer = tokenizer
         self.device = device
         self._identity: str | None = None
+        self._base_id: str | None = None
         # The model is shared read-only by all sessions; torch modules are not re-entrant.
         self._lock = threading.Lock()
         self._fitted_prompts: OrderedDict[str, _Encoding] = OrderedDict()
@@ -79,8 +80,14 @@ class Embedder(ABC):
         return self._identity
 
     def _base_identity(self) -> str:
-        """Identity of the weights in :attr:`model_dir` with this backend's truncation."""
-        return f"{self.kind}:{self.doc_max_tokens}:{fingerprint_model_dir(self.model_dir)}"
+        """Identity of the weights in :attr:`model_dir` with this backend's truncation.
+
+        Hashed once per instance: every corpus load asks for it, and hashing the weight files took most
+        of a sample load's time.
+        """
+        if self._base_id is None:
+            self._base_id = f"{self.kind}:{self.doc_max_tokens}:{fingerprint_model_dir(self.model_dir)}"
+        return self._base_id
 
     @property
     def document_identity(self) -> str:
