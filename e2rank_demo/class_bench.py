@@ -39,7 +39,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from e2rank_demo.serving import queue_options, serve_app
+from e2rank_demo.serving import SETTING_VARIABLES, serve_app, serving_settings, settings_env
 
 N_SEARCHES = 5
 UPLOAD_EVERY = 4
@@ -385,8 +385,9 @@ def _percentiles(values: Sequence[float]) -> dict[str, float | int]:
     }
 
 
-def server_env(folder: Path, queue: Mapping[str, int], cache_dir: Path | None = None) -> dict[str, str]:
-    """The app's environment: this one (no Space, offline hub) with fresh folders and the queue settings.
+def server_env(folder: Path, queue: Mapping[str, int | None], cache_dir: Path | None = None) -> dict[str, str]:
+    """The app's environment: this one (no Space, offline hub) with fresh folders and the serving settings
+    (:func:`~e2rank_demo.serving.serving_settings`).
 
     The embedding and map cache is ``folder/cache`` (empty, as on a restarted Space) unless ``cache_dir``.
     """
@@ -402,9 +403,10 @@ def server_env(folder: Path, queue: Mapping[str, int], cache_dir: Path | None = 
         GRADIO_TEMP_DIR=str(folder / "gradio"),
         E2RANK_CACHE_DIR=str(cache_dir or folder / "cache"),
         TMPDIR=str(folder / "tmp"),
-        E2RANK_CONCURRENCY=str(queue["default_concurrency_limit"]),
-        E2RANK_QUEUE_SIZE=str(queue["max_size"]),
     )
+    for variable in SETTING_VARIABLES.values():
+        env.pop(variable, None)
+    env.update(settings_env(queue))
     return env
 
 
@@ -433,7 +435,7 @@ def run_class(
     """
     from e2rank_demo.models import default_model_name
 
-    queue = queue_options({})
+    queue = serving_settings()  # the app's defaults, or what this process's E2RANK_* variables set
     if concurrency is not None:
         queue["default_concurrency_limit"] = concurrency
     if queue_size is not None:
@@ -533,29 +535,41 @@ def final_run(runs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
         (
             r
             for r in runs
-            if r["visitors"] == TARGET_VISITORS and r["searches"] == N_SEARCHES and r["queue"] == queue_options({})
+            if r["visitors"] == TARGET_VISITORS and r["searches"] == N_SEARCHES and r["queue"] == serving_settings({})
         ),
         None,
     )
 
 
+def _setting(run: Mapping[str, Any], name: str) -> str:
+    """One serving setting of a recorded run (``–``: not recorded; ``auto``: torch's default threads)."""
+    if name not in run["queue"]:
+        return "–"
+    value = run["queue"][name]
+    return "auto" if value is None else str(value)
+
+
 def markdown(section: Mapping[str, Any]) -> list[str]:
     """The RESULTS.md section for the ``class`` runs of a bench JSON."""
     runs = section.get("runs", [])
-    queue = queue_options({})
+    app = serving_settings({})
     intro = (
         f"`python -m e2rank_demo bench --class N` starts `python app.py` on loopback, lets a lecturer open the "
         f"SciFact sample and the map, then N `gradio_client` visitors arrive at once: each loads the sample, runs "
         f"{N_SEARCHES} searches (fewer in the rows that say so), opens the map and the prompt lab's influence "
         f"chart, and leaves; every {UPLOAD_EVERY}th first uploads a file of its own and searches it. "
-        "*Load before*: the "
-        "machine's 1-minute load average as the visitors arrived (the server's own start-up work done). The app's "
-        f"queue settings: `default_concurrency_limit={queue['default_concurrency_limit']}`, "
-        f"`max_size={queue['max_size']}` (`e2rank_demo/serving.py`, chosen from the other rows below)."
+        "*Load before*: the machine's 1-minute load average as the visitors arrived (the server's own start-up "
+        "work done). *search / corpus / views*: how many searches, corpus loads and map or prompt-lab charts "
+        "run at once (each group queues on its own); *default*: the limit of every other event; *threads*: "
+        "torch's threads per call (auto: one per core). The app's settings (`e2rank_demo/serving.py`, chosen "
+        f"from the rows below): search {app['search_concurrency']}, corpus {app['corpus_concurrency']}, views "
+        f"{app['views_concurrency']}, default {app['default_concurrency_limit']}, queue size {app['max_size']}, "
+        f"threads {_setting({'queue': app}, 'torch_threads')}. The server and the 30 clients share the same "
+        "2 cores here; on a Space the visitors' browsers run elsewhere."
     )
     header = (
-        "| visitors | searches each | concurrency | queue size | load before | wall (s) | p95 search (s) | "
-        "p95 map (s) | p95 prompt lab (s) | errors | cross-visitor docs | peak RSS (GiB) |"
+        "| visitors | searches each | search | corpus | views | default | threads | load before | wall (s) | "
+        "p95 search (s) | p95 map (s) | p95 prompt lab (s) | errors | cross-visitor docs | peak RSS (GiB) |"
     )
     lines = [
         "## A class on one server (`bench --class`)",
@@ -563,19 +577,28 @@ def markdown(section: Mapping[str, Any]) -> list[str]:
         intro,
         "",
         header,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         p95 = {action: f"{p['p95_s']:.2f}" if p["n"] else "–" for action, p in r["actions"].items()}
+        settings = " | ".join(
+            _setting(r, name)
+            for name in (
+                "search_concurrency",
+                "corpus_concurrency",
+                "views_concurrency",
+                "default_concurrency_limit",
+                "torch_threads",
+            )
+        )
         lines.append(
-            f"| {r['visitors']} | {r['searches']} | {r['queue']['default_concurrency_limit']} | "
-            f"{r['queue']['max_size']} | {r['load_avg_1min']['before']:.1f} | {r['wall_s']:.0f} | "
-            f"{p95['search']} | {p95['map']} | {p95['prompt_lab']} | "
+            f"| {r['visitors']} | {r['searches']} | {settings} | {r['load_avg_1min']['before']:.1f} | "
+            f"{r['wall_s']:.0f} | {p95['search']} | {p95['map']} | {p95['prompt_lab']} | "
             f"{r['errors']} | {r['cross_visitor_documents']} | {r['peak_rss_gib']:.2f} |"
         )
     final = final_run(runs)
     if final is None:
-        return [*lines, "", f"Targets ({TARGET_VISITORS} visitors, the app's queue settings): not measured yet.", ""]
+        return [*lines, "", f"Targets ({TARGET_VISITORS} visitors, the app's settings): not measured yet.", ""]
     lines += [
         "",
         f"The class of {TARGET_VISITORS} ({final['model']}, {final['cpus']} CPU cores), per action:",

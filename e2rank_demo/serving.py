@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 QUEUE_CONCURRENCY = 4
@@ -28,6 +29,41 @@ QUEUE_CONCURRENCY = 4
 never blocks another's search."""
 QUEUE_SIZE = 64
 """Events waiting beyond those (``E2RANK_QUEUE_SIZE``); past it a request is refused with "queue full"."""
+
+
+GROUPS = {"search": 2, "corpus": 2, "views": 1}
+"""Concurrency groups of the events a class sends most, and how many of each run at once
+(``E2RANK_CONCURRENCY_SEARCH`` / ``_CORPUS`` / ``_VIEWS``): searches (``search``, prompt edits),
+corpus loads (sample, upload, paste, open, re-index) and the heavier views (map, prompt-lab
+charts). Each group queues on its own, so searches never wait behind a class's map and chart
+requests, and at most five of these run at once on a small CPU (more only share the same cores)."""
+
+
+def concurrency(group: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Event-listener keywords that put an event in one of :data:`GROUPS`.
+
+    Example:
+        >>> concurrency("views", {})
+        {'concurrency_id': 'e2rank-views', 'concurrency_limit': 1}
+        >>> concurrency("search", {"E2RANK_CONCURRENCY_SEARCH": "3"})["concurrency_limit"]
+        3
+    """
+    env = os.environ if environ is None else environ
+    limit = int(env.get(f"E2RANK_CONCURRENCY_{group.upper()}") or GROUPS[group])
+    return {"concurrency_id": f"e2rank-{group}", "concurrency_limit": limit}
+
+
+def torch_threads(environ: Mapping[str, str] | None = None) -> int | None:
+    """Intra-op threads per torch call (``E2RANK_TORCH_THREADS``), applied by ``app.py`` at start; ``None``: torch's
+    default (one per core).
+
+    Example:
+        >>> torch_threads({"E2RANK_TORCH_THREADS": "1"}), torch_threads({})
+        (1, None)
+    """
+    env = os.environ if environ is None else environ
+    value = env.get("E2RANK_TORCH_THREADS")
+    return int(value) if value else None
 
 
 def queue_options(environ: Mapping[str, str] | None = None) -> dict[str, int]:
@@ -42,6 +78,38 @@ def queue_options(environ: Mapping[str, str] | None = None) -> dict[str, int]:
         "default_concurrency_limit": int(env.get("E2RANK_CONCURRENCY") or QUEUE_CONCURRENCY),
         "max_size": int(env.get("E2RANK_QUEUE_SIZE") or QUEUE_SIZE),
     }
+
+
+SETTING_VARIABLES = {
+    "default_concurrency_limit": "E2RANK_CONCURRENCY",
+    "max_size": "E2RANK_QUEUE_SIZE",
+    **{f"{group}_concurrency": f"E2RANK_CONCURRENCY_{group.upper()}" for group in GROUPS},
+    "torch_threads": "E2RANK_TORCH_THREADS",
+}
+"""Each serving setting and the environment variable that sets it."""
+
+
+def serving_settings(environ: Mapping[str, str] | None = None) -> dict[str, int | None]:
+    """Every serving setting the app would use with ``environ``: the queue, the groups' limits, torch's threads.
+
+    Example:
+        >>> settings = serving_settings({"E2RANK_CONCURRENCY_SEARCH": "3"})
+        >>> settings["search_concurrency"], settings["views_concurrency"], settings["torch_threads"]
+        (3, 1, None)
+    """
+    env = os.environ if environ is None else environ
+    groups = {f"{group}_concurrency": concurrency(group, env)["concurrency_limit"] for group in GROUPS}
+    return {**queue_options(env), **groups, "torch_threads": torch_threads(env)}
+
+
+def settings_env(settings: Mapping[str, int | None]) -> dict[str, str]:
+    """The environment variables that give an app ``settings`` (as from :func:`serving_settings`).
+
+    Example:
+        >>> serving_settings(settings_env({"torch_threads": 1, "max_size": 8}))["torch_threads"]
+        1
+    """
+    return {SETTING_VARIABLES[name]: str(value) for name, value in settings.items() if value is not None}
 
 
 class AppStartError(RuntimeError):

@@ -356,3 +356,20 @@ def test_app_wires_the_tabs_and_warms_up_umap() -> None:
          patch.object(projection, "warm_up", side_effect=lambda *a: called.set()):
         callbacks.warm_up_in_background().join(timeout=60)
     assert called.is_set()
+
+
+def test_a_class_s_frequent_events_queue_in_their_own_groups() -> None:
+    """Searches, corpus loads and the heavy views each queue in their own group with its own limit, so a class's
+    map and chart requests never hold up a search (serving.GROUPS, measured in ``bench --class``)."""
+    from e2rank_demo.serving import GROUPS
+
+    demo = build_demo()
+    by_api = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
+    expected = {"search": "search", "edit_prompt": "search", "load_sample": "corpus", "upload": "corpus",
+                "paste": "corpus", "open_index": "corpus", "reindex": "corpus", "map": "views",
+                "prompt_influence": "views", "compare_pooling": "views"}
+    for api_name, group in expected.items():
+        fn = by_api[api_name]
+        assert (fn.concurrency_id, fn.concurrency_limit) == (f"e2rank-{group}", GROUPS[group]), api_name
+    # Everything else keeps its own queue at the app's default limit (or its own explicit group).
+    assert by_api["export"].concurrency_id not in {f"e2rank-{g}" for g in GROUPS}

@@ -28,6 +28,7 @@ from e2rank_demo.pipeline import MAX_INSTRUCTION_CHARS, MAX_QUERY_CHARS
 from e2rank_demo.prompts import DEFAULT_TASK, TASKS
 from e2rank_demo.rerank import search_toggles
 from e2rank_demo.samples import available_samples, default_sample
+from e2rank_demo.serving import concurrency
 from e2rank_demo.stores import STORE_FORMS
 from e2rank_demo.stores.catalog import typed_uri_allowed
 from e2rank_demo.ui import callbacks, content, present, prompt_panel, prompt_settings, render, share, visuals
@@ -346,6 +347,7 @@ def build_demo() -> gr.Blocks:
                 [*index_outputs, query] if new_corpus else index_outputs,
                 api_name=api_name,
                 show_progress_on=stats,
+                **concurrency("corpus"),
             )
             indexed.success(None, js=FOLD_SIDEBAR_ON_PHONE)
             visuals.wire_indexed(indexed, state, map_ui, latency_ui)
@@ -376,12 +378,14 @@ def build_demo() -> gr.Blocks:
             search_inputs,
             [*result_outputs, search_info],
             api_name="search",
+            **concurrency("search"),
         ).then(None, js=SCROLL_TO_RESULTS)
         examples.click(pick_example, examples, query, api_visibility="private").then(
             callbacks.search,
             search_inputs,
             [*result_outputs, search_info],
             api_visibility="private",
+            **concurrency("search"),
         ).then(None, js=SCROLL_TO_RESULTS)
         compact.change(None, compact, None, js=TOGGLE_COMPACT)
         show_all.change(callbacks.rerender, [show_all, state], result_outputs, api_visibility="private")

@@ -32,6 +32,7 @@ from e2rank_demo.plots import Figure, influence_chart
 from e2rank_demo.pooling_plots import pooling_label, pooling_map
 from e2rank_demo.prompt_lab import PoolingComparison, compose_prompt
 from e2rank_demo.query_result import QueryResult
+from e2rank_demo.serving import concurrency
 from e2rank_demo.ui import callbacks, render, visuals
 from e2rank_demo.ui.common import plot_value
 from e2rank_demo.ui.render import esc
@@ -334,16 +335,18 @@ def wire(
     """Connects the panel (call inside ``gr.Blocks`` after the result components exist)."""
     outputs = [*result_outputs, *panel.outputs]
     private: dict[str, Any] = {"api_visibility": "private"}
-    panel.docs.input(edit_prompt, [panel.docs, show_all, state], outputs, api_name="edit_prompt")
-    panel.pin.click(pin_relevant, [show_all, state], outputs, **private)
-    panel.reset.click(reset_prompt, [show_all, state], outputs, **private)
-    panel.influence.click(show_influence, state, [panel.chart, panel.caption], api_name="prompt_influence")
+    search, views = concurrency("search"), concurrency("views")
+    panel.docs.input(edit_prompt, [panel.docs, show_all, state], outputs, api_name="edit_prompt", **search)
+    panel.pin.click(pin_relevant, [show_all, state], outputs, **search, **private)
+    panel.reset.click(reset_prompt, [show_all, state], outputs, **search, **private)
+    panel.influence.click(show_influence, state, [panel.chart, panel.caption], api_name="prompt_influence", **views)
     panel.flip.click(
         flip_pooling,
         state,
         [panel.flip_info, panel.flip_chart],
         api_name="compare_pooling",
         show_progress_on=panel.flip_info,
+        **views,
     )
     e2rank_column.change(clear_flip, None, [panel.flip_info, panel.flip_chart], show_progress="hidden", **private)
     # A new search (or corpus) redraws the E2Rank column: the panel follows the new result.

@@ -47,6 +47,7 @@ import numpy as np
 from e2rank_demo import cosines, latency, plots, projection
 from e2rank_demo.pipeline import SearchSession
 from e2rank_demo.query_result import QueryResult
+from e2rank_demo.serving import concurrency
 from e2rank_demo.ui import render
 from e2rank_demo.ui.common import Outputs, on_gpu, plot_value, warn_on_error
 from e2rank_demo.ui.state import UISession
@@ -303,16 +304,18 @@ def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_tab: gr.Tab, 
     """
     private: dict[str, Any] = {"api_visibility": "private"}
     inputs = [*map_ui.inputs, state]
-    map_tab.select(show_map, inputs, map_ui.outputs, show_progress="hidden", api_name="map")
+    views = concurrency("views")
+    map_tab.select(show_map, inputs, map_ui.outputs, show_progress="hidden", api_name="map", **views)
     gr.on(
         [map_ui.scope.change, map_ui.color_by.change, map_ui.animate.change],
         show_map,
         inputs,
         map_ui.outputs,
         show_progress="minimal",
+        **views,
         **private,
     )
-    map_ui.refresh.click(refresh_map, inputs, map_ui.outputs, show_progress="minimal", **private)
+    map_ui.refresh.click(refresh_map, inputs, map_ui.outputs, show_progress="minimal", **views, **private)
     map_ui.timer.tick(poll_map, inputs, map_ui.outputs, show_progress="hidden", trigger_mode="once", **private)
     latency_tab.select(latency_status, state, latency_ui.info, show_progress="hidden", **private)
     measure_outputs = MEASURE_OUTPUTS.components(latency_ui)
