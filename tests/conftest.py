@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 # Tests never touch the network: any hub access fails fast instead of hanging.
@@ -30,19 +34,75 @@ def qwen_tokenizer_dir() -> Path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Runs the ``browser`` tests last (stable order otherwise).
+    """Runs the ``data`` tests after the others, and the ``browser`` tests after the rest of each part.
 
-    They share the session's embedding cache (``E2RANK_CACHE_DIR``) with the app
-    subprocess, so in a full run the data tests have filled it first and the browser
-    evaluation of the full SciFact corpus takes seconds instead of minutes.
+    The order: unit and other tests, browser tests, ``data`` tests, browser tests on real data (stable
+    otherwise). The real corpora are embedded in the background meanwhile (:func:`_prewarm_real_data`),
+    and the tests that use them share the session's embedding cache (``E2RANK_CACHE_DIR``) with the app
+    subprocess, so the browser evaluation of the full SciFact corpus takes seconds instead of minutes.
     """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    items.sort(key=lambda item: (item.get_closest_marker("data") is not None,
+                                 item.get_closest_marker("browser") is not None))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keeps the app's default cache out of the user's home during tests."""
     os.environ["E2RANK_CACHE_DIR"] = str(tmp_path_factory.mktemp("e2rank-cache"))
+
+
+REAL_CORPORA = ("trec-dl-2019", "scifact")
+"""The collections the ``data`` tests search with the offline model, embedded ahead by ``prewarm_data.py``."""
+PREWARM_TIMEOUT_S = 3600
+
+
+@dataclass
+class Prewarm:
+    """The background embedding of the real corpora and its log."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+    waiting: Path
+    """Created when a test starts waiting: the embedding then takes every core."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _prewarm_real_data(request: pytest.FixtureRequest, _isolated_cache: None,
+                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prewarm | None]:
+    """Starts ``tests/prewarm_data.py`` when the run includes ``data`` tests: it embeds the real corpora into the
+    session's cache at the lowest CPU priority while the other tests run first (see
+    :func:`pytest_collection_modifyitems`); :func:`real_data_cache` waits for it."""
+    wanted = any(item.get_closest_marker("data") for item in request.session.items)
+    folders = [SHARED_DATA / name for name in REAL_CORPORA if (SHARED_DATA / name).is_dir()]
+    if not wanted or not folders:
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("prewarm")
+    log, waiting = folder / "prewarm.log", folder / "waiting"
+    script = Path(__file__).with_name("prewarm_data.py")
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, str(script), str(waiting), *map(str, folders)],
+                                cwd=REPO, env={**os.environ, "TQDM_DISABLE": "1", "PYTHONPATH": str(REPO)}, stdout=out,
+                                stderr=subprocess.STDOUT)
+    with contextlib.suppress(OSError):  # lowest priority: it only takes CPU time the tests leave idle
+        os.setpriority(os.PRIO_PROCESS, proc.pid, 19)
+    try:
+        yield Prewarm(proc, log, waiting)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def real_data_cache(_prewarm_real_data: Prewarm | None, shared_data: Path) -> None:
+    """Waits until the real corpora are in the session's cache (embedded by ``prewarm_data.py``)."""
+    if _prewarm_real_data is None:
+        return
+    _prewarm_real_data.waiting.touch()  # the tests wait now: all cores are free for it
+    code = _prewarm_real_data.proc.wait(timeout=PREWARM_TIMEOUT_S)
+    log = _prewarm_real_data.log.read_text(errors="replace")
+    assert code == 0, f"embedding the real corpora failed (exit {code}):\n{log[-3000:]}"
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,16 +18,44 @@ pytestmark = [pytest.mark.data, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def cache() -> EmbeddingCache:
-    """The test session's cache (``E2RANK_CACHE_DIR``, see conftest): the browser tests' app reads it too."""
+def cache(real_data_cache: None) -> EmbeddingCache:
+    """The test session's cache (``E2RANK_CACHE_DIR``, see conftest), once the real corpora are embedded in it
+    (``tests/prewarm_data.py``, started with the run); the browser tests' app reads it too."""
     return EmbeddingCache()
 
 
 @pytest.fixture(scope="module")
-def scifact_in_memory(shared_data: Path, minilm, cache: EmbeddingCache) -> EvalReport:  # noqa: ANN001
+def prompt_memo(minilm) -> Iterator[dict[tuple[str, str, str, tuple[int, int]], Any]]:  # noqa: ANN001
+    """Remembers the offline model's listwise prompt vectors by their exact model input, for this module.
+
+    The store paths must reproduce the in-memory report; their prompts are built from the candidates each
+    path retrieves, so a path that retrieves or cuts differently builds another text, misses here and is
+    encoded afresh. Identical inputs give identical vectors, so reusing them spares 300 forward passes per
+    path without hiding a difference (the reuse count is asserted where it is relied on).
+    """
+    memo: dict[tuple[str, str, str, tuple[int, int]], Any] = {}
+    cls = type(minilm)
+    original = cls.encode_prompts
+
+    def encode_prompts(self, built, batch_size=32, pooling=None):  # noqa: ANN001, ANN202
+        keys = [(self.identity, pooling or self.prompt_pooling, b.text, tuple(b.query_span)) for b in built]
+        if all(key in memo for key in keys):
+            return [memo[key] for key in keys]
+        fresh = original(self, built, batch_size, pooling)
+        memo.update(zip(keys, fresh, strict=True))
+        return fresh
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cls, "encode_prompts", encode_prompts)
+        yield memo
+
+
+@pytest.fixture(scope="module")
+def scifact_in_memory(shared_data: Path, minilm, cache: EmbeddingCache, prompt_memo) -> EvalReport:  # noqa: ANN001
     """SciFact test, dense first stage, every reranker, in memory: the reference the store paths must equal.
 
-    Embeds the corpus into the session's cache, which the store builds then read back.
+    Embeds the corpus into the session's cache, which the store builds then read back, and leaves its prompt
+    vectors in ``prompt_memo`` for the store paths.
     """
     return evaluate(load_beir(shared_data / "scifact"), minilm, "dense", SearchSettings(task="scifact"), cache=cache)
 
@@ -81,8 +111,10 @@ def test_trained_preset_reproduces_its_figures(shared_data: Path, cache, collect
 
 @pytest.mark.parametrize("backend", ["milvus", "faiss"])
 def test_scifact_through_a_store_equals_the_in_memory_path(backend: str, shared_data: Path, minilm, cache,
-                                                           scifact_in_memory: EvalReport, tmp_path: Path) -> None:  # noqa: ANN001
-    """`index` + `eval --store` on SciFact: dense 0.6451 and every system as in memory, to 4 decimals."""
+                                                           scifact_in_memory: EvalReport, prompt_memo,
+                                                           tmp_path: Path) -> None:  # noqa: ANN001
+    """`index` + `eval --store` on SciFact: dense 0.6451 and every system as in memory, to 4 decimals, from the
+    very prompts the in-memory run built."""
     from e2rank_demo.stores import StoreInfo, open_store
     from e2rank_demo.stores.indexer import CorpusStream, index_corpus
     from e2rank_demo.stores.session import StoreSession
@@ -95,9 +127,11 @@ def test_scifact_through_a_store_equals_the_in_memory_path(backend: str, shared_
     try:
         built = index_corpus(CorpusStream(shared_data / "scifact"), store, minilm, cache=cache)
         assert built.stored == len(dataset.corpus) and built.index == "flat"
+        known = len(prompt_memo)
         report = evaluate(dataset, minilm, "dense", settings, session=StoreSession(store, minilm))
     finally:
         store.close()
+    assert len(prompt_memo) == known, "the store path built listwise prompts the in-memory run did not"
     assert report.metrics["first_stage"]["ndcg@10"] == pytest.approx(0.6451, abs=0.00005)
     for system in ("first_stage", "dense", "e2rank", "rocchio"):
         assert round(report.metrics[system]["ndcg@10"], 4) == round(memory.metrics[system]["ndcg@10"], 4), system
@@ -105,7 +139,8 @@ def test_scifact_through_a_store_equals_the_in_memory_path(backend: str, shared_
 
 def test_scifact_over_a_milvus_server_via_the_cli_equals_the_in_memory_path(shared_data: Path, milvus_server,
                                                                             scifact_in_memory: EvalReport,
-                                                                            tmp_path: Path, capsys) -> None:  # noqa: ANN001
+                                                                            prompt_memo, tmp_path: Path,
+                                                                            capsys) -> None:  # noqa: ANN001
     """`index` and `eval --store milvus:http://127.0.0.1:PORT#scifact` (a server on loopback, over gRPC):
     dense 0.6451 and every system as in memory, to 4 decimals. `index` reads the session's embedding cache."""
     from e2rank_demo.cli import main
@@ -115,7 +150,9 @@ def test_scifact_over_a_milvus_server_via_the_cli_equals_the_in_memory_path(shar
     n_docs = len(load_beir(shared_data / "scifact").corpus)
     assert f"{n_docs:,} passages in {uri} (model minilm, flat index); this run added {n_docs:,}" in capsys.readouterr().out
     summary = tmp_path / "eval.json"
+    known = len(prompt_memo)
     assert main(["eval", "--data", str(shared_data / "scifact"), "--store", uri, "--json", str(summary)]) == 0
+    assert len(prompt_memo) == known, "the server path built listwise prompts the in-memory run did not"
     report = json.loads(summary.read_text(encoding="utf-8"))
     assert report["model"] == "minilm" and report["n_queries"] == 300
     assert report["first_stage"]["ndcg@10"] == pytest.approx(0.6451, abs=0.00005)

@@ -30,9 +30,12 @@ def _cell(page: Any, system: str) -> str:
     return page.locator(f"#eval-metrics td[data-system='{system}'][data-metric='ndcg@10']").inner_text()
 
 
-def test_evaluate_scifact_sample_of_50_queries(open_app: Callable[..., AppPage]) -> None:
+@pytest.mark.data
+def test_evaluate_scifact_sample_of_50_queries(open_app: Callable[..., AppPage], request: pytest.FixtureRequest) -> None:
     """Run a 50-query dense evaluation: progress bar, then nDCG@10 per system, the paper's figures and the chart."""
     full = (SHARED_SCIFACT / "corpus.jsonl.gz").is_file()
+    if full:  # the corpus embedded once for the run (tests/prewarm_data.py), as a full run's data tests read it
+        request.getfixturevalue("real_data_cache")
     if not full:
         warnings.warn("../shared/data is absent: evaluating the bundled SciFact sample (60 queries) instead of "
                       "the full SciFact test set", stacklevel=1)
