@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Literal
 import numpy as np
 
 from e2rank_demo.cache import EmbeddingCache, scoped_key, text_hash
-from e2rank_demo.models import Embedder, ProgressFn
+from e2rank_demo.models import Embedder, ProgressFn, bulk
 
 IndexKind = Literal["flat", "hnsw"]
 VectorOrigin = Literal["model", "sample", "given", "store"]
@@ -103,7 +104,10 @@ def embed_corpus(
     missing = [i for i, h in enumerate(hashes) if h not in cached]
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     if missing:
-        fresh = embedder.embed_documents([texts[i] for i in missing], batch_size=batch_size, progress=progress)
+        # A corpus of more than one batch is bulk work: other visitors' searches go first between its batches.
+        # One batch (a visitor's small upload) is as interactive as a search.
+        with bulk() if len(missing) > batch_size else contextlib.nullcontext():
+            fresh = embedder.embed_documents([texts[i] for i in missing], batch_size=batch_size, progress=progress)
         vectors[missing] = fresh
         if cache is not None:
             cache.put_many(key, {hashes[i]: fresh[j] for j, i in enumerate(missing)})

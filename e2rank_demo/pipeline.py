@@ -351,9 +351,9 @@ class SearchSession:
         )
 
     def prompt_influence(
-        self, result: QueryResult, relevance: Mapping[str, int] | None = None, batch_size: int = 32
+        self, result: QueryResult, relevance: Mapping[str, int] | None = None, batch_size: int = 1
     ) -> Influence:
-        """Leave-one-out influence of each document in ``result``'s prompt (one batched pass).
+        """Leave-one-out influence of each document in the prompt of ``result`` (see ``prompt_lab.leave_one_out``).
 
         Args:
             result: A result with an E2Rank ranking (from :meth:`search` or :meth:`rerank_with_prompt`).

@@ -60,6 +60,7 @@ from e2rank_demo.models.loading import (
     load_embedder,
     pick_device,
 )
+from e2rank_demo.models.model_lock import ModelLock, bulk
 from e2rank_demo.models.presets import (
     ADAPTER_ROOT,
     OFFLINE_DEFAULT,
@@ -87,12 +88,14 @@ __all__ = [
     "Embedder",
     "EncoderEmbedder",
     "LoadedModel",
+    "ModelLock",
     "Preset",
     "ProgressFn",
     "PromptTooLongError",
     "TokenIds",
     "build_adapted_embedder",
     "build_embedder",
+    "bulk",
     "cut_words",
     "default_model_name",
     "detect_kind",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +117,6 @@ class _AdapterMixin(Embedder):
         self.prompt_docs = spec.prompt_docs or self.prompt_docs
         self.adapter_fingerprint = adapter_fingerprint
         self._document_model = document_model
-        self._lock = threading.RLock()  # type: ignore[assignment]
 
     @property
     def identity(self) -> str:

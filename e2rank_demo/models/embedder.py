@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from e2rank_demo.models.model_lock import ModelLock
 from e2rank_demo.models.presets import PRESETS
 from e2rank_demo.prompts import TASKS, build_listwise_text, query_span
 from e2rank_demo.records import PROMPT_POOLINGS, BuiltPrompt, ListwisePrompt, PromptOrder, PromptPooling
@@ -66,8 +67,9 @@ class Embedder(ABC):
         self.device = device
         self._identity: str | None = None
         self._base_id: str | None = None
-        # The model is shared read-only by all sessions; torch modules are not re-entrant.
-        self._lock = threading.Lock()
+        # The model is shared read-only by all sessions; torch modules are not re-entrant, so calls take turns
+        # (interactive ones first: a search never waits behind other visitors' bulk work).
+        self._lock = ModelLock()
         self._fitted_prompts: OrderedDict[str, _Encoding] = OrderedDict()
         self._fitted_lock = threading.Lock()
 
