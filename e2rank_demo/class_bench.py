@@ -162,6 +162,19 @@ def tree_rss_bytes(root: int) -> int:
     return total
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user and system) used so far by :func:`process_tree` of ``root``, from ``/proc``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in process_tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
+
+
 class PeakRss:
     """Polls :func:`tree_rss_bytes` of a process in a thread while the block runs; ``peak`` in bytes."""
 
@@ -209,6 +222,8 @@ class ClassPlan:
     sample_ids: frozenset[str]
     queries: Sequence[str]
     upload_dir: Path
+    k: int
+    """Documents in the listwise prompt: where the page's k slider stands for the model (its default)."""
 
     def uploads(self, i: int) -> bool:
         """Whether visitor ``i`` uploads a file of its own first."""
@@ -274,7 +289,7 @@ class Visitor:
             query,
             "dense",
             100,
-            20,
+            self.plan.k,
             task,
             spec.query,
             spec.rerank,
@@ -367,11 +382,11 @@ def _lecturer(url: str, model: str, timeout_s: float = WARM_UP_TIMEOUT_S) -> flo
 
 def _plan(visitors: int, searches: int, model: str, upload_dir: Path) -> ClassPlan:
     from e2rank_demo.samples import load_sample
+    from e2rank_demo.ui.prompt_settings import initial_k
 
     sample = load_sample(SAMPLE)
-    return ClassPlan(
-        visitors, searches, model, frozenset(p.id for p in sample.passages), list(sample.queries.values()), upload_dir
-    )
+    ids, queries = frozenset(p.id for p in sample.passages), list(sample.queries.values())
+    return ClassPlan(visitors, searches, model, ids, queries, upload_dir, initial_k(model))
 
 
 def _percentiles(values: Sequence[float]) -> dict[str, float | int]:
@@ -450,12 +465,13 @@ def run_class(
         with serve_app(env, log or folder / "app.log", APP_START_TIMEOUT_S) as (url, proc), PeakRss(proc.pid) as rss:
             warm_up_s = _lecturer(url, model)
             load_before = os.getloadavg()[0]  # a busy machine (other work) shows here, not in the timings' labels
-            start = time.perf_counter()
+            start, server_cpu, clients_cpu = time.perf_counter(), tree_cpu_seconds(proc.pid), time.process_time()
             pool = concurrent.futures.ThreadPoolExecutor(visitors)
             futures = [pool.submit(Visitor(i, url, plan, in_flight, lock).run) for i in range(visitors)]
             done, pending = concurrent.futures.wait(futures, timeout=VISIT_TIMEOUT_S)
             pool.shutdown(wait=False)  # a visitor still waiting ends with the server, below
             wall_s = time.perf_counter() - start
+            cpu_s = {"server": tree_cpu_seconds(proc.pid) - server_cpu, "clients": time.process_time() - clients_cpu}
             alive = proc.poll() is None
     visits = [f.result() for f in done]
     errors = [e for v in visits for e in v.errors]
@@ -475,6 +491,7 @@ def run_class(
         "warm_up_s": warm_up_s,
         "wall_s": wall_s,
         "most_in_flight": in_flight[1],
+        "cpu_s": cpu_s,
         "load_avg_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "actions": {a: _percentiles([s for v in visits for s in v.seconds[a]]) for a in ACTIONS},
         "errors": len(errors),
@@ -498,7 +515,10 @@ def record(run: Mapping[str, Any], json_path: Path) -> None:
     data = json.loads(json_path.read_text(encoding="utf-8")) if json_path.exists() else {}
     runs = [r for r in data.get("class", {}).get("runs", []) if not _same_settings(r, run)]
     data["class"] = {
-        "runs": sorted([*runs, dict(run)], key=lambda r: (r["visitors"], r["searches"], sorted(r["queue"].items())))
+        "runs": sorted(
+            [*runs, dict(run)],
+            key=lambda r: (r["visitors"], r["searches"], sorted((k, str(v)) for k, v in r["queue"].items())),
+        )
     }
     json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
@@ -510,6 +530,14 @@ def format_run(run: Mapping[str, Any]) -> str:
             f"class of {run['visitors']} visitors x {run['searches']} searches ({run['uploaders']} upload first), "
             f"{run['model']}, queue {run['queue']}, {run['cpus']} CPUs (load {run['load_avg_1min']['before']:.1f} "
             f"before): {run['wall_s']:.1f} s, at most {run['most_in_flight']} requests in flight"
+        ),
+        *(
+            [
+                f"CPU seconds meanwhile: server {run['cpu_s']['server']:.0f}, the {run['visitors']} clients "
+                f"{run['cpu_s']['clients']:.0f} (on the same cores)"
+            ]
+            if "cpu_s" in run
+            else []
         ),
         f"{'action':<12}{'n':>6}{'p50 s':>9}{'p95 s':>9}{'max s':>9}",
     ]
@@ -559,16 +587,18 @@ def markdown(section: Mapping[str, Any]) -> list[str]:
         f"{N_SEARCHES} searches (fewer in the rows that say so), opens the map and the prompt lab's influence "
         f"chart, and leaves; every {UPLOAD_EVERY}th first uploads a file of its own and searches it. "
         "*Load before*: the machine's 1-minute load average as the visitors arrived (the server's own start-up "
-        "work done). *search / corpus / views*: how many searches, corpus loads and map or prompt-lab charts "
-        "run at once (each group queues on its own); *default*: the limit of every other event; *threads*: "
+        "work done). *search / corpus / map / charts*: how many searches, corpus loads, maps and prompt-lab "
+        "charts run at once (each group queues on its own; the model serves searches first); *default*: the "
+        "limit of every other event; *threads*: "
         "torch's threads per call (auto: one per core). The app's settings (`e2rank_demo/serving.py`, chosen "
-        f"from the rows below): search {app['search_concurrency']}, corpus {app['corpus_concurrency']}, views "
-        f"{app['views_concurrency']}, default {app['default_concurrency_limit']}, queue size {app['max_size']}, "
+        f"from the rows below): search {app['search_concurrency']}, corpus {app['corpus_concurrency']}, map "
+        f"{app['map_concurrency']}, charts {app['charts_concurrency']}, default {app['default_concurrency_limit']}, "
+        f"queue size {app['max_size']}, "
         f"threads {_setting({'queue': app}, 'torch_threads')}. The server and the 30 clients share the same "
         "2 cores here; on a Space the visitors' browsers run elsewhere."
     )
     header = (
-        "| visitors | searches each | search | corpus | views | default | threads | load before | wall (s) | "
+        "| visitors | searches each | search | corpus | map | charts | default | threads | load before | wall (s) | "
         "p95 search (s) | p95 map (s) | p95 prompt lab (s) | errors | cross-visitor docs | peak RSS (GiB) |"
     )
     lines = [
@@ -577,7 +607,7 @@ def markdown(section: Mapping[str, Any]) -> list[str]:
         intro,
         "",
         header,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         p95 = {action: f"{p['p95_s']:.2f}" if p["n"] else "–" for action, p in r["actions"].items()}
@@ -586,7 +616,8 @@ def markdown(section: Mapping[str, Any]) -> list[str]:
             for name in (
                 "search_concurrency",
                 "corpus_concurrency",
-                "views_concurrency",
+                "map_concurrency",
+                "charts_concurrency",
                 "default_concurrency_limit",
                 "torch_threads",
             )

@@ -31,20 +31,21 @@ QUEUE_SIZE = 64
 """Events waiting beyond those (``E2RANK_QUEUE_SIZE``); past it a request is refused with "queue full"."""
 
 
-GROUPS = {"search": 2, "corpus": 2, "views": 1}
+GROUPS = {"search": 4, "corpus": 2, "map": 2, "charts": 1}
 """Concurrency groups of the events a class sends most, and how many of each run at once
-(``E2RANK_CONCURRENCY_SEARCH`` / ``_CORPUS`` / ``_VIEWS``): searches (``search``, prompt edits),
-corpus loads (sample, upload, paste, open, re-index) and the heavier views (map, prompt-lab
-charts). Each group queues on its own, so searches never wait behind a class's map and chart
-requests, and at most five of these run at once on a small CPU (more only share the same cores)."""
+(``E2RANK_CONCURRENCY_SEARCH`` / ``_CORPUS`` / ``_MAP`` / ``_CHARTS``): searches (``search``, prompt
+edits), corpus loads (sample, upload, paste, open, re-index), the map, and the prompt lab's charts
+(leave-one-out influence, the pooling flip: k forward passes each). Each group queues on its own,
+so a search never waits in a queue behind a class's maps and charts; the model itself serves
+searches first (:class:`~e2rank_demo.models.ModelLock`)."""
 
 
 def concurrency(group: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Event-listener keywords that put an event in one of :data:`GROUPS`.
 
     Example:
-        >>> concurrency("views", {})
-        {'concurrency_id': 'e2rank-views', 'concurrency_limit': 1}
+        >>> concurrency("charts", {})
+        {'concurrency_id': 'e2rank-charts', 'concurrency_limit': 1}
         >>> concurrency("search", {"E2RANK_CONCURRENCY_SEARCH": "3"})["concurrency_limit"]
         3
     """
@@ -94,7 +95,7 @@ def serving_settings(environ: Mapping[str, str] | None = None) -> dict[str, int 
 
     Example:
         >>> settings = serving_settings({"E2RANK_CONCURRENCY_SEARCH": "3"})
-        >>> settings["search_concurrency"], settings["views_concurrency"], settings["torch_threads"]
+        >>> settings["search_concurrency"], settings["charts_concurrency"], settings["torch_threads"]
         (3, 1, None)
     """
     env = os.environ if environ is None else environ

@@ -127,18 +127,23 @@ def test_class_targets_wait_for_thirty_visitors() -> None:
 
 
 def test_the_class_bench_sums_the_server_process_tree() -> None:
-    """Peak RSS counts the server and its children (a child's memory is the server's too)."""
+    """Peak RSS and CPU seconds count the server and its children (a child's memory and work are the server's)."""
     import os
     import subprocess
     import sys
 
-    from e2rank_demo.class_bench import process_tree, tree_rss_bytes
+    from e2rank_demo.class_bench import process_tree, tree_cpu_seconds, tree_rss_bytes
 
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # The child spins until it has used 0.3 s of CPU, then waits to be killed.
+    child = subprocess.Popen([sys.executable, "-c", "import time\nwhile time.process_time() < 0.3: pass\n"
+                              "print('spun', flush=True)\ntime.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "spun"
         assert {os.getpid(), child.pid} <= process_tree(os.getpid()) and child.pid in process_tree(child.pid)
         assert os.getpid() not in process_tree(child.pid)
         assert tree_rss_bytes(os.getpid()) > 0
+        assert tree_cpu_seconds(child.pid) >= 0.25
+        assert tree_cpu_seconds(os.getpid()) >= tree_cpu_seconds(child.pid)
     finally:
         child.kill()
         child.wait()
@@ -151,7 +156,7 @@ def test_a_visitor_notices_documents_outside_its_own_corpus(tmp_path) -> None:  
 
     from e2rank_demo.class_bench import ClassPlan, Visitor, marker
 
-    plan = ClassPlan(2, 1, "minilm-e2rank", frozenset({"101", "102"}), ["q"], tmp_path)
+    plan = ClassPlan(2, 1, "minilm-e2rank", frozenset({"101", "102"}), ["q"], tmp_path, 5)
     visitor = Visitor(1, "http://127.0.0.1:1/", plan, [0, 0], threading.Lock())
     own = marker(1)
     visitor.check("upload", [f'<li data-pid="{own}-d0">Bread {own}</li>'], frozenset({f"{own}-d0"}))

@@ -359,15 +359,15 @@ def test_app_wires_the_tabs_and_warms_up_umap() -> None:
 
 
 def test_a_class_s_frequent_events_queue_in_their_own_groups() -> None:
-    """Searches, corpus loads and the heavy views each queue in their own group with its own limit, so a class's
+    """Searches, corpus loads, maps and the prompt-lab charts each queue in their own group with its own limit, so a class's
     map and chart requests never hold up a search (serving.GROUPS, measured in ``bench --class``)."""
     from e2rank_demo.serving import GROUPS
 
     demo = build_demo()
     by_api = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
     expected = {"search": "search", "edit_prompt": "search", "load_sample": "corpus", "upload": "corpus",
-                "paste": "corpus", "open_index": "corpus", "reindex": "corpus", "map": "views",
-                "prompt_influence": "views", "compare_pooling": "views"}
+                "paste": "corpus", "open_index": "corpus", "reindex": "corpus", "map": "map",
+                "prompt_influence": "charts", "compare_pooling": "charts"}
     for api_name, group in expected.items():
         fn = by_api[api_name]
         assert (fn.concurrency_id, fn.concurrency_limit) == (f"e2rank-{group}", GROUPS[group]), api_name

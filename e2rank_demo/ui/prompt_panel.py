@@ -335,18 +335,18 @@ def wire(
     """Connects the panel (call inside ``gr.Blocks`` after the result components exist)."""
     outputs = [*result_outputs, *panel.outputs]
     private: dict[str, Any] = {"api_visibility": "private"}
-    search, views = concurrency("search"), concurrency("views")
+    search, charts = concurrency("search"), concurrency("charts")
     panel.docs.input(edit_prompt, [panel.docs, show_all, state], outputs, api_name="edit_prompt", **search)
     panel.pin.click(pin_relevant, [show_all, state], outputs, **search, **private)
     panel.reset.click(reset_prompt, [show_all, state], outputs, **search, **private)
-    panel.influence.click(show_influence, state, [panel.chart, panel.caption], api_name="prompt_influence", **views)
+    panel.influence.click(show_influence, state, [panel.chart, panel.caption], api_name="prompt_influence", **charts)
     panel.flip.click(
         flip_pooling,
         state,
         [panel.flip_info, panel.flip_chart],
         api_name="compare_pooling",
         show_progress_on=panel.flip_info,
-        **views,
+        **charts,
     )
     e2rank_column.change(clear_flip, None, [panel.flip_info, panel.flip_chart], show_progress="hidden", **private)
     # A new search (or corpus) redraws the E2Rank column: the panel follows the new result.

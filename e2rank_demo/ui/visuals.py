@@ -304,18 +304,18 @@ def wire(state: gr.State, map_tab: gr.Tab, map_ui: MapTab, latency_tab: gr.Tab, 
     """
     private: dict[str, Any] = {"api_visibility": "private"}
     inputs = [*map_ui.inputs, state]
-    views = concurrency("views")
-    map_tab.select(show_map, inputs, map_ui.outputs, show_progress="hidden", api_name="map", **views)
+    map_group = concurrency("map")
+    map_tab.select(show_map, inputs, map_ui.outputs, show_progress="hidden", api_name="map", **map_group)
     gr.on(
         [map_ui.scope.change, map_ui.color_by.change, map_ui.animate.change],
         show_map,
         inputs,
         map_ui.outputs,
         show_progress="minimal",
-        **views,
+        **map_group,
         **private,
     )
-    map_ui.refresh.click(refresh_map, inputs, map_ui.outputs, show_progress="minimal", **views, **private)
+    map_ui.refresh.click(refresh_map, inputs, map_ui.outputs, show_progress="minimal", **map_group, **private)
     map_ui.timer.tick(poll_map, inputs, map_ui.outputs, show_progress="hidden", trigger_mode="once", **private)
     latency_tab.select(latency_status, state, latency_ui.info, show_progress="hidden", **private)
     measure_outputs = MEASURE_OUTPUTS.components(latency_ui)
