@@ -54,8 +54,8 @@ def prompt_memo(minilm) -> Iterator[dict[tuple[str, str, str, tuple[int, int]], 
 def scifact_in_memory(shared_data: Path, minilm, cache: EmbeddingCache, prompt_memo) -> EvalReport:  # noqa: ANN001
     """SciFact test, dense first stage, every reranker, in memory: the reference the store paths must equal.
 
-    Embeds the corpus into the session's cache, which the store builds then read back, and leaves its prompt
-    vectors in ``prompt_memo`` for the store paths.
+    Reads the corpus vectors from the session's cache (embedded there by ``tests/prewarm_data.py``), as the
+    store builds then do, and leaves its prompt vectors in ``prompt_memo`` for the store paths.
     """
     return evaluate(load_beir(shared_data / "scifact"), minilm, "dense", SearchSettings(task="scifact"), cache=cache)
 
