@@ -190,7 +190,7 @@ def bench_influence(repeats: int, k: int = 20) -> list[Measurement]:
             repeat(once, repeats * 2),
             "s",
             "<= 3",
-            f"leave-one-out influence chart, {k} prompts in one batched pass, N=100, "
+            f"leave-one-out influence chart, {k} prompts, one forward pass each, N=100, "
             f"{loaded.embedder.name} on the scifact sample, first 5 judged queries in turn",
         )
     ]

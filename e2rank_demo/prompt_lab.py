@@ -6,8 +6,8 @@ that measurable:
 
 * :func:`compose_prompt` builds a prompt list from the first stage, with documents the
   user judged relevant pinned first (true relevance feedback instead of pseudo).
-* :func:`leave_one_out` embeds the k prompts that each miss one document in one batched
-  forward pass and reports, per document, how far the pseudo-query moves without it
+* :func:`leave_one_out` embeds the k prompts that each miss one document, one forward
+  pass each, and reports, per document, how far the pseudo-query moves without it
   (cosine distance) and what that does to nDCG@10 and to the relevant documents' ranks.
 * :func:`provenance` gives the pseudo-query's cosine to the query and to each prompt
   document, next to the same numbers for Rocchio's vector over the same documents.
@@ -82,7 +82,7 @@ class Influence:
         query: The query.
         items: One entry per prompt document, in prompt order.
         ndcg: nDCG@10 of the reranked list with the full prompt (``None`` without judgments).
-        seconds: Wall-clock time of the k prompt builds, the batched pass and the scoring.
+        seconds: Wall-clock time of the k prompt builds, their forward passes and the scoring.
     """
 
     query: str

@@ -104,7 +104,7 @@ STEPS: tuple[tuple[str, str, str], ...] = (
         "Which documents pull the pseudo-query",
         "Influence",
         "Each bar is one prompt document: how far the pseudo-query moves when the prompt is embedded without it (the "
-        "k leave-one-out prompts go through the model in one batched pass); with known judgments, green bars helped "
+        "k leave-one-out prompts go through the model one after another); with known judgments, green bars helped "
         "nDCG@10 and red ones hurt it.",
     ),
     (

@@ -4,7 +4,7 @@ The panel sits under the results. Its multi-select holds the prompt's passages i
 order: removing one takes it out, adding one appends it (so removing and re-adding moves
 a document to the end). *Pin marked-relevant first* puts the documents ticked relevant at
 the front (true relevance feedback), *Reset to top-k* returns to the paper's setting, and
-*Influence* draws the leave-one-out chart (one batched forward pass of k prompts), and
+*Influence* draws the leave-one-out chart (one forward pass for each of the k prompts), and
 *Flip the pooling* embeds the same prompt with the other pooling (mean over all its tokens
 against the query's own tokens; a decoder's last token against the query's tokens) and shows
 which documents move and both pseudo-queries on the map
