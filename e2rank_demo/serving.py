@@ -40,6 +40,21 @@ so a search never waits in a queue behind a class's maps and charts; the model i
 searches first (:class:`~e2rank_demo.models.ModelLock`)."""
 
 
+SETTING_VARIABLES = {
+    "default_concurrency_limit": "E2RANK_CONCURRENCY",
+    "max_size": "E2RANK_QUEUE_SIZE",
+    **{f"{group}_concurrency": f"E2RANK_CONCURRENCY_{group.upper()}" for group in GROUPS},
+    "torch_threads": "E2RANK_TORCH_THREADS",
+}
+"""Each serving setting and the environment variable that sets it."""
+
+
+def _setting(name: str, env: Mapping[str, str]) -> int | None:
+    """The integer in the variable that sets ``name`` (:data:`SETTING_VARIABLES`), ``None`` when unset."""
+    value = env.get(SETTING_VARIABLES[name])
+    return int(value) if value else None
+
+
 def concurrency(group: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Event-listener keywords that put an event in one of :data:`GROUPS`.
 
@@ -50,7 +65,7 @@ def concurrency(group: str, environ: Mapping[str, str] | None = None) -> dict[st
         3
     """
     env = os.environ if environ is None else environ
-    limit = int(env.get(f"E2RANK_CONCURRENCY_{group.upper()}") or GROUPS[group])
+    limit = _setting(f"{group}_concurrency", env) or GROUPS[group]
     return {"concurrency_id": f"e2rank-{group}", "concurrency_limit": limit}
 
 
@@ -63,8 +78,7 @@ def torch_threads(environ: Mapping[str, str] | None = None) -> int | None:
         (1, None)
     """
     env = os.environ if environ is None else environ
-    value = env.get("E2RANK_TORCH_THREADS")
-    return int(value) if value else None
+    return _setting("torch_threads", env)
 
 
 def queue_options(environ: Mapping[str, str] | None = None) -> dict[str, int]:
@@ -76,18 +90,9 @@ def queue_options(environ: Mapping[str, str] | None = None) -> dict[str, int]:
     """
     env = os.environ if environ is None else environ
     return {
-        "default_concurrency_limit": int(env.get("E2RANK_CONCURRENCY") or QUEUE_CONCURRENCY),
-        "max_size": int(env.get("E2RANK_QUEUE_SIZE") or QUEUE_SIZE),
+        "default_concurrency_limit": _setting("default_concurrency_limit", env) or QUEUE_CONCURRENCY,
+        "max_size": _setting("max_size", env) or QUEUE_SIZE,
     }
-
-
-SETTING_VARIABLES = {
-    "default_concurrency_limit": "E2RANK_CONCURRENCY",
-    "max_size": "E2RANK_QUEUE_SIZE",
-    **{f"{group}_concurrency": f"E2RANK_CONCURRENCY_{group.upper()}" for group in GROUPS},
-    "torch_threads": "E2RANK_TORCH_THREADS",
-}
-"""Each serving setting and the environment variable that sets it."""
 
 
 def serving_settings(environ: Mapping[str, str] | None = None) -> dict[str, int | None]:
