@@ -45,7 +45,11 @@ N_SEARCHES = 5
 UPLOAD_EVERY = 4
 """Every fourth visitor (0, 4, 8, ...) uploads a file of its own first: a quarter of the class."""
 TARGET_VISITORS = 30
-ACTIONS = ("connect", "upload", "load_sample", "search", "map", "prompt_lab")
+ACTIONS = ("connect", "upload", "load_sample", "search", "search_fresh", "search_reused", "map", "prompt_lab")
+"""Timed actions; ``search_fresh`` and ``search_reused`` split the searches by whether their listwise prompt
+ran a forward pass or reused an identical earlier prompt's vector (as the search line says)."""
+REUSED_PROMPT = "listwise prompt (its forward pass took"
+"""The search line's words when the listwise prompt's vector was reused (``ui/render.py``)."""
 MAP_WAITING = "UMAP is still fitting"
 """The start of the map's notice while PCA stands in for a UMAP fit (``ui/visuals.py``)."""
 APP_START_TIMEOUT_S = 300.0
@@ -299,6 +303,8 @@ class Visitor:
             False,
             api_name="/search",
         )
+        reused = REUSED_PROMPT in str(outputs[-1])
+        self.visit.seconds["search_reused" if reused else "search_fresh"].append(self.visit.seconds["search"][-1])
         text = self.check(where, outputs, allowed)
         if "candidates" not in str(outputs[-1]) or not _PID.search(text):
             self.visit.errors.append(f"visitor {self.i} {where}: no results ({str(outputs[-1])[:160]})")
@@ -586,6 +592,11 @@ def markdown(section: Mapping[str, Any]) -> list[str]:
         f"SciFact sample and the map, then N `gradio_client` visitors arrive at once: each loads the sample, runs "
         f"{N_SEARCHES} searches (fewer in the rows that say so), opens the map and the prompt lab's influence "
         f"chart, and leaves; every {UPLOAD_EVERY}th first uploads a file of its own and searches it. "
+        "The visitors search the sample's own queries, so several send the same one, as a class typing the "
+        "lecturer's example does: a search whose query or listwise prompt is identical to an earlier one's reuses "
+        "that vector and says so (`e2rank_demo/models/vector_memo.py`), and so does an influence chart's "
+        "leave-one-out prompt; *search_fresh* and *search_reused* split the searches by whether the listwise "
+        "prompt ran its forward pass. "
         "*Load before*: the machine's 1-minute load average as the visitors arrived (the server's own start-up "
         "work done). *search / corpus / map / charts*: how many searches, corpus loads, maps and prompt-lab "
         "charts run at once (each group queues on its own; the model serves searches first); *default*: the "

@@ -32,7 +32,7 @@ import numpy as np
 from e2rank_demo.cache import EmbeddingCache
 from e2rank_demo.doc_tokens import TokenTable, corpus_tokens
 from e2rank_demo.index import EncodeStats, IndexKind, VectorIndex, VectorOrigin, embed_corpus
-from e2rank_demo.models import Embedder, ProgressFn
+from e2rank_demo.models import Embedder, ProgressFn, reusing
 from e2rank_demo.prompt_lab import Influence, PoolingComparison, Provenance, compare_pooling, leave_one_out, provenance
 from e2rank_demo.query_result import QueryResult
 from e2rank_demo.records import Candidates, Document, Passage, PromptPooling, Ranking, Timings
@@ -212,6 +212,7 @@ class SearchSession:
         settings: SearchSettings | None = None,
         *,
         candidates: Candidates | None = None,
+        reuse_vectors: bool = False,
     ) -> QueryResult:
         """Runs the first stage (or uses ``candidates``) and every requested reranker.
 
@@ -219,6 +220,10 @@ class SearchSession:
             query: The query text.
             settings: Query-time settings; defaults to :class:`SearchSettings`.
             candidates: Precomputed candidates (e.g. from a TREC run) instead of the first stage.
+            reuse_vectors: Take the vectors of an identical query and listwise prompt encoded before (by
+                any session of this model) instead of forward passes (:mod:`~e2rank_demo.models.vector_memo`);
+                the result's :attr:`~e2rank_demo.records.Timings.reused` says which stages did. Off
+                wherever the model's time is measured.
 
         Returns:
             Both rankings, the vectors, the prompt and per-stage timings.
@@ -232,8 +237,11 @@ class SearchSession:
                 f"the query has {len(query):,} characters; the limit is {MAX_QUERY_CHARS:,} (E2RANK_MAX_QUERY_CHARS)"
             )
         timer = StageTimer()
-        with timer.stage("query_encoding"):
-            query_vector = self.embedder.embed_queries([query], settings.instruction)[0]
+        reused: dict[str, float] = {}
+        with timer.stage("query_encoding"), reusing(reuse_vectors):
+            query_vector, query_reused = self.embedder.embed_query(query, settings.instruction)
+        if query_reused is not None:
+            reused["query_encoding"] = query_reused
         if candidates is None:
             candidates = self.first_stage(query, query_vector, settings, timer)
         first = Ranking(
@@ -249,15 +257,21 @@ class SearchSession:
         reranked: dict[str, Ranking] = {}
         system_stages: dict[str, dict[str, float]] = {}
         if len(candidates):
-            for name, reranker in settings.build_rerankers(self.embedder).items():
-                sub = StageTimer()
-                reranked[name] = reranker.rerank(
-                    query, query_vector, candidates, doc_vectors, doc_texts, sub, doc_tokens=doc_tokens
-                )
-                system_stages[name] = sub.stages
+            with reusing(reuse_vectors):
+                for name, reranker in settings.build_rerankers(self.embedder).items():
+                    sub = StageTimer()
+                    reranked[name] = reranker.rerank(
+                        query, query_vector, candidates, doc_vectors, doc_texts, sub, doc_tokens=doc_tokens
+                    )
+                    system_stages[name] = sub.stages
         stages = dict(timer.stages)
         for name, sub_stages in system_stages.items():
             stages.update({f"{name}.{k}": v for k, v in sub_stages.items()})
+        reused.update(
+            (f"{name}.prompt_encoding", ranking.prompt.reused_s)
+            for name, ranking in reranked.items()
+            if ranking.prompt is not None and ranking.prompt.reused_s is not None
+        )
         e2rank = reranked.get("e2rank")
         return QueryResult(
             query=query,
@@ -266,7 +280,9 @@ class SearchSession:
             query_vector=query_vector,
             prompt=e2rank.prompt if e2rank else None,
             candidates=candidates,
-            timings=Timings(stages, self.encode_stats.seconds, self.encode_stats.cache_hit, self.encode_stats.source),
+            timings=Timings(
+                stages, self.encode_stats.seconds, self.encode_stats.cache_hit, self.encode_stats.source, reused
+            ),
             settings=settings,
             prompt_ids=list(candidates.ids[: settings.prompt_docs]) if e2rank else [],
         )
@@ -342,16 +358,22 @@ class SearchSession:
         )
         stages = {k: v for k, v in result.timings.stages.items() if not k.startswith("e2rank.")}
         stages.update({f"e2rank.{k}": v for k, v in timer.stages.items()})
+        reused = {k: v for k, v in result.timings.reused.items() if not k.startswith("e2rank.")}  # a fresh pass now
         return dataclasses.replace(
             result,
             reranked={**result.reranked, "e2rank": ranking},
             prompt=ranking.prompt,
             prompt_ids=doc_ids,
-            timings=dataclasses.replace(result.timings, stages=stages),
+            timings=dataclasses.replace(result.timings, stages=stages, reused=reused),
         )
 
     def prompt_influence(
-        self, result: QueryResult, relevance: Mapping[str, int] | None = None, batch_size: int = 1
+        self,
+        result: QueryResult,
+        relevance: Mapping[str, int] | None = None,
+        batch_size: int = 1,
+        *,
+        reuse_vectors: bool = False,
     ) -> Influence:
         """Leave-one-out influence of each document in the prompt of ``result`` (see ``prompt_lab.leave_one_out``).
 
@@ -359,23 +381,27 @@ class SearchSession:
             result: A result with an E2Rank ranking (from :meth:`search` or :meth:`rerank_with_prompt`).
             relevance: Judgments ``{passage id: grade}`` for this query (nDCG@10 and relevant ranks).
             batch_size: Prompts per forward pass.
+            reuse_vectors: Take the vector of a leave-one-out prompt identical to one encoded before (by any
+                session of this model) instead of its forward pass (:mod:`~e2rank_demo.models.vector_memo`);
+                the influence is the same. Off where its time is measured.
         """
         if result.prompt is None:
             raise ValueError("this result has no listwise prompt (run the e2rank reranker)")
         rows = self._prompt_rows(result.prompt_ids)
-        return leave_one_out(
-            self._e2rank(result),
-            result.query,
-            result.query_vector,
-            result.prompt_ids,
-            [self.texts[r] for r in rows],
-            result.prompt.vector,
-            result.candidates.ids,
-            self.vectors[result.candidates.rows],
-            relevance,
-            batch_size,
-            self.prompt_tokens(rows),
-        )
+        with reusing(reuse_vectors):
+            return leave_one_out(
+                self._e2rank(result),
+                result.query,
+                result.query_vector,
+                result.prompt_ids,
+                [self.texts[r] for r in rows],
+                result.prompt.vector,
+                result.candidates.ids,
+                self.vectors[result.candidates.rows],
+                relevance,
+                batch_size,
+                self.prompt_tokens(rows),
+            )
 
     def prompt_provenance(self, result: QueryResult) -> Provenance:
         """Cosines of the pseudo-query to the query and each prompt document, next to Rocchio's."""

@@ -891,6 +891,11 @@ def _influence_group(item: DocInfluence) -> str:
     return "helped" if item.ndcg_delta < -1e-9 else "hurt" if item.ndcg_delta > 1e-9 else "no change"
 
 
+def _reused_note(reused: int) -> str:
+    """How many leave-one-out prompts took an identical earlier prompt's vector (nothing when none did)."""
+    return f" ({reused} of them reused from identical earlier prompts)" if reused else ""
+
+
 def influence_chart(influence: Influence, session: SearchSession) -> Figure:
     """Leave-one-out influence of each prompt document, most influential at the top.
 
@@ -946,7 +951,8 @@ def influence_chart(influence: Influence, session: SearchSession) -> Figure:
     height = max(360, 24 * len(items) + 170)
     heading = _title(
         f"Which prompt documents pull the pseudo-query (“{escape(influence.query, 60)}”)",
-        f"{len(items)} leave-one-out prompts embedded in {influence.seconds:.2f} s; {note}",
+        f"{len(items)} leave-one-out prompts embedded in {influence.seconds:.2f} s{_reused_note(influence.reused)}; "
+        f"{note}",
         height=height,
     )
     fig.update_layout(

@@ -83,12 +83,15 @@ class Influence:
         items: One entry per prompt document, in prompt order.
         ndcg: nDCG@10 of the reranked list with the full prompt (``None`` without judgments).
         seconds: Wall-clock time of the k prompt builds, their forward passes and the scoring.
+        reused: Leave-one-out prompts whose vector was an identical earlier prompt's, reused instead of
+            a forward pass (:mod:`~e2rank_demo.models.vector_memo`).
     """
 
     query: str
     items: list[DocInfluence]
     ndcg: float | None
     seconds: float
+    reused: int = 0
 
     def ranked(self) -> list[DocInfluence]:
         """The items by decreasing cosine distance (most influential first)."""
@@ -139,11 +142,8 @@ def leave_one_out(
     embedder = reranker.embedder
     built = embedder.build_leave_one_out(query, prompt_texts, reranker.header, reranker.order, prompt_tokens)
     with bulk():  # other visitors' searches go first, between these passes
-        without = (
-            np.stack([p.vector for p in embedder.encode_prompts(built, batch_size, reranker.pooling)])
-            if built
-            else np.zeros((0, len(full_vector)), dtype=np.float32)
-        )
+        prompts = embedder.encode_prompts(built, batch_size, reranker.pooling)
+    without = np.stack([p.vector for p in prompts]) if prompts else np.zeros((0, len(full_vector)), dtype=np.float32)
     distances = 1.0 - without @ full_vector
     full_scores = reranker.score(full_vector, query_vector, doc_vectors)
     scores = reranker.score(without, query_vector, doc_vectors)
@@ -164,7 +164,8 @@ def leave_one_out(
         items.append(
             DocInfluence(pid, i + 1, float(distances[i]), deltas[i], {r: ranks[r] - base[r] for r in relevant})
         )
-    return Influence(query, items, ndcg, time.perf_counter() - start)
+    reused = sum(p.reused_s is not None for p in prompts)
+    return Influence(query, items, ndcg, time.perf_counter() - start, reused)
 
 
 @dataclass(frozen=True)

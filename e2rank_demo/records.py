@@ -152,6 +152,9 @@ class ListwisePrompt:
         max_tokens: Context limit the prompt had to fit.
         pooling: How the vector was pooled (see :data:`PromptPooling`).
         pooled_tokens: Number of token positions the vector was pooled over.
+        reused_s: ``None`` when this call ran the forward pass; else the vector is an identical earlier
+            prompt's, reused (:mod:`e2rank_demo.models.vector_memo`), and this is the seconds its forward
+            pass took then.
     """
 
     text: str
@@ -162,6 +165,7 @@ class ListwisePrompt:
     max_tokens: int
     pooling: PromptPooling = "mean"
     pooled_tokens: int = 0
+    reused_s: float | None = None
 
 
 class BuiltPrompt(NamedTuple):
@@ -194,6 +198,10 @@ class Timings:
     doc_encoding_cached: bool = False
     doc_encoding_source: str = ""
     """Where the corpus vectors came from (:attr:`~e2rank_demo.index.EncodeStats.source`)."""
+    reused: dict[str, float] = field(default_factory=dict)
+    """Stages answered by reusing the vector of an identical earlier input (``query_encoding``,
+    ``e2rank.prompt_encoding``; their time in :attr:`stages` is the lookup), each with the seconds that
+    vector's forward pass took when it was computed."""
 
     @property
     def query_total(self) -> float:

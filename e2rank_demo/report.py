@@ -277,6 +277,9 @@ def timing_rows(result: QueryResult) -> list[tuple[str, str]]:
     for name, seconds in result.timings.stages.items():
         system, _, stage = name.rpartition(".")
         label = STAGE_TITLES.get(stage, stage)
+        reused = result.timings.reused.get(name)
+        if reused is not None:
+            label += f" (the vector of an identical earlier prompt, reused; its forward pass took {reused:.4f} s)"
         rows.append((f"{label_of(system)}: {label}" if system else label, f"{seconds:.4f}"))
     rows.append(("total per query", f"{result.timings.query_total:.4f}"))
     how = result.timings.doc_encoding_source or "model time"

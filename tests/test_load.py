@@ -154,6 +154,8 @@ def test_a_class_of_ten_gets_no_error_and_sees_only_its_own_documents() -> None:
     assert run["errors"] == 0, run["error_examples"]
     assert run["cross_visitor_documents"] == 0, run["leak_examples"]
     counts = {action: figures["n"] for action, figures in run["actions"].items()}
+    # Each search either ran its prompt's forward pass or said it reused an identical earlier prompt's vector.
+    assert counts.pop("search_fresh") + counts.pop("search_reused") == counts["search"]
     assert counts == {"connect": 10, "upload": 3, "load_sample": 10, "search": 10 * 2 + 3, "map": 10,
                       "prompt_lab": 10}
     assert run["most_in_flight"] >= 2  # the visitors really overlapped

@@ -13,8 +13,10 @@ Two backends implement :class:`Embedder`:
 The package's parts: :mod:`~e2rank_demo.models.embedder` (the protocol),
 :mod:`~e2rank_demo.models.encoder` and :mod:`~e2rank_demo.models.decoder` (the backends),
 :mod:`~e2rank_demo.models.adapter` (trained LoRA adapters), :mod:`~e2rank_demo.models.presets`
-(named models) and :mod:`~e2rank_demo.models.loading` (shared, time-limited loading with a
-fallback). Everything public is re-exported here.
+(named models), :mod:`~e2rank_demo.models.loading` (shared, time-limited loading with a
+fallback), :mod:`~e2rank_demo.models.model_lock` (the shared model's turns) and
+:mod:`~e2rank_demo.models.vector_memo` (reusing identical queries' and prompts' vectors).
+Everything public is re-exported here.
 
 Example:
     >>> from e2rank_demo.models import load_embedder
@@ -72,6 +74,7 @@ from e2rank_demo.models.presets import (
     gpu_present,
     resolve_source,
 )
+from e2rank_demo.models.vector_memo import VectorMemo, reusing
 
 __all__ = [
     "ADAPTER_ROOT",
@@ -93,6 +96,7 @@ __all__ = [
     "ProgressFn",
     "PromptTooLongError",
     "TokenIds",
+    "VectorMemo",
     "build_adapted_embedder",
     "build_embedder",
     "bulk",
@@ -109,5 +113,6 @@ __all__ = [
     "pick_device",
     "query_snippet",
     "resolve_source",
+    "reusing",
     "with_adapter",
 ]

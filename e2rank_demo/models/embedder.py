@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -16,6 +17,7 @@ import numpy as np
 
 from e2rank_demo.models.model_lock import ModelLock
 from e2rank_demo.models.presets import PRESETS
+from e2rank_demo.models.vector_memo import VectorMemo, memo_key, prompt_key, reuse_enabled
 from e2rank_demo.prompts import TASKS, build_listwise_text, query_span
 from e2rank_demo.records import PROMPT_POOLINGS, BuiltPrompt, ListwisePrompt, PromptOrder, PromptPooling
 
@@ -72,6 +74,9 @@ class Embedder(ABC):
         self._lock = ModelLock()
         self._fitted_prompts: OrderedDict[str, _Encoding] = OrderedDict()
         self._fitted_lock = threading.Lock()
+        # Vectors of identical earlier inputs, for the calls that may reuse them (models/vector_memo.py).
+        self._prompt_memo: VectorMemo[ListwisePrompt] = VectorMemo()
+        self._query_memo: VectorMemo[np.ndarray] = VectorMemo()
 
     # ----------------------------------------------------------------- identity
     @property
@@ -210,6 +215,17 @@ class Embedder(ABC):
     def embed_queries(self, texts: Sequence[str], instruction: str | None = None) -> np.ndarray:
         """Embeds retrieval queries; ``instruction`` is used by instruction-tuned models."""
         return self._encode([self.format_query(t, instruction) for t in texts], batch_size=64)
+
+    def embed_query(self, text: str, instruction: str | None = None) -> tuple[np.ndarray, float | None]:
+        """One query's vector, and ``None``; inside :func:`~e2rank_demo.models.vector_memo.reusing`, an identical
+        earlier query's vector may come back instead, with the seconds its forward pass took then."""
+        if not reuse_enabled():
+            return self.embed_queries([text], instruction)[0], None
+        return self._query_memo.reuse(
+            memo_key(self.identity, "query", self.format_query(text, instruction)),
+            lambda: self.embed_queries([text], instruction)[0],
+            self._lock,
+        )
 
     def format_document(self, text: str) -> str:
         """The document string the model sees (before the end token)."""
@@ -424,6 +440,8 @@ class Embedder(ABC):
 
         Up to ``batch_size`` prompts share one forward pass (leave-one-out influence sends
         the k prompts together); padding is masked, so each vector equals its own pass.
+        Inside :func:`~e2rank_demo.models.vector_memo.reusing`, a prompt identical to one encoded
+        there before takes that one's vector instead (marked ``reused_s``); the others go one per pass.
 
         Args:
             built: Prompts from :meth:`build_listwise`.
@@ -433,6 +451,20 @@ class Embedder(ABC):
         pooling = pooling or self.prompt_pooling
         if pooling not in PROMPT_POOLINGS:
             raise ValueError(f"unknown prompt pooling {pooling!r}; use one of {', '.join(PROMPT_POOLINGS)}")
+        if reuse_enabled():
+            return [self._reused_or_encoded(p, pooling) for p in built]
+        return self._encode_prompts(built, batch_size, pooling)
+
+    def _reused_or_encoded(self, built: BuiltPrompt, pooling: PromptPooling) -> ListwisePrompt:
+        """An identical earlier prompt's vector (marked ``reused_s``), else one forward pass, remembered."""
+        prompt, reused_s = self._prompt_memo.reuse(
+            prompt_key(self.identity, pooling, built), lambda: self._encode_prompts([built], 1, pooling)[0], self._lock
+        )
+        return prompt if reused_s is None else dataclasses.replace(prompt, reused_s=reused_s)
+
+    def _encode_prompts(
+        self, built: Sequence[BuiltPrompt], batch_size: int, pooling: PromptPooling
+    ) -> list[ListwisePrompt]:
         out: list[ListwisePrompt] = []
         for start in range(0, len(built), batch_size):
             chunk = built[start : start + batch_size]

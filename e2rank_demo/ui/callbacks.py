@@ -451,7 +451,7 @@ def _header(path: Path, *, tab: bool) -> list[str]:
 
 
 def _run_search(index: SearchSession, query: str, settings: SearchSettings) -> QueryResult:
-    return index.search(query, settings)
+    return index.search(query, settings, reuse_vectors=True)
 
 
 run_search = on_gpu(_run_search)
@@ -520,11 +520,7 @@ def search(
     result = run_search(index, query, settings)
     state.result = result
     state.query_id(result.query)
-    seconds = result.timings.query_total
-    line = render.notice(
-        f"{len(result.first_stage.ids)} candidates from {index.size:,} passages, "
-        f"searched and reranked in {seconds:.2f} s."
-    )
+    line = render.notice(render.search_line(len(result.first_stage.ids), index.size, result.timings))
     return (*results_outputs(state, show_all), line)
 
 

@@ -257,7 +257,8 @@ def show_influence(state: UISession) -> tuple[Any, Any]:
     if not result.prompt_ids:
         gr.Warning("The prompt holds no document.")
         return gr.skip(), gr.skip()
-    figure = influence_chart(index.prompt_influence(result, state.judgments_for(result.query)), index)
+    influence = index.prompt_influence(result, state.judgments_for(result.query), reuse_vectors=True)
+    figure = influence_chart(influence, index)
     return gr.Plot(value=plot_value(figure), visible=True), gr.Markdown(figure.caption, visible=True)
 
 

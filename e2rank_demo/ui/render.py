@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from e2rank_demo.highlight import highlight, rank_change, snippet
 from e2rank_demo.pipeline import CorpusStats, SearchSession
-from e2rank_demo.records import ListwisePrompt, Passage, Ranking
+from e2rank_demo.records import ListwisePrompt, Passage, Ranking, Timings
+from e2rank_demo.rerank import MAIN
 from e2rank_demo.samples import SampleInfo
 
 TOP = 10
@@ -296,6 +297,33 @@ def sample_card(info: SampleInfo | None) -> str:
         f'<div class="e2r-card" data-sample="{esc(info.name)}"><p>{esc(info.description)}</p>'
         f'<p class="e2r-licence">Licence: {licence}</p>{attribution}</div>'
     )
+
+
+REUSED_VECTORS = {"query_encoding": "query", f"{MAIN}.prompt_encoding": "listwise prompt"}
+"""The stages whose vector a search may reuse (:attr:`~e2rank_demo.records.Timings.reused`), as the search line
+names them."""
+
+
+def search_line(n_candidates: int, n_passages: int, timings: Timings) -> str:
+    """The status line under a search: candidates, corpus size, seconds, and any vectors reused.
+
+    Example:
+        >>> timings = Timings({"e2rank.prompt_encoding": 0.0001}, reused={"e2rank.prompt_encoding": 0.131})
+        >>> search_line(100, 1200, timings)  # doctest: +NORMALIZE_WHITESPACE
+        '100 candidates from 1,200 passages, searched and reranked in 0.00 s. Vectors reused from an identical
+        earlier search, not computed again: listwise prompt (its forward pass took 0.131 s then).'
+    """
+    line = (
+        f"{n_candidates} candidates from {n_passages:,} passages, searched and reranked in {timings.query_total:.2f} s."
+    )
+    reused = [
+        f"{label} (its forward pass took {timings.reused[stage]:.3f} s then)"
+        for stage, label in REUSED_VECTORS.items()
+        if stage in timings.reused
+    ]
+    if reused:
+        line += f" Vectors reused from an identical earlier search, not computed again: {', '.join(reused)}."
+    return line
 
 
 def notice(message: str, kind: str = "info") -> str:
