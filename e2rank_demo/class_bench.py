@@ -48,8 +48,8 @@ TARGET_VISITORS = 30
 ACTIONS = ("connect", "upload", "load_sample", "search", "search_fresh", "search_reused", "map", "prompt_lab")
 """Timed actions; ``search_fresh`` and ``search_reused`` split the searches by whether their listwise prompt
 ran a forward pass or reused an identical earlier prompt's vector (as the search line says)."""
-REUSED_PROMPT = "listwise prompt (its forward pass took"
-"""The search line's words when the listwise prompt's vector was reused (``ui/render.py``)."""
+REUSED_PROMPT = "listwise prompt vector ("
+"""The search line's words (on hover) when the listwise prompt's vector was reused (``ui/render.py``)."""
 MAP_WAITING = "UMAP is still fitting"
 """The start of the map's notice while PCA stands in for a UMAP fit (``ui/visuals.py``)."""
 APP_START_TIMEOUT_S = 300.0

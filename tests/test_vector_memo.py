@@ -111,8 +111,9 @@ def test_the_search_line_and_the_report_say_a_vector_was_reused(session: SearchS
     again = session.search("sourdough wild yeast", SETTINGS, reuse_vectors=True)
     assert "reused" not in render.search_line(5, session.size, fresh.timings)
     line = render.search_line(5, session.size, again.timings)
-    assert f"listwise prompt (its forward pass took {again.timings.reused['e2rank.prompt_encoding']:.3f} s then)" in line
-    assert f"query (its forward pass took {again.timings.reused['query_encoding']:.3f} s then)" in line
+    assert f">5 candidates from {session.size} passages in " in line and "s (vectors reused).</p>" in line
+    assert f"listwise prompt vector ({again.timings.reused['e2rank.prompt_encoding']:.3f} s then)" in line
+    assert f"query vector ({again.timings.reused['query_encoding']:.3f} s then)" in line
     reused_rows = [label for label, _ in timing_rows(again) if "reused" in label]
     assert len(reused_rows) == 2 and any(label.startswith("E2Rank") for label in reused_rows)
     assert not [label for label, _ in timing_rows(fresh) if "reused" in label]

@@ -520,7 +520,7 @@ def search(
     result = run_search(index, query, settings)
     state.result = result
     state.query_id(result.query)
-    line = render.notice(render.search_line(len(result.first_stage.ids), index.size, result.timings))
+    line = render.search_line(len(result.first_stage.ids), index.size, result.timings)
     return (*results_outputs(state, show_all), line)
 
 

@@ -305,27 +305,30 @@ names them."""
 
 
 def search_line(n_candidates: int, n_passages: int, timings: Timings) -> str:
-    """The status line under a search: candidates, corpus size, seconds, and any vectors reused.
+    """The status line under a search (HTML): candidates, corpus size and seconds; when vectors were reused, a
+    short mark that fits the line, and which ones with the seconds their passes took then, on hover.
 
     Example:
         >>> timings = Timings({"e2rank.prompt_encoding": 0.0001}, reused={"e2rank.prompt_encoding": 0.131})
-        >>> search_line(100, 1200, timings)  # doctest: +NORMALIZE_WHITESPACE
-        '100 candidates from 1,200 passages, searched and reranked in 0.00 s. Vectors reused from an identical
-        earlier search, not computed again: listwise prompt (its forward pass took 0.131 s then).'
+        >>> print(search_line(100, 1200, timings))  # doctest: +NORMALIZE_WHITESPACE
+        <p class="e2r-status info" title="Reused from an identical earlier search instead of a forward pass:
+        listwise prompt vector (0.131 s then).">100 candidates from 1,200 passages in 0.00 s (vectors reused).</p>
     """
-    line = (
-        f"{n_candidates} candidates from {n_passages:,} passages, searched and reranked in {timings.query_total:.2f} s."
-    )
     reused = [
-        f"{label} (its forward pass took {timings.reused[stage]:.3f} s then)"
+        f"{label} vector ({timings.reused[stage]:.3f} s then)"
         for stage, label in REUSED_VECTORS.items()
         if stage in timings.reused
     ]
-    if reused:
-        line += f" Vectors reused from an identical earlier search, not computed again: {', '.join(reused)}."
-    return line
+    where = f"{n_candidates} candidates from {n_passages:,} passages"
+    if not reused:
+        return notice(f"{where}, searched and reranked in {timings.query_total:.2f} s.")
+    detail = f"Reused from an identical earlier search instead of a forward pass: {', '.join(reused)}."
+    return notice(f"{where} in {timings.query_total:.2f} s (vectors reused).", detail=detail)
 
 
-def notice(message: str, kind: str = "info") -> str:
-    """A one-line status message (``info``, ``warn`` or ``error``)."""
-    return f'<p class="e2r-status {esc(kind)}">{esc(message)}</p>' if message else ""
+def notice(message: str, kind: str = "info", detail: str = "") -> str:
+    """A one-line status message (``info``, ``warn`` or ``error``), with ``detail`` on hover."""
+    if not message:
+        return ""
+    title = f' title="{esc(detail)}"' if detail else ""
+    return f'<p class="e2r-status {esc(kind)}"{title}>{esc(message)}</p>'

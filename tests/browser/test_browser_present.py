@@ -187,7 +187,9 @@ def test_present_link_walks_through_seven_steps(open_app: Callable[..., AppPage]
 
 
 def test_present_start_needs_no_typing(open_app: Callable[..., AppPage]) -> None:
-    app = open_app(wait_ready=False)
+    # After the ready mark: the page-open chain would overwrite a Start clicked before it has run (a
+    # race that a loaded CI machine lost once, waiting 180 s for a step that never came).
+    app = open_app()
     page = app.page
     page.get_by_role("tab", name="Present").click()
     page.locator("#present-start").click()

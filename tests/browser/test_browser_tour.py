@@ -91,11 +91,15 @@ def test_a_new_corpus_empties_the_query_and_restates_the_search_line(open_app: C
 
 def test_scifact_lists_show_four_hits_per_screen_and_open_on_demand(open_app: Callable[..., AppPage]) -> None:
     """At 1280x800 the screen the app scrolls to after a SciFact search (from the search line down) holds at least
-    four whole hits per list; Enter on a hit opens its full text and whole title, Enter again closes it."""
+    four whole hits per list, also when the search line says the search reused an earlier one's vectors (the
+    example searched twice); Enter on a hit opens its full text and whole title, Enter again closes it."""
     app = _loaded(open_app, PROJECTOR, sample="SciFact", query=None)
     page = app.page
     page.locator("#examples button").first.click()
     page.wait_for_function("() => document.querySelector('#search-info')?.textContent.includes('candidates')",
+                           timeout=60_000)
+    page.locator("#query textarea").press("Enter")  # the same query again: its vectors are reused
+    page.wait_for_function("() => document.querySelector('#search-info')?.textContent.includes('reused')",
                            timeout=60_000)
     # Page coordinates, read at once: the count does not depend on where the smooth scroll has got to.
     fits = page.evaluate("""() => {
