@@ -234,6 +234,18 @@ class ClassPlan:
         return i % UPLOAD_EVERY == 0
 
 
+def visitor_client(url: str) -> Any:
+    """A ``gradio_client`` session on the app at ``url`` (plain HTTP on loopback).
+
+    Certificate checks are off because no TLS is involved: with them on, ``gradio_client`` builds a
+    certificate store for the two HTTP clients it opens per call, three quarters of a visitor's CPU,
+    taken from the cores the server runs on (a real class's browsers run on their own machines).
+    """
+    from gradio_client import Client
+
+    return Client(url, verbose=False, download_files=False, ssl_verify=False, httpx_kwargs={"timeout": HTTP_TIMEOUT_S})
+
+
 class Visitor:
     """Drives one ``gradio_client`` session through the class script and checks every answer."""
 
@@ -311,18 +323,11 @@ class Visitor:
 
     def run(self) -> Visit:
         """The visit; any exception is recorded as an error, never raised."""
-        from gradio_client import Client, handle_file
+        from gradio_client import handle_file
 
         i = self.i
         try:
-            client = self._timed(
-                "connect",
-                Client,
-                self.url,
-                verbose=False,
-                download_files=False,
-                httpx_kwargs={"timeout": HTTP_TIMEOUT_S},
-            )
+            client = self._timed("connect", visitor_client, self.url)
             try:
                 if self.plan.uploads(i):
                     path, ids = self._own_file()
@@ -370,10 +375,8 @@ class Visitor:
 
 def _lecturer(url: str, model: str, timeout_s: float = WARM_UP_TIMEOUT_S) -> float:
     """Opens the sample, searches and the map until UMAP is ready, as a lecturer would before class; seconds."""
-    from gradio_client import Client
-
     start = time.perf_counter()
-    client = Client(url, verbose=False, download_files=False, httpx_kwargs={"timeout": HTTP_TIMEOUT_S})
+    client = visitor_client(url)
     try:
         client.predict(SAMPLE, model, api_name="/load_sample")
         client.predict("warm-up", api_name="/search")
@@ -601,12 +604,16 @@ def markdown(section: Mapping[str, Any]) -> list[str]:
         "work done). *search / corpus / map / charts*: how many searches, corpus loads, maps and prompt-lab "
         "charts run at once (each group queues on its own; the model serves searches first); *default*: the "
         "limit of every other event; *threads*: "
-        "torch's threads per call (auto: one per core). The app's settings (`e2rank_demo/serving.py`, chosen "
-        f"from the rows below): search {app['search_concurrency']}, corpus {app['corpus_concurrency']}, map "
+        "torch's threads per forward pass (auto: one per core); the model runs cores ÷ threads passes side by "
+        "side (`e2rank_demo/models/model_lock.py`). The app's settings (`e2rank_demo/serving.py`; the groups "
+        "chosen from the rows below, the threads from the forward-pass timings in `serving.torch_threads`): "
+        f"search {app['search_concurrency']}, corpus {app['corpus_concurrency']}, map "
         f"{app['map_concurrency']}, charts {app['charts_concurrency']}, default {app['default_concurrency_limit']}, "
         f"queue size {app['max_size']}, "
-        f"threads {_setting({'queue': app}, 'torch_threads')}. The server and the 30 clients share the same "
-        "2 cores here; on a Space the visitors' browsers run elsewhere."
+        f"threads {_setting({'queue': app}, 'torch_threads')} on this machine (half the cores). The server and "
+        "the 30 clients share the same 2 cores here; on a Space the visitors' browsers run elsewhere. The "
+        "visitors speak plain HTTP to loopback with certificate loading off (`visitor_client`): with it on, "
+        "`gradio_client` built a certificate store twice per call, three quarters of the clients' CPU."
     )
     header = (
         "| visitors | searches each | search | corpus | map | charts | default | threads | load before | wall (s) | "
