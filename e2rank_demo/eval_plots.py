@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from e2rank_demo.evaluation import TIE_EPSILON, QueryDelta, win_tie_loss
-from e2rank_demo.plots import Figure, _go, _title, escape, png_config
+from e2rank_demo.plots import Figure, _go, _title, escape, new_figure, png_config
 
 OUTCOME_COLORS = {"win": "#16a34a", "tie": "#94a3b8", "loss": "#dc2626"}
 QUERY_HOVER_CHARS = 120
@@ -47,7 +47,7 @@ def win_tie_loss_chart(
     counts = win_tie_loss(list(deltas), eps)
     ordered = sorted(deltas, key=lambda d: (-d.delta, d.qid))
     names = {"win": f"{system_label} better", "tie": "tie", "loss": f"{system_label} worse"}
-    fig = go.Figure()
+    fig = new_figure()
     for outcome in ("win", "tie", "loss"):
         rows = [(i, d) for i, d in enumerate(ordered, start=1) if d.outcome(eps) == outcome]
         common = {
@@ -99,7 +99,6 @@ def win_tie_loss_chart(
         legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0},
         margin={"l": 70, "r": 20, "t": 90, "b": 100},
         height=430,
-        template="plotly_white",
     )
     caption = (
         f"Each bar is one query: Δ {escape(metric)} is {escape(system_label)}'s value minus that of the "

@@ -218,6 +218,24 @@ def _go() -> Any:
     return go
 
 
+def new_figure(*data: Any, **kwargs: Any) -> go.Figure:
+    """A plotly figure in the light theme's template (:data:`THEMES`), which every figure here is built in.
+
+    The template is plotly's default, applied when the figure is serialised: plotly takes its default
+    as validated, while a template named on a figure is deep-copied and validated again (12 of a small
+    figure's 15 ms, GIL-bound work that slowed other visitors' forward passes in a class).
+
+    Example:
+        >>> new_figure().to_dict()["layout"]["template"]["layout"]["plot_bgcolor"]
+        'white'
+    """
+    import plotly.io as pio
+
+    if pio.templates.default != THEMES["light"][0]:  # setting it validates the template too
+        pio.templates.default = THEMES["light"][0]
+    return _go().Figure(*data, **kwargs)
+
+
 def _grade(relevance: Mapping[str, int] | None, session: SearchSession, pid: str) -> int | None:
     """Judgement of a passage, by passage id or else its document id."""
     if not relevance:
@@ -539,7 +557,7 @@ def embedding_map(
             (label, (ranks0 >= lo) & (ranks0 <= hi), color) for label, lo, hi, color in reversed(_rank_buckets(n, k))
         ]
 
-    fig = go.Figure()
+    fig = new_figure()
     for label, mask, color in groups:
         if not mask.any():
             continue
@@ -666,7 +684,6 @@ def embedding_map(
         },
         showlegend=True,
         height=MAP_HEIGHT,
-        template="plotly_white",
         annotations=annotations,
         updatemenus=menus,
         margin={"t": _top(heading), "l": 60, "r": 20, "b": 10},
@@ -817,7 +834,7 @@ def rank_shift(
     shown = sorted({*result.first_stage.ids[:top], *result.reranked[reranker].ids[:top]}, key=before.__getitem__)
     floor = top + 2
 
-    fig = go.Figure()
+    fig = new_figure()
     legend_seen: set[str] = set()
     for pid in shown:
         r0, r1 = before[pid], after[pid]
@@ -872,7 +889,6 @@ def rank_shift(
         legend_title_text="Colour",
         showlegend=True,
         height=height,
-        template="plotly_white",
         margin={"t": _top(heading)},
     )
     colour = "relevance" if relevance else "direction of the move"
@@ -910,7 +926,7 @@ def influence_chart(influence: Influence, session: SearchSession) -> Figure:
     """
     go = _go()
     items = influence.ranked()[::-1]  # plotly draws the first bar at the bottom
-    fig = go.Figure()
+    fig = new_figure()
     for group, color in INFLUENCE_COLORS.items():
         chosen = [item for item in items if _influence_group(item) == group]
         if not chosen:
@@ -967,7 +983,6 @@ def influence_chart(influence: Influence, session: SearchSession) -> Figure:
         },
         legend_title_text="Removing it",
         showlegend=influence.ndcg is not None,
-        template="plotly_white",
         height=height,
         margin={"t": _top(heading)},
     )
@@ -988,7 +1003,7 @@ def score_distribution(result: QueryResult, session: SearchSession) -> Figure:
     """
     go = _go()
     doc_vectors = session.vectors[result.candidates.rows]
-    fig = go.Figure()
+    fig = new_figure()
     for key, vector in special_vectors(result).items():
         scores = np.sort(doc_vectors @ vector)[::-1]
         fig.add_trace(
@@ -1014,7 +1029,6 @@ def score_distribution(result: QueryResult, session: SearchSession) -> Figure:
         yaxis_title="Cosine similarity",
         legend_title_text="Scored with",
         showlegend=True,
-        template="plotly_white",
         height=460,
     )
     caption = (
@@ -1105,7 +1119,6 @@ def latency_bars(report: LatencyReport) -> Figure:
         legend_title_text="Stage",
         legend_traceorder="normal",
         showlegend=True,
-        template="plotly_white",
         height=600,
         margin={"t": _top(title, below=10), "l": 20},
     )
@@ -1123,7 +1136,7 @@ def latency_bars(report: LatencyReport) -> Figure:
 def scaling_chart(result: ScalingResult) -> Figure:
     """Rerank latency against N, one line per system, both axes log-scale."""
     go = _go()
-    fig = go.Figure()
+    fig = new_figure()
     for system in SCALING_SYSTEMS:
         series = result.series(system)
         if not series:
@@ -1156,7 +1169,6 @@ def scaling_chart(result: ScalingResult) -> Figure:
         yaxis={"title": {"text": "Rerank seconds (log scale)"}, "type": "log", "tickformat": ".2~g", "dtick": "D2"},
         legend_title_text="System",
         showlegend=True,
-        template="plotly_white",
         height=460,
     )
     caption = (
@@ -1180,7 +1192,7 @@ def reported_latency_table() -> Figure:
     """The paper's A100 latencies as a plotly table, labelled as reported, not measured."""
     go = _go()
     rows = reported_latency_rows()
-    fig = go.Figure(
+    fig = new_figure(
         go.Table(
             header={"values": [f"<b>{h}</b>" for h in REPORTED_HEADERS], "align": "left", "fill_color": "#eeeeee"},
             cells={"values": [list(col) for col in zip(*rows, strict=True)], "align": "left"},

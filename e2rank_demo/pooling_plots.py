@@ -16,7 +16,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from e2rank_demo.plots import DIRECTION_COLORS, SPECIAL_STYLE, Figure, _go, _title, _wrapped, escape, png_config
+from e2rank_demo.plots import (
+    DIRECTION_COLORS,
+    SPECIAL_STYLE,
+    Figure,
+    _go,
+    _title,
+    _wrapped,
+    escape,
+    new_figure,
+    png_config,
+)
 
 if TYPE_CHECKING:
     from e2rank_demo.pipeline import SearchSession
@@ -63,7 +73,7 @@ def pooling_map(projection: Projection, session: SearchSession, comparison: Pool
             continue
         key = "moved up" if second[pid] < first[pid] else "moved down" if second[pid] > first[pid] else "unchanged"
         groups.setdefault(key, []).append(i)
-    fig = go.Figure()
+    fig = new_figure()
     for key, rows in groups.items():
         if not rows:
             continue
@@ -152,7 +162,6 @@ def pooling_map(projection: Projection, session: SearchSession, comparison: Pool
         legend_title_text="Documents and queries",
         showlegend=True,
         height=560,
-        template="plotly_white",
         margin={"t": 110},
     )
     caption = (
