@@ -53,14 +53,15 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, stop_now)
     code = 0
     try:
-        from e2rank_demo.serving import queue_options, torch_threads
+        from e2rank_demo.serving import queue_options, serving_environment, torch_threads
+
+        serving_environment()  # before numpy loads: it reads them once
+        import torch
+
         from e2rank_demo.ui import build_demo, launch_options, warm_up_in_background
         from e2rank_demo.ui.callbacks import start_up_step
 
-        if threads := torch_threads():
-            import torch
-
-            torch.set_num_threads(threads)
+        torch.set_num_threads(torch_threads())
         with start_up_step("building the page"):
             demo = build_demo()
         warm_up_in_background()

@@ -167,9 +167,9 @@ def test_pointwise_pairs_are_cut_and_batched_like_documents(minilm) -> None:  # 
     seen: list[tuple[int, int]] = []
     real = minilm._forward
 
-    def forward(batch):  # noqa: ANN001, ANN202
+    def forward(batch, *rest, **options):  # noqa: ANN001, ANN002, ANN003, ANN202
         seen.append(tuple(batch["input_ids"].shape))
-        return real(batch)
+        return real(batch, *rest, **options)
 
     docs = ["short"] * 3 + ["word " * 600] * 3
     # patch.object, not monkeypatch: monkeypatch would leave the bound method on the shared instance,

@@ -255,7 +255,7 @@ def test_out_of_memory_during_a_search_keeps_the_session(loaded,  # noqa: ANN001
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """An OOM in a forward pass is a message; the session keeps its corpus and last result."""
     state = _session_with(loaded)
-    monkeypatch.setattr(type(state.index.embedder), "_forward", lambda *a: (_ for _ in ()).throw(MemoryError()))
+    monkeypatch.setattr(type(state.index.embedder), "_forward", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
     message = _error(_search, state, "tides")
     assert "MemoryError" in message and "unchanged" in message
     assert state.result is loaded[3] and state.index is loaded[1]

@@ -151,3 +151,48 @@ def test_a_second_influence_chart_of_the_same_prompt_reuses_its_passes_and_says_
     assert [i.distance for i in second.items] == [i.distance for i in first.items]
     assert "3 of them reused" in str(influence_chart(second, session).fig.layout.title.text)
     assert "reused" not in str(influence_chart(first, session).fig.layout.title.text)
+
+
+def test_visitors_asking_at_once_wait_for_one_computation_and_a_failure_is_not_kept() -> None:
+    """One computation serves everyone who asks while it runs (or after); when it fails, every visitor gets an
+    error (those who waited, its own), and the next request computes again."""
+    memo: VectorMemo[str] = VectorMemo()
+    started, finish = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow(value: str) -> str:
+        calls.append(value)
+        started.set()
+        finish.wait(30)
+        if value == "boom":
+            raise ValueError("the model failed")
+        return value
+
+    for value in ("vector", "boom"):
+        started.clear()
+        finish.clear()
+        answers: list[object] = []
+
+        def ask(value: str = value) -> None:
+            try:
+                answers.append(memo.reuse(value, lambda: slow(value)))
+            except ValueError as exc:
+                answers.append(exc)
+
+        first = threading.Thread(target=ask)
+        first.start()
+        assert started.wait(30)
+        others = [threading.Thread(target=ask) for _ in range(4)]
+        for thread in others:
+            thread.start()
+        finish.set()
+        for thread in (first, *others):
+            thread.join(timeout=30)
+        assert len(answers) == 5
+        if value == "vector":
+            assert calls.count(value) == 1
+            assert sum(a == ("vector", None) for a in answers) == 1  # type: ignore[comparison-overlap]
+            assert all(isinstance(a, tuple) and a[0] == "vector" for a in answers)
+        else:
+            assert all(isinstance(a, ValueError) for a in answers)
+    assert memo.get("boom") is None and memo.reuse("boom", lambda: "later")[0] == "later"  # a failure is not kept

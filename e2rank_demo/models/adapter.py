@@ -103,8 +103,8 @@ class _AdapterMixin(Embedder):
     ``spec.documents == "base"``) are embedded with the adapter disabled. For inference
     (:func:`merged_adapter`) the adapter is merged into a copy of the weights, which saves
     LoRA's extra matrix products on every query and prompt, and documents go through the
-    untouched base model, so they equal the base model's document embeddings. A
-    re-entrant lock keeps other threads from using the model while documents are embedded.
+    untouched base model (:attr:`document_model`), so they equal the base model's document
+    embeddings.
     """
 
     spec: AdapterSpec
@@ -132,21 +132,21 @@ class _AdapterMixin(Embedder):
             return self._base_identity()
         return self.identity
 
+    @property
+    def document_model(self) -> Any:
+        """The untouched base model when the spec embeds documents with the base (else the adapted model)."""
+        if self.spec.documents == "base" and self._document_model is not None:
+            return self._document_model
+        return self.model
+
     def embed_documents(
         self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
     ) -> np.ndarray:
         """Embeds documents; with the adapter off when the spec says documents use the base."""
-        if self.spec.documents == "adapted":
-            return super().embed_documents(texts, batch_size, progress)
-        if self._document_model is None:  # training: the PeftModel itself
-            with self._lock, self.model.disable_adapter():
+        if self.spec.documents == "base" and self._document_model is None:  # training: the PeftModel itself
+            with self._lock.exclusive(), self.model.disable_adapter():  # no other pass sees it switched off
                 return super().embed_documents(texts, batch_size, progress)
-        with self._lock:
-            adapted, self.model = self.model, self._document_model
-            try:
-                return super().embed_documents(texts, batch_size, progress)
-            finally:
-                self.model = adapted
+        return super().embed_documents(texts, batch_size, progress)
 
     @property
     def prompt_token_identity(self) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import dataclasses
 import functools
 import hashlib
@@ -9,13 +11,13 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
-from e2rank_demo.models.model_lock import ModelLock
+from e2rank_demo.models.model_lock import ModelLock, model_slots
 from e2rank_demo.models.presets import PRESETS
 from e2rank_demo.models.vector_memo import VectorMemo, memo_key, prompt_key, reuse_enabled
 from e2rank_demo.prompts import TASKS, build_listwise_text, query_span
@@ -26,12 +28,13 @@ if TYPE_CHECKING:
 
 
 ProgressFn = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` while documents are embedded."""
 _Encoding = tuple[list[int], list[tuple[int, int]]]
 """A prompt's model-input token ids and each token's character span in the text ((0, 0): special)."""
-"""Called as ``progress(done, total)`` while documents are embedded."""
 TokenIds = np.ndarray | list[int]
 """One document's token ids (a 1-D integer array when computed at indexing)."""
 
+_T = TypeVar("_T")
 _FITTED_PROMPTS_KEPT = 64  # leave-one-out influence builds k prompts, then embeds them together
 
 
@@ -69,9 +72,9 @@ class Embedder(ABC):
         self.device = device
         self._identity: str | None = None
         self._base_id: str | None = None
-        # The model is shared read-only by all sessions; torch modules are not re-entrant, so calls take turns
-        # (interactive ones first: a search never waits behind other visitors' bulk work).
-        self._lock = ModelLock()
+        # The model is shared read-only by all sessions; calls take turns for its slots (interactive ones first:
+        # a search never waits behind other visitors' bulk work).
+        self._lock = ModelLock(model_slots(device))
         self._fitted_prompts: OrderedDict[str, _Encoding] = OrderedDict()
         self._fitted_lock = threading.Lock()
         # Vectors of identical earlier inputs, for the calls that may reuse them (models/vector_memo.py).
@@ -123,26 +126,31 @@ class Embedder(ABC):
         return PRESETS[self.name].label if self.name in PRESETS else self.name
 
     # ----------------------------------------------------------------- forward
-    def _forward(self, batch: dict[str, torch.Tensor], pooling: PromptPooling | None = None) -> np.ndarray:
+    def _forward(
+        self, batch: dict[str, torch.Tensor], pooling: PromptPooling | None = None, model: Any = None
+    ) -> np.ndarray:
         """One model call on a tokenised batch; returns L2-normalised embeddings."""
         import torch
 
         with self._lock, torch.inference_mode():
-            pooled = self.embed_batch(batch, pooling)
+            pooled = self.embed_batch(batch, pooling, model)
         return pooled.cpu().numpy().astype(np.float32)
 
-    def embed_batch(self, batch: dict[str, torch.Tensor], pooling: PromptPooling | None = None) -> torch.Tensor:
+    def embed_batch(
+        self, batch: dict[str, torch.Tensor], pooling: PromptPooling | None = None, model: Any = None
+    ) -> torch.Tensor:
         """Forward, pooling and L2 norm of a tokenised batch, as a tensor (training calls it with gradients).
 
         Args:
             batch: From :meth:`tokenize` (pooled by :meth:`pool`) or :meth:`prompt_batch`.
             pooling: A listwise prompt's pooling (needs the batch's ``query_mask`` for ``query``);
                 ``None`` uses the model's own :meth:`pool`.
+            model: The module to run (default :attr:`model`; documents use :attr:`document_model`).
         """
         import torch
 
         inputs = {k: v.to(self.device) for k, v in batch.items() if k != "query_mask"}
-        hidden = self.model(**inputs).last_hidden_state
+        hidden = (self.model if model is None else model)(**inputs).last_hidden_state
         mask = inputs["attention_mask"]
         if pooling is None:
             pooled = self.pool(hidden, mask)
@@ -187,30 +195,65 @@ class Embedder(ABC):
         """Tokenises full inputs into one padded batch."""
         return self._pad(self._features(texts, max_length))
 
-    def _encode(self, texts: Sequence[str], batch_size: int, progress: ProgressFn | None = None) -> np.ndarray:
-        return self._encode_features(self._features(texts, self.doc_max_tokens), batch_size, progress)
+    def _encode(
+        self, texts: Sequence[str], batch_size: int, progress: ProgressFn | None = None, model: Any = None
+    ) -> np.ndarray:
+        return self._encode_features(self._features(texts, self.doc_max_tokens), batch_size, progress, model)
 
     def _encode_features(
-        self, features: dict[str, list[list[int]]], batch_size: int, progress: ProgressFn | None = None
+        self,
+        features: dict[str, list[list[int]]],
+        batch_size: int,
+        progress: ProgressFn | None = None,
+        model: Any = None,
     ) -> np.ndarray:
-        """Embeds tokenised inputs in batches of similar token counts (all texts are tokenised in one call)."""
+        """Embeds tokenised inputs in batches of similar token counts (all texts are tokenised in one call), one
+        batch per model slot at a time."""
         ids = features["input_ids"]
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         # Sorting by token count keeps padding (and so wasted compute) small within a batch.
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
-        for start in range(0, len(ids), batch_size):
-            idx = order[start : start + batch_size]
-            out[idx] = self._forward(self._pad({key: [rows[i] for i in idx] for key, rows in features.items()}))
+        batches = [order[start : start + batch_size] for start in range(0, len(ids), batch_size)]
+
+        def encoded(idx: list[int]) -> tuple[list[int], np.ndarray]:
+            batch = self._pad({key: [rows[i] for i in idx] for key, rows in features.items()})
+            return idx, self._forward(batch, model=model)
+
+        done = 0
+        for idx, vectors in self._in_slots(encoded, batches):
+            out[idx] = vectors
+            done += len(idx)
             if progress is not None:
-                progress(min(start + batch_size, len(ids)), len(ids))
+                progress(done, len(ids))
         return out
+
+    def _in_slots(self, fn: Callable[[list[int]], _T], items: Sequence[list[int]]) -> Iterator[_T]:
+        """``fn`` of each item, as many at once as the model has slots (a one-core pass per slot would
+        otherwise leave the other cores idle); results in the order they finish. A thread that holds the model
+        already (an :meth:`~ModelLock.exclusive` block) runs them itself: helpers would wait for it forever."""
+        if self._lock.slots == 1 or len(items) < 2 or self._lock.holder_depth():
+            yield from map(fn, items)
+            return
+        pool = concurrent.futures.ThreadPoolExecutor(self._lock.slots, thread_name_prefix="e2rank-slot")
+        try:
+            # Each call runs in a copy of this context: a bulk() marker holds there too.
+            futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
+            for future in concurrent.futures.as_completed(futures):
+                yield future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # ----------------------------------------------------------------- public API
     def embed_documents(
         self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None
     ) -> np.ndarray:
         """Embeds documents (title + text already joined), L2-normalised, float32."""
-        return self._encode([self.format_document(t) for t in texts], batch_size, progress)
+        return self._encode([self.format_document(t) for t in texts], batch_size, progress, self.document_model)
+
+    @property
+    def document_model(self) -> Any:
+        """The module that embeds documents (:attr:`model`, unless an adapter keeps documents on its base)."""
+        return self.model
 
     def embed_queries(self, texts: Sequence[str], instruction: str | None = None) -> np.ndarray:
         """Embeds retrieval queries; ``instruction`` is used by instruction-tuned models."""
@@ -224,7 +267,6 @@ class Embedder(ABC):
         return self._query_memo.reuse(
             memo_key(self.identity, "query", self.format_query(text, instruction)),
             lambda: self.embed_queries([text], instruction)[0],
-            self._lock,
         )
 
     def format_document(self, text: str) -> str:
@@ -458,7 +500,7 @@ class Embedder(ABC):
     def _reused_or_encoded(self, built: BuiltPrompt, pooling: PromptPooling) -> ListwisePrompt:
         """An identical earlier prompt's vector (marked ``reused_s``), else one forward pass, remembered."""
         prompt, reused_s = self._prompt_memo.reuse(
-            prompt_key(self.identity, pooling, built), lambda: self._encode_prompts([built], 1, pooling)[0], self._lock
+            prompt_key(self.identity, pooling, built), lambda: self._encode_prompts([built], 1, pooling)[0]
         )
         return prompt if reused_s is None else dataclasses.replace(prompt, reused_s=reused_s)
 

@@ -12,11 +12,10 @@ Everything that measures the model (the latency panel, ``bench``, evaluations, P
 forward pass every time.
 
 Example:
-    >>> import threading
     >>> memo = VectorMemo(size=2)
-    >>> memo.reuse("a", lambda: "vector a", threading.RLock())[1] is None  # computed
+    >>> memo.reuse("a", lambda: "vector a")[1] is None  # computed
     True
-    >>> value, seconds = memo.reuse("a", lambda: "never called", threading.RLock())
+    >>> value, seconds = memo.reuse("a", lambda: "never called")
     >>> value, seconds >= 0
     ('vector a', True)
     >>> with reusing():
@@ -28,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import contextvars
 import hashlib
@@ -90,6 +90,7 @@ class VectorMemo(Generic[T]):
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self.size = size
         self._items: OrderedDict[str, tuple[T, float]] = OrderedDict()
+        self._pending: dict[str, concurrent.futures.Future[tuple[T, float]]] = {}  # being computed now
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -112,21 +113,33 @@ class VectorMemo(Generic[T]):
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
-    def reuse(
-        self, key: str, compute: Callable[[], T], model_lock: contextlib.AbstractContextManager[object]
-    ) -> tuple[T, float | None]:
+    def reuse(self, key: str, compute: Callable[[], T]) -> tuple[T, float | None]:
         """The value for ``key``: remembered (with the seconds its computation took), or computed now (``None``).
 
-        ``compute`` runs holding ``model_lock`` (re-entrant), and the memo is read again once the lock is
-        held: visitors who send the same input at once wait for one forward pass, not one each.
+        Visitors who send the same input at once wait for one computation, not one each: the first
+        computes, the others wait for its value (or its exception) and count it as reused.
         """
-        hit = self.get(key)
-        if hit is None:
-            with model_lock:
-                hit = self.get(key)
-                if hit is None:
-                    start = time.perf_counter()
-                    value = compute()
-                    self.put(key, value, time.perf_counter() - start)
-                    return value, None
-        return hit
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+            pending = self._pending.get(key)
+            first = pending is None
+            if pending is None:
+                pending = self._pending[key] = concurrent.futures.Future()
+        if not first:
+            return pending.result()
+        try:
+            start = time.perf_counter()
+            value = compute()
+            seconds = time.perf_counter() - start
+            self.put(key, value, seconds)
+            pending.set_result((value, seconds))
+            return value, None
+        except BaseException as exc:
+            pending.set_exception(exc)
+            raise
+        finally:
+            with self._lock:
+                del self._pending[key]
