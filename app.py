@@ -56,15 +56,12 @@ def main(argv: list[str] | None = None) -> None:
         from e2rank_demo.serving import queue_options, serving_environment, torch_threads
 
         serving_environment()  # before numpy loads: it reads them once
-        import torch
-
         from e2rank_demo.ui import build_demo, launch_options, warm_up_in_background
         from e2rank_demo.ui.callbacks import start_up_step
 
-        torch.set_num_threads(torch_threads())
         with start_up_step("building the page"):
             demo = build_demo()
-        warm_up_in_background()
+        warm_up_in_background(torch_threads())
         demo.queue(**queue_options())  # E2RANK_CONCURRENCY, E2RANK_QUEUE_SIZE (serving.py says why the defaults)
         log.info("start-up: serving on http://%s:%d", args.host, args.port)
         demo.launch(

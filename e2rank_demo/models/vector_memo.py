@@ -100,10 +100,13 @@ class VectorMemo(Generic[T]):
     def get(self, key: str) -> tuple[T, float] | None:
         """The value and its computing seconds, or ``None``; a hit becomes the most recently used."""
         with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-            return hit
+            return self._hit(key)
+
+    def _hit(self, key: str) -> tuple[T, float] | None:
+        hit = self._items.get(key)
+        if hit is not None:
+            self._items.move_to_end(key)
+        return hit
 
     def put(self, key: str, value: T, seconds: float) -> None:
         """Keeps ``value``, dropping the least recently used past :attr:`size`."""
@@ -120,9 +123,8 @@ class VectorMemo(Generic[T]):
         computes, the others wait for its value (or its exception) and count it as reused.
         """
         with self._lock:
-            hit = self._items.get(key)
+            hit = self._hit(key)
             if hit is not None:
-                self._items.move_to_end(key)
                 return hit
             pending = self._pending.get(key)
             first = pending is None

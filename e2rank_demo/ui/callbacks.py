@@ -84,10 +84,20 @@ def start_up_step(step: str) -> Iterator[None]:
     logger.info("start-up: %s done in %.1f s", step, time.monotonic() - start)
 
 
-def warm_up_in_background() -> threading.Thread:
-    """Loads the default model and the heavy libraries, and fits the samples' maps, without delaying the page."""
+def warm_up_in_background(torch_threads: int | None = None) -> threading.Thread:
+    """Loads the default model and the heavy libraries, and fits the samples' maps, without delaying the page.
+
+    Args:
+        torch_threads: Intra-op threads per forward pass, set before the model loads (its slots follow
+            them, :func:`~e2rank_demo.models.model_lock.model_slots`); ``None``: torch's default.
+    """
 
     def work() -> None:
+        if torch_threads:  # here, not before the page: importing torch takes about 2 s
+            with start_up_step(f"torch on {torch_threads} thread(s) per forward pass"):
+                import torch
+
+                torch.set_num_threads(torch_threads)
         # First, as the longest step: UMAP's numba compilation, on the map's own worker thread (returns at once).
         try:
             from e2rank_demo import projection
