@@ -111,7 +111,7 @@ def bench_reranking(quick: bool, repeats: int, n: int = 100) -> list[Measurement
 
     def bare_forward() -> None:
         with torch.inference_mode():
-            embedder.model(**batch)
+            embedder.last_hidden(batch)
 
     def rerank() -> None:
         e2rank.rerank(query, qv, cands, vectors, texts, doc_tokens=tokens)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
+from e2rank_demo.models.frozen_graph import GraphCache, use_graphs
 from e2rank_demo.models.model_lock import ModelLock, model_slots
 from e2rank_demo.models.presets import PRESETS
 from e2rank_demo.models.vector_memo import VectorMemo, memo_key, prompt_key, reuse_enabled
@@ -63,6 +64,8 @@ class Embedder(ABC):
     doc_max_tokens: int
     prompt_pooling: PromptPooling = "mean"
     prompt_docs: int = 20
+    graph_passes: bool = False
+    """Whether inference on a CPU runs as TorchScript graphs (:mod:`~e2rank_demo.models.frozen_graph`)."""
 
     def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str) -> None:
         self.name = name
@@ -75,6 +78,7 @@ class Embedder(ABC):
         # The model is shared read-only by all sessions; calls take turns for its slots (interactive ones first:
         # a search never waits behind other visitors' bulk work).
         self._lock = ModelLock(model_slots(device))
+        self._graphs = GraphCache(tokenizer, self.graph_passes and use_graphs(device))
         self._fitted_prompts: OrderedDict[str, _Encoding] = OrderedDict()
         self._fitted_lock = threading.Lock()
         # Vectors of identical earlier inputs, for the calls that may reuse them (models/vector_memo.py).
@@ -150,7 +154,7 @@ class Embedder(ABC):
         import torch
 
         inputs = {k: v.to(self.device) for k, v in batch.items() if k != "query_mask"}
-        hidden = (self.model if model is None else model)(**inputs).last_hidden_state
+        hidden = self.last_hidden(inputs, model)
         mask = inputs["attention_mask"]
         if pooling is None:
             pooled = self.pool(hidden, mask)
@@ -161,6 +165,16 @@ class Embedder(ABC):
         else:
             pooled = masked_mean(hidden, batch["query_mask"].to(self.device))
         return torch.nn.functional.normalize(pooled.float(), p=2, dim=-1)
+
+    def last_hidden(self, inputs: dict[str, torch.Tensor], model: Any = None) -> torch.Tensor:
+        """The model's last hidden states (the bare forward pass): in inference mode on a CPU, through the
+        model's TorchScript graph where :attr:`graph_passes` allows one.
+
+        Args:
+            inputs: Model inputs on :attr:`device` (no ``query_mask``).
+            model: The module to run (default :attr:`model`).
+        """
+        return self._graphs.last_hidden(self.model if model is None else model, inputs)
 
     @abstractmethod
     def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

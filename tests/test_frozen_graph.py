@@ -1,0 +1,135 @@
+"""TorchScript graphs of encoder passes (e2rank_demo/models/frozen_graph.py): same outputs as the eager pass."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import weakref
+
+import numpy as np
+import pytest
+import torch
+
+from e2rank_demo.models.frozen_graph import GraphCache
+
+TEXTS = [
+    "Yeast ferments sugar and carbon dioxide makes bread dough rise in the oven.",
+    "Tides.",
+    "Alexander Graham Bell patented the telephone in 1876, " * 12,
+    "Mars is the fourth planet from the Sun and has two small moons.",
+]
+
+
+def _eager(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(**batch).last_hidden_state
+
+
+def _graph_hidden(cache: GraphCache, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    with torch.inference_mode():
+        return cache.last_hidden(model, batch)
+
+
+@pytest.fixture()
+def model_copy(minilm):
+    """A private copy of MiniLM's weights, so that a test may change them."""
+    return copy.deepcopy(minilm.model).eval()
+
+
+@pytest.mark.parametrize(
+    "batch_texts",
+    [TEXTS[:1], TEXTS[1:2], TEXTS, TEXTS * 5],
+    ids=["one-long", "one-short", "padded", "batch-of-20"],
+)
+def test_graph_equals_eager_pass_on_any_shape(minilm, batch_texts):
+    batch = minilm.tokenize(batch_texts, minilm.doc_max_tokens)
+    keys = tuple(batch)
+    assert minilm._graphs.graph(minilm.model, keys) is not None  # the pass below does run the graph
+    assert torch.equal(_graph_hidden(minilm._graphs, minilm.model, batch), _eager(minilm.model, batch))
+
+
+def test_graph_equals_eager_pass_on_pairs_with_token_types(minilm):
+    batch = dict(minilm.tokenizer(["what makes bread rise"] * 3, TEXTS[:3], padding=True, return_tensors="pt"))
+    assert batch["token_type_ids"].any()
+    assert torch.equal(_graph_hidden(minilm._graphs, minilm.model, batch), _eager(minilm.model, batch))
+
+
+def test_embedder_vectors_unchanged_by_graphs(minilm):
+    """The public API on graphs gives the eager vectors: documents, queries and a listwise prompt."""
+    graph_vectors = np.vstack(
+        [
+            minilm.embed_documents(TEXTS),
+            minilm.embed_queries(["what makes bread rise"]),
+            minilm.encode_prompts([minilm.build_listwise("what makes bread rise", TEXTS)], 1, "mean")[0].vector,
+        ]
+    )
+    eager = minilm._graphs
+    try:
+        minilm._graphs = GraphCache(minilm.tokenizer, enabled=False)
+        eager_vectors = np.vstack(
+            [
+                minilm.embed_documents(TEXTS),
+                minilm.embed_queries(["what makes bread rise"]),
+                minilm.encode_prompts([minilm.build_listwise("what makes bread rise", TEXTS)], 1, "mean")[0].vector,
+            ]
+        )
+    finally:
+        minilm._graphs = eager
+    np.testing.assert_array_equal(graph_vectors, eager_vectors)
+
+
+def test_graph_shares_the_models_weights(minilm, model_copy):
+    """A weight changed in place (an adapter merged into its base) changes the graph's output as it does the model's."""
+    cache = GraphCache(minilm.tokenizer, enabled=True)
+    batch = minilm.tokenize(TEXTS, 64)
+    before = _graph_hidden(cache, model_copy, batch)
+    with torch.no_grad():
+        model_copy.encoder.layer[0].output.dense.weight.mul_(1.5)
+    after = _graph_hidden(cache, model_copy, batch)
+    assert not torch.equal(before, after)
+    assert torch.equal(after, _eager(model_copy, batch))
+
+
+def test_training_and_adapters_run_eagerly(minilm, model_copy):
+    peft = pytest.importorskip("peft")
+    cache = GraphCache(minilm.tokenizer, enabled=True)
+    batch = minilm.tokenize(TEXTS[:2], 64)
+    keys = tuple(batch)
+
+    # Outside inference mode (training) the pass keeps autograd.
+    with torch.enable_grad():
+        assert cache.last_hidden(model_copy, batch).grad_fn is not None
+    model_copy.train()
+    assert cache.graph(model_copy, keys) is None  # dropout on: not traced
+
+    lora = copy.deepcopy(minilm.model).eval()
+    wrapped = peft.get_peft_model(lora, peft.LoraConfig(r=2, target_modules=["query", "value"]))
+    assert cache.graph(wrapped, keys) is None  # a PeftModel switches adapters with Python flags
+    assert cache.graph(lora, keys) is None  # LoRA layers injected into the plain model
+
+
+def test_disabled_cache_and_decoders_run_eagerly(minilm, model_copy, tiny_decoder):
+    assert GraphCache(minilm.tokenizer, enabled=False).graph(model_copy, ("input_ids", "attention_mask")) is None
+    assert not tiny_decoder.graph_passes
+    assert tiny_decoder._graphs.graph(tiny_decoder.model, ("input_ids", "attention_mask")) is None
+
+
+def test_an_untraceable_model_runs_eagerly(minilm, model_copy, monkeypatch, caplog):
+    def fail(*args, **kwargs):
+        raise RuntimeError("not traceable")
+
+    monkeypatch.setattr(torch.jit, "trace", fail)
+    cache = GraphCache(minilm.tokenizer, enabled=True)
+    batch = minilm.tokenize(TEXTS[:2], 64)
+    assert torch.equal(_graph_hidden(cache, model_copy, batch), _eager(model_copy, batch))
+    assert "running it eagerly" in caplog.text
+
+
+def test_graph_goes_with_its_model(minilm):
+    model = copy.deepcopy(minilm.model).eval()
+    cache = GraphCache(minilm.tokenizer, enabled=True)
+    assert cache.graph(model, tuple(minilm.tokenize(TEXTS[:2], 64))) is not None
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None  # the graph does not keep a model alive that the app let go
