@@ -19,7 +19,7 @@ class EncoderEmbedder(Embedder):
     """Bidirectional encoder with mean pooling (sentence-transformers style)."""
 
     kind = "encoder"
-    graph_passes = True  # its graph equals the eager pass exactly (tests/test_frozen_graph.py); decoders stay eager
+    graph_passes = True  # its graph gives the eager outputs (tests/test_frozen_graph.py); decoders stay eager
 
     def __init__(self, name: str, model_dir: str | Path, model: Any, tokenizer: Any, device: str) -> None:
         super().__init__(name, model_dir, model, tokenizer, device)

@@ -6,8 +6,8 @@ Python runs in the other threads (maps, charts, Gradio's own work): a 0.18 s pas
 0.82 s next to one busy Python thread on this project's 2-core machine. A traced graph runs
 in TorchScript's interpreter, which releases the GIL once for the whole pass (0.19 s in the
 same setting). The graph shares the model's weights, so it costs no memory, and it gives the
-eager pass's outputs exactly (``tests/test_frozen_graph.py`` compares them on padded and
-unpadded batches, token-type ids included).
+eager pass's outputs (bit for bit on this project's machine; ``tests/test_frozen_graph.py``
+compares them on padded and unpadded batches, token-type ids included, to 1e-5).
 
 Only plain ``transformers`` models in eval mode are traced: a PEFT model switches adapters
 with Python flags that a trace would fix for good. Training runs outside inference mode
@@ -52,22 +52,19 @@ def use_graphs(device: str, environ: dict[str, str] | None = None) -> bool:
     return device == "cpu" and graphs_enabled(environ)
 
 
-class _LastHidden:
-    """``model(**inputs).last_hidden_state`` as a module with positional tensor inputs (what tracing takes)."""
+def _last_hidden_module(model: Any, keys: tuple[str, ...]) -> torch.nn.Module:
+    """``model(**inputs).last_hidden_state`` as a module of positional tensors (what tracing takes)."""
+    import torch
 
-    @staticmethod
-    def module(model: Any, keys: tuple[str, ...]) -> torch.nn.Module:
-        import torch
+    class LastHidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
 
-        class LastHidden(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.model = model
+        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+            return self.model(**dict(zip(keys, tensors, strict=True))).last_hidden_state
 
-            def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-                return self.model(**dict(zip(keys, tensors, strict=True))).last_hidden_state
-
-        return LastHidden().eval()
+    return LastHidden().eval()
 
 
 class GraphCache:
@@ -121,7 +118,7 @@ class GraphCache:
                 warnings.simplefilter("ignore")
                 device = next(model.parameters()).device
                 args = tuple(example[k].to(device) for k in keys)
-                return torch.jit.trace(_LastHidden.module(model, keys), args, check_trace=False)
+                return torch.jit.trace(_last_hidden_module(model, keys), args, check_trace=False)
         except (RuntimeError, TypeError, ValueError, AttributeError) as exc:  # the tracer cannot follow it: eager
             log.warning("No TorchScript graph for %s (%s); running it eagerly.", type(model).__name__, exc)
             return None
