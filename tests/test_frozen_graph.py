@@ -61,25 +61,24 @@ def test_graph_equals_eager_pass_on_pairs_with_token_types(minilm):
 
 def test_embedder_vectors_unchanged_by_graphs(minilm):
     """The public API on graphs gives the eager vectors: documents, queries and a listwise prompt."""
-    graph_vectors = np.vstack(
-        [
-            minilm.embed_documents(TEXTS),
-            minilm.embed_queries(["what makes bread rise"]),
-            minilm.encode_prompts([minilm.build_listwise("what makes bread rise", TEXTS)], 1, "mean")[0].vector,
-        ]
-    )
-    eager = minilm._graphs
-    try:
-        minilm._graphs = GraphCache(minilm.tokenizer, enabled=False)
-        eager_vectors = np.vstack(
+
+    def vectors() -> np.ndarray:
+        prompt = minilm.build_listwise("what makes bread rise", TEXTS)
+        return np.vstack(
             [
                 minilm.embed_documents(TEXTS),
                 minilm.embed_queries(["what makes bread rise"]),
-                minilm.encode_prompts([minilm.build_listwise("what makes bread rise", TEXTS)], 1, "mean")[0].vector,
+                minilm.encode_prompts([prompt], 1, "mean")[0].vector,
             ]
         )
+
+    graph_vectors = vectors()
+    graphs = minilm._graphs
+    try:
+        minilm._graphs = GraphCache(minilm.tokenizer, enabled=False)
+        eager_vectors = vectors()
     finally:
-        minilm._graphs = eager
+        minilm._graphs = graphs
     np.testing.assert_allclose(graph_vectors, eager_vectors, rtol=0, atol=1e-6)
 
 
