@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from e2rank_demo.models.embedder import Embedder, _Encoding, last_token_pool
+from e2rank_demo.models.embedder import Embedder, last_token_pool
+from e2rank_demo.models.prompt_assembly import Encoding
 from e2rank_demo.prompts import TASKS, format_query
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class DecoderEmbedder(Embedder):
             enable_thinking=False,
         )
 
-    def _prompt_encoding(self, text: str) -> _Encoding:
+    def _prompt_encoding(self, text: str) -> Encoding:
         # No EOS after the template: the official evaluation pools the template's last token.
         encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         return list(encoded["input_ids"]), [tuple(o) for o in encoded["offset_mapping"]]

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from e2rank_demo.models.embedder import Embedder, ProgressFn, _Encoding, masked_mean
+from e2rank_demo.models.embedder import Embedder, ProgressFn, masked_mean
+from e2rank_demo.models.prompt_assembly import Encoding
 
 if TYPE_CHECKING:
     import torch
@@ -38,7 +39,7 @@ class EncoderEmbedder(Embedder):
     def wrap_prompt(self, body: str) -> str:
         return body
 
-    def _prompt_encoding(self, text: str) -> _Encoding:
+    def _prompt_encoding(self, text: str) -> Encoding:
         encoded = self.tokenizer(text, return_offsets_mapping=True)
         return list(encoded["input_ids"]), [tuple(o) for o in encoded["offset_mapping"]]
 
