@@ -7,7 +7,7 @@ import random
 import pytest
 
 from e2rank_demo.models.embedder import query_mask
-from e2rank_demo.models.prompt_assembly import assemble, document_starts, splits_at_whitespace
+from e2rank_demo.models.prompt_assembly import PieceTexts, assemble, document_starts, splits_at_whitespace
 from e2rank_demo.prompts import TASKS
 from e2rank_demo.samples import available_samples, load_sample
 
@@ -100,3 +100,16 @@ def test_assembly_refuses_a_start_inside_a_token() -> None:
     skeleton = ([101, 7, 102], [(0, 0), (0, 6), (0, 0)])
     assert assemble(skeleton, [3], [[9]], [2]) is None
     assert assemble(skeleton, [6], [[9]], [2]) == ([101, 7, 9, 102], [(0, 0), (0, 6), (6, 6), (0, 0)])
+
+
+def test_piece_texts_join_like_the_decoder(minilm) -> None:  # noqa: ANN001
+    """Joined token texts equal ``tokenizer.decode`` on random id sequences over the whole vocabulary (special
+    tokens included) and on the samples' passages cut at random."""
+    table = PieceTexts(minilm.tokenizer)
+    rng = random.Random(1)
+    size = len(minilm.tokenizer)
+    pieces = [[rng.randrange(size) for _ in range(rng.randint(0, 40))] for _ in range(5000)]
+    for sample in available_samples():
+        for ids in minilm.prompt_document_ids([p.text for p in load_sample(sample.name).passages]):
+            pieces.append(ids[: rng.randint(1, max(1, len(ids)))].tolist())
+    assert table.texts(pieces) == [minilm.tokenizer.decode(ids) for ids in pieces]

@@ -20,7 +20,13 @@ import numpy as np
 from e2rank_demo.models.frozen_graph import GraphCache, use_graphs
 from e2rank_demo.models.model_lock import ModelLock, model_slots
 from e2rank_demo.models.presets import PRESETS
-from e2rank_demo.models.prompt_assembly import Encoding, assemble, document_starts, splits_at_whitespace
+from e2rank_demo.models.prompt_assembly import (
+    Encoding,
+    PieceTexts,
+    assemble,
+    document_starts,
+    splits_at_whitespace,
+)
 from e2rank_demo.models.vector_memo import VectorMemo, memo_key, prompt_key, reuse_enabled
 from e2rank_demo.prompts import TASKS, build_listwise_text, query_span
 from e2rank_demo.records import PROMPT_POOLINGS, BuiltPrompt, ListwisePrompt, PromptOrder, PromptPooling
@@ -491,12 +497,19 @@ class Embedder(ABC):
         raise PromptTooLongError("could not fit the listwise prompt into the model window")
 
     def _decode(self, pieces: list[list[int]]) -> list[str]:
-        """Each id list's text as ``tokenizer.decode`` gives it (in one call where decode adds nothing to the
-        Rust tokenizer's)."""
+        """Each id list's text as ``tokenizer.decode`` gives it: joined from the tokens' texts where prompts are
+        assembled (:class:`~e2rank_demo.models.prompt_assembly.PieceTexts`), else in one call to the Rust
+        tokenizer where ``decode`` adds nothing to it."""
         backend = getattr(self.tokenizer, "backend_tokenizer", None)
         if backend is None or self.tokenizer.clean_up_tokenization_spaces:
             return [self.tokenizer.decode(ids) for ids in pieces]
+        if self._assembles_prompts:
+            return self._piece_texts.texts(pieces)
         return list(backend.decode_batch(pieces, skip_special_tokens=False))
+
+    @functools.cached_property
+    def _piece_texts(self) -> PieceTexts:
+        return PieceTexts(self.tokenizer)
 
     @functools.cached_property
     def _assembles_prompts(self) -> bool:

