@@ -1,8 +1,10 @@
 """Documents' prompt token ids, computed once per corpus (through the embedding cache).
 
 The listwise prompt is built from its documents' token ids: a document is cut to its budget
-by slicing them. Tokenising the same documents again for every query cost more than the
-rest of the prompt's preparation, so a corpus's ids are computed when it is indexed, kept
+by slicing them, and where the tokenizer allows it (MiniLM's WordPiece) the prompt's own ids
+are assembled from the slices (:mod:`e2rank_demo.models.prompt_assembly`). Tokenising the
+same documents again for every query cost more than the rest of the prompt's preparation,
+so a corpus's ids are computed when it is indexed, kept
 with its passages in one compact :class:`TokenTable`, and stored in the embedding cache
 beside the vectors (keyed, like them, by the model's identity and the text hash), so a
 corpus opened again is not tokenised again.
