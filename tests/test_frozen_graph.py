@@ -75,7 +75,7 @@ def test_embedder_vectors_unchanged_by_graphs(minilm):
     graph_vectors = vectors()
     graphs = minilm._graphs
     try:
-        minilm._graphs = GraphCache(minilm.tokenizer, enabled=False)
+        minilm._graphs = GraphCache(minilm.tokenizer, minilm._pad, enabled=False)
         eager_vectors = vectors()
     finally:
         minilm._graphs = graphs
@@ -84,7 +84,7 @@ def test_embedder_vectors_unchanged_by_graphs(minilm):
 
 def test_graph_shares_the_models_weights(minilm, model_copy):
     """A weight changed in place (an adapter merged into its base) changes the graph's output as it does the model's."""
-    cache = GraphCache(minilm.tokenizer, enabled=True)
+    cache = GraphCache(minilm.tokenizer, minilm._pad, enabled=True)
     batch = minilm.tokenize(TEXTS, 64)
     before = _graph_hidden(cache, model_copy, batch)
     with torch.no_grad():
@@ -96,7 +96,7 @@ def test_graph_shares_the_models_weights(minilm, model_copy):
 
 def test_training_and_adapters_run_eagerly(minilm, model_copy):
     peft = pytest.importorskip("peft")
-    cache = GraphCache(minilm.tokenizer, enabled=True)
+    cache = GraphCache(minilm.tokenizer, minilm._pad, enabled=True)
     batch = minilm.tokenize(TEXTS[:2], 64)
     keys = tuple(batch)
 
@@ -113,7 +113,7 @@ def test_training_and_adapters_run_eagerly(minilm, model_copy):
 
 
 def test_disabled_cache_and_decoders_run_eagerly(minilm, model_copy, tiny_decoder):
-    assert GraphCache(minilm.tokenizer, enabled=False).graph(model_copy, ("input_ids", "attention_mask")) is None
+    assert GraphCache(minilm.tokenizer, minilm._pad, enabled=False).graph(model_copy, ("input_ids", "attention_mask")) is None
     assert not tiny_decoder.graph_passes
     assert tiny_decoder._graphs.graph(tiny_decoder.model, ("input_ids", "attention_mask")) is None
 
@@ -123,7 +123,7 @@ def test_an_untraceable_model_runs_eagerly(minilm, model_copy, monkeypatch, capl
         raise RuntimeError("not traceable")
 
     monkeypatch.setattr(torch.jit, "trace", fail)
-    cache = GraphCache(minilm.tokenizer, enabled=True)
+    cache = GraphCache(minilm.tokenizer, minilm._pad, enabled=True)
     batch = minilm.tokenize(TEXTS[:2], 64)
     _same(_graph_hidden(cache, model_copy, batch), _eager(model_copy, batch))
     assert "running it eagerly" in caplog.text
@@ -131,7 +131,7 @@ def test_an_untraceable_model_runs_eagerly(minilm, model_copy, monkeypatch, capl
 
 def test_graph_goes_with_its_model(minilm):
     model = copy.deepcopy(minilm.model).eval()
-    cache = GraphCache(minilm.tokenizer, enabled=True)
+    cache = GraphCache(minilm.tokenizer, minilm._pad, enabled=True)
     assert cache.graph(model, tuple(minilm.tokenize(TEXTS[:2], 64))) is not None
     ref = weakref.ref(model)
     del model
@@ -143,9 +143,24 @@ def test_one_graph_serves_two_slots_at_once(minilm, model_copy):
     """Two threads (the CPU's two model slots) run one graph together and each gets the eager output."""
     import concurrent.futures
 
-    cache = GraphCache(minilm.tokenizer, enabled=True)
+    cache = GraphCache(minilm.tokenizer, minilm._pad, enabled=True)
     batches = [minilm.tokenize(TEXTS[: 1 + i % 4], 32 + 32 * (i % 3)) for i in range(12)]
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         outputs = list(pool.map(lambda b: _graph_hidden(cache, model_copy, b), batches))
     for batch, out in zip(batches, outputs, strict=True):
         _same(out, _eager(model_copy, batch))
+
+
+def test_tracing_does_not_rely_on_the_tokenizers_padding(minilm, model_copy):
+    """transformers keeps padding on the tokenizer all threads share, and another thread's call may turn it off
+    under a padding call (a search once failed so while visitors uploaded): the example batch is padded apart."""
+
+    class NoPadding:
+        def __call__(self, texts, **kwargs):
+            assert "padding" not in kwargs and "return_tensors" not in kwargs, "the tokenizer was asked to pad"
+            return minilm.tokenizer(texts, **kwargs)
+
+    cache = GraphCache(NoPadding(), minilm._pad, enabled=True)
+    batch = minilm.tokenize(TEXTS[:3], 64)
+    assert cache.graph(model_copy, tuple(batch)) is not None
+    _same(_graph_hidden(cache, model_copy, batch), _eager(model_copy, batch))

@@ -83,7 +83,7 @@ class Embedder(ABC):
         # The model is shared read-only by all sessions; calls take turns for its slots (interactive ones first:
         # a search never waits behind other visitors' bulk work).
         self._lock = ModelLock(model_slots(device))
-        self._graphs = GraphCache(tokenizer, self.graph_passes and use_graphs(device))
+        self._graphs = GraphCache(tokenizer, self._pad, self.graph_passes and use_graphs(device))
         self._fitted_prompts: OrderedDict[str, Encoding] = OrderedDict()
         self._fitted_lock = threading.Lock()
         # Vectors of identical earlier inputs, for the calls that may reuse them (models/vector_memo.py).

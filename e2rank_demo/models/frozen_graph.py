@@ -23,6 +23,7 @@ import os
 import threading
 import warnings
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -73,13 +74,16 @@ class GraphCache:
     """Traced graphs of the models one embedder runs, made on first use and kept as long as the model lives.
 
     Args:
-        tokenizer: Makes the padded example batch a graph is traced on (padding matters: a
-            trace keeps only the code path its example took).
+        tokenizer: Tokenises the example batch a graph is traced on.
+        pad: Pads it (padding matters: a trace keeps only the code path its example took).
         enabled: ``False`` runs every pass eagerly (see :func:`use_graphs`).
     """
 
-    def __init__(self, tokenizer: Any, enabled: bool) -> None:
+    def __init__(
+        self, tokenizer: Any, pad: Callable[[dict[str, list[list[int]]]], dict[str, torch.Tensor]], enabled: bool
+    ) -> None:
         self._tokenizer = tokenizer
+        self._pad = pad
         self._enabled = enabled
         self._graphs: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], Any]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
@@ -110,7 +114,9 @@ class GraphCache:
     def _trace(self, model: Any, keys: tuple[str, ...]) -> Any:
         import torch
 
-        example = self._tokenizer(list(_EXAMPLE_TEXTS), padding=True, return_tensors="pt")
+        # Padded by the embedder, not by the tokenizer: transformers keeps padding on the tokenizer that all
+        # threads share, and a document batch tokenised meanwhile turned it off under this call.
+        example = self._pad(dict(self._tokenizer(list(_EXAMPLE_TEXTS))))
         if not _traceable(model) or set(keys) - set(example):
             return None
         try:

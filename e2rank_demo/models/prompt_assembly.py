@@ -26,7 +26,7 @@ which made strings of every token again.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 Encoding = tuple[list[int], list[tuple[int, int]]]
@@ -65,8 +65,9 @@ def splits_at_whitespace(tokenizer: Any) -> bool:
 class PieceTexts:
     """Each token's text in a WordPiece tokenizer's decoding, at a sequence's start and after another token.
 
-    Built once per tokenizer from its own decoder (0.2 s for MiniLM's 30,522 tokens); ``texts(ids)`` equals
-    ``tokenizer.decode(ids)`` for a :func:`splits_at_whitespace` tokenizer whose ``decode`` cleans up nothing.
+    Built once per tokenizer from its own decoder (0.2 s for MiniLM's 30,522 tokens). For a
+    :func:`splits_at_whitespace` tokenizer whose ``decode`` cleans up nothing, each of ``texts(pieces)``
+    equals ``tokenizer.decode`` of its id list.
     """
 
     def __init__(self, tokenizer: Any) -> None:
@@ -84,7 +85,7 @@ class PieceTexts:
         return [self._first[ids[0]] + "".join([later[i] for i in ids[1:]]) if ids else "" for ids in pieces]
 
 
-def document_starts(build: Any, count: int) -> list[int] | None:
+def document_starts(build: Callable[[Sequence[str]], str], count: int) -> list[int] | None:
     """Where each of ``count`` documents starts in the text ``build(documents)`` makes of empty documents.
 
     ``None`` when the text already holds the marker character (a query with a NUL in it), as the places
